@@ -1,0 +1,121 @@
+//! The incident event (spec §2): the native model and its parser.
+//!
+//! Owns everything about turning message bytes into an [`Event`]: the model,
+//! the strict RFC 3339 time parser, the fixed set of rejection reasons and the
+//! lenient-where-allowed JSON reader. Everything downstream sees only
+//! [`Event`]; a faster JSON parser could replace [`parse()`] without touching
+//! them.
+
+mod parse;
+mod reject;
+pub mod time;
+
+use std::borrow::Cow;
+
+pub use parse::{MAX_ID_BYTES, parse};
+pub use reject::Reject;
+pub use time::EpochMillis;
+
+/// Severity levels. Strings map case-insensitively; integers 1-10 map to
+/// bands (1-3 low, 4-6 medium, 7-8 high, 9-10 critical); anything else or
+/// absent is `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+    Unknown,
+}
+
+impl Severity {
+    /// Every level, in index order.
+    pub const ALL: [Severity; 5] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+        Severity::Unknown,
+    ];
+    /// Number of levels.
+    pub const COUNT: usize = 5;
+
+    /// Label value and report name.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+            Severity::Unknown => "unknown",
+        }
+    }
+
+    /// Position in [`Severity::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Reads a level name, any case.
+    pub fn from_name(s: &str) -> Severity {
+        if s.eq_ignore_ascii_case("low") {
+            Severity::Low
+        } else if s.eq_ignore_ascii_case("medium") {
+            Severity::Medium
+        } else if s.eq_ignore_ascii_case("high") {
+            Severity::High
+        } else if s.eq_ignore_ascii_case("critical") {
+            Severity::Critical
+        } else {
+            Severity::Unknown
+        }
+    }
+
+    /// Reads a 1-10 score.
+    pub fn from_score(n: i64) -> Severity {
+        match n {
+            1..=3 => Severity::Low,
+            4..=6 => Severity::Medium,
+            7..=8 => Severity::High,
+            9..=10 => Severity::Critical,
+            _ => Severity::Unknown,
+        }
+    }
+}
+
+/// `target` of an incident. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Target<'a> {
+    pub ip: Option<Cow<'a, str>>,
+    pub domain: Option<Cow<'a, str>>,
+    pub sector: Option<Cow<'a, str>>,
+    pub organization: Option<Cow<'a, str>>,
+    pub province: Option<Cow<'a, str>>,
+}
+
+/// `source` of an incident (the attacker side). Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin<'a> {
+    pub ip: Option<Cow<'a, str>>,
+    pub country: Option<Cow<'a, str>>,
+}
+
+/// One incident report, borrowed from the message bytes where the JSON has
+/// no escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event<'a> {
+    /// Incident id: messages with the same id are the same incident.
+    pub id: Cow<'a, str>,
+    /// Event time (detection time), epoch milliseconds UTC.
+    pub time_ms: EpochMillis,
+    /// Attack type as reported (`type`).
+    pub kind: Cow<'a, str>,
+    pub severity: Severity,
+    pub status: Option<Cow<'a, str>>,
+    pub target: Target<'a>,
+    pub source: Origin<'a>,
+    pub sensor: Option<Cow<'a, str>>,
+    pub signature: Option<Cow<'a, str>>,
+    pub mitre: Option<Cow<'a, str>>,
+    pub tags: Vec<Cow<'a, str>>,
+}

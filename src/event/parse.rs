@@ -1,0 +1,444 @@
+//! The JSON reader for the native format.
+//!
+//! One pass over the message with a hand-written serde visitor: required
+//! fields are checked for presence and type so each rejection gets its own
+//! reason; optional fields of the wrong type are skipped rather than failing
+//! the incident (spec §2); unknown fields are skipped without building values.
+//! Strings are borrowed from the input unless they contain escapes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::time::parse_rfc3339;
+use super::{Event, Origin, Reject, Severity, Target};
+
+/// Longest accepted incident id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Parses one message. `max_bytes` is the configured size limit.
+///
+/// Never panics, whatever the input (property-tested).
+pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Event<'_>, Reject> {
+    if bytes.len() > max_bytes {
+        return Err(Reject::TooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Reject::Empty);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let raw = match de.deserialize_any(TopVisitor) {
+        Ok(Top::Object(raw)) => raw,
+        Ok(Top::NotObject) => {
+            // Still require the rest to be well-formed, so `1 2` is not_json.
+            return Err(if de.end().is_ok() { Reject::NotObject } else { Reject::NotJson });
+        }
+        Err(_) => return Err(Reject::NotJson),
+    };
+    de.end().map_err(|_| Reject::NotJson)?;
+    raw.validate()
+}
+
+/// A value that is either a string or something else (ignored).
+enum Lenient<'a> {
+    Missing,
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'a> Lenient<'a> {
+    fn into_option(self) -> Option<Cow<'a, str>> {
+        match self {
+            Lenient::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Raw<'a> {
+    id: Option<Lenient<'a>>,
+    time: Option<Lenient<'a>>,
+    kind: Option<Lenient<'a>>,
+    severity: Option<Severity>,
+    status: Option<Cow<'a, str>>,
+    target: Target<'a>,
+    source: Origin<'a>,
+    sensor: Option<Cow<'a, str>>,
+    signature: Option<Cow<'a, str>>,
+    mitre: Option<Cow<'a, str>>,
+    tags: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Raw<'a> {
+    fn validate(self) -> Result<Event<'a>, Reject> {
+        let id = match self.id.unwrap_or(Lenient::Missing) {
+            Lenient::Missing => return Err(Reject::MissingField),
+            Lenient::Str(s) if !s.is_empty() && s.len() <= MAX_ID_BYTES => s,
+            _ => return Err(Reject::BadId),
+        };
+        let time_ms = match self.time.unwrap_or(Lenient::Missing) {
+            Lenient::Missing => return Err(Reject::MissingField),
+            Lenient::Str(s) => parse_rfc3339(&s).ok_or(Reject::BadTime)?,
+            Lenient::Other => return Err(Reject::BadTime),
+        };
+        let kind = match self.kind.unwrap_or(Lenient::Missing) {
+            Lenient::Missing => return Err(Reject::MissingField),
+            Lenient::Str(s) if !s.trim().is_empty() => s,
+            _ => return Err(Reject::BadType),
+        };
+        Ok(Event {
+            id,
+            time_ms,
+            kind,
+            severity: self.severity.unwrap_or(Severity::Unknown),
+            status: self.status,
+            target: self.target,
+            source: self.source,
+            sensor: self.sensor,
+            signature: self.signature,
+            mitre: self.mitre,
+            tags: self.tags,
+        })
+    }
+}
+
+enum Top<'a> {
+    Object(Raw<'a>),
+    NotObject,
+}
+
+/// Drains any JSON value; used where a type does not fit.
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// Implements the visitor methods for scalars that a visitor treats as "the
+/// wrong type": they produce `$other` instead of an error.
+macro_rules! other_scalars {
+    ($other:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            drain_seq(seq)?;
+            Ok($other)
+        }
+    };
+}
+
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Top<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an incident object")
+    }
+
+    other_scalars!(Top::NotObject);
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Top::NotObject)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Top::NotObject)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut raw = Raw::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Id => raw.id = Some(map.next_value::<LenientStr>()?.0),
+                Key::Time => raw.time = Some(map.next_value::<LenientStr>()?.0),
+                Key::Type => raw.kind = Some(map.next_value::<LenientStr>()?.0),
+                Key::Severity => raw.severity = map.next_value::<SeverityField>()?.0,
+                Key::Status => raw.status = map.next_value::<LenientStr>()?.0.into_option(),
+                Key::Sensor => raw.sensor = map.next_value::<LenientStr>()?.0.into_option(),
+                Key::Signature => raw.signature = map.next_value::<LenientStr>()?.0.into_option(),
+                Key::Mitre => raw.mitre = map.next_value::<LenientStr>()?.0.into_option(),
+                Key::Tags => raw.tags = map.next_value::<TagsField>()?.0,
+                Key::Target => raw.target = map.next_value::<TargetField>()?.0,
+                Key::Source => raw.source = map.next_value::<OriginField>()?.0,
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Top::Object(raw))
+    }
+}
+
+enum Key {
+    Id,
+    Time,
+    Type,
+    Severity,
+    Status,
+    Target,
+    Source,
+    Sensor,
+    Signature,
+    Mitre,
+    Tags,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+                Ok(match s {
+                    "id" => Key::Id,
+                    "time" => Key::Time,
+                    "type" => Key::Type,
+                    "severity" => Key::Severity,
+                    "status" => Key::Status,
+                    "target" => Key::Target,
+                    "source" => Key::Source,
+                    "sensor" => Key::Sensor,
+                    "signature" => Key::Signature,
+                    "mitre" => Key::Mitre,
+                    "tags" => Key::Tags,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Reads an object key as its index in a list of known names, without
+/// allocating; `None` for an unknown key.
+struct KeyIndex(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for KeyIndex {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V(&'static [&'static str]);
+        impl Visitor<'_> for V {
+            type Value = Option<usize>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(self.0.iter().position(|n| *n == s))
+            }
+        }
+        d.deserialize_identifier(V(self.0))
+    }
+}
+
+/// A string field; other JSON types become [`Lenient::Other`], `null` is
+/// [`Lenient::Missing`].
+struct LenientStr<'a>(Lenient<'a>);
+
+impl<'de> de::Deserialize<'de> for LenientStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LenientStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            other_scalars!(LenientStr(Lenient::Other));
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Lenient::Str(Cow::Borrowed(s))))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Lenient::Str(Cow::Owned(s.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+                Ok(LenientStr(Lenient::Str(Cow::Owned(s))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientStr(Lenient::Missing))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map)?;
+                Ok(LenientStr(Lenient::Other))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `severity`: a level name or a 1-10 score; anything else is `None`.
+struct SeverityField(Option<Severity>);
+
+impl<'de> de::Deserialize<'de> for SeverityField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SeverityField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a severity")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(SeverityField(None))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                Ok(SeverityField(Some(Severity::from_score(n))))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(SeverityField(Some(Severity::from_score(
+                    i64::try_from(n).unwrap_or(i64::MAX),
+                ))))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(SeverityField(None))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(SeverityField(Some(Severity::from_name(s))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(SeverityField(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq)?;
+                Ok(SeverityField(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map)?;
+                Ok(SeverityField(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `tags`: an array of strings; non-string elements are skipped, a non-array
+/// is ignored.
+struct TagsField<'a>(Vec<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for TagsField<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TagsField<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(TagsField(Vec::new()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(TagsField(Vec::new()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(TagsField(Vec::new()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(TagsField(Vec::new()))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(TagsField(Vec::new()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TagsField(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut tags = Vec::new();
+                while let Some(LenientStr(v)) = seq.next_element::<LenientStr<'de>>()? {
+                    if let Lenient::Str(s) = v {
+                        tags.push(s);
+                    }
+                }
+                Ok(TagsField(tags))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map)?;
+                Ok(TagsField(Vec::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Generates a lenient reader for a flat object of optional string fields.
+macro_rules! lenient_object {
+    ($wrapper:ident, $ty:ident, $expect:literal, { $($name:literal => $field:ident),* $(,)? }) => {
+        struct $wrapper<'a>($ty<'a>);
+
+        impl<'de> de::Deserialize<'de> for $wrapper<'de> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $wrapper<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expect)
+                    }
+                    other_scalars!($wrapper($ty::default()));
+                    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                        Ok($wrapper($ty::default()))
+                    }
+                    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                        Ok($wrapper($ty::default()))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                        const NAMES: &[&str] = &[$($name),*];
+                        let mut out = $ty::default();
+                        while let Some(key) = map.next_key_seed(KeyIndex(NAMES))? {
+                            let value = match key {
+                                Some(_) => map.next_value::<LenientStr<'de>>()?.0.into_option(),
+                                None => {
+                                    map.next_value::<IgnoredAny>()?;
+                                    continue;
+                                }
+                            };
+                            let mut i = 0;
+                            $(
+                                if key == Some(i) {
+                                    out.$field = value;
+                                    continue;
+                                }
+                                i += 1;
+                            )*
+                            let _ = i;
+                        }
+                        Ok($wrapper(out))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+lenient_object!(TargetField, Target, "a target object", {
+    "ip" => ip,
+    "domain" => domain,
+    "sector" => sector,
+    "organization" => organization,
+    "province" => province,
+});
+
+lenient_object!(OriginField, Origin, "a source object", {
+    "ip" => ip,
+    "country" => country,
+});
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+pub mod classify;
+pub mod config;
+pub mod event;
