@@ -1,0 +1,259 @@
+//! Per-partition aggregated state and its checkpoints (spec §4 "Delivery").
+//!
+//! Everything counted for one source partition (a Kafka partition, or the
+//! file/stdin input as partition 0) lives in one [`PartitionState`] together
+//! with the source position it covers. A checkpoint writes both in one file,
+//! atomically (write, fsync, rename, fsync the directory), so after a crash
+//! the state on disk always matches its position: resuming right after that
+//! position neither loses nor double-counts an incident.
+//!
+//! Readers (`report`, and later instances taking over a partition) load the
+//! files with [`StateStore::load_all`] and merge the ledgers by name.
+
+pub mod codec;
+mod file;
+mod store;
+
+use std::sync::Arc;
+
+pub use file::{FORMAT_VERSION, Snapshot, WindowSnapshot, decode, encode};
+pub use store::{LockError, MonitorMeta, StateLock, StateStore, StoreError};
+
+use crate::calendar::Ledger;
+use crate::config::Settings;
+use crate::dedup::Dedup;
+use crate::event::{EpochMillis, Reject, Severity};
+use crate::window::{WindowShape, Windows};
+
+/// Which partition of which source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionKey {
+    /// `input` for a file or stdin, `kafka.<topic>` for Kafka.
+    pub source: String,
+    pub partition: i32,
+}
+
+impl PartitionKey {
+    /// The key of the file/stdin input.
+    pub fn input() -> PartitionKey {
+        PartitionKey {
+            source: "input".to_owned(),
+            partition: 0,
+        }
+    }
+
+    /// A file name for this key: unusual characters become `_`.
+    pub fn file_stem(&self) -> String {
+        let source: String = self
+            .source
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .collect();
+        format!("{source}-{}", self.partition)
+    }
+}
+
+/// How far the source has been applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The next offset to read: a Kafka offset, or a byte offset in a file.
+    pub next_offset: u64,
+    /// Records (messages, lines) applied so far.
+    pub records: u64,
+    /// What the position refers to: the input path (`-` for stdin), or the
+    /// topic.
+    pub input: String,
+}
+
+/// Outcome counters (spec §6 `events_total`, `invalid_events_total`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub accepted: u64,
+    pub duplicate: u64,
+    pub late: u64,
+    pub invalid: [u64; Reject::ALL.len()],
+    /// Per window: incidents older than the window's range when they arrived.
+    pub window_late: Vec<u64>,
+}
+
+impl Outcomes {
+    pub fn invalid_total(&self) -> u64 {
+        self.invalid.iter().sum()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.accepted + self.duplicate + self.late + self.invalid_total()
+    }
+
+    /// Adds another partition's counters.
+    pub fn add(&mut self, o: &Outcomes) {
+        self.accepted += o.accepted;
+        self.duplicate += o.duplicate;
+        self.late += o.late;
+        for (a, b) in self.invalid.iter_mut().zip(o.invalid) {
+            *a += b;
+        }
+        if self.window_late.len() < o.window_late.len() {
+            self.window_late.resize(o.window_late.len(), 0);
+        }
+        for (a, b) in self.window_late.iter_mut().zip(&o.window_late) {
+            *a += b;
+        }
+    }
+}
+
+/// Everything counted for one partition, and the position it covers.
+#[derive(Debug, Clone)]
+pub struct PartitionState {
+    pub key: PartitionKey,
+    pub position: Position,
+    pub ledger: Ledger,
+    pub dedup: Dedup,
+    pub windows: Windows,
+    pub outcomes: Outcomes,
+}
+
+/// A checkpoint that cannot be used with this configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(
+        "state for {partition} was counted in timezone {stored}, but the configuration says {configured}: \
+         months would mix; set timezone = \"{stored}\" or use a new --state-dir"
+    )]
+    Timezone {
+        partition: String,
+        stored: String,
+        configured: String,
+    },
+    #[error(
+        "state for {partition} has counts in category {category:?}, which the configuration no longer has: \
+         add a rule for it back or use a new --state-dir"
+    )]
+    CategoryRemoved { partition: String, category: String },
+}
+
+impl PartitionState {
+    /// An empty state for a partition.
+    pub fn new(key: PartitionKey, settings: &Settings) -> PartitionState {
+        let cfg = &settings.config;
+        let categories: Arc<[String]> = settings.categories().into();
+        let shapes = WindowShape::from_config(&cfg.windows);
+        PartitionState {
+            key,
+            position: Position::default(),
+            ledger: Ledger::new(categories.clone(), settings.sectors.clone()),
+            dedup: Dedup::new(
+                i64::from(cfg.dedup.horizon_days) * 86_400_000,
+                cfg.dedup.max_ids_per_partition,
+            ),
+            windows: Windows::new(
+                shapes.clone(),
+                categories.len(),
+                (cfg.windows.allowed_lateness_secs * 1000) as i64,
+                (cfg.windows.idle_after_secs * 1000) as i64,
+            ),
+            outcomes: Outcomes {
+                window_late: vec![0; shapes.len()],
+                ..Outcomes::default()
+            },
+        }
+    }
+
+    /// Rebuilds a live state from a checkpoint, mapping categories, sectors
+    /// and windows by name onto the current configuration.
+    pub fn restore(s: Snapshot, settings: &Settings, wall_ms: EpochMillis) -> Result<PartitionState, RestoreError> {
+        let partition = s.key.file_stem();
+        let configured = settings.config.timezone.clone();
+        if s.timezone != configured {
+            return Err(RestoreError::Timezone {
+                partition,
+                stored: s.timezone,
+                configured,
+            });
+        }
+        let mut st = PartitionState::new(s.key.clone(), settings);
+        let cat_map: Vec<usize> = s
+            .ledger
+            .categories()
+            .iter()
+            .map(|name| {
+                settings
+                    .classifier
+                    .category_id(name)
+                    .map(usize::from)
+                    .ok_or_else(|| RestoreError::CategoryRemoved {
+                        partition: partition.clone(),
+                        category: name.clone(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let other = settings.sectors.len() - 2;
+        let sec_map: Vec<usize> = s
+            .ledger
+            .sectors()
+            .iter()
+            .map(|name| settings.sectors.iter().position(|n| n == name).unwrap_or(other))
+            .collect();
+        for (month, theirs) in s.ledger.months() {
+            let mut mine = st.ledger.empty_month();
+            remap(&theirs.by_category_severity, &mut mine.by_category_severity, Severity::COUNT, &cat_map);
+            remap(&theirs.hourly, &mut mine.hourly, crate::calendar::HOURS_PER_MONTH_MAX, &cat_map);
+            for (i, &n) in theirs.by_sector.iter().enumerate() {
+                mine.by_sector[sec_map[i]] += n;
+            }
+            st.ledger.insert_month(month, mine);
+        }
+        st.dedup = Dedup::restore(
+            i64::from(settings.config.dedup.horizon_days) * 86_400_000,
+            settings.config.dedup.max_ids_per_partition,
+            s.dedup_floor_ms,
+            s.dedup_newest_ms,
+            s.dedup_buckets,
+        );
+        st.windows.restore_clock(s.max_event_ms, wall_ms);
+        let shapes: Vec<WindowShape> = st.windows.shapes().to_vec();
+        for (wi, shape) in shapes.iter().enumerate() {
+            let Some(ws) = s
+                .windows
+                .iter()
+                .find(|w| w.name == shape.name && w.slide_ms == shape.slide_ms && w.panes == shape.panes)
+            else {
+                continue;
+            };
+            let panes: Vec<(i64, Vec<u32>)> = ws
+                .pane_counts
+                .iter()
+                .map(|(tag, counts)| {
+                    let mut row = vec![0u32; settings.categories().len()];
+                    for (i, &n) in counts.iter().enumerate() {
+                        if let Some(&c) = cat_map.get(i) {
+                            row[c] += n;
+                        }
+                    }
+                    (*tag, row)
+                })
+                .collect();
+            st.windows.restore_ring(wi, &panes);
+            st.outcomes.window_late[wi] = ws.late;
+        }
+        st.position = s.position;
+        st.outcomes.accepted = s.outcomes.accepted;
+        st.outcomes.duplicate = s.outcomes.duplicate;
+        st.outcomes.late = s.outcomes.late;
+        st.outcomes.invalid = s.outcomes.invalid;
+        Ok(st)
+    }
+}
+
+/// Copies `[category][width]` rows from one category order to another.
+fn remap<T: Copy + std::ops::AddAssign>(from: &[T], to: &mut [T], width: usize, cat_map: &[usize]) {
+    for (oc, &c) in cat_map.iter().enumerate() {
+        let src = &from[oc * width..(oc + 1) * width];
+        for (d, s) in to[c * width..(c + 1) * width].iter_mut().zip(src) {
+            *d += *s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

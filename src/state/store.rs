@@ -1,0 +1,183 @@
+//! The state directory: atomic checkpoint files, a lock, and a small
+//! metadata file for readers.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::CodecError;
+use super::file::{Snapshot, decode, encode};
+use super::{PartitionKey, PartitionState};
+use crate::config::ReportConfig;
+use crate::event::EpochMillis;
+
+const EXT: &str = "state";
+const META: &str = "monitor.json";
+const LOCK: &str = "LOCK";
+
+/// A state directory problem.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state directory {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path} cannot be read: {source}; move it away to recount that partition from its start")]
+    Corrupt { path: PathBuf, source: CodecError },
+    #[error("state metadata {path} cannot be read: {message}")]
+    Meta { path: PathBuf, message: String },
+}
+
+/// Another process holds the directory.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("state directory {0} is in use by another incident-monitor run; give each run its own --state-dir")]
+    Busy(PathBuf),
+    #[error("cannot lock state directory {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What readers need to know about the run that wrote the state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorMeta {
+    pub timezone: String,
+    pub report: ReportConfig,
+}
+
+/// Holds the directory lock until dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+/// A directory of checkpoints, one file per partition.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+}
+
+impl StateStore {
+    pub fn new(dir: impl Into<PathBuf>) -> StateStore {
+        StateStore { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn io(&self, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// Creates the directory if needed and takes an exclusive lock on it, so
+    /// two runs never write the same state.
+    pub fn lock(&self) -> Result<StateLock, LockError> {
+        let io = |source| LockError::Io {
+            dir: self.dir.clone(),
+            source,
+        };
+        fs::create_dir_all(&self.dir).map_err(io)?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(LOCK))
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(StateLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(LockError::Busy(self.dir.clone())),
+            Err(fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
+    pub fn path_of(&self, key: &PartitionKey) -> PathBuf {
+        self.dir.join(format!("{}.{EXT}", key.file_stem()))
+    }
+
+    /// Writes one partition's checkpoint atomically. Returns the bytes written.
+    pub fn save(&self, st: &PartitionState, timezone: &str, wall_ms: EpochMillis) -> Result<usize, StoreError> {
+        let bytes = encode(st, timezone, wall_ms);
+        self.write_atomic(&self.path_of(&st.key), &bytes)?;
+        Ok(bytes.len())
+    }
+
+    /// Write to a temporary file, fsync it, rename it over the target, fsync
+    /// the directory: readers and restarts see the old file or the new one,
+    /// never a mix.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let tmp = path.with_extension("tmp");
+        let mut f = File::create(&tmp).map_err(|e| self.io(e))?;
+        f.write_all(bytes).map_err(|e| self.io(e))?;
+        f.sync_all().map_err(|e| self.io(e))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(|e| self.io(e))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| self.io(e))
+    }
+
+    /// Loads one partition's checkpoint, if there is one.
+    pub fn load(&self, key: &PartitionKey) -> Result<Option<Snapshot>, StoreError> {
+        let path = self.path_of(key);
+        match fs::read(&path) {
+            Ok(bytes) => decode(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::Corrupt { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Loads every checkpoint in the directory, sorted by partition key.
+    /// A missing directory is an empty state.
+    pub fn load_all(&self) -> Result<Vec<Snapshot>, StoreError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| self.io(e))?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some(EXT) {
+                continue;
+            }
+            let bytes = fs::read(&path).map_err(|e| self.io(e))?;
+            let snap = decode(&bytes).map_err(|source| StoreError::Corrupt { path, source })?;
+            out.push(snap);
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    pub fn save_meta(&self, meta: &MonitorMeta) -> Result<(), StoreError> {
+        let json = serde_json::to_vec_pretty(meta).map_err(|e| StoreError::Meta {
+            path: self.dir.join(META),
+            message: e.to_string(),
+        })?;
+        self.write_atomic(&self.dir.join(META), &json)
+    }
+
+    pub fn load_meta(&self) -> Result<Option<MonitorMeta>, StoreError> {
+        let path = self.dir.join(META);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Meta {
+                    path,
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+}
