@@ -1,8 +1,12 @@
+pub mod app;
 pub mod calendar;
 pub mod classify;
 pub mod config;
 pub mod dedup;
 pub mod event;
+pub mod generate;
 pub mod pipeline;
+pub mod report;
+pub mod source;
 pub mod state;
 pub mod window;

@@ -241,7 +241,7 @@ pub struct ReportConfig {
 impl Default for ReportConfig {
     fn default() -> Self {
         ReportConfig {
-            organization_en: "The security operations centre".to_owned(),
+            organization_en: "the security operations centre".to_owned(),
             organization_vi: "Trung tâm điều hành an ninh mạng".to_owned(),
             scope_en: String::new(),
             scope_vi: String::new(),

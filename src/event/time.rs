@@ -115,6 +115,48 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Formats epoch milliseconds as RFC 3339 at a fixed UTC offset (`Z` when
+/// the offset is zero), with milliseconds only when non-zero.
+pub fn format_rfc3339(t: EpochMillis, offset_secs: i32) -> String {
+    let local = t + i64::from(offset_secs) * 1000;
+    let days = local.div_euclid(86_400_000);
+    let ms_of_day = local.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let secs = ms_of_day / 1000;
+    let millis = ms_of_day % 1000;
+    let mut s = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if millis != 0 {
+        s.push_str(&format!(".{millis:03}"));
+    }
+    if offset_secs == 0 {
+        s.push('Z');
+    } else {
+        let sign = if offset_secs < 0 { '-' } else { '+' };
+        let o = offset_secs.unsigned_abs();
+        s.push_str(&format!("{sign}{:02}:{:02}", o / 3600, o / 60 % 60));
+    }
+    s
+}
+
+/// Inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +213,18 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(s), None, "{s}");
         }
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for t in [0i64, 1_655_173_267_000, 1_655_173_267_123, -86_400_001, 951_782_400_000, 4_102_444_799_999] {
+            for off in [0, 7 * 3600, -5 * 3600 - 1800] {
+                let s = format_rfc3339(t, off);
+                assert_eq!(parse_rfc3339(&s), Some(t), "{s}");
+            }
+        }
+        assert_eq!(format_rfc3339(1_655_173_267_000, 7 * 3600), "2022-06-14T09:21:07+07:00");
+        assert_eq!(format_rfc3339(1_655_173_267_000, 0), "2022-06-14T02:21:07Z");
     }
 
     #[test]

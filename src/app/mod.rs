@@ -1,0 +1,161 @@
+//! Commands: the wiring between the command line, the configuration, the
+//! sources, the monitor and the report. `main.rs` parses flags and calls one
+//! function here.
+
+mod monitor;
+mod run;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use monitor::{Monitor, MonitorError};
+pub use run::{RunSummary, run_input};
+
+use crate::calendar::YearMonth;
+use crate::config::{Config, ConfigError, ReportConfig, Settings};
+use crate::generate::{LiveStream, Scenario, ncsc_2022, write_lines};
+use crate::report::{Format, Lang, MergedState, ReportError, render};
+use crate::state::StateStore;
+
+/// A command's failure, with the exit status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad flags or configuration: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Anything that went wrong while running: exit 1.
+    #[error("{0}")]
+    Runtime(String),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) | AppError::Config(_) => 2,
+            AppError::Runtime(_) | AppError::Report(_) => 1,
+        }
+    }
+}
+
+/// Loads the config file (or the built-in defaults), applies overrides, and
+/// validates.
+pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Settings, AppError> {
+    let mut cfg = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(tz) = timezone {
+        cfg.timezone = tz.to_owned();
+    }
+    Ok(cfg.validate()?)
+}
+
+/// `check-config`: validates and describes the configuration.
+pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
+    let s = load_settings(path, None)?;
+    let cfg = &s.config;
+    Ok(format!(
+        "config OK ({}): timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition",
+        path.map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
+        cfg.timezone,
+        s.categories().join(", "),
+        cfg.classification.rules.len(),
+        cfg.windows.windows.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "),
+        cfg.dedup.horizon_days,
+        cfg.dedup.max_ids_per_partition,
+    ))
+}
+
+/// Options of `report`.
+#[derive(Debug, Clone)]
+pub struct ReportArgs {
+    pub month: YearMonth,
+    pub lang: Lang,
+    pub format: Format,
+    pub state_dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+}
+
+/// `report`: renders a month from the checkpoints in the state directory.
+pub fn report(args: &ReportArgs) -> Result<String, AppError> {
+    // With --config: its state dir and report identity. Without: the state
+    // dir's metadata (written by `run`), else the defaults.
+    let cfg = match &args.config {
+        Some(p) => Some(Config::load(p)?),
+        None => None,
+    };
+    let dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(cfg.as_ref().map_or_else(|| Config::default().state.dir, |c| c.state.dir.clone())));
+    let store = StateStore::new(&dir);
+    let who: ReportConfig = match &cfg {
+        Some(c) => c.report.clone(),
+        None => store
+            .load_meta()
+            .map_err(|e| AppError::Runtime(e.to_string()))?
+            .map_or_else(|| Config::default().report, |m| m.report),
+    };
+    let merged = MergedState::load(&store)?;
+    let r = merged.report(args.month)?;
+    Ok(render(&r, args.lang, args.format, &who))
+}
+
+/// Writes a command's output to a file or stdout.
+pub fn emit(text: &str, output: Option<&Path>) -> Result<(), AppError> {
+    match output {
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| AppError::Runtime(format!("cannot write {}: {e}", p.display()))),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
+                .map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
+        }
+    }
+}
+
+/// Options of `generate`.
+#[derive(Debug, Clone)]
+pub struct GenerateArgs {
+    pub scenario: Scenario,
+    pub count: Option<u64>,
+    pub rate: Option<f64>,
+    pub seed: u64,
+}
+
+/// `generate`: writes a scenario as JSONL to stdout.
+pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
+    if let Some(r) = args.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(AppError::Usage(format!("--rate must be a positive number of events per second, not {r}")));
+        }
+    }
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = match args.scenario {
+        Scenario::Ncsc2022 => {
+            if args.count.is_some() {
+                return Err(AppError::Usage(
+                    "--count does not apply to ncsc-2022, a fixed replay of the published figures; use --scenario live".into(),
+                ));
+            }
+            write_lines(ncsc_2022(args.seed), &mut out, args.rate)
+        }
+        Scenario::Live => {
+            let count = args.count.unwrap_or(10_000);
+            if args.rate.is_some() {
+                write_lines(LiveStream::real_time(args.seed, Some(count)), &mut out, args.rate)
+            } else {
+                let now = crate::pipeline::wall_now_ms();
+                write_lines(LiveStream::ending_at(args.seed, count, now, 10), &mut out, None)
+            }
+        }
+    };
+    written.map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
+}

@@ -1,0 +1,233 @@
+//! Language-specific wording and number formats (spec §7).
+//!
+//! English: `1,178`, `39.08%`. Vietnamese: `1.178`, `39,08%` (`.` groups
+//! thousands, `,` is the decimal mark). Percentages are rendered from exact
+//! integer hundredths, so the two decimals are the rounded-half-away-from-zero
+//! value, never a binary-float artefact.
+
+use std::str::FromStr;
+
+use crate::calendar::YearMonth;
+
+/// Report language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Vi,
+}
+
+impl FromStr for Lang {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Lang, String> {
+        match s {
+            "en" => Ok(Lang::En),
+            "vi" => Ok(Lang::Vi),
+            _ => Err(format!("unknown language {s:?}: use en or vi")),
+        }
+    }
+}
+
+const EN_MONTHS: [&str; 12] = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December",
+];
+
+const EN_NUMBERS: [&str; 13] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+];
+
+impl Lang {
+    fn group_sep(self) -> char {
+        match self {
+            Lang::En => ',',
+            Lang::Vi => '.',
+        }
+    }
+
+    fn decimal_mark(self) -> char {
+        match self {
+            Lang::En => '.',
+            Lang::Vi => ',',
+        }
+    }
+
+    /// `1178` → `1,178` / `1.178`.
+    pub fn count(self, n: u64) -> String {
+        let digits = n.to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(self.group_sep());
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// Hundredths of a percent, unsigned: `3908` → `39.08%` / `39,08%`.
+    pub fn percent(self, hundredths: i64) -> String {
+        let h = hundredths.unsigned_abs();
+        format!("{}{}{:02}%", self.count(h / 100), self.decimal_mark(), h % 100)
+    }
+
+    /// Signed percent for tables: `+39.08%`, `-16.55%`, `—` when undefined.
+    pub fn signed_percent(self, hundredths: Option<i64>) -> String {
+        match hundredths {
+            None => "—".to_owned(),
+            Some(h) if h > 0 => format!("+{}", self.percent(h)),
+            Some(h) if h < 0 => format!("-{}", self.percent(h)),
+            Some(_) => self.percent(0),
+        }
+    }
+
+    /// `June 2022` / `tháng 6/2022`.
+    pub fn month(self, m: YearMonth) -> String {
+        match self {
+            Lang::En => format!("{} {}", EN_MONTHS[usize::from(m.month()) - 1], m.year()),
+            Lang::Vi => format!("tháng {}/{}", m.month(), m.year()),
+        }
+    }
+
+    /// Short month for table headers: `Jun 2022` / `T6/2022`.
+    pub fn month_short(self, m: YearMonth) -> String {
+        match self {
+            Lang::En => format!("{} {}", &EN_MONTHS[usize::from(m.month()) - 1][..3], m.year()),
+            Lang::Vi => format!("T{}/{}", m.month(), m.year()),
+        }
+    }
+
+    /// A change phrase: `up 39.08% from May 2022` / `tăng 39,08% so với tháng 5/2022`.
+    pub fn change(self, hundredths: Option<i64>, against: &str) -> String {
+        match (self, hundredths) {
+            (Lang::En, None) => format!("with nothing recorded in {against} to compare against"),
+            (Lang::En, Some(0)) => format!("unchanged from {against}"),
+            (Lang::En, Some(h)) if h > 0 => format!("up {} from {against}", self.percent(h)),
+            (Lang::En, Some(h)) => format!("down {} from {against}", self.percent(h)),
+            (Lang::Vi, None) => format!("không có số liệu {against} để so sánh"),
+            (Lang::Vi, Some(0)) => format!("không thay đổi so với {against}"),
+            (Lang::Vi, Some(h)) if h > 0 => format!("tăng {} so với {against}", self.percent(h)),
+            (Lang::Vi, Some(h)) => format!("giảm {} so với {against}", self.percent(h)),
+        }
+    }
+
+    /// The year-to-date period: `the first half of 2022` / `6 tháng đầu năm 2022`.
+    pub fn first_months(self, n: u32, year: i32) -> String {
+        match (self, n) {
+            (Lang::En, 3) => format!("the first quarter of {year}"),
+            (Lang::En, 6) => format!("the first half of {year}"),
+            (Lang::En, 12) => format!("the whole of {year}"),
+            (Lang::En, n) => format!("the first {} months of {year}", EN_NUMBERS[n as usize % 13]),
+            (Lang::Vi, 12) => format!("cả năm {year}"),
+            (Lang::Vi, n) => format!("{n} tháng đầu năm {year}"),
+        }
+    }
+
+    /// The equally long period just before: `the previous six months` / `6 tháng trước`.
+    pub fn previous_months(self, n: u32) -> String {
+        match self {
+            Lang::En => format!("the previous {} months", EN_NUMBERS[n as usize % 13]),
+            Lang::Vi => format!("{n} tháng trước"),
+        }
+    }
+
+    /// Table and heading words.
+    pub fn word(self, w: Word) -> &'static str {
+        use Word::*;
+        match (self, w) {
+            (Lang::En, Title) => "Cyber incident report",
+            (Lang::Vi, Title) => "Báo cáo sự cố an toàn thông tin mạng",
+            (Lang::En, Timezone) => "Timezone",
+            (Lang::Vi, Timezone) => "Múi giờ",
+            (Lang::En, Category) => "Category",
+            (Lang::Vi, Category) => "Loại tấn công",
+            (Lang::En, Severity) => "Severity",
+            (Lang::Vi, Severity) => "Mức độ",
+            (Lang::En, Sector) => "Sector",
+            (Lang::Vi, Sector) => "Lĩnh vực",
+            (Lang::En, Change) => "Change",
+            (Lang::Vi, Change) => "Thay đổi",
+            (Lang::En, Incidents) => "Incidents",
+            (Lang::Vi, Incidents) => "Số sự cố",
+            (Lang::En, Total) => "Total",
+            (Lang::Vi, Total) => "Tổng",
+            (Lang::En, ByCategory) => "By category",
+            (Lang::Vi, ByCategory) => "Theo loại tấn công",
+            (Lang::En, BySeverity) => "By severity",
+            (Lang::Vi, BySeverity) => "Theo mức độ",
+            (Lang::En, TopSectors) => "Top sectors",
+            (Lang::Vi, TopSectors) => "Lĩnh vực bị tấn công nhiều nhất",
+            (Lang::En, YearToDate) => "Year to date",
+            (Lang::Vi, YearToDate) => "Lũy kế từ đầu năm",
+            (Lang::En, Period) => "Period",
+            (Lang::Vi, Period) => "Giai đoạn",
+            (Lang::En, Trend) => "Monthly trend",
+            (Lang::Vi, Trend) => "Diễn biến theo tháng",
+            (Lang::En, Month) => "Month",
+            (Lang::Vi, Month) => "Tháng",
+            (Lang::En, Months) => "Months",
+            (Lang::Vi, Months) => "Số tháng",
+            (Lang::En, ThisPeriod) => "This period",
+            (Lang::Vi, ThisPeriod) => "Kỳ này",
+            (Lang::En, PreviousPeriod) => "Previous period",
+            (Lang::Vi, PreviousPeriod) => "Kỳ trước",
+            (Lang::En, SamePeriodLastYear) => "Same period last year",
+            (Lang::Vi, SamePeriodLastYear) => "Cùng kỳ năm trước",
+        }
+    }
+}
+
+/// Words used in tables and headings.
+#[derive(Debug, Clone, Copy)]
+pub enum Word {
+    Title,
+    Timezone,
+    Category,
+    Severity,
+    Sector,
+    Change,
+    Incidents,
+    Total,
+    ByCategory,
+    BySeverity,
+    TopSectors,
+    YearToDate,
+    Period,
+    Trend,
+    Month,
+    Months,
+    ThisPeriod,
+    PreviousPeriod,
+    SamePeriodLastYear,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(Lang::En.count(1178), "1,178");
+        assert_eq!(Lang::Vi.count(1178), "1.178");
+        assert_eq!(Lang::En.count(1_234_567), "1,234,567");
+        assert_eq!(Lang::En.count(999), "999");
+        assert_eq!(Lang::En.count(0), "0");
+        assert_eq!(Lang::En.percent(3908), "39.08%");
+        assert_eq!(Lang::Vi.percent(3908), "39,08%");
+        assert_eq!(Lang::Vi.percent(-1655), "16,55%");
+        assert_eq!(Lang::En.percent(5), "0.05%");
+        assert_eq!(Lang::En.percent(123_456), "1,234.56%");
+        assert_eq!(Lang::Vi.signed_percent(Some(-1655)), "-16,55%");
+        assert_eq!(Lang::En.signed_percent(None), "—");
+    }
+
+    #[test]
+    fn phrases() {
+        let may = Lang::Vi.month("2022-05".parse().unwrap());
+        assert_eq!(Lang::Vi.change(Some(3908), &may), "tăng 39,08% so với tháng 5/2022");
+        assert_eq!(Lang::Vi.change(Some(-1655), &may), "giảm 16,55% so với tháng 5/2022");
+        assert_eq!(Lang::En.change(Some(3908), "May 2022"), "up 39.08% from May 2022");
+        assert_eq!(Lang::En.change(Some(-10), "May 2022"), "down 0.10% from May 2022");
+        assert_eq!(Lang::Vi.first_months(6, 2021), "6 tháng đầu năm 2021");
+        assert_eq!(Lang::En.previous_months(6), "the previous six months");
+    }
+}

@@ -1,0 +1,221 @@
+//! The report model: every figure of a monthly report, computed from a
+//! (merged) ledger. Rendering is separate (`render`).
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::calendar::change::{YearToDate, percent_hundredths, ratio};
+use crate::calendar::{Ledger, YearMonth};
+use crate::event::Severity;
+
+/// Counts keyed by name, serialised as a JSON object in this order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named(pub Vec<(String, u64)>);
+
+impl Serialize for Named {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A figure compared with an earlier one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Comparison {
+    /// First month of the compared period.
+    pub from: String,
+    /// Last month of the compared period.
+    pub to: String,
+    pub total: u64,
+    /// `current / this - 1`; `null` when this total is zero.
+    pub change_ratio: Option<f64>,
+    /// The change in percent, rounded half away from zero to two decimals.
+    pub change_percent: Option<f64>,
+}
+
+/// The previous month.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PreviousMonth {
+    pub month: String,
+    pub total: u64,
+    pub change_ratio: Option<f64>,
+    pub change_percent: Option<f64>,
+}
+
+/// One category this month against the previous month.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CategoryChange {
+    pub category: String,
+    pub total: u64,
+    pub previous_month: u64,
+    pub change_ratio: Option<f64>,
+    pub change_percent: Option<f64>,
+}
+
+/// January to the report month, compared both ways.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct YearToDateFigures {
+    pub from: String,
+    pub to: String,
+    pub months: u32,
+    pub total: u64,
+    pub by_category: Named,
+    pub previous_period: Comparison,
+    pub same_period_last_year: Comparison,
+}
+
+/// One month of the trend.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrendPoint {
+    pub month: String,
+    pub total: u64,
+    pub by_category: Named,
+}
+
+/// Everything a monthly report says.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MonthlyReport {
+    pub month: String,
+    pub timezone: String,
+    pub total: u64,
+    pub by_category: Named,
+    pub by_severity: Named,
+    /// Sectors by count, largest first (zero counts left out).
+    pub top_sectors: Named,
+    pub previous_month: PreviousMonth,
+    pub category_changes: Vec<CategoryChange>,
+    pub year_to_date: YearToDateFigures,
+    /// The 13 months ending with the report month.
+    pub trend: Vec<TrendPoint>,
+    #[serde(skip)]
+    pub ym: YearMonth,
+    /// Integer percent changes (hundredths) for exact text rendering.
+    #[serde(skip)]
+    pub exact: ExactChanges,
+}
+
+/// Changes in hundredths of a percent (see `percent_hundredths`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ExactChanges {
+    pub month: Option<i64>,
+    pub previous_period: Option<i64>,
+    pub same_period_last_year: Option<i64>,
+}
+
+fn pct(h: Option<i64>) -> Option<f64> {
+    h.map(|h| h as f64 / 100.0)
+}
+
+impl MonthlyReport {
+    /// Builds the report of month `m` from a ledger.
+    pub fn build(ledger: &Ledger, timezone: &str, m: YearMonth) -> MonthlyReport {
+        let cats = ledger.categories();
+        let total = ledger.total(m);
+        let prev = m.plus(-1);
+        let prev_total = ledger.total(prev);
+        let month_counts = ledger.month(m);
+        let by_category = Named(
+            cats.iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), ledger.category_total(m, i)))
+                .collect(),
+        );
+        let by_severity = Named(
+            Severity::ALL
+                .iter()
+                .map(|s| (s.code().to_owned(), month_counts.map_or(0, |mc| mc.severity(*s))))
+                .collect(),
+        );
+        let mut sectors: Vec<(String, u64)> = ledger
+            .sectors()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), month_counts.map_or(0, |mc| mc.by_sector[i])))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        sectors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+
+        let category_changes = cats
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (cur, before) = (ledger.category_total(m, i), ledger.category_total(prev, i));
+                CategoryChange {
+                    category: c.clone(),
+                    total: cur,
+                    previous_month: before,
+                    change_ratio: ratio(cur, before),
+                    change_percent: pct(percent_hundredths(cur, before)),
+                }
+            })
+            .collect();
+
+        let y = YearToDate::of(m);
+        let ytd_total = ledger.total_between(y.from, y.to);
+        let prev_period = ledger.total_between(y.previous_from, y.previous_to);
+        let last_year = ledger.total_between(y.last_year_from, y.last_year_to);
+        let exact = ExactChanges {
+            month: percent_hundredths(total, prev_total),
+            previous_period: percent_hundredths(ytd_total, prev_period),
+            same_period_last_year: percent_hundredths(ytd_total, last_year),
+        };
+        let comparison = |from: YearMonth, to: YearMonth, t: u64, h: Option<i64>| Comparison {
+            from: from.to_string(),
+            to: to.to_string(),
+            total: t,
+            change_ratio: ratio(ytd_total, t),
+            change_percent: pct(h),
+        };
+        let year_to_date = YearToDateFigures {
+            from: y.from.to_string(),
+            to: y.to.to_string(),
+            months: y.months(),
+            total: ytd_total,
+            by_category: Named(
+                cats.iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.clone(), ledger.category_between(y.from, y.to, i)))
+                    .collect(),
+            ),
+            previous_period: comparison(y.previous_from, y.previous_to, prev_period, exact.previous_period),
+            same_period_last_year: comparison(y.last_year_from, y.last_year_to, last_year, exact.same_period_last_year),
+        };
+        let trend = (0..13)
+            .rev()
+            .map(|k| {
+                let tm = m.plus(-k);
+                TrendPoint {
+                    month: tm.to_string(),
+                    total: ledger.total(tm),
+                    by_category: Named(
+                        cats.iter()
+                            .enumerate()
+                            .map(|(i, c)| (c.clone(), ledger.category_total(tm, i)))
+                            .collect(),
+                    ),
+                }
+            })
+            .collect();
+        MonthlyReport {
+            month: m.to_string(),
+            timezone: timezone.to_owned(),
+            total,
+            by_category,
+            by_severity,
+            top_sectors: Named(sectors),
+            previous_month: PreviousMonth {
+                month: prev.to_string(),
+                total: prev_total,
+                change_ratio: ratio(total, prev_total),
+                change_percent: pct(exact.month),
+            },
+            category_changes,
+            year_to_date,
+            trend,
+            ym: m,
+            exact,
+        }
+    }
+}

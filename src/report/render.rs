@@ -1,0 +1,293 @@
+//! Renders a [`MonthlyReport`] as text, Markdown or JSON.
+
+use super::lang::{Lang, Word};
+use super::model::MonthlyReport;
+use crate::calendar::YearMonth;
+use crate::calendar::change::percent_hundredths;
+use crate::config::ReportConfig;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "text" => Ok(Format::Text),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("unknown format {s:?}: use text, markdown or json")),
+        }
+    }
+}
+
+/// The headline in the centre's own style.
+pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
+    let m = r.ym;
+    let prev = lang.month(m.plus(-1));
+    let ytd = &r.year_to_date;
+    let n = ytd.months;
+    let first = lang.first_months(n, m.year());
+    let last_year = lang.first_months(n, m.year() - 1);
+    let previous = lang.previous_months(n);
+    let scope = |s: &str| if s.is_empty() { String::new() } else { format!(" {s}") };
+    match lang {
+        Lang::En => {
+            let mut s = format!(
+                "In {}, {} recorded {} cyber attacks causing incidents{}, {}.",
+                lang.month(m),
+                who.organization_en,
+                lang.count(r.total),
+                scope(&who.scope_en),
+                lang.change(r.exact.month, &prev),
+            );
+            if n > 1 {
+                s.push_str(&format!(
+                    " In {first}, it recorded {} cyber attacks causing incidents, {} and {}.",
+                    lang.count(ytd.total),
+                    lang.change(r.exact.previous_period, &previous),
+                    lang.change(r.exact.same_period_last_year, &last_year),
+                ));
+            }
+            s
+        }
+        Lang::Vi => {
+            let mut s = format!(
+                "Trong {}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {}.",
+                lang.month(m),
+                who.organization_vi,
+                lang.count(r.total),
+                scope(&who.scope_vi),
+                lang.change(r.exact.month, &prev),
+            );
+            if n > 1 {
+                s.push_str(&format!(
+                    " Tính chung {first}, đã ghi nhận {} cuộc tấn công mạng gây sự cố, {} và {}.",
+                    lang.count(ytd.total),
+                    lang.change(r.exact.previous_period, &previous),
+                    lang.change(r.exact.same_period_last_year, &last_year),
+                ));
+            }
+            s
+        }
+    }
+}
+
+/// A table: headers and rows; the first column is left-aligned, the others
+/// right-aligned.
+struct Table {
+    title: String,
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn text(&self, out: &mut String) {
+        let cols = self.headers.len();
+        let mut width = vec![0; cols];
+        for row in std::iter::once(&self.headers).chain(&self.rows) {
+            for (w, cell) in width.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        out.push_str(&self.title);
+        out.push('\n');
+        for row in std::iter::once(&self.headers).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(&width).enumerate() {
+                let pad = w - cell.chars().count();
+                if i == 0 {
+                    line.push_str("  ");
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad));
+                } else {
+                    line.push_str(&" ".repeat(pad + 3));
+                    line.push_str(cell);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+
+    fn markdown(&self, out: &mut String) {
+        out.push_str(&format!("## {}\n\n", self.title));
+        out.push_str(&format!("| {} |\n", self.headers.join(" | ")));
+        let align: Vec<&str> = (0..self.headers.len())
+            .map(|i| if i == 0 { "---" } else { "---:" })
+            .collect();
+        out.push_str(&format!("| {} |\n", align.join(" | ")));
+        for row in &self.rows {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        out.push('\n');
+    }
+}
+
+fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
+    let m = r.ym;
+    let prev = m.plus(-1);
+    let mut by_cat: Vec<Vec<String>> = r
+        .category_changes
+        .iter()
+        .map(|c| {
+            vec![
+                c.category.clone(),
+                lang.count(c.total),
+                lang.count(c.previous_month),
+                lang.signed_percent(percent_hundredths(c.total, c.previous_month)),
+            ]
+        })
+        .collect();
+    by_cat.push(vec![
+        lang.word(Word::Total).to_owned(),
+        lang.count(r.total),
+        lang.count(r.previous_month.total),
+        lang.signed_percent(r.exact.month),
+    ]);
+    let share = |n: u64| match percent_hundredths(n, r.total) {
+        Some(h) => lang.percent(h + 10_000),
+        None => "—".to_owned(),
+    };
+    let ytd = &r.year_to_date;
+    let period = |from: &str, to: &str| -> String {
+        let f: Option<YearMonth> = from.parse().ok();
+        let t: Option<YearMonth> = to.parse().ok();
+        match (f, t) {
+            (Some(f), Some(t)) if f == t => lang.month_short(f),
+            (Some(f), Some(t)) => format!("{} – {}", lang.month_short(f), lang.month_short(t)),
+            _ => format!("{from} – {to}"),
+        }
+    };
+    let mut trend_headers = vec![lang.word(Word::Month).to_owned(), lang.word(Word::Total).to_owned()];
+    trend_headers.extend(r.by_category.0.iter().map(|(c, _)| c.clone()));
+    vec![
+        Table {
+            title: lang.word(Word::ByCategory).to_owned(),
+            headers: vec![
+                lang.word(Word::Category).to_owned(),
+                lang.month_short(m),
+                lang.month_short(prev),
+                lang.word(Word::Change).to_owned(),
+            ],
+            rows: by_cat,
+        },
+        Table {
+            title: lang.word(Word::BySeverity).to_owned(),
+            headers: vec![lang.word(Word::Severity).to_owned(), lang.word(Word::Incidents).to_owned(), "%".to_owned()],
+            rows: r
+                .by_severity
+                .0
+                .iter()
+                .map(|(s, n)| vec![s.clone(), lang.count(*n), share(*n)])
+                .collect(),
+        },
+        Table {
+            title: lang.word(Word::TopSectors).to_owned(),
+            headers: vec![lang.word(Word::Sector).to_owned(), lang.word(Word::Incidents).to_owned(), "%".to_owned()],
+            rows: r
+                .top_sectors
+                .0
+                .iter()
+                .take(10)
+                .map(|(s, n)| vec![s.clone(), lang.count(*n), share(*n)])
+                .collect(),
+        },
+        Table {
+            title: lang.word(Word::YearToDate).to_owned(),
+            headers: vec![
+                lang.word(Word::Period).to_owned(),
+                lang.word(Word::Months).to_owned(),
+                lang.word(Word::Incidents).to_owned(),
+                lang.word(Word::Change).to_owned(),
+            ],
+            rows: vec![
+                vec![
+                    format!("{} ({})", lang.word(Word::ThisPeriod), period(&ytd.from, &ytd.to)),
+                    ytd.months.to_string(),
+                    lang.count(ytd.total),
+                    String::new(),
+                ],
+                vec![
+                    format!(
+                        "{} ({})",
+                        lang.word(Word::PreviousPeriod),
+                        period(&ytd.previous_period.from, &ytd.previous_period.to)
+                    ),
+                    ytd.months.to_string(),
+                    lang.count(ytd.previous_period.total),
+                    lang.signed_percent(r.exact.previous_period),
+                ],
+                vec![
+                    format!(
+                        "{} ({})",
+                        lang.word(Word::SamePeriodLastYear),
+                        period(&ytd.same_period_last_year.from, &ytd.same_period_last_year.to)
+                    ),
+                    ytd.months.to_string(),
+                    lang.count(ytd.same_period_last_year.total),
+                    lang.signed_percent(r.exact.same_period_last_year),
+                ],
+            ],
+        },
+        Table {
+            title: lang.word(Word::Trend).to_owned(),
+            headers: trend_headers,
+            rows: r
+                .trend
+                .iter()
+                .map(|p| {
+                    let label = p.month.parse::<YearMonth>().map_or(p.month.clone(), |m| lang.month_short(m));
+                    let mut row = vec![label, lang.count(p.total)];
+                    row.extend(p.by_category.0.iter().map(|(_, n)| lang.count(*n)));
+                    row
+                })
+                .collect(),
+        },
+    ]
+}
+
+/// Renders the whole report.
+pub fn render(r: &MonthlyReport, lang: Lang, format: Format, who: &ReportConfig) -> String {
+    let title = format!("{} — {}", lang.word(Word::Title), lang.month(r.ym));
+    let head = format!("{}: {}", lang.word(Word::Timezone), r.timezone);
+    match format {
+        Format::Json => {
+            let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+            if let serde_json::Value::Object(map) = &mut v {
+                map.insert("lang".into(), serde_json::Value::from(match lang {
+                    Lang::En => "en",
+                    Lang::Vi => "vi",
+                }));
+                map.insert("sentence".into(), serde_json::Value::from(sentence(r, lang, who)));
+            }
+            let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        Format::Text => {
+            let mut out = format!("{title}\n{head}\n\n{}\n\n", sentence(r, lang, who));
+            for t in tables(r, lang) {
+                t.text(&mut out);
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+            out
+        }
+        Format::Markdown => {
+            let mut out = format!("# {title}\n\n_{head}_\n\n{}\n\n", sentence(r, lang, who));
+            for t in tables(r, lang) {
+                t.markdown(&mut out);
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+            out
+        }
+    }
+}
