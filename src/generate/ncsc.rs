@@ -112,6 +112,10 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
                     status: "detected",
                 };
                 let quirky = rng.chance(0.01);
+                // Each incident's optional fields come from its own seed, so a
+                // re-delivery carries the same severity and sector as the
+                // first message (only the status changes, as in real feeds).
+                let event_seed = rng.next_u64();
                 // Most reports arrive within minutes; some hours or weeks late.
                 let delay = match rng.below(100) {
                     0..=1 => rng.range(86_400_000, 20 * 86_400_000),
@@ -121,7 +125,7 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
                 let arrival = time + delay;
                 out.push(Pending {
                     arrival,
-                    line: write_event(&spec, &mut rng, quirky),
+                    line: write_event(&spec, &mut Rng::new(event_seed), quirky),
                 });
                 // Re-deliveries and updates of the same incident.
                 if rng.chance(0.04) {
@@ -131,7 +135,7 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
                     };
                     out.push(Pending {
                         arrival: arrival + rng.range(1_000, 7 * 86_400_000),
-                        line: write_event(&dup, &mut rng, false),
+                        line: write_event(&dup, &mut Rng::new(event_seed), quirky),
                     });
                 }
                 if rng.chance(0.003) {

@@ -259,15 +259,23 @@ pub fn render(r: &MonthlyReport, lang: Lang, format: Format, who: &ReportConfig)
     let head = format!("{}: {}", lang.word(Word::Timezone), r.timezone);
     match format {
         Format::Json => {
-            let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
-            if let serde_json::Value::Object(map) = &mut v {
-                map.insert("lang".into(), serde_json::Value::from(match lang {
+            #[derive(serde::Serialize)]
+            struct WithSentence<'a> {
+                #[serde(flatten)]
+                report: &'a MonthlyReport,
+                lang: &'static str,
+                sentence: String,
+            }
+            let doc = WithSentence {
+                report: r,
+                lang: match lang {
                     Lang::En => "en",
                     Lang::Vi => "vi",
-                }));
-                map.insert("sentence".into(), serde_json::Value::from(sentence(r, lang, who)));
-            }
-            let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+                },
+                sentence: sentence(r, lang, who),
+            };
+            // Serialising plain structs, strings and numbers cannot fail.
+            let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
             s.push('\n');
             s
         }
