@@ -102,7 +102,11 @@ impl Dedup {
         }
         self.ids.insert(id);
         let bucket = time_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
-        self.buckets.entry(bucket).or_default().push(id);
+        // Most events land in the newest bucket: skip the tree search.
+        match self.buckets.last_entry() {
+            Some(mut last) if *last.key() == bucket => last.get_mut().push(id),
+            _ => self.buckets.entry(bucket).or_default().push(id),
+        }
         if time_ms > self.newest_ms {
             self.newest_ms = time_ms;
             self.forget_before(time_ms.saturating_sub(self.horizon_ms));

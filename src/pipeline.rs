@@ -63,7 +63,12 @@ impl Engine {
     /// Applies one message to a partition's state. Does not move the
     /// position: the caller does, once per message or batch.
     #[inline]
-    pub fn apply(&mut self, st: &mut PartitionState, payload: &[u8], wall_ms: EpochMillis) -> Outcome {
+    pub fn apply(
+        &mut self,
+        st: &mut PartitionState,
+        payload: &[u8],
+        wall_ms: EpochMillis,
+    ) -> Outcome {
         let outcome = self.apply_inner(st, payload, wall_ms);
         let o = &mut st.outcomes;
         match outcome {
@@ -85,7 +90,12 @@ impl Engine {
         outcome
     }
 
-    fn apply_inner(&mut self, st: &mut PartitionState, payload: &[u8], wall_ms: EpochMillis) -> Outcome {
+    fn apply_inner(
+        &mut self,
+        st: &mut PartitionState,
+        payload: &[u8],
+        wall_ms: EpochMillis,
+    ) -> Outcome {
         let event = match parse(payload, self.max_event_bytes) {
             Ok(e) => e,
             Err(r) => return Outcome::Invalid(r),
@@ -100,8 +110,13 @@ impl Engine {
         }
         let category = self.settings.classifier.classify(&event);
         let sector = self.sector_index(event.target.sector.as_deref());
-        st.ledger
-            .record(&slot, slot.hour_of(event.time_ms), category, event.severity, sector);
+        st.ledger.record(
+            &slot,
+            slot.hour_of(event.time_ms),
+            category,
+            event.severity,
+            sector,
+        );
         let late_windows = st.windows.record(event.time_ms, category, wall_ms);
         Outcome::Accepted {
             category,

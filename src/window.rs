@@ -74,7 +74,12 @@ impl PaneRing {
             .iter()
             .enumerate()
             .filter(|(_, t)| **t != i64::MIN)
-            .map(|(slot, t)| (*t, &self.counts[slot * self.categories..(slot + 1) * self.categories]))
+            .map(|(slot, t)| {
+                (
+                    *t,
+                    &self.counts[slot * self.categories..(slot + 1) * self.categories],
+                )
+            })
     }
 }
 
@@ -93,8 +98,16 @@ pub struct Windows {
 }
 
 impl Windows {
-    pub fn new(shapes: Arc<[WindowShape]>, categories: usize, lateness_ms: i64, idle_after_ms: i64) -> Windows {
-        let rings = shapes.iter().map(|s| PaneRing::new(s.panes, categories)).collect();
+    pub fn new(
+        shapes: Arc<[WindowShape]>,
+        categories: usize,
+        lateness_ms: i64,
+        idle_after_ms: i64,
+    ) -> Windows {
+        let rings = shapes
+            .iter()
+            .map(|s| PaneRing::new(s.panes, categories))
+            .collect();
         Windows {
             shapes,
             rings,
@@ -160,7 +173,11 @@ impl Windows {
     pub fn clock_ms(&self, wall_ms: EpochMillis) -> Option<EpochMillis> {
         let max = self.max_event_ms?;
         let idle = wall_ms - self.last_event_wall_ms;
-        Some(if idle >= self.idle_after_ms { max + idle } else { max })
+        Some(if idle >= self.idle_after_ms {
+            max + idle
+        } else {
+            max
+        })
     }
 
     /// Distinct incidents per category in window `w` at wall time `wall_ms`,
@@ -194,7 +211,8 @@ impl Windows {
             }
             let slot = pane.rem_euclid(shape.panes as i64) as usize;
             ring.tags[slot] = *pane;
-            ring.counts[slot * self.categories..(slot + 1) * self.categories].copy_from_slice(counts);
+            ring.counts[slot * self.categories..(slot + 1) * self.categories]
+                .copy_from_slice(counts);
         }
     }
 
@@ -214,8 +232,16 @@ mod tests {
 
     fn shapes() -> Arc<[WindowShape]> {
         vec![
-            WindowShape { name: "5m".into(), slide_ms: 10_000, panes: 30 },
-            WindowShape { name: "1h".into(), slide_ms: MIN, panes: 60 },
+            WindowShape {
+                name: "5m".into(),
+                slide_ms: 10_000,
+                panes: 30,
+            },
+            WindowShape {
+                name: "1h".into(),
+                slide_ms: MIN,
+                panes: 60,
+            },
         ]
         .into()
     }

@@ -12,8 +12,10 @@ use incident_monitor::state::PartitionKey;
 use proptest::prelude::*;
 
 fn ledger_of(lines: &[String], tz: &str) -> Ledger {
-    let mut cfg = Config::default();
-    cfg.timezone = tz.to_owned();
+    let cfg = Config {
+        timezone: tz.to_owned(),
+        ..Config::default()
+    };
     let mut e = Engine::new(cfg.validate().unwrap());
     let mut st = e.new_partition(PartitionKey::input());
     for l in lines {
@@ -66,7 +68,13 @@ fn duplicates_never_count_twice_even_across_inputs() {
     std::fs::write(&b, &lines).unwrap();
     let state = dir.path("state");
     let run = |input: &std::path::Path| {
-        ok(bin().args(["run", "--input", input.to_str().unwrap(), "--state-dir", state.to_str().unwrap()]));
+        ok(bin().args([
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ]));
     };
     run(&a);
     let (first, o1) = state_of(&state);
@@ -84,7 +92,10 @@ fn one_incident_month(time: &str, tz: &str) -> String {
     let dir = TempDir::new("tz");
     let line = format!(r#"{{"id":"boundary","time":"{time}","type":"phishing"}}"#);
     let state = dir.path("state");
-    let out = run_stdin(line.as_bytes(), &["--timezone", tz, "--state-dir", state.to_str().unwrap()]);
+    let out = run_stdin(
+        line.as_bytes(),
+        &["--timezone", tz, "--state-dir", state.to_str().unwrap()],
+    );
     assert!(out.status.success());
     let (merged, _) = state_of(&state);
     let months: Vec<String> = merged.ledger.months().map(|(m, _)| m.to_string()).collect();
@@ -95,14 +106,29 @@ fn one_incident_month(time: &str, tz: &str) -> String {
 #[test]
 fn month_boundaries_follow_the_configured_timezone() {
     // 23:30 on 31 May in Hanoi, written in UTC.
-    assert_eq!(one_incident_month("2022-05-31T16:30:00Z", "Asia/Ho_Chi_Minh"), "2022-05");
+    assert_eq!(
+        one_incident_month("2022-05-31T16:30:00Z", "Asia/Ho_Chi_Minh"),
+        "2022-05"
+    );
     // 00:30 on 1 June in Hanoi is 31 May in UTC: June there, May in UTC.
-    assert_eq!(one_incident_month("2022-05-31T17:30:00Z", "Asia/Ho_Chi_Minh"), "2022-06");
+    assert_eq!(
+        one_incident_month("2022-05-31T17:30:00Z", "Asia/Ho_Chi_Minh"),
+        "2022-06"
+    );
     assert_eq!(one_incident_month("2022-05-31T17:30:00Z", "UTC"), "2022-05");
     // 23:30 on 30 June UTC is already July in Hanoi.
-    assert_eq!(one_incident_month("2022-06-30T23:30:00Z", "Asia/Ho_Chi_Minh"), "2022-07");
+    assert_eq!(
+        one_incident_month("2022-06-30T23:30:00Z", "Asia/Ho_Chi_Minh"),
+        "2022-07"
+    );
     assert_eq!(one_incident_month("2022-06-30T23:30:00Z", "UTC"), "2022-06");
     // Written with the local offset, the same instants land the same way.
-    assert_eq!(one_incident_month("2022-06-01T00:30:00+07:00", "Asia/Ho_Chi_Minh"), "2022-06");
-    assert_eq!(one_incident_month("2022-06-01T00:30:00+07:00", "UTC"), "2022-05");
+    assert_eq!(
+        one_incident_month("2022-06-01T00:30:00+07:00", "Asia/Ho_Chi_Minh"),
+        "2022-06"
+    );
+    assert_eq!(
+        one_incident_month("2022-06-01T00:30:00+07:00", "UTC"),
+        "2022-05"
+    );
 }

@@ -18,14 +18,18 @@ fn config(dir: &TempDir) -> std::path::PathBuf {
 
 /// Waits until the state file shows progress past `min_records`, or the
 /// process exits.
-fn wait_for_checkpoint(state: &std::path::Path, min_records: u64, child: &mut std::process::Child) -> Option<u64> {
+fn wait_for_checkpoint(
+    state: &std::path::Path,
+    min_records: u64,
+    child: &mut std::process::Child,
+) -> Option<u64> {
     let store = StateStore::new(state);
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        if let Ok(Some(s)) = store.load(&PartitionKey::input()) {
-            if s.position.records > min_records {
-                return Some(s.position.records);
-            }
+        if let Ok(Some(s)) = store.load(&PartitionKey::input())
+            && s.position.records > min_records
+        {
+            return Some(s.position.records);
         }
         if child.try_wait().unwrap().is_some() {
             return None;
@@ -40,16 +44,36 @@ fn sigkill_mid_run_then_restart_gives_the_uninterrupted_figures() {
     let dir = TempDir::new("kill");
     let cfg = config(&dir);
     let input = dir.path("input.jsonl");
-    std::fs::write(&input, generate(&["--scenario", "live", "--count", LINES, "--seed", "42"])).unwrap();
+    std::fs::write(
+        &input,
+        generate(&["--scenario", "live", "--count", LINES, "--seed", "42"]),
+    )
+    .unwrap();
     let total_lines: u64 = LINES.parse().unwrap();
 
     let reference = dir.path("reference");
-    ok(bin().args(["run", "--config", cfg.to_str().unwrap(), "--input", input.to_str().unwrap(), "--state-dir", reference.to_str().unwrap()]));
+    ok(bin().args([
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--state-dir",
+        reference.to_str().unwrap(),
+    ]));
 
     let killed = dir.path("killed");
     let run = || {
         bin()
-            .args(["run", "--config", cfg.to_str().unwrap(), "--input", input.to_str().unwrap(), "--state-dir", killed.to_str().unwrap()])
+            .args([
+                "run",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--state-dir",
+                killed.to_str().unwrap(),
+            ])
             .spawn()
             .unwrap()
     };
@@ -61,7 +85,10 @@ fn sigkill_mid_run_then_restart_gives_the_uninterrupted_figures() {
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         let at = at.expect("the run finished before it could be killed; make the input larger");
-        assert!(at < total_lines, "killed at {at} of {total_lines}: not mid-run");
+        assert!(
+            at < total_lines,
+            "killed at {at} of {total_lines}: not mid-run"
+        );
         last = at;
     }
     let mut child = run();
@@ -69,7 +96,10 @@ fn sigkill_mid_run_then_restart_gives_the_uninterrupted_figures() {
 
     let (want, want_o) = state_of(&reference);
     let (got, got_o) = state_of(&killed);
-    assert_eq!(got.ledger, want.ledger, "monthly figures differ after kill/restart");
+    assert_eq!(
+        got.ledger, want.ledger,
+        "monthly figures differ after kill/restart"
+    );
     assert_eq!(got_o, want_o, "outcome counters differ after kill/restart");
     assert_eq!(want_o.total(), total_lines);
 }

@@ -17,7 +17,11 @@ fn ncsc_state() -> TempDir {
             dir.0.to_str().unwrap(),
         ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
@@ -63,7 +67,10 @@ fn june_2022_in_vietnamese_english_and_json() {
         assert!(en.contains(needle), "missing {needle:?} in:\n{en}");
     }
     golden("report-2022-06-en.txt", &en);
-    golden("report-2022-06-en.md", &report(&dir, "2022-06", "en", "markdown"));
+    golden(
+        "report-2022-06-en.md",
+        &report(&dir, "2022-06", "en", "markdown"),
+    );
 
     let json = report(&dir, "2022-06", "en", "json");
     golden("report-2022-06.json", &json);
@@ -84,15 +91,23 @@ fn june_2022_in_vietnamese_english_and_json() {
     assert_eq!(v["year_to_date"]["by_category"]["deface"], 859);
     assert_eq!(v["year_to_date"]["by_category"]["malware"], 4086);
     assert_eq!(v["year_to_date"]["previous_period"]["total"], 4914);
-    assert_eq!(v["year_to_date"]["previous_period"]["change_percent"], 35.14);
+    assert_eq!(
+        v["year_to_date"]["previous_period"]["change_percent"],
+        35.14
+    );
     assert_eq!(v["year_to_date"]["same_period_last_year"]["total"], 4815);
-    assert_eq!(v["year_to_date"]["same_period_last_year"]["change_percent"], 37.92);
+    assert_eq!(
+        v["year_to_date"]["same_period_last_year"]["change_percent"],
+        37.92
+    );
 }
 
 #[test]
 fn every_published_figure() {
     let dir = ncsc_state();
-    let json = |m: &str| -> serde_json::Value { serde_json::from_str(&report(&dir, m, "en", "json")).unwrap() };
+    let json = |m: &str| -> serde_json::Value {
+        serde_json::from_str(&report(&dir, m, "en", "json")).unwrap()
+    };
     let may = json("2022-05");
     assert_eq!(may["total"], 847);
     assert_eq!(may["by_category"]["phishing"], 161);
@@ -122,7 +137,10 @@ fn every_published_figure() {
 fn the_stream_has_the_noise_it_claims() {
     let dir = ncsc_state();
     let (_, o) = state_of(&dir.0);
-    assert_eq!(o.accepted, 9729 + 6641 + 983 + 1061 + 1007 + 1152 + 1094 + 1216);
+    assert_eq!(
+        o.accepted,
+        9729 + 6641 + 983 + 1061 + 1007 + 1152 + 1094 + 1216
+    );
     assert!(o.duplicate > 500, "{o:?}");
     assert!(o.invalid_total() > 20, "{o:?}");
     assert_eq!(o.late, 0);
@@ -131,8 +149,17 @@ fn the_stream_has_the_noise_it_claims() {
 #[test]
 fn a_month_without_data_is_a_clear_error() {
     let dir = ncsc_state();
-    let out = fails(bin().args(["report", "--month", "2019-01", "--state-dir", dir.0.to_str().unwrap()]));
+    let out = fails(bin().args([
+        "report",
+        "--month",
+        "2019-01",
+        "--state-dir",
+        dir.0.to_str().unwrap(),
+    ]));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no incidents recorded for 2019-01") && err.contains("2021-01 to 2022-12"), "{err}");
+    assert!(
+        err.contains("no incidents recorded for 2019-01") && err.contains("2021-01 to 2022-12"),
+        "{err}"
+    );
 }

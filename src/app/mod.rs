@@ -64,7 +64,12 @@ pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
         cfg.timezone,
         s.categories().join(", "),
         cfg.classification.rules.len(),
-        cfg.windows.windows.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "),
+        cfg.windows
+            .windows
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         cfg.dedup.horizon_days,
         cfg.dedup.max_ids_per_partition,
     ))
@@ -89,10 +94,12 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
         Some(p) => Some(Config::load(p)?),
         None => None,
     };
-    let dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(cfg.as_ref().map_or_else(|| Config::default().state.dir, |c| c.state.dir.clone())));
+    let dir = args.state_dir.clone().unwrap_or_else(|| {
+        PathBuf::from(
+            cfg.as_ref()
+                .map_or_else(|| Config::default().state.dir, |c| c.state.dir.clone()),
+        )
+    });
     let store = StateStore::new(&dir);
     let who: ReportConfig = match &cfg {
         Some(c) => c.report.clone(),
@@ -115,7 +122,13 @@ pub fn emit(text: &str, output: Option<&Path>) -> Result<(), AppError> {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
                 .and_then(|()| out.flush())
-                .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
                 .map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
         }
     }
@@ -132,10 +145,12 @@ pub struct GenerateArgs {
 
 /// `generate`: writes a scenario as JSONL to stdout.
 pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
-    if let Some(r) = args.rate {
-        if !(r.is_finite() && r > 0.0) {
-            return Err(AppError::Usage(format!("--rate must be a positive number of events per second, not {r}")));
-        }
+    if let Some(r) = args.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(AppError::Usage(format!(
+            "--rate must be a positive number of events per second, not {r}"
+        )));
     }
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let written = match args.scenario {
@@ -150,10 +165,18 @@ pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
         Scenario::Live => {
             let count = args.count.unwrap_or(10_000);
             if args.rate.is_some() {
-                write_lines(LiveStream::real_time(args.seed, Some(count)), &mut out, args.rate)
+                write_lines(
+                    LiveStream::real_time(args.seed, Some(count)),
+                    &mut out,
+                    args.rate,
+                )
             } else {
                 let now = crate::pipeline::wall_now_ms();
-                write_lines(LiveStream::ending_at(args.seed, count, now, 10), &mut out, None)
+                write_lines(
+                    LiveStream::ending_at(args.seed, count, now, 10),
+                    &mut out,
+                    None,
+                )
             }
         }
     };

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::event::{EpochMillis, Reject};
 use crate::pipeline::{Engine, Outcome};
-use crate::state::{MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateStore, StoreError};
+use crate::state::{
+    MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateStore, StoreError,
+};
 
 /// Why the monitor cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +92,11 @@ impl Monitor {
     }
 
     /// The state of a partition, restored from its checkpoint on first use.
-    pub fn partition(&mut self, key: &PartitionKey, wall_ms: EpochMillis) -> Result<&mut PartitionState, MonitorError> {
+    pub fn partition(
+        &mut self,
+        key: &PartitionKey,
+        wall_ms: EpochMillis,
+    ) -> Result<&mut PartitionState, MonitorError> {
         if !self.partitions.contains_key(key) {
             let st = match self.store.load(key)? {
                 Some(snap) => {
@@ -110,7 +116,10 @@ impl Monitor {
             self.partitions.insert(key.clone(), st);
         }
         // Inserted just above when absent.
-        Ok(self.partitions.get_mut(key).expect("partition state present"))
+        Ok(self
+            .partitions
+            .get_mut(key)
+            .expect("partition state present"))
     }
 
     /// Applies a run of messages from one partition, then moves its position

@@ -8,10 +8,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{AppError, Monitor};
+use crate::config::Settings;
 use crate::pipeline::{Engine, wall_now_ms};
 use crate::source::file::{self, Input, Resume, SourceMsg};
 use crate::state::{Outcomes, PartitionKey, StateStore};
-use crate::config::Settings;
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -35,10 +35,13 @@ pub async fn run_input(
     let _lock = store.lock().map_err(|e| AppError::Runtime(e.to_string()))?;
     let interval = Duration::from_millis(settings.config.state.checkpoint_interval_ms);
     let max_line = settings.config.events.max_event_bytes;
-    let mut monitor = Monitor::open(Engine::new(settings), store).map_err(|e| AppError::Runtime(e.to_string()))?;
+    let mut monitor = Monitor::open(Engine::new(settings), store)
+        .map_err(|e| AppError::Runtime(e.to_string()))?;
     let key = PartitionKey::input();
     let wall = wall_now_ms();
-    let st = monitor.partition(&key, wall).map_err(|e| AppError::Runtime(e.to_string()))?;
+    let st = monitor
+        .partition(&key, wall)
+        .map_err(|e| AppError::Runtime(e.to_string()))?;
     // The same input resumes after its checkpoint; a different input starts
     // at its beginning, with the same counts and dedup memory.
     let resume = if st.position.input == input.name() {

@@ -73,7 +73,9 @@ impl MonthToDate {
         let hours = usize::try_from((elapsed + 3_599_999) / 3_600_000).unwrap_or(usize::MAX);
         let prev = current.month.plus(-1);
         let n = ledger.categories().len();
-        let cur = (0..n).map(|c| ledger.category_total(current.month, c)).collect();
+        let cur = (0..n)
+            .map(|c| ledger.category_total(current.month, c))
+            .collect();
         let previous_same_span = (0..n)
             .map(|c| {
                 ledger
@@ -132,6 +134,9 @@ mod tests {
         assert_eq!(y.last_year_from.to_string(), "2021-01");
         assert_eq!(y.last_year_to.to_string(), "2021-06");
         let j = YearToDate::of("2022-01".parse().unwrap());
-        assert_eq!((j.previous_from.to_string(), j.previous_to.to_string()), ("2021-12".into(), "2021-12".into()));
+        assert_eq!(
+            (j.previous_from.to_string(), j.previous_to.to_string()),
+            ("2021-12".into(), "2021-12".into())
+        );
     }
 }

@@ -131,7 +131,10 @@ impl Ledger {
 
     /// Sum of one category over `from..=to`.
     pub fn category_between(&self, from: YearMonth, to: YearMonth, c: usize) -> u64 {
-        self.months.range(from..=to).map(|(_, m)| m.category(c)).sum()
+        self.months
+            .range(from..=to)
+            .map(|(_, m)| m.category(c))
+            .sum()
     }
 
     /// Replaces a month wholesale (used when restoring a checkpoint).

@@ -116,7 +116,9 @@ impl MonthIndex {
     }
 
     fn compute(&self, t: EpochMillis) -> Option<MonthSlot> {
-        let zoned = jiff::Timestamp::from_millisecond(t).ok()?.to_zoned_datetime(self.tz.clone());
+        let zoned = jiff::Timestamp::from_millisecond(t)
+            .ok()?
+            .to_zoned_datetime(self.tz.clone());
         let month = YearMonth::new(i32::from(zoned.year()), u8::try_from(zoned.month()).ok()?)?;
         self.slot(month)
     }
@@ -131,7 +133,12 @@ impl MonthIndex {
     }
 
     fn start_of(&self, m: YearMonth) -> Option<EpochMillis> {
-        let date = jiff::civil::Date::new(i16::try_from(m.year()).ok()?, i8::try_from(m.month()).ok()?, 1).ok()?;
+        let date = jiff::civil::Date::new(
+            i16::try_from(m.year()).ok()?,
+            i8::try_from(m.month()).ok()?,
+            1,
+        )
+        .ok()?;
         // Midnight, or the first instant of the day where a transition skips it.
         let zoned = date.to_zoned_datetime(self.tz.clone()).ok()?;
         Some(zoned.timestamp().as_millisecond())
@@ -148,7 +155,10 @@ mod tests {
     }
 
     fn month_of(idx: &mut MonthIndex, s: &str) -> String {
-        idx.locate(parse_rfc3339(s).unwrap()).unwrap().month.to_string()
+        idx.locate(parse_rfc3339(s).unwrap())
+            .unwrap()
+            .month
+            .to_string()
     }
 
     #[test]
@@ -172,13 +182,22 @@ mod tests {
     fn bounds_are_exact_and_cache_agrees() {
         let mut idx = hcm();
         let june = idx.slot("2022-06".parse().unwrap()).unwrap();
-        assert_eq!(june.start_ms, parse_rfc3339("2022-05-31T17:00:00Z").unwrap());
+        assert_eq!(
+            june.start_ms,
+            parse_rfc3339("2022-05-31T17:00:00Z").unwrap()
+        );
         assert_eq!(june.end_ms, parse_rfc3339("2022-06-30T17:00:00Z").unwrap());
         for t in [june.start_ms, june.end_ms - 1] {
             assert_eq!(idx.locate(t).unwrap(), june);
         }
-        assert_eq!(idx.locate(june.end_ms).unwrap().month.to_string(), "2022-07");
-        assert_eq!(idx.locate(june.start_ms - 1).unwrap().month.to_string(), "2022-05");
+        assert_eq!(
+            idx.locate(june.end_ms).unwrap().month.to_string(),
+            "2022-07"
+        );
+        assert_eq!(
+            idx.locate(june.start_ms - 1).unwrap().month.to_string(),
+            "2022-05"
+        );
         assert_eq!(june.hour_of(june.end_ms - 1), 30 * 24 - 1);
     }
 

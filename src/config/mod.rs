@@ -84,10 +84,16 @@ impl Config {
             return Err(invalid("dedup.horizon_days", "must be at least 1"));
         }
         if self.dedup.max_ids_per_partition < 1000 {
-            return Err(invalid("dedup.max_ids_per_partition", "must be at least 1000"));
+            return Err(invalid(
+                "dedup.max_ids_per_partition",
+                "must be at least 1000",
+            ));
         }
         if self.state.checkpoint_interval_ms < 10 {
-            return Err(invalid("state.checkpoint_interval_ms", "must be at least 10"));
+            return Err(invalid(
+                "state.checkpoint_interval_ms",
+                "must be at least 10",
+            ));
         }
         self.validate_windows()?;
         let mut sectors: Vec<String> = Vec::new();
@@ -136,7 +142,10 @@ impl Config {
             if !is_label_safe(&spec.name) {
                 return Err(invalid(
                     "windows.windows.name",
-                    format!("{:?} must be 1-32 characters of a-z, 0-9, _ or -", spec.name),
+                    format!(
+                        "{:?} must be 1-32 characters of a-z, 0-9, _ or -",
+                        spec.name
+                    ),
                 ));
             }
             if w.windows[..i].iter().any(|o| o.name == spec.name) {
@@ -163,7 +172,10 @@ impl Config {
             if spec.length_secs / spec.slide_secs > 10_000 {
                 return Err(invalid(
                     "windows.windows",
-                    format!("{}: at most 10000 panes (length_secs / slide_secs)", spec.name),
+                    format!(
+                        "{}: at most 10000 panes (length_secs / slide_secs)",
+                        spec.name
+                    ),
                 ));
             }
         }
@@ -175,8 +187,7 @@ impl Config {
 pub fn is_label_safe(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 

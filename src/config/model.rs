@@ -103,7 +103,14 @@ impl Default for ClassificationConfig {
                 types_rule("deface", &["deface", "defacement", "website-defacement"]),
                 types_rule(
                     "malware",
-                    &["malware", "ransomware", "trojan", "botnet", "backdoor", "worm"],
+                    &[
+                        "malware",
+                        "ransomware",
+                        "trojan",
+                        "botnet",
+                        "backdoor",
+                        "worm",
+                    ],
                 ),
                 types_rule("ddos", &["ddos", "dos"]),
                 types_rule(

@@ -29,7 +29,11 @@ fn unknown_keys_are_named() {
 #[test]
 fn bad_values_say_what_to_fix() {
     let check = |toml: &str, needle: &str| {
-        let err = Config::from_toml(toml).unwrap().validate().unwrap_err().to_string();
+        let err = Config::from_toml(toml)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(needle), "{toml}: {err}");
     };
     check("timezone = \"Mars/Olympus\"", "Mars/Olympus");
@@ -43,9 +47,6 @@ fn bad_values_say_what_to_fix() {
     );
     check("[ledger]\nsectors = [\"other\"]", "built in");
     check("[ledger]\nsectors = [\"Has Space\"]", "a-z");
-    check(
-        "[[classification.rules]]\ncategory = \"x\"",
-        "no condition",
-    );
+    check("[[classification.rules]]\ncategory = \"x\"", "no condition");
     check("[dedup]\nhorizon_days = 0", "dedup.horizon_days");
 }

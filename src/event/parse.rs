@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::time::parse_rfc3339;
-use super::{Event, Origin, Reject, Severity, Target};
+use super::{Event, Reject, Severity, Target};
 
 /// Longest accepted incident id, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -27,16 +27,23 @@ pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Event<'_>, Reject> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Reject::Empty);
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
+    // SIMD validation: a third of the parse time with std's validator.
+    let text = simdutf8::basic::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let raw = match de.deserialize_any(TopVisitor) {
-        Ok(Top::Object(raw)) => raw,
-        Ok(Top::NotObject) => {
+    // The visitor fills `raw` in place: the event is moved once, at the end.
+    let mut raw = Raw::default();
+    match TopSeed(&mut raw).deserialize(&mut de) {
+        Ok(true) => {}
+        Ok(false) => {
             // Still require the rest to be well-formed, so `1 2` is not_json.
-            return Err(if de.end().is_ok() { Reject::NotObject } else { Reject::NotJson });
+            return Err(if de.end().is_ok() {
+                Reject::NotObject
+            } else {
+                Reject::NotJson
+            });
         }
         Err(_) => return Err(Reject::NotJson),
-    };
+    }
     de.end().map_err(|_| Reject::NotJson)?;
     raw.validate()
 }
@@ -63,10 +70,7 @@ struct Raw<'a> {
     time: Option<Lenient<'a>>,
     kind: Option<Lenient<'a>>,
     severity: Option<Severity>,
-    status: Option<Cow<'a, str>>,
     target: Target<'a>,
-    source: Origin<'a>,
-    sensor: Option<Cow<'a, str>>,
     signature: Option<Cow<'a, str>>,
     mitre: Option<Cow<'a, str>>,
     tags: Vec<Cow<'a, str>>,
@@ -94,10 +98,7 @@ impl<'a> Raw<'a> {
             time_ms,
             kind,
             severity: self.severity.unwrap_or(Severity::Unknown),
-            status: self.status,
             target: self.target,
-            source: self.source,
-            sensor: self.sensor,
             signature: self.signature,
             mitre: self.mitre,
             tags: self.tags,
@@ -105,9 +106,15 @@ impl<'a> Raw<'a> {
     }
 }
 
-enum Top<'a> {
-    Object(Raw<'a>),
-    NotObject,
+/// Reads the top-level value into a [`Raw`]; `false` when it is not an
+/// object.
+struct TopSeed<'r, 'a>(&'r mut Raw<'a>);
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(TopVisitor(self.0))
+    }
 }
 
 /// Drains any JSON value; used where a type does not fit.
@@ -144,45 +151,42 @@ macro_rules! other_scalars {
     };
 }
 
-struct TopVisitor;
+struct TopVisitor<'r, 'a>(&'r mut Raw<'a>);
 
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Top<'de>;
+impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an incident object")
     }
 
-    other_scalars!(Top::NotObject);
+    other_scalars!(false);
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Top::NotObject)
+        Ok(false)
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Top::NotObject)
+        Ok(false)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut raw = Raw::default();
+        let raw = self.0;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::Id => raw.id = Some(map.next_value::<LenientStr>()?.0),
                 Key::Time => raw.time = Some(map.next_value::<LenientStr>()?.0),
                 Key::Type => raw.kind = Some(map.next_value::<LenientStr>()?.0),
                 Key::Severity => raw.severity = map.next_value::<SeverityField>()?.0,
-                Key::Status => raw.status = map.next_value::<LenientStr>()?.0.into_option(),
-                Key::Sensor => raw.sensor = map.next_value::<LenientStr>()?.0.into_option(),
                 Key::Signature => raw.signature = map.next_value::<LenientStr>()?.0.into_option(),
                 Key::Mitre => raw.mitre = map.next_value::<LenientStr>()?.0.into_option(),
                 Key::Tags => raw.tags = map.next_value::<TagsField>()?.0,
                 Key::Target => raw.target = map.next_value::<TargetField>()?.0,
-                Key::Source => raw.source = map.next_value::<OriginField>()?.0,
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Top::Object(raw))
+        Ok(true)
     }
 }
 
@@ -191,10 +195,7 @@ enum Key {
     Time,
     Type,
     Severity,
-    Status,
     Target,
-    Source,
-    Sensor,
     Signature,
     Mitre,
     Tags,
@@ -215,10 +216,7 @@ impl<'de> de::Deserialize<'de> for Key {
                     "time" => Key::Time,
                     "type" => Key::Type,
                     "severity" => Key::Severity,
-                    "status" => Key::Status,
                     "target" => Key::Target,
-                    "source" => Key::Source,
-                    "sensor" => Key::Sensor,
                     "signature" => Key::Signature,
                     "mitre" => Key::Mitre,
                     "tags" => Key::Tags,
@@ -377,68 +375,42 @@ impl<'de> de::Deserialize<'de> for TagsField<'de> {
     }
 }
 
-/// Generates a lenient reader for a flat object of optional string fields.
-macro_rules! lenient_object {
-    ($wrapper:ident, $ty:ident, $expect:literal, { $($name:literal => $field:ident),* $(,)? }) => {
-        struct $wrapper<'a>($ty<'a>);
+/// `target`: an object whose `sector` is read; anything else is ignored.
+struct TargetField<'a>(Target<'a>);
 
-        impl<'de> de::Deserialize<'de> for $wrapper<'de> {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> Visitor<'de> for V {
-                    type Value = $wrapper<'de>;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str($expect)
-                    }
-                    other_scalars!($wrapper($ty::default()));
-                    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                        Ok($wrapper($ty::default()))
-                    }
-                    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                        Ok($wrapper($ty::default()))
-                    }
-                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                        const NAMES: &[&str] = &[$($name),*];
-                        let mut out = $ty::default();
-                        while let Some(key) = map.next_key_seed(KeyIndex(NAMES))? {
-                            let value = match key {
-                                Some(_) => map.next_value::<LenientStr<'de>>()?.0.into_option(),
-                                None => {
-                                    map.next_value::<IgnoredAny>()?;
-                                    continue;
-                                }
-                            };
-                            let mut i = 0;
-                            $(
-                                if key == Some(i) {
-                                    out.$field = value;
-                                    continue;
-                                }
-                                i += 1;
-                            )*
-                            let _ = i;
+impl<'de> de::Deserialize<'de> for TargetField<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TargetField<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a target object")
+            }
+            other_scalars!(TargetField(Target::default()));
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(TargetField(Target::default()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TargetField(Target::default()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Target::default();
+                while let Some(key) = map.next_key_seed(KeyIndex(&["sector"]))? {
+                    match key {
+                        Some(_) => {
+                            out.sector = map.next_value::<LenientStr<'de>>()?.0.into_option()
                         }
-                        Ok($wrapper(out))
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
                     }
                 }
-                d.deserialize_any(V)
+                Ok(TargetField(out))
             }
         }
-    };
+        d.deserialize_any(V)
+    }
 }
-
-lenient_object!(TargetField, Target, "a target object", {
-    "ip" => ip,
-    "domain" => domain,
-    "sector" => sector,
-    "organization" => organization,
-    "province" => province,
-});
-
-lenient_object!(OriginField, Origin, "a source object", {
-    "ip" => ip,
-    "country" => country,
-});
 
 #[cfg(test)]
 mod tests;

@@ -79,7 +79,9 @@ impl Reject {
             Reject::NotObject => "message is JSON but not an object",
             Reject::MissingField => "a required field (id, time, type) is missing",
             Reject::BadId => "id must be a non-empty string of at most 256 bytes",
-            Reject::BadTime => "time must be RFC 3339 with an offset, e.g. 2022-06-14T09:21:07+07:00",
+            Reject::BadTime => {
+                "time must be RFC 3339 with an offset, e.g. 2022-06-14T09:21:07+07:00"
+            }
             Reject::BadType => "type must be a non-empty string",
         }
     }

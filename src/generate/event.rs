@@ -16,12 +16,36 @@ pub struct EventSpec {
 }
 
 const SECTORS: &[&str] = &[
-    "government", "finance", "education", "healthcare", "energy", "telecom", "transport",
-    "manufacturing", "retail", "media", "logistics",
+    "government",
+    "finance",
+    "education",
+    "healthcare",
+    "energy",
+    "telecom",
+    "transport",
+    "manufacturing",
+    "retail",
+    "media",
+    "logistics",
 ];
-const PROVINCES: &[&str] = &["Ha Noi", "Ho Chi Minh", "Da Nang", "Hai Phong", "Can Tho", "Hue", "Nghe An"];
+const PROVINCES: &[&str] = &[
+    "Ha Noi",
+    "Ho Chi Minh",
+    "Da Nang",
+    "Hai Phong",
+    "Can Tho",
+    "Hue",
+    "Nghe An",
+];
 const COUNTRIES: &[&str] = &["CN", "RU", "US", "KP", "IR", "NL", "BR", "VN", "SG", "DE"];
-const SENSORS: &[&str] = &["ids-hn-01", "ids-hcm-02", "waf-edge-03", "edr-fleet", "cert-partner", "honeypot-7"];
+const SENSORS: &[&str] = &[
+    "ids-hn-01",
+    "ids-hcm-02",
+    "waf-edge-03",
+    "edr-fleet",
+    "cert-partner",
+    "honeypot-7",
+];
 
 /// Writes `spec` as JSON with realistic optional fields drawn from `rng`.
 /// `quirky` adds optional fields of the wrong type (still a valid incident).
@@ -30,7 +54,10 @@ pub fn write_event(spec: &EventSpec, rng: &mut Rng, quirky: bool) -> String {
     let sector = *rng.pick(SECTORS);
     let org_n = rng.below(900) + 100;
     let severity = match rng.below(10) {
-        0..=3 => format!("\"{}\"", rng.pick(&["low", "Medium", "HIGH", "critical", "medium", "high"])),
+        0..=3 => format!(
+            "\"{}\"",
+            rng.pick(&["low", "Medium", "HIGH", "critical", "medium", "high"])
+        ),
         4..=8 => rng.range(1, 11).to_string(),
         _ => String::new(),
     };
@@ -66,7 +93,7 @@ pub fn write_event(spec: &EventSpec, rng: &mut Rng, quirky: bool) -> String {
     }
     let _ = write!(
         s,
-        r#","status":"{}","source":{{"ip":"198.51.{}.{}","country":"{}"}},"sensor":"{}","signature":"SIG-{:04} {} activity","mitre":"T1{:03}","reporter":"soc-shift-{}","description":"Automated report from sensor pipeline; analyst review pending"}}"#,
+        r#","status":"{}","source":{{"ip":"198.51.{}.{}","country":"{}"}},"sensor":"{}","signature":"SIG-{:04} {} activity","mitre":"T1{:03}","reporter":"soc-shift-{}"}}"#,
         spec.status,
         rng.below(256),
         rng.below(256),

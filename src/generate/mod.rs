@@ -40,7 +40,10 @@ impl FromStr for Scenario {
         match s {
             "ncsc-2022" => Ok(Scenario::Ncsc2022),
             "live" => Ok(Scenario::Live),
-            _ => Err(format!("unknown scenario {s:?}: choose one of {}", Scenario::NAMES)),
+            _ => Err(format!(
+                "unknown scenario {s:?}: choose one of {}",
+                Scenario::NAMES
+            )),
         }
     }
 }
@@ -62,7 +65,10 @@ where
                 std::thread::sleep(due - now);
             }
         }
-        match out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
+        match out
+            .write_all(line.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+        {
             Ok(()) => n += 1,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(n),
             Err(e) => return Err(e),

@@ -14,7 +14,9 @@ pub const NCSC_TIMEZONE: &str = "Asia/Ho_Chi_Minh";
 /// fillers that keep those sums.
 const TOTALS: [[u32; 12]; 2] = [
     [812, 694, 786, 803, 841, 879, 702, 711, 689, 748, 810, 1254],
-    [1383, 1000, 1106, 1127, 847, 1178, 983, 1061, 1007, 1152, 1094, 1216],
+    [
+        1383, 1000, 1106, 1127, 847, 1178, 983, 1061, 1007, 1152, 1094, 1216,
+    ],
 ];
 
 /// Published splits (phishing, deface, malware) by month: (year, month, split).
@@ -27,10 +29,26 @@ pub const PUBLISHED: [(i32, u8, [u32; 3]); 3] = [
 /// Jan-Apr 2022 split, so that Jan-May is 930 / 776 / 3,757 as published.
 const JAN_APR_2022: [u32; 3] = [930 - 161, 776 - 226, 3757 - 460];
 
+const UPDATE_STATUS: [&str; 3] = ["confirmed", "resolved", "detected"];
+
 const CATEGORY_TYPES: [&[&str]; 3] = [
-    &["phishing", "Phishing", "spear-phishing", "Credential-Harvesting", "PHISHING"],
+    &[
+        "phishing",
+        "Phishing",
+        "spear-phishing",
+        "Credential-Harvesting",
+        "PHISHING",
+    ],
     &["deface", "Defacement", "website-defacement", "DEFACE"],
-    &["malware", "Ransomware", "trojan", "botnet", "Backdoor", "worm", "MALWARE"],
+    &[
+        "malware",
+        "Ransomware",
+        "trojan",
+        "botnet",
+        "Backdoor",
+        "worm",
+        "MALWARE",
+    ],
 ];
 
 /// Per-category counts of every month.
@@ -41,7 +59,9 @@ pub fn monthly_splits() -> Vec<(YearMonth, [u32; 3])> {
     for (yi, year) in [2021, 2022].into_iter().enumerate() {
         for m in 1..=12u8 {
             let total = TOTALS[yi][usize::from(m) - 1];
-            let split = if let Some((_, _, s)) = PUBLISHED.iter().find(|(y, mm, _)| *y == year && *mm == m) {
+            let split = if let Some((_, _, s)) =
+                PUBLISHED.iter().find(|(y, mm, _)| *y == year && *mm == m)
+            {
                 *s
             } else if year == 2022 && m <= 4 {
                 if m == 4 {
@@ -86,7 +106,9 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
     let mut out: Vec<Pending> = Vec::new();
     let offset = 7 * 3600;
     for (ym, split) in monthly_splits() {
-        let Some(slot) = months.slot(ym) else { continue };
+        let Some(slot) = months.slot(ym) else {
+            continue;
+        };
         let mut seq = 0u32;
         for (cat, &n) in split.iter().enumerate() {
             for k in 0..n {
@@ -106,7 +128,12 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
                     format_rfc3339(time, offset)
                 };
                 let spec = EventSpec {
-                    id: format!("NCSC-{}{:02}-{seq:05}-{:06x}", ym.year(), ym.month(), rng.below(1 << 24)),
+                    id: format!(
+                        "NCSC-{}{:02}-{seq:05}-{:06x}",
+                        ym.year(),
+                        ym.month(),
+                        rng.below(1 << 24)
+                    ),
                     time: time_text,
                     kind: (*rng.pick(CATEGORY_TYPES[cat])).to_owned(),
                     status: "detected",
@@ -130,7 +157,7 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
                 // Re-deliveries and updates of the same incident.
                 if rng.chance(0.04) {
                     let dup = EventSpec {
-                        status: *rng.pick(&["confirmed", "resolved", "detected"]),
+                        status: UPDATE_STATUS[rng.below(3) as usize],
                         ..spec
                     };
                     out.push(Pending {
@@ -154,13 +181,23 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
 /// A malformed message of the kinds real feeds carry.
 fn invalid_line(rng: &mut Rng, seed_text: &str) -> String {
     match rng.below(7) {
-        0 => format!("{{\"id\":\"broken-{seed_text}\",\"time\":\"2022-06-14T09:21:07+07:00\",\"type\":\"phishing\""),
+        0 => format!(
+            "{{\"id\":\"broken-{seed_text}\",\"time\":\"2022-06-14T09:21:07+07:00\",\"type\":\"phishing\""
+        ),
         1 => "<html>502 Bad Gateway</html>".to_owned(),
-        2 => format!("{{\"time\":\"2022-06-14T09:21:07+07:00\",\"type\":\"malware\",\"ref\":\"{seed_text}\"}}"),
-        3 => format!("{{\"id\":\"bad-time-{seed_text}\",\"time\":\"14/06/2022 09:21\",\"type\":\"deface\"}}"),
-        4 => format!("{{\"id\":{seed_text},\"time\":\"2022-06-14T09:21:07Z\",\"type\":\"malware\"}}"),
+        2 => format!(
+            "{{\"time\":\"2022-06-14T09:21:07+07:00\",\"type\":\"malware\",\"ref\":\"{seed_text}\"}}"
+        ),
+        3 => format!(
+            "{{\"id\":\"bad-time-{seed_text}\",\"time\":\"14/06/2022 09:21\",\"type\":\"deface\"}}"
+        ),
+        4 => {
+            format!("{{\"id\":{seed_text},\"time\":\"2022-06-14T09:21:07Z\",\"type\":\"malware\"}}")
+        }
         5 => "[\"not\",\"an\",\"object\"]".to_owned(),
-        _ => format!("{{\"id\":\"no-type-{seed_text}\",\"time\":\"2022-06-14T09:21:07Z\",\"type\":null}}"),
+        _ => format!(
+            "{{\"id\":\"no-type-{seed_text}\",\"time\":\"2022-06-14T09:21:07Z\",\"type\":null}}"
+        ),
     }
 }
 
@@ -171,7 +208,12 @@ mod tests {
     #[test]
     fn splits_match_every_published_figure() {
         let s = monthly_splits();
-        let get = |y, m| s.iter().find(|(k, _)| *k == YearMonth::new(y, m).unwrap()).unwrap().1;
+        let get = |y, m| {
+            s.iter()
+                .find(|(k, _)| *k == YearMonth::new(y, m).unwrap())
+                .unwrap()
+                .1
+        };
         let total = |y, m| get(y, m).iter().sum::<u32>();
         let sum = |y, from, to| (from..=to).map(|m| total(y, m)).sum::<u32>();
         assert_eq!(total(2022, 6), 1178);
@@ -184,7 +226,10 @@ mod tests {
         assert_eq!(sum(2021, 1, 6), 4815);
         let cat = |c: usize, from, to| (from..=to).map(|m| get(2022, m)[c]).sum::<u32>();
         assert_eq!([cat(0, 1, 5), cat(1, 1, 5), cat(2, 1, 5)], [930, 776, 3757]);
-        assert_eq!([cat(0, 1, 6), cat(1, 1, 6), cat(2, 1, 6)], [1696, 859, 4086]);
+        assert_eq!(
+            [cat(0, 1, 6), cat(1, 1, 6), cat(2, 1, 6)],
+            [1696, 859, 4086]
+        );
         assert_eq!(get(2022, 7), [544, 22, 417]);
     }
 }

@@ -28,12 +28,23 @@ impl FromStr for Lang {
 }
 
 const EN_MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 const EN_NUMBERS: [&str; 13] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve",
 ];
 
 impl Lang {
@@ -56,7 +67,7 @@ impl Lang {
         let digits = n.to_string();
         let mut out = String::with_capacity(digits.len() + digits.len() / 3);
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(self.group_sep());
             }
             out.push(c);
@@ -67,7 +78,12 @@ impl Lang {
     /// Hundredths of a percent, unsigned: `3908` → `39.08%` / `39,08%`.
     pub fn percent(self, hundredths: i64) -> String {
         let h = hundredths.unsigned_abs();
-        format!("{}{}{:02}%", self.count(h / 100), self.decimal_mark(), h % 100)
+        format!(
+            "{}{}{:02}%",
+            self.count(h / 100),
+            self.decimal_mark(),
+            h % 100
+        )
     }
 
     /// Signed percent for tables: `+39.08%`, `-16.55%`, `—` when undefined.
@@ -91,7 +107,11 @@ impl Lang {
     /// Short month for table headers: `Jun 2022` / `T6/2022`.
     pub fn month_short(self, m: YearMonth) -> String {
         match self {
-            Lang::En => format!("{} {}", &EN_MONTHS[usize::from(m.month()) - 1][..3], m.year()),
+            Lang::En => format!(
+                "{} {}",
+                &EN_MONTHS[usize::from(m.month()) - 1][..3],
+                m.year()
+            ),
             Lang::Vi => format!("T{}/{}", m.month(), m.year()),
         }
     }
@@ -223,10 +243,22 @@ mod tests {
     #[test]
     fn phrases() {
         let may = Lang::Vi.month("2022-05".parse().unwrap());
-        assert_eq!(Lang::Vi.change(Some(3908), &may), "tăng 39,08% so với tháng 5/2022");
-        assert_eq!(Lang::Vi.change(Some(-1655), &may), "giảm 16,55% so với tháng 5/2022");
-        assert_eq!(Lang::En.change(Some(3908), "May 2022"), "up 39.08% from May 2022");
-        assert_eq!(Lang::En.change(Some(-10), "May 2022"), "down 0.10% from May 2022");
+        assert_eq!(
+            Lang::Vi.change(Some(3908), &may),
+            "tăng 39,08% so với tháng 5/2022"
+        );
+        assert_eq!(
+            Lang::Vi.change(Some(-1655), &may),
+            "giảm 16,55% so với tháng 5/2022"
+        );
+        assert_eq!(
+            Lang::En.change(Some(3908), "May 2022"),
+            "up 39.08% from May 2022"
+        );
+        assert_eq!(
+            Lang::En.change(Some(-10), "May 2022"),
+            "down 0.10% from May 2022"
+        );
         assert_eq!(Lang::Vi.first_months(6, 2021), "6 tháng đầu năm 2021");
         assert_eq!(Lang::En.previous_months(6), "the previous six months");
     }

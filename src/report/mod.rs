@@ -43,10 +43,16 @@ impl MergedState {
         let Some(first) = snaps.first() else {
             return Err(ReportError::NoState(dir.to_owned()));
         };
-        let mut ledger = Ledger::new(first.ledger.categories().into(), first.ledger.sectors().into());
+        let mut ledger = Ledger::new(
+            first.ledger.categories().into(),
+            first.ledger.sectors().into(),
+        );
         for s in snaps {
             if s.timezone != first.timezone {
-                return Err(ReportError::MixedTimezones(first.timezone.clone(), s.timezone.clone()));
+                return Err(ReportError::MixedTimezones(
+                    first.timezone.clone(),
+                    s.timezone.clone(),
+                ));
             }
             ledger.merge(&s.ledger);
         }

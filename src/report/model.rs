@@ -125,7 +125,12 @@ impl MonthlyReport {
         let by_severity = Named(
             Severity::ALL
                 .iter()
-                .map(|s| (s.code().to_owned(), month_counts.map_or(0, |mc| mc.severity(*s))))
+                .map(|s| {
+                    (
+                        s.code().to_owned(),
+                        month_counts.map_or(0, |mc| mc.severity(*s)),
+                    )
+                })
                 .collect(),
         );
         let mut sectors: Vec<(String, u64)> = ledger
@@ -179,8 +184,18 @@ impl MonthlyReport {
                     .map(|(i, c)| (c.clone(), ledger.category_between(y.from, y.to, i)))
                     .collect(),
             ),
-            previous_period: comparison(y.previous_from, y.previous_to, prev_period, exact.previous_period),
-            same_period_last_year: comparison(y.last_year_from, y.last_year_to, last_year, exact.same_period_last_year),
+            previous_period: comparison(
+                y.previous_from,
+                y.previous_to,
+                prev_period,
+                exact.previous_period,
+            ),
+            same_period_last_year: comparison(
+                y.last_year_from,
+                y.last_year_to,
+                last_year,
+                exact.same_period_last_year,
+            ),
         };
         let trend = (0..13)
             .rev()

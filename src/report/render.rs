@@ -35,7 +35,13 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
     let first = lang.first_months(n, m.year());
     let last_year = lang.first_months(n, m.year() - 1);
     let previous = lang.previous_months(n);
-    let scope = |s: &str| if s.is_empty() { String::new() } else { format!(" {s}") };
+    let scope = |s: &str| {
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!(" {s}")
+        }
+    };
     match lang {
         Lang::En => {
             let mut s = format!(
@@ -165,7 +171,10 @@ fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
             _ => format!("{from} – {to}"),
         }
     };
-    let mut trend_headers = vec![lang.word(Word::Month).to_owned(), lang.word(Word::Total).to_owned()];
+    let mut trend_headers = vec![
+        lang.word(Word::Month).to_owned(),
+        lang.word(Word::Total).to_owned(),
+    ];
     trend_headers.extend(r.by_category.0.iter().map(|(c, _)| c.clone()));
     vec![
         Table {
@@ -180,7 +189,11 @@ fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
         },
         Table {
             title: lang.word(Word::BySeverity).to_owned(),
-            headers: vec![lang.word(Word::Severity).to_owned(), lang.word(Word::Incidents).to_owned(), "%".to_owned()],
+            headers: vec![
+                lang.word(Word::Severity).to_owned(),
+                lang.word(Word::Incidents).to_owned(),
+                "%".to_owned(),
+            ],
             rows: r
                 .by_severity
                 .0
@@ -190,7 +203,11 @@ fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
         },
         Table {
             title: lang.word(Word::TopSectors).to_owned(),
-            headers: vec![lang.word(Word::Sector).to_owned(), lang.word(Word::Incidents).to_owned(), "%".to_owned()],
+            headers: vec![
+                lang.word(Word::Sector).to_owned(),
+                lang.word(Word::Incidents).to_owned(),
+                "%".to_owned(),
+            ],
             rows: r
                 .top_sectors
                 .0
@@ -209,7 +226,11 @@ fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
             ],
             rows: vec![
                 vec![
-                    format!("{} ({})", lang.word(Word::ThisPeriod), period(&ytd.from, &ytd.to)),
+                    format!(
+                        "{} ({})",
+                        lang.word(Word::ThisPeriod),
+                        period(&ytd.from, &ytd.to)
+                    ),
                     ytd.months.to_string(),
                     lang.count(ytd.total),
                     String::new(),
@@ -228,7 +249,10 @@ fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
                     format!(
                         "{} ({})",
                         lang.word(Word::SamePeriodLastYear),
-                        period(&ytd.same_period_last_year.from, &ytd.same_period_last_year.to)
+                        period(
+                            &ytd.same_period_last_year.from,
+                            &ytd.same_period_last_year.to
+                        )
                     ),
                     ytd.months.to_string(),
                     lang.count(ytd.same_period_last_year.total),
@@ -243,7 +267,10 @@ fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
                 .trend
                 .iter()
                 .map(|p| {
-                    let label = p.month.parse::<YearMonth>().map_or(p.month.clone(), |m| lang.month_short(m));
+                    let label = p
+                        .month
+                        .parse::<YearMonth>()
+                        .map_or(p.month.clone(), |m| lang.month_short(m));
                     let mut row = vec![label, lang.count(p.total)];
                     row.extend(p.by_category.0.iter().map(|(_, n)| lang.count(*n)));
                     row

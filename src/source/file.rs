@@ -27,7 +27,11 @@ pub enum Input {
 impl Input {
     /// `-` is stdin.
     pub fn parse(s: &str) -> Input {
-        if s == "-" { Input::Stdin } else { Input::File(PathBuf::from(s)) }
+        if s == "-" {
+            Input::Stdin
+        } else {
+            Input::File(PathBuf::from(s))
+        }
     }
 
     /// The name stored with the position.
@@ -75,7 +79,12 @@ pub struct Resume {
 
 /// Starts the reader thread. It stops at end of input, on error, or when the
 /// receiver is dropped.
-pub fn spawn(input: Input, resume: Resume, max_line: usize, capacity: usize) -> io::Result<mpsc::Receiver<SourceMsg>> {
+pub fn spawn(
+    input: Input,
+    resume: Resume,
+    max_line: usize,
+    capacity: usize,
+) -> io::Result<mpsc::Receiver<SourceMsg>> {
     let (tx, rx) = mpsc::channel(capacity);
     let reader: Box<dyn Read + Send> = match &input {
         Input::Stdin => Box::new(io::stdin()),
@@ -165,7 +174,11 @@ fn read_all(
 /// Appends one line (with its `\n`) to `buf`, keeping at most `cap` bytes of
 /// it; the rest of an over-long line is consumed and dropped. Returns the
 /// bytes consumed from the input and whether a `\n` ended the line.
-fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> io::Result<(usize, bool)> {
+fn read_line_capped(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<(usize, bool)> {
     let mut consumed = 0;
     let mut kept = 0;
     loop {
@@ -217,7 +230,10 @@ mod tests {
     #[test]
     fn splits_lines_and_tracks_offsets() {
         let (lines, end) = collect(b"a\r\nbb\n\nccc", 100, 0);
-        assert_eq!(lines, vec![b"a".to_vec(), b"bb".to_vec(), b"".to_vec(), b"ccc".to_vec()]);
+        assert_eq!(
+            lines,
+            vec![b"a".to_vec(), b"bb".to_vec(), b"".to_vec(), b"ccc".to_vec()]
+        );
         assert_eq!(end, 10);
         let (lines, _) = collect(b"a\nbb\nccc\n", 100, 2);
         assert_eq!(lines, vec![b"ccc".to_vec()]);

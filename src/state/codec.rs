@@ -71,8 +71,14 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let end = self.pos.checked_add(n).ok_or(CodecError::Truncated(self.pos))?;
-        let s = self.buf.get(self.pos..end).ok_or(CodecError::Truncated(self.pos))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(CodecError::Truncated(self.pos))?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(CodecError::Truncated(self.pos))?;
         self.pos = end;
         Ok(s)
     }
@@ -140,7 +146,11 @@ mod tests {
         assert!(r.is_empty());
         for cut in 0..bytes.len() {
             let mut r = Reader::new(&bytes[..cut]);
-            let ok = r.u8().and_then(|_| r.u64()).and_then(|_| r.i64()).and_then(|_| r.str().map(|_| ()));
+            let ok = r
+                .u8()
+                .and_then(|_| r.u64())
+                .and_then(|_| r.i64())
+                .and_then(|_| r.str().map(|_| ()));
             assert!(ok.is_err(), "{cut}");
         }
     }

@@ -160,9 +160,13 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     let timezone = r.str()?.to_owned();
     let written_ms = r.i64()?;
     let n = r.count(4)?;
-    let categories: Vec<String> = (0..n).map(|_| r.str().map(str::to_owned)).collect::<Result<_, _>>()?;
+    let categories: Vec<String> = (0..n)
+        .map(|_| r.str().map(str::to_owned))
+        .collect::<Result<_, _>>()?;
     let n = r.count(4)?;
-    let sectors: Vec<String> = (0..n).map(|_| r.str().map(str::to_owned)).collect::<Result<_, _>>()?;
+    let sectors: Vec<String> = (0..n)
+        .map(|_| r.str().map(str::to_owned))
+        .collect::<Result<_, _>>()?;
 
     let mut outcomes = Outcomes {
         accepted: r.u64()?,
@@ -186,16 +190,23 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     for _ in 0..n {
         let key = YearMonth(r.i32()?);
         let mut m = ledger.empty_month();
-        for v in m.by_category_severity.iter_mut().chain(m.by_sector.iter_mut()) {
+        for v in m
+            .by_category_severity
+            .iter_mut()
+            .chain(m.by_sector.iter_mut())
+        {
             *v = r.u64()?;
         }
         let nz = r.count(8)?;
         for _ in 0..nz {
             let i = r.u32()? as usize;
             let v = r.u32()?;
-            *m.hourly
-                .get_mut(i)
-                .ok_or_else(|| CodecError::Invalid(format!("hour index {i} out of range (max {})", nc * HOURS_PER_MONTH_MAX)))? = v;
+            *m.hourly.get_mut(i).ok_or_else(|| {
+                CodecError::Invalid(format!(
+                    "hour index {i} out of range (max {})",
+                    nc * HOURS_PER_MONTH_MAX
+                ))
+            })? = v;
         }
         ledger.insert_month(key, m);
     }

@@ -47,7 +47,13 @@ impl PartitionKey {
         let source: String = self
             .source
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{source}-{}", self.partition)
     }
@@ -161,7 +167,11 @@ impl PartitionState {
 
     /// Rebuilds a live state from a checkpoint, mapping categories, sectors
     /// and windows by name onto the current configuration.
-    pub fn restore(s: Snapshot, settings: &Settings, wall_ms: EpochMillis) -> Result<PartitionState, RestoreError> {
+    pub fn restore(
+        s: Snapshot,
+        settings: &Settings,
+        wall_ms: EpochMillis,
+    ) -> Result<PartitionState, RestoreError> {
         let partition = s.key.file_stem();
         let configured = settings.config.timezone.clone();
         if s.timezone != configured {
@@ -192,12 +202,28 @@ impl PartitionState {
             .ledger
             .sectors()
             .iter()
-            .map(|name| settings.sectors.iter().position(|n| n == name).unwrap_or(other))
+            .map(|name| {
+                settings
+                    .sectors
+                    .iter()
+                    .position(|n| n == name)
+                    .unwrap_or(other)
+            })
             .collect();
         for (month, theirs) in s.ledger.months() {
             let mut mine = st.ledger.empty_month();
-            remap(&theirs.by_category_severity, &mut mine.by_category_severity, Severity::COUNT, &cat_map);
-            remap(&theirs.hourly, &mut mine.hourly, crate::calendar::HOURS_PER_MONTH_MAX, &cat_map);
+            remap(
+                &theirs.by_category_severity,
+                &mut mine.by_category_severity,
+                Severity::COUNT,
+                &cat_map,
+            );
+            remap(
+                &theirs.hourly,
+                &mut mine.hourly,
+                crate::calendar::HOURS_PER_MONTH_MAX,
+                &cat_map,
+            );
             for (i, &n) in theirs.by_sector.iter().enumerate() {
                 mine.by_sector[sec_map[i]] += n;
             }
@@ -213,11 +239,9 @@ impl PartitionState {
         st.windows.restore_clock(s.max_event_ms, wall_ms);
         let shapes: Vec<WindowShape> = st.windows.shapes().to_vec();
         for (wi, shape) in shapes.iter().enumerate() {
-            let Some(ws) = s
-                .windows
-                .iter()
-                .find(|w| w.name == shape.name && w.slide_ms == shape.slide_ms && w.panes == shape.panes)
-            else {
+            let Some(ws) = s.windows.iter().find(|w| {
+                w.name == shape.name && w.slide_ms == shape.slide_ms && w.panes == shape.panes
+            }) else {
                 continue;
             };
             let panes: Vec<(i64, Vec<u32>)> = ws

@@ -25,7 +25,9 @@ pub enum StoreError {
         dir: PathBuf,
         source: std::io::Error,
     },
-    #[error("state file {path} cannot be read: {source}; move it away to recount that partition from its start")]
+    #[error(
+        "state file {path} cannot be read: {source}; move it away to recount that partition from its start"
+    )]
     Corrupt { path: PathBuf, source: CodecError },
     #[error("state metadata {path} cannot be read: {message}")]
     Meta { path: PathBuf, message: String },
@@ -34,7 +36,9 @@ pub enum StoreError {
 /// Another process holds the directory.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("state directory {0} is in use by another incident-monitor run; give each run its own --state-dir")]
+    #[error(
+        "state directory {0} is in use by another incident-monitor run; give each run its own --state-dir"
+    )]
     Busy(PathBuf),
     #[error("cannot lock state directory {dir}: {source}")]
     Io {
@@ -104,7 +108,12 @@ impl StateStore {
     }
 
     /// Writes one partition's checkpoint atomically. Returns the bytes written.
-    pub fn save(&self, st: &PartitionState, timezone: &str, wall_ms: EpochMillis) -> Result<usize, StoreError> {
+    pub fn save(
+        &self,
+        st: &PartitionState,
+        timezone: &str,
+        wall_ms: EpochMillis,
+    ) -> Result<usize, StoreError> {
         let bytes = encode(st, timezone, wall_ms);
         self.write_atomic(&self.path_of(&st.key), &bytes)?;
         Ok(bytes.len())

@@ -7,19 +7,34 @@ fn engine(toml: &str) -> Engine {
 }
 
 fn line(id: &str, time: &str, kind: &str, sector: &str) -> String {
-    format!(r#"{{"id":"{id}","time":"{time}","type":"{kind}","severity":7,"target":{{"sector":"{sector}"}}}}"#)
+    format!(
+        r#"{{"id":"{id}","time":"{time}","type":"{kind}","severity":7,"target":{{"sector":"{sector}"}}}}"#
+    )
 }
 
 fn filled(e: &mut Engine) -> PartitionState {
     let mut st = e.new_partition(PartitionKey::input());
     for i in 0..500 {
         let day = 1 + i % 28;
-        let l = line(&format!("i{i}"), &format!("2022-06-{day:02}T10:00:00+07:00"), ["phishing", "ddos", "worm", "spam"][i % 4], ["finance", "zoo", ""][i % 3]);
+        let l = line(
+            &format!("i{i}"),
+            &format!("2022-06-{day:02}T10:00:00+07:00"),
+            ["phishing", "ddos", "worm", "spam"][i % 4],
+            ["finance", "zoo", ""][i % 3],
+        );
         e.apply(&mut st, l.as_bytes(), 0);
     }
     e.apply(&mut st, b"not json", 0);
-    e.apply(&mut st, line("i1", "2022-06-02T10:00:00+07:00", "phishing", "x").as_bytes(), 0);
-    st.position = Position { next_offset: 12345, records: 502, input: "f.jsonl".into() };
+    e.apply(
+        &mut st,
+        line("i1", "2022-06-02T10:00:00+07:00", "phishing", "x").as_bytes(),
+        0,
+    );
+    st.position = Position {
+        next_offset: 12345,
+        records: 502,
+        input: "f.jsonl".into(),
+    };
     st
 }
 
@@ -74,9 +89,23 @@ fn restore_maps_by_name_and_refuses_what_would_mix() {
     let r = PartitionState::restore(snap.clone(), reordered.settings(), 0).unwrap();
     let june = "2022-06".parse().unwrap();
     for name in ["phishing", "ddos", "malware", "other"] {
-        let a = st.ledger.categories().iter().position(|c| c == name).unwrap();
-        let b = r.ledger.categories().iter().position(|c| c == name).unwrap();
-        assert_eq!(st.ledger.category_total(june, a), r.ledger.category_total(june, b), "{name}");
+        let a = st
+            .ledger
+            .categories()
+            .iter()
+            .position(|c| c == name)
+            .unwrap();
+        let b = r
+            .ledger
+            .categories()
+            .iter()
+            .position(|c| c == name)
+            .unwrap();
+        assert_eq!(
+            st.ledger.category_total(june, a),
+            r.ledger.category_total(june, b),
+            "{name}"
+        );
     }
     // "zoo" was `other` before; it stays in `other` (counts are not re-derived).
     let m = r.ledger.month(june).unwrap();
@@ -87,7 +116,8 @@ fn restore_maps_by_name_and_refuses_what_would_mix() {
         PartitionState::restore(snap.clone(), other_tz.settings(), 0),
         Err(RestoreError::Timezone { .. })
     ));
-    let fewer = engine("[classification]\nrules = [{ category = \"phishing\", types = [\"phishing\"] }]");
+    let fewer =
+        engine("[classification]\nrules = [{ category = \"phishing\", types = [\"phishing\"] }]");
     assert!(matches!(
         PartitionState::restore(snap, fewer.settings(), 0),
         Err(RestoreError::CategoryRemoved { .. })
@@ -104,14 +134,21 @@ fn store_writes_atomically_and_loads_all() {
     let mut e = engine("");
     let mut st = filled(&mut e);
     store.save(&st, "UTC", 0).unwrap();
-    st.key = PartitionKey { source: "kafka.incidents/x".into(), partition: 3 };
+    st.key = PartitionKey {
+        source: "kafka.incidents/x".into(),
+        partition: 3,
+    };
     store.save(&st, "UTC", 0).unwrap();
     // A temporary file left by a crash mid-write is ignored.
     std::fs::write(dir.join("input-0.tmp"), b"partial").unwrap();
     let all = store.load_all().unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[1].key.partition, 3);
-    assert!(store.path_of(&st.key).ends_with("kafka.incidents_x-3.state"));
+    assert!(
+        store
+            .path_of(&st.key)
+            .ends_with("kafka.incidents_x-3.state")
+    );
     std::fs::write(dir.join("bad-0.state"), b"IMSTATE\0junkjunkjunk").unwrap();
     assert!(matches!(store.load_all(), Err(StoreError::Corrupt { .. })));
     drop(lock);

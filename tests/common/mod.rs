@@ -65,7 +65,11 @@ pub fn fails(cmd: &mut Command) -> Output {
 /// `generate` output as bytes.
 pub fn generate(args: &[&str]) -> Vec<u8> {
     let out = bin().arg("generate").args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 

@@ -1,0 +1,137 @@
+//! Command-line behaviour: one clear line per error, exit status 2 for usage
+//! and configuration errors, 1 for runtime failures.
+
+mod common;
+
+use common::*;
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn config_errors_exit_2_and_name_the_problem() {
+    let dir = TempDir::new("cli");
+    let bad_key = dir.path("bad-key.toml");
+    std::fs::write(&bad_key, "[dedup]\nhorizon_dayz = 3\n").unwrap();
+    let out = fails(bin().args(["check-config", "--config", bad_key.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("horizon_dayz") && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let out = fails(bin().args(["run", "--input", "-", "--timezone", "Mars/Olympus"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("Mars/Olympus"));
+
+    let out = fails(bin().args([
+        "check-config",
+        "--config",
+        dir.path("missing.toml").to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("missing.toml"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["report", "--month", "2022-13"][..],
+        &["report", "--month", "2022-06", "--lang", "fr"],
+        &["report", "--month", "2022-06", "--format", "pdf"],
+        &["generate", "--scenario", "nope"],
+        &["generate", "--scenario", "ncsc-2022", "--count", "5"],
+        &["generate", "--scenario", "live", "--rate", "0"],
+        &["frobnicate"],
+    ] {
+        let out = fails(bin().args(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+    }
+}
+
+#[test]
+fn runtime_errors_exit_1() {
+    let dir = TempDir::new("cli-rt");
+    let out = fails(bin().args([
+        "report",
+        "--month",
+        "2022-06",
+        "--state-dir",
+        dir.path("empty").to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("no state in"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let out = fails(bin().args([
+        "run",
+        "--input",
+        dir.path("nope.jsonl").to_str().unwrap(),
+        "--state-dir",
+        dir.path("s").to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("nope.jsonl"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // A corrupt checkpoint is reported, never silently replaced.
+    let state = dir.path("corrupt");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("input-0.state"), b"IMSTATE\0garbage-garbage").unwrap();
+    let out = run_stdin(b"", &["--state-dir", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("input-0.state"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn check_config_accepts_the_shipped_files() {
+    for f in ["config/incident-monitor.toml", "config/ncsc-vietnam.toml"] {
+        let out = ok(bin().args(["check-config", "--config", repo(f).to_str().unwrap()]));
+        assert!(out.starts_with("config OK"), "{out}");
+    }
+    assert!(ok(bin().arg("check-config")).contains("built-in defaults"));
+}
+
+#[test]
+fn two_runs_cannot_share_a_state_dir() {
+    let dir = TempDir::new("lock");
+    let state = dir.path("state");
+    let mut first = bin()
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the lock (it writes its metadata then).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !state.join("monitor.json").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = run_stdin(b"", &["--state-dir", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("in use by another"),
+        "{}",
+        stderr_of(&out)
+    );
+    drop(first.stdin.take());
+    assert!(first.wait().unwrap().success());
+}
