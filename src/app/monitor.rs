@@ -2,6 +2,7 @@
 //! partition states it owns, and checkpointing. Synchronous; the async loop
 //! in `run` drives it.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -97,29 +98,26 @@ impl Monitor {
         key: &PartitionKey,
         wall_ms: EpochMillis,
     ) -> Result<&mut PartitionState, MonitorError> {
-        if !self.partitions.contains_key(key) {
-            let st = match self.store.load(key)? {
-                Some(snap) => {
-                    let st = PartitionState::restore(snap, self.engine.settings(), wall_ms)?;
-                    tracing::info!(
-                        source = %key.source,
-                        partition = key.partition,
-                        next_offset = st.position.next_offset,
-                        records = st.position.records,
-                        incidents = st.outcomes.accepted,
-                        "restored partition state from checkpoint"
-                    );
-                    st
-                }
-                None => self.engine.new_partition(key.clone()),
-            };
-            self.partitions.insert(key.clone(), st);
-        }
-        // Inserted just above when absent.
-        Ok(self
-            .partitions
-            .get_mut(key)
-            .expect("partition state present"))
+        let slot = match self.partitions.entry(key.clone()) {
+            Entry::Occupied(e) => return Ok(e.into_mut()),
+            Entry::Vacant(v) => v,
+        };
+        let st = match self.store.load(key)? {
+            Some(snap) => {
+                let st = PartitionState::restore(snap, self.engine.settings(), wall_ms)?;
+                tracing::info!(
+                    source = %key.source,
+                    partition = key.partition,
+                    next_offset = st.position.next_offset,
+                    records = st.position.records,
+                    incidents = st.outcomes.accepted,
+                    "restored partition state from checkpoint"
+                );
+                st
+            }
+            None => self.engine.new_partition(key.clone()),
+        };
+        Ok(slot.insert(st))
     }
 
     /// Applies a run of messages from one partition, then moves its position
