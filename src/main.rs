@@ -5,39 +5,71 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use incident_monitor::app::{self, AppError, GenerateArgs, ReportArgs};
+use incident_monitor::app::{self, AppError, GenerateArgs, KafkaOptions, ReportArgs};
 use incident_monitor::calendar::YearMonth;
 use incident_monitor::generate::Scenario;
 use incident_monitor::report::{Format, Lang};
 use incident_monitor::source::file::Input;
 use incident_monitor::state::StateStore;
+use tokio_util::sync::CancellationToken;
 
 /// Streaming cybersecurity incident monitor: exact monthly figures, sliding
 /// windows and period-over-period changes.
 #[derive(Parser, Debug)]
 #[command(name = "incident-monitor", version, about)]
 struct Cli {
+    /// Log format on stderr: human or json (for log shippers).
+    #[arg(long, global = true, default_value = "human")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Consume incidents and keep the counts (a JSONL file or stdin).
+    /// Consume incidents from Kafka (or a JSONL file / stdin) and keep the counts.
     Run {
         /// Configuration file (default: the built-in defaults).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// JSONL input file, or - for stdin.
+        /// Kafka bootstrap servers (overrides the config).
         #[arg(long)]
-        input: String,
-        /// Stop at the end of the input (always the case for --input).
+        brokers: Option<String>,
+        /// Kafka topic (overrides the config).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Kafka consumer group (overrides the config).
+        #[arg(long)]
+        group: Option<String>,
+        /// Read a JSONL file, or - for stdin, instead of Kafka.
+        #[arg(long)]
+        input: Option<String>,
+        /// Stop once every assigned partition (or the file) is drained.
         #[arg(long)]
         until_end: bool,
+        /// Metrics endpoint address, e.g. 127.0.0.1:9898 (port 0: any free port).
+        #[arg(long)]
+        metrics_addr: Option<String>,
         /// IANA timezone of the calendar months (overrides the config).
         #[arg(long)]
         timezone: Option<String>,
         /// Checkpoint directory (overrides the config).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Everything in one process: an embedded Kafka cluster, the ncsc-2022
+    /// replay and a live stream, the monitor, its metrics and the report.
+    Demo {
+        /// Metrics endpoint address.
+        #[arg(long, default_value = "127.0.0.1:9898")]
+        metrics_addr: String,
+        /// Checkpoint directory (default: a fresh temporary directory).
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
@@ -74,6 +106,12 @@ enum Command {
         /// Random seed; the same seed gives the same stream.
         #[arg(long, default_value_t = 2022)]
         seed: u64,
+        /// Produce to Kafka (with --topic) instead of writing to stdout.
+        #[arg(long, requires = "topic")]
+        brokers: Option<String>,
+        /// Topic to produce to; messages are keyed by incident id.
+        #[arg(long, requires = "brokers")]
+        topic: Option<String>,
     },
     /// Validate a configuration file.
     CheckConfig {
@@ -82,20 +120,22 @@ enum Command {
     },
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -109,27 +149,56 @@ fn dispatch(command: Command) -> Result<(), AppError> {
     match command {
         Command::Run {
             config,
+            brokers,
+            topic,
+            group,
             input,
-            until_end: _,
+            until_end,
             timezone,
             state_dir,
+            metrics_addr,
         } => {
-            let settings = app::load_settings(config.as_deref(), timezone.as_deref())?;
+            let mut settings = app::load_settings(config.as_deref(), timezone.as_deref())?;
+            if brokers.is_some() || topic.is_some() || group.is_some() {
+                let mut cfg = (*settings.config).clone();
+                if let Some(b) = brokers {
+                    cfg.kafka.brokers = b;
+                }
+                if let Some(t) = topic {
+                    cfg.kafka.topic = t;
+                }
+                if let Some(g) = group {
+                    cfg.kafka.group_id = g;
+                }
+                settings = cfg.validate()?;
+            }
             let dir = state_dir.unwrap_or_else(|| PathBuf::from(&settings.config.state.dir));
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
-            let summary = runtime.block_on(app::run_input(
-                settings,
-                Input::parse(&input),
-                StateStore::new(&dir),
-                shutdown_signal(),
-            ))?;
+            let metrics_addr =
+                metrics_addr.unwrap_or_else(|| settings.config.metrics.listen_addr.clone());
+            let runtime = runtime()?;
+            let summary = runtime.block_on(async {
+                let shutdown = shutdown_token();
+                match input {
+                    Some(input) => {
+                        app::run_input(
+                            settings,
+                            Input::parse(&input),
+                            StateStore::new(&dir),
+                            shutdown.cancelled_owned(),
+                        )
+                        .await
+                    }
+                    None => {
+                        let opts = KafkaOptions {
+                            until_end,
+                            metrics_addr,
+                        };
+                        app::run_kafka(settings, StateStore::new(&dir), opts, shutdown, None).await
+                    }
+                }
+            })?;
             let o = &summary.outcomes;
             tracing::info!(
-                lines = summary.lines_this_run,
                 completed = summary.completed,
                 accepted = o.accepted,
                 duplicate = o.duplicate,
@@ -140,6 +209,11 @@ fn dispatch(command: Command) -> Result<(), AppError> {
             );
             Ok(())
         }
+        Command::Demo {
+            metrics_addr,
+            state_dir,
+        } => runtime()?
+            .block_on(async { app::demo(metrics_addr, state_dir, shutdown_token()).await }),
         Command::Report {
             month,
             lang,
@@ -164,13 +238,24 @@ fn dispatch(command: Command) -> Result<(), AppError> {
             count,
             rate,
             seed,
-        } => app::generate(&GenerateArgs {
-            scenario,
-            count,
-            rate,
-            seed,
-        })
-        .map(|_| ()),
+            brokers,
+            topic,
+        } => {
+            let args = GenerateArgs {
+                scenario,
+                count,
+                rate,
+                seed,
+            };
+            match (brokers, topic) {
+                (Some(b), Some(t)) => {
+                    let n = app::generate_to_kafka(&args, &b, &t)?;
+                    eprintln!("produced {n} messages to {t}");
+                    Ok(())
+                }
+                _ => app::generate(&args).map(|_| ()),
+            }
+        }
         Command::CheckConfig { config } => {
             let msg = app::check_config(config.as_deref())?;
             println!("{msg}");
@@ -179,8 +264,33 @@ fn dispatch(command: Command) -> Result<(), AppError> {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))
+}
+
+/// A token cancelled by the first SIGINT or SIGTERM; a second signal exits
+/// at once (status 130) for an operator who does not want to wait for the
+/// drain. Must be called inside the runtime.
+fn shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        signal().await;
+        tracing::info!("signal received: shutting down (send it again to quit at once)");
+        t.cancel();
+        signal().await;
+        eprintln!("second signal: exiting without waiting for the drain");
+        std::process::exit(130);
+    });
+    token
+}
+
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+async fn signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -2,12 +2,16 @@
 //! sources, the monitor and the report. `main.rs` parses flags and calls one
 //! function here.
 
+mod demo;
+mod kafka;
 mod monitor;
 mod run;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use demo::demo;
+pub use kafka::{KafkaOptions, Started, run_kafka};
 pub use monitor::{Monitor, MonitorError};
 pub use run::{RunSummary, run_input};
 
@@ -181,4 +185,89 @@ pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
         }
     };
     written.map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
+}
+
+/// `generate --brokers --topic`: produces the scenario to Kafka, keyed by
+/// incident id so re-deliveries meet on one partition.
+pub fn generate_to_kafka(args: &GenerateArgs, brokers: &str, topic: &str) -> Result<u64, AppError> {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    if let Some(r) = args.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(AppError::Usage(format!(
+            "--rate must be a positive number of events per second, not {r}"
+        )));
+    }
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4")
+        .create()
+        .map_err(|e| AppError::Usage(format!("invalid Kafka settings: {e}")))?;
+    let lines: Box<dyn Iterator<Item = String>> = match args.scenario {
+        Scenario::Ncsc2022 => {
+            if args.count.is_some() {
+                return Err(AppError::Usage(
+                    "--count does not apply to ncsc-2022, a fixed replay of the published figures; use --scenario live".into(),
+                ));
+            }
+            Box::new(ncsc_2022(args.seed).into_iter())
+        }
+        Scenario::Live => {
+            let count = args.count.unwrap_or(10_000);
+            if args.rate.is_some() {
+                Box::new(LiveStream::real_time(args.seed, Some(count)))
+            } else {
+                Box::new(LiveStream::ending_at(
+                    args.seed,
+                    count,
+                    crate::pipeline::wall_now_ms(),
+                    10,
+                ))
+            }
+        }
+    };
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    for line in lines {
+        if let Some(rate) = args.rate {
+            let due = start + std::time::Duration::from_secs_f64(n as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                producer.poll(wait);
+            }
+        }
+        let key = line
+            .split_once("\"id\":\"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map_or("", |(id, _)| id)
+            .to_owned();
+        let mut rec = BaseRecord::to(topic)
+            .key(key.as_str())
+            .payload(line.as_str());
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((e, back)) => {
+                    if !matches!(
+                        e.rdkafka_error_code(),
+                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                    ) {
+                        return Err(AppError::Runtime(format!("producing to {topic}: {e}")));
+                    }
+                    producer.poll(std::time::Duration::from_millis(50));
+                    rec = back;
+                }
+            }
+        }
+        producer.poll(std::time::Duration::ZERO);
+        n += 1;
+    }
+    producer
+        .flush(std::time::Duration::from_secs(60))
+        .map_err(|e| {
+            AppError::Runtime(format!(
+                "{n} messages queued but not all delivered to {topic} within 60 s: {e}"
+            ))
+        })?;
+    Ok(n)
 }

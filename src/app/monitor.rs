@@ -6,7 +6,9 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crate::event::{EpochMillis, Reject};
+use crate::calendar::change::{MonthToDate, ratio};
+use crate::event::{EpochMillis, Reject, Severity};
+use crate::metrics::{MonitorView, MonthView};
 use crate::pipeline::{Engine, Outcome};
 use crate::state::{
     MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateStore, StoreError,
@@ -75,6 +77,7 @@ impl Monitor {
     /// and records what readers of the directory need to know.
     pub fn open(engine: Engine, store: StateStore) -> Result<Monitor, MonitorError> {
         let cfg = &engine.settings().config;
+        store.create_dir()?;
         store.save_meta(&MonitorMeta {
             timezone: cfg.timezone.clone(),
             report: cfg.report.clone(),
@@ -146,6 +149,150 @@ impl Monitor {
         Ok(())
     }
 
+    /// Applies one message at `offset` of a partition. Messages below the
+    /// partition's checkpointed position were counted before a restart (the
+    /// group offset may lag the checkpoint): they are skipped, which is what
+    /// makes a replay after a crash exact. Returns `None` for a skipped one.
+    pub fn apply_at(
+        &mut self,
+        key: &PartitionKey,
+        payload: &[u8],
+        offset: u64,
+        wall_ms: EpochMillis,
+    ) -> Result<Option<Outcome>, MonitorError> {
+        if !self.partitions.contains_key(key) {
+            self.partition(key, wall_ms)?;
+        }
+        let Some(st) = self.partitions.get_mut(key) else {
+            return Ok(None);
+        };
+        if offset < st.position.next_offset {
+            return Ok(None);
+        }
+        let outcome = self.engine.apply(st, payload, wall_ms);
+        if let Outcome::Invalid(r) = outcome {
+            self.rejects.record(r, key, offset);
+        }
+        st.position.next_offset = offset + 1;
+        st.position.records += 1;
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.clone());
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Checkpoints the given partitions and forgets them (they were revoked:
+    /// another instance takes over from the checkpoint). Returns their
+    /// checkpointed next offsets.
+    pub fn release(
+        &mut self,
+        keys: &[PartitionKey],
+        wall_ms: EpochMillis,
+    ) -> Result<Vec<(PartitionKey, u64)>, MonitorError> {
+        let tz = self.engine.settings().config.timezone.clone();
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(st) = self.partitions.remove(key) {
+                if self.dirty.remove(key) {
+                    self.store.save(&st, &tz, wall_ms)?;
+                }
+                out.push((key.clone(), st.position.next_offset));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Next offsets of the partitions held, as last checkpointed.
+    pub fn checkpointed_positions(&self) -> Vec<(PartitionKey, u64)> {
+        self.partitions
+            .iter()
+            .filter(|(k, _)| !self.dirty.contains(*k))
+            .map(|(k, st)| (k.clone(), st.position.next_offset))
+            .collect()
+    }
+
+    /// Plain numbers for the metrics, summed over the partitions held.
+    pub fn view(&mut self, wall_ms: EpochMillis) -> MonitorView {
+        let nc = self.engine.settings().categories().len();
+        let nw = self.engine.settings().config.windows.windows.len();
+        let o = self.outcomes();
+        let mut v = MonitorView {
+            accepted: o.accepted,
+            duplicate: o.duplicate,
+            late: o.late,
+            invalid: o.invalid,
+            window_late: if o.window_late.is_empty() {
+                vec![0; nw]
+            } else {
+                o.window_late
+            },
+            incidents: vec![0; nc * Severity::COUNT],
+            windows: vec![vec![0; nc]; nw],
+            month: None,
+            assigned_partitions: self.partitions.len(),
+        };
+        let mut clock: Option<EpochMillis> = None;
+        for st in self.partitions.values() {
+            for (_, m) in st.ledger.months() {
+                for (a, b) in v.incidents.iter_mut().zip(&m.by_category_severity) {
+                    *a += b;
+                }
+            }
+            for (w, out) in v.windows.iter_mut().enumerate() {
+                st.windows.counts_into(w, wall_ms, out);
+            }
+            if let Some(c) = st.windows.clock_ms(wall_ms) {
+                clock = Some(clock.map_or(c, |x: EpochMillis| x.max(c)));
+            }
+        }
+        let Some(clock) = clock else {
+            return v;
+        };
+        let Some(slot) = self.engine.months().locate(clock) else {
+            return v;
+        };
+        let (cur, prev, prev2) = (slot.month, slot.month.plus(-1), slot.month.plus(-2));
+        let mut mv = MonthView {
+            current_month: cur.to_string(),
+            current: vec![0; nc],
+            previous: vec![0; nc],
+            ..MonthView::default()
+        };
+        let mut prev2_totals = vec![0u64; nc];
+        let mut mtd_cur = vec![0u64; nc];
+        let mut mtd_prev = vec![0u64; nc];
+        for st in self.partitions.values() {
+            let totals = mv
+                .current
+                .iter_mut()
+                .zip(mv.previous.iter_mut())
+                .zip(prev2_totals.iter_mut());
+            for (c, ((now, before), before2)) in totals.enumerate() {
+                *now += st.ledger.category_total(cur, c);
+                *before += st.ledger.category_total(prev, c);
+                *before2 += st.ledger.category_total(prev2, c);
+            }
+            let mtd = MonthToDate::compute(&st.ledger, &slot, clock);
+            for (a, b) in mtd_cur.iter_mut().zip(&mtd.current) {
+                *a += b;
+            }
+            for (a, b) in mtd_prev.iter_mut().zip(&mtd.previous_same_span) {
+                *a += b;
+            }
+        }
+        let sum = |x: &[u64]| x.iter().sum::<u64>();
+        mv.closed_change = (0..nc)
+            .map(|c| ratio(mv.previous[c], prev2_totals[c]))
+            .chain([ratio(sum(&mv.previous), sum(&prev2_totals))])
+            .collect();
+        mv.mtd_change = (0..nc)
+            .map(|c| ratio(mtd_cur[c], mtd_prev[c]))
+            .chain([ratio(sum(&mtd_cur), sum(&mtd_prev))])
+            .collect();
+        v.month = Some(mv);
+        v
+    }
+
     /// Writes a checkpoint of every partition changed since the last one.
     pub fn checkpoint(&mut self, wall_ms: EpochMillis) -> Result<usize, MonitorError> {
         let tz = self.engine.settings().config.timezone.clone();
@@ -166,6 +313,16 @@ impl Monitor {
             total.add(&st.outcomes);
         }
         total
+    }
+
+    /// The ledgers of every partition held, merged.
+    pub fn merged_ledger(&self) -> crate::calendar::Ledger {
+        let s = self.engine.settings();
+        let mut l = crate::calendar::Ledger::new(s.categories().into(), s.sectors.clone());
+        for st in self.partitions.values() {
+            l.merge(&st.ledger);
+        }
+        l
     }
 
     pub fn partitions(&self) -> impl Iterator<Item = &PartitionState> {

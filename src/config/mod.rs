@@ -96,6 +96,43 @@ impl Config {
             ));
         }
         self.validate_windows()?;
+        if self.kafka.topic.is_empty() || self.kafka.group_id.is_empty() {
+            return Err(invalid("kafka", "topic and group_id must not be empty"));
+        }
+        if self.kafka.drain_timeout_secs == 0 || self.kafka.max_retry_backoff_secs == 0 {
+            return Err(invalid(
+                "kafka",
+                "drain_timeout_secs and max_retry_backoff_secs must be positive",
+            ));
+        }
+        if self.metrics.update_interval_ms < 100 {
+            return Err(invalid(
+                "metrics.update_interval_ms",
+                "must be at least 100",
+            ));
+        }
+        if self
+            .metrics
+            .listen_addr
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return Err(invalid(
+                "metrics.listen_addr",
+                format!(
+                    "{:?} is not IP:PORT, e.g. 127.0.0.1:9898",
+                    self.metrics.listen_addr
+                ),
+            ));
+        }
+        if !(self.spike.threshold.is_finite() && self.spike.threshold > 0.0)
+            || self.spike.baseline_half_life_secs == 0
+        {
+            return Err(invalid(
+                "spike",
+                "threshold and baseline_half_life_secs must be positive",
+            ));
+        }
         let mut sectors: Vec<String> = Vec::new();
         for s in &self.ledger.sectors {
             let s = s.trim().to_lowercase();

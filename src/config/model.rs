@@ -15,6 +15,9 @@ pub struct Config {
     pub ledger: LedgerConfig,
     pub state: StateConfig,
     pub report: ReportConfig,
+    pub kafka: KafkaConfig,
+    pub metrics: MetricsConfig,
+    pub spike: SpikeConfig,
 }
 
 impl Default for Config {
@@ -28,6 +31,9 @@ impl Default for Config {
             ledger: LedgerConfig::default(),
             state: StateConfig::default(),
             report: ReportConfig::default(),
+            kafka: KafkaConfig::default(),
+            metrics: MetricsConfig::default(),
+            spike: SpikeConfig::default(),
         }
     }
 }
@@ -252,6 +258,90 @@ impl Default for ReportConfig {
             organization_vi: "Trung tâm điều hành an ninh mạng".to_owned(),
             scope_en: String::new(),
             scope_vi: String::new(),
+        }
+    }
+}
+
+/// The Kafka source (`run` without `--input`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated (`--brokers` overrides).
+    pub brokers: String,
+    /// Topic of incident reports (`--topic` overrides).
+    pub topic: String,
+    /// Consumer group (`--group` overrides). Instances of one group share the
+    /// topic's partitions.
+    pub group_id: String,
+    /// Topic that receives rejected messages (original bytes, with the reason
+    /// and source partition/offset in headers); empty: none.
+    pub dead_letter_topic: String,
+    /// How long to wait for a broker before retrying, at most (backoff
+    /// doubles from 1 s up to this).
+    pub max_retry_backoff_secs: u64,
+    /// On SIGINT/SIGTERM: how long checkpoint and commit may take before the
+    /// process exits anyway.
+    pub drain_timeout_secs: u64,
+    /// librdkafka properties passed through as they are, e.g.
+    /// `"fetch.max.bytes" = "52428800"`. They override the monitor's own
+    /// settings except the offset discipline (auto commit and offset store).
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "localhost:9092".to_owned(),
+            topic: "incidents".to_owned(),
+            group_id: "incident-monitor".to_owned(),
+            dead_letter_topic: String::new(),
+            max_retry_backoff_secs: 30,
+            drain_timeout_secs: 15,
+            properties: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// The HTTP endpoint (`/metrics`, `/healthz`, `/readyz`, `/report`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Listen address (`--metrics-addr` overrides; port 0 picks a free port).
+    pub listen_addr: String,
+    /// How often gauges, windows and spike scores are recomputed.
+    pub update_interval_ms: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen_addr: "127.0.0.1:9898".to_owned(),
+            update_interval_ms: 1000,
+        }
+    }
+}
+
+/// Spike detection on window counts (method in `src/spike.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpikeConfig {
+    /// Score (sigmas above the baseline) at which a window is a spike.
+    pub threshold: f64,
+    /// Fewer incidents than this in the window is never a spike.
+    pub min_count: u64,
+    /// Half-life of the exponentially weighted baseline.
+    pub baseline_half_life_secs: u64,
+    /// Samples (metrics updates) before a series may report a spike.
+    pub warmup_samples: u64,
+}
+
+impl Default for SpikeConfig {
+    fn default() -> Self {
+        SpikeConfig {
+            threshold: 4.0,
+            min_count: 10,
+            baseline_half_life_secs: 3600,
+            warmup_samples: 60,
         }
     }
 }

@@ -2,3 +2,4 @@
 //! positions over a bounded channel; the async loop in `app` applies them.
 
 pub mod file;
+pub mod kafka;

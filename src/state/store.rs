@@ -82,6 +82,11 @@ impl StateStore {
         }
     }
 
+    /// Creates the directory (and its parents) if needed.
+    pub fn create_dir(&self) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))
+    }
+
     /// Creates the directory if needed and takes an exclusive lock on it, so
     /// two runs never write the same state.
     pub fn lock(&self) -> Result<StateLock, LockError> {

@@ -1,0 +1,297 @@
+//! `run` on Kafka: the thin async loop around the monitor.
+//!
+//! One task selects, in priority order, on shutdown, the metrics tick, the
+//! checkpoint tick and the next message. Applying a message is synchronous
+//! and short; rebalance callbacks run inside `recv` on this same task and
+//! checkpoint revoked partitions before they move. The HTTP endpoint runs on
+//! its own tasks and only reads what the loop publishes.
+//!
+//! Shutdown order: stop consuming, checkpoint, commit (synchronously), flush
+//! the dead-letter producer, stop serving; bounded by `drain_timeout_secs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::{AppError, Monitor, RunSummary};
+use crate::config::{KafkaConfig, Settings};
+use crate::metrics::{LatencyRecorder, Metrics};
+use crate::pipeline::{Engine, Outcome, wall_now_ms};
+use crate::server;
+use crate::source::kafka::{DeadLetter, MonitorContext, commit, consumer_config, partition_key};
+use crate::spike::SpikeDetector;
+use crate::state::{PartitionKey, StateStore};
+
+/// Options of a Kafka run.
+#[derive(Debug, Clone)]
+pub struct KafkaOptions {
+    /// Stop once every assigned partition is drained.
+    pub until_end: bool,
+    /// Metrics endpoint address (port 0: any free port).
+    pub metrics_addr: String,
+}
+
+/// Handed to the caller once the loop is running (the demo and tests use it).
+#[derive(Clone)]
+pub struct Started {
+    pub metrics: Arc<Metrics>,
+    pub monitor: Arc<Mutex<Monitor>>,
+    pub metrics_addr: std::net::SocketAddr,
+}
+
+fn rt(e: impl std::fmt::Display) -> AppError {
+    AppError::Runtime(e.to_string())
+}
+
+/// Consumes the configured topic until `shutdown` (or, with `until_end`,
+/// until every assigned partition is drained).
+pub async fn run_kafka(
+    settings: Settings,
+    store: StateStore,
+    opts: KafkaOptions,
+    shutdown: CancellationToken,
+    started: Option<oneshot::Sender<Started>>,
+) -> Result<RunSummary, AppError> {
+    let cfg = settings.config.clone();
+    let k: KafkaConfig = cfg.kafka.clone();
+    let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
+    let categories = settings.categories().to_vec();
+    let metrics = Arc::new(Metrics::new(&categories, &windows).map_err(rt)?);
+    metrics.set_ready(false, "starting");
+
+    let listener = server::bind(&opts.metrics_addr)
+        .await
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    let addr =
+        server::local_addr(&listener).ok_or_else(|| rt("metrics listener has no address"))?;
+    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    let server_stop = CancellationToken::new();
+    let server = tokio::spawn(server::serve(
+        listener,
+        metrics.clone(),
+        server_stop.clone(),
+    ));
+
+    let monitor = Arc::new(Mutex::new(
+        Monitor::open(Engine::new(settings), store).map_err(rt)?,
+    ));
+    let ctx = MonitorContext {
+        monitor: monitor.clone(),
+        metrics: metrics.clone(),
+        topic: k.topic.clone(),
+        lag: Mutex::new(BTreeMap::new()),
+        assigned: Mutex::new(Vec::new()),
+    };
+    let consumer: StreamConsumer<MonitorContext> = consumer_config(&k)
+        .create_with_context(ctx)
+        .map_err(|e| AppError::Usage(format!("invalid Kafka configuration: {e}")))?;
+    consumer
+        .subscribe(&[k.topic.as_str()])
+        .map_err(|e| AppError::Usage(format!("cannot subscribe to {:?}: {e}", k.topic)))?;
+    let dead_letter = if k.dead_letter_topic.is_empty() {
+        None
+    } else {
+        Some(
+            DeadLetter::new(&k, metrics.clone())
+                .map_err(|e| AppError::Usage(format!("dead-letter producer: {e}")))?,
+        )
+    };
+    tracing::info!(brokers = %k.brokers, topic = %k.topic, group = %k.group_id, "consuming");
+    if let Some(tx) = started {
+        let _ = tx.send(Started {
+            metrics: metrics.clone(),
+            monitor: monitor.clone(),
+            metrics_addr: addr,
+        });
+    }
+
+    let mut update = tokio::time::interval(Duration::from_millis(cfg.metrics.update_interval_ms));
+    update.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut checkpoint =
+        tokio::time::interval(Duration::from_millis(cfg.state.checkpoint_interval_ms));
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    checkpoint.tick().await;
+
+    let window_secs: Vec<f64> = cfg
+        .windows
+        .windows
+        .iter()
+        .map(|w| w.length_secs as f64)
+        .collect();
+    let mut spikes = SpikeDetector::new(cfg.spike.clone(), &window_secs, categories.len());
+    let mut last_update = Instant::now();
+    let mut latency = LatencyRecorder::default();
+    let mut keys: BTreeMap<i32, PartitionKey> = BTreeMap::new();
+    let mut eof: BTreeSet<i32> = BTreeSet::new();
+    let mut errors_in_a_row = 0u32;
+    let mut last_error = String::new();
+    let max_backoff = Duration::from_secs(k.max_retry_backoff_secs);
+
+    let completed = loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                tracing::info!("shutdown requested: stop consuming, checkpoint, commit");
+                break false;
+            }
+            _ = update.tick() => {
+                let dt = last_update.elapsed().as_secs_f64();
+                last_update = Instant::now();
+                let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
+                publish(&metrics, &monitor, &mut spikes, &mut latency, dt, &assigned, &consumer.context().lag, &k.topic);
+                match (assigned.is_empty(), errors_in_a_row) {
+                    (false, 0) => metrics.set_ready(true, ""),
+                    (true, 0) => metrics.set_ready(false, "waiting for a partition assignment from the group"),
+                    (_, _) => metrics.set_ready(false, &format!("consumer errors: {last_error}")),
+                }
+            }
+            _ = checkpoint.tick() => {
+                checkpoint_and_commit(&monitor, &consumer, &k.topic, &metrics, CommitMode::Async)?;
+            }
+            msg = consumer.recv() => match msg {
+                Ok(m) => {
+                    errors_in_a_row = 0;
+                    let p = m.partition();
+                    let key = keys.entry(p).or_insert_with(|| partition_key(m.topic(), p));
+                    let offset = u64::try_from(m.offset()).unwrap_or(0);
+                    let payload = m.payload().unwrap_or(&[]);
+                    let wall = wall_now_ms();
+                    if let Some(ts) = m.timestamp().to_millis() {
+                        latency.record_ms(wall - ts);
+                    }
+                    let outcome = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?.apply_at(key, payload, offset, wall).map_err(rt)?;
+                    if let (Some(Outcome::Invalid(reason)), Some(dlq)) = (outcome, &dead_letter) {
+                        dlq.send(m.key(), payload, reason, m.topic(), p, m.offset());
+                    }
+                    eof.remove(&p);
+                }
+                Err(KafkaError::PartitionEOF(p)) => {
+                    eof.insert(p);
+                    if opts.until_end {
+                        let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
+                        if !assigned.is_empty() && assigned.iter().all(|a| eof.contains(a)) {
+                            tracing::info!(partitions = ?assigned, "every assigned partition is drained");
+                            break true;
+                        }
+                    }
+                }
+                Err(e) => {
+                    errors_in_a_row += 1;
+                    last_error = e.to_string();
+                    let backoff = Duration::from_secs(1 << errors_in_a_row.min(6)).min(max_backoff);
+                    if errors_in_a_row <= 3 || errors_in_a_row.is_power_of_two() {
+                        tracing::warn!(error = %e, attempt = errors_in_a_row, backoff_secs = backoff.as_secs(), "consumer error; retrying");
+                    }
+                    metrics.set_ready(false, &format!("consumer errors: {last_error}"));
+                    tokio::select! {
+                        () = shutdown.cancelled() => {}
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                }
+            }
+        }
+    };
+
+    // Drain: bounded, so a dead broker cannot hold the process forever.
+    let drain = Duration::from_secs(k.drain_timeout_secs);
+    let result = tokio::time::timeout(drain, async {
+        let monitor = monitor.clone();
+        let metrics = metrics.clone();
+        let topic = k.topic.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = checkpoint_and_commit(&monitor, &consumer, &topic, &metrics, CommitMode::Sync);
+            drop(consumer);
+            r
+        })
+        .await
+    })
+    .await;
+    match result {
+        Ok(Ok(r)) => r?,
+        Ok(Err(e)) => return Err(rt(format!("final checkpoint task failed: {e}"))),
+        Err(_) => tracing::error!(
+            timeout_secs = drain.as_secs(),
+            "final checkpoint and commit did not finish in time; the next start resumes from the last completed checkpoint"
+        ),
+    }
+    if let Some(dlq) = dead_letter {
+        let _ = tokio::task::spawn_blocking(move || dlq.flush(Duration::from_secs(5))).await;
+    }
+    let outcomes = monitor.lock().map(|m| m.outcomes()).unwrap_or_default();
+    publish_final(&metrics, &monitor);
+    server_stop.cancel();
+    let _ = server.await;
+    Ok(RunSummary {
+        outcomes,
+        lines_this_run: 0,
+        completed,
+    })
+}
+
+/// Checkpoints changed partitions, then commits the checkpointed positions.
+fn checkpoint_and_commit(
+    monitor: &Mutex<Monitor>,
+    consumer: &StreamConsumer<MonitorContext>,
+    topic: &str,
+    metrics: &Metrics,
+    mode: CommitMode,
+) -> Result<(), AppError> {
+    let positions = {
+        let mut m = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?;
+        let n = m.checkpoint(wall_now_ms()).map_err(rt)?;
+        if n > 0 {
+            metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
+        }
+        m.checkpointed_positions()
+    };
+    if let Err(e) = commit(consumer, topic, &positions, mode) {
+        // Not fatal: the checkpoint is the source of truth; lag tools see
+        // progress at the next successful commit.
+        tracing::debug!(error = %e, "offset commit failed");
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn publish(
+    metrics: &Metrics,
+    monitor: &Mutex<Monitor>,
+    spikes: &mut SpikeDetector,
+    latency: &mut LatencyRecorder,
+    dt_secs: f64,
+    assigned: &[i32],
+    lag: &Mutex<BTreeMap<i32, i64>>,
+    topic: &str,
+) {
+    let Ok(view) = monitor.lock().map(|mut m| m.view(wall_now_ms())) else {
+        return;
+    };
+    metrics.update(&view);
+    for (w, counts) in view.windows.iter().enumerate() {
+        for (c, &n) in counts.iter().enumerate() {
+            let s = spikes.observe(w, c, n, dt_secs);
+            metrics.set_spike(w, c, s.score, s.spiking);
+        }
+    }
+    metrics.absorb_latency(latency);
+    if let Ok(lag) = lag.lock() {
+        let own: Vec<(i32, i64)> = lag
+            .iter()
+            .filter(|(p, _)| assigned.contains(p))
+            .map(|(p, l)| (*p, *l))
+            .collect();
+        metrics.set_lag(topic, &own);
+    }
+}
+
+fn publish_final(metrics: &Metrics, monitor: &Mutex<Monitor>) {
+    if let Ok(view) = monitor.lock().map(|mut m| m.view(wall_now_ms())) {
+        metrics.update(&view);
+    }
+}

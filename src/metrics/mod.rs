@@ -1,0 +1,437 @@
+//! Prometheus metrics (spec §6): one [`Metrics`] struct owning its registry,
+//! passed by `Arc`.
+//!
+//! The consume loop never touches a label on the hot path: it counts into its
+//! partition states, and every `metrics.update_interval_ms` a [`MonitorView`]
+//! (plain numbers computed from the states) is written into label handles
+//! resolved once at start. Label values come only from bounded sets
+//! (configured categories, windows and sectors; severities; rejection reasons;
+//! assigned partitions).
+
+mod latency;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+pub use latency::{LatencyRecorder, LatencySummary};
+
+use crate::event::{Reject, Severity};
+
+/// Metric names.
+pub mod names {
+    pub const INCIDENTS_TOTAL: &str = "incident_monitor_incidents_total";
+    pub const INCIDENTS_WINDOW: &str = "incident_monitor_incidents_window";
+    pub const INCIDENTS_MONTH: &str = "incident_monitor_incidents_month";
+    pub const MOM_CHANGE: &str = "incident_monitor_month_over_month_change_ratio";
+    pub const EVENTS_TOTAL: &str = "incident_monitor_events_total";
+    pub const INVALID_TOTAL: &str = "incident_monitor_invalid_events_total";
+    pub const WINDOW_LATE_TOTAL: &str = "incident_monitor_window_late_events_total";
+    pub const CONSUMER_LAG: &str = "incident_monitor_consumer_lag_messages";
+    pub const LATENCY: &str = "incident_monitor_processing_latency_seconds";
+    pub const LAST_CHECKPOINT: &str = "incident_monitor_last_checkpoint_timestamp_seconds";
+    pub const SPIKE: &str = "incident_monitor_spike";
+    pub const SPIKE_SCORE: &str = "incident_monitor_spike_score";
+    pub const ASSIGNED: &str = "incident_monitor_assigned_partitions";
+    pub const READY: &str = "incident_monitor_ready";
+    pub const DEAD_LETTER: &str = "incident_monitor_dead_letter_messages_total";
+    pub const CURRENT_MONTH: &str = "incident_monitor_current_month_info";
+}
+
+/// Everything exported, as plain numbers (computed by the monitor).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MonitorView {
+    pub accepted: u64,
+    pub duplicate: u64,
+    pub late: u64,
+    pub invalid: [u64; Reject::ALL.len()],
+    pub window_late: Vec<u64>,
+    /// `[category][severity]` over every month held.
+    pub incidents: Vec<u64>,
+    /// `[window][category]` distinct incidents in each window now.
+    pub windows: Vec<Vec<u64>>,
+    pub month: Option<MonthView>,
+    pub assigned_partitions: usize,
+}
+
+/// The running month and the one before it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MonthView {
+    /// `YYYY-MM` of the running month (in the configured timezone).
+    pub current_month: String,
+    pub current: Vec<u64>,
+    pub previous: Vec<u64>,
+    /// Per category, then `all`: closed months (M-1 against M-2).
+    pub closed_change: Vec<Option<f64>>,
+    /// Per category, then `all`: month to date against the same span of M-1.
+    pub mtd_change: Vec<Option<f64>>,
+}
+
+/// Liveness and readiness, shared with the HTTP endpoint.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+    reason: Mutex<String>,
+}
+
+impl Health {
+    pub fn set_ready(&self, ready: bool, reason: &str) {
+        self.ready.store(ready, Ordering::Relaxed);
+        if let Ok(mut r) = self.reason.lock()
+            && *r != reason
+        {
+            *r = reason.to_owned();
+        }
+    }
+
+    pub fn ready(&self) -> (bool, String) {
+        let reason = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
+        (self.ready.load(Ordering::Relaxed), reason)
+    }
+}
+
+/// Every metric of the monitor.
+pub struct Metrics {
+    registry: Registry,
+    categories: Vec<String>,
+    windows: Vec<String>,
+    incidents_total: Vec<IntCounter>,
+    incidents_window: Vec<IntGauge>,
+    month_current: Vec<IntGauge>,
+    month_previous: Vec<IntGauge>,
+    mom_change: GaugeVec,
+    current_month: IntGaugeVec,
+    events: [IntCounter; 4],
+    invalid: Vec<IntCounter>,
+    window_late: Vec<IntCounter>,
+    lag: IntGaugeVec,
+    last_checkpoint: Gauge,
+    spike: Vec<IntGauge>,
+    spike_score: Vec<Gauge>,
+    assigned: IntGauge,
+    ready: IntGauge,
+    dead_letter: [IntCounter; 2],
+    /// Dead-letter deliveries, counted by the producer's callback thread.
+    pub dead_letter_sent: AtomicU64,
+    pub dead_letter_failed: AtomicU64,
+    latency: Mutex<LatencySummary>,
+    pub health: Health,
+    last_month: Mutex<String>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Metric registration failed: only possible with a programming error (a
+/// duplicate name), reported at start rather than panicking.
+#[derive(Debug, thiserror::Error)]
+#[error("metrics registration: {0}")]
+pub struct MetricsError(#[from] prometheus::Error);
+
+fn counter_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, MetricsError> {
+    let v = IntCounterVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(v.clone()))?;
+    Ok(v)
+}
+
+fn gauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntGaugeVec, MetricsError> {
+    let v = IntGaugeVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(v.clone()))?;
+    Ok(v)
+}
+
+fn fgauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<GaugeVec, MetricsError> {
+    let v = GaugeVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(v.clone()))?;
+    Ok(v)
+}
+
+/// Sets a counter to an absolute value; a lower value (partitions handed to
+/// another instance) is a counter reset, as Prometheus understands it.
+fn set_counter(c: &IntCounter, v: u64) {
+    let cur = c.get();
+    if v >= cur {
+        c.inc_by(v - cur);
+    } else {
+        c.reset();
+        c.inc_by(v);
+    }
+}
+
+impl Metrics {
+    /// Registers every metric with label handles for the configured
+    /// categories and windows.
+    pub fn new(categories: &[String], windows: &[String]) -> Result<Metrics, MetricsError> {
+        use names::*;
+        let r = Registry::new();
+        let inc = counter_vec(
+            &r,
+            INCIDENTS_TOTAL,
+            "Distinct incidents counted (restored from checkpoints across restarts).",
+            &["category", "severity"],
+        )?;
+        let win = gauge_vec(
+            &r,
+            INCIDENTS_WINDOW,
+            "Distinct incidents in the event-time sliding window.",
+            &["window", "category"],
+        )?;
+        let month = gauge_vec(
+            &r,
+            INCIDENTS_MONTH,
+            "Distinct incidents in the running (current) and previous calendar month, in the configured timezone.",
+            &["period", "category"],
+        )?;
+        let mom_change = fgauge_vec(
+            &r,
+            MOM_CHANGE,
+            "Month-over-month change as a ratio (0.3908 = +39.08%); absent when the earlier figure is zero.",
+            &["category", "basis"],
+        )?;
+        let current_month = gauge_vec(
+            &r,
+            CURRENT_MONTH,
+            "The running month (label), always 1.",
+            &["month"],
+        )?;
+        let events = counter_vec(&r, EVENTS_TOTAL, "Messages by outcome.", &["outcome"])?;
+        let invalid = counter_vec(
+            &r,
+            INVALID_TOTAL,
+            "Rejected messages by reason.",
+            &["reason"],
+        )?;
+        let window_late = counter_vec(
+            &r,
+            WINDOW_LATE_TOTAL,
+            "Incidents older than a window's range when they arrived (still counted in months).",
+            &["window"],
+        )?;
+        let lag = gauge_vec(
+            &r,
+            CONSUMER_LAG,
+            "Messages behind the partition's high watermark (librdkafka statistics).",
+            &["topic", "partition"],
+        )?;
+        let last_checkpoint = Gauge::new(
+            LAST_CHECKPOINT,
+            "Unix time of the last successful checkpoint.",
+        )?;
+        r.register(Box::new(last_checkpoint.clone()))?;
+        let spike = gauge_vec(
+            &r,
+            SPIKE,
+            "1 while the window count of a category is a spike against its baseline.",
+            &["category", "window"],
+        )?;
+        let spike_score = fgauge_vec(
+            &r,
+            SPIKE_SCORE,
+            "Spike score: sigmas above the rolling baseline.",
+            &["category", "window"],
+        )?;
+        let assigned = IntGauge::new(ASSIGNED, "Partitions this instance owns.")?;
+        r.register(Box::new(assigned.clone()))?;
+        let ready = IntGauge::new(READY, "1 when assigned and consuming.")?;
+        r.register(Box::new(ready.clone()))?;
+        let dead_letter = counter_vec(
+            &r,
+            DEAD_LETTER,
+            "Rejected messages sent to the dead-letter topic, by result.",
+            &["result"],
+        )?;
+
+        let mut incidents_total = Vec::new();
+        for c in categories {
+            for s in Severity::ALL {
+                incidents_total.push(inc.with_label_values(&[c.as_str(), s.code()]));
+            }
+        }
+        let mut incidents_window = Vec::new();
+        let mut spike_h = Vec::new();
+        let mut spike_score_h = Vec::new();
+        for w in windows {
+            for c in categories {
+                incidents_window.push(win.with_label_values(&[w.as_str(), c.as_str()]));
+                spike_h.push(spike.with_label_values(&[c.as_str(), w.as_str()]));
+                spike_score_h.push(spike_score.with_label_values(&[c.as_str(), w.as_str()]));
+            }
+        }
+        Ok(Metrics {
+            categories: categories.to_vec(),
+            windows: windows.to_vec(),
+            incidents_total,
+            incidents_window,
+            month_current: categories
+                .iter()
+                .map(|c| month.with_label_values(&["current", c.as_str()]))
+                .collect(),
+            month_previous: categories
+                .iter()
+                .map(|c| month.with_label_values(&["previous", c.as_str()]))
+                .collect(),
+            mom_change,
+            current_month,
+            events: ["accepted", "duplicate", "invalid", "late"]
+                .map(|o| events.with_label_values(&[o])),
+            invalid: Reject::ALL
+                .iter()
+                .map(|r| invalid.with_label_values(&[r.code()]))
+                .collect(),
+            window_late: windows
+                .iter()
+                .map(|w| window_late.with_label_values(&[w.as_str()]))
+                .collect(),
+            lag,
+            last_checkpoint,
+            spike: spike_h,
+            spike_score: spike_score_h,
+            assigned,
+            ready,
+            dead_letter: ["sent", "failed"].map(|o| dead_letter.with_label_values(&[o])),
+            dead_letter_sent: AtomicU64::new(0),
+            dead_letter_failed: AtomicU64::new(0),
+            latency: Mutex::new(LatencySummary::default()),
+            health: Health::default(),
+            last_month: Mutex::new(String::new()),
+            registry: r,
+        })
+    }
+
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    pub fn windows(&self) -> &[String] {
+        &self.windows
+    }
+
+    /// Writes a view into the metrics.
+    pub fn update(&self, v: &MonitorView) {
+        set_counter(&self.events[0], v.accepted);
+        set_counter(&self.events[1], v.duplicate);
+        set_counter(&self.events[2], v.invalid.iter().sum());
+        set_counter(&self.events[3], v.late);
+        for (c, n) in self.invalid.iter().zip(v.invalid) {
+            set_counter(c, n);
+        }
+        for (c, &n) in self.window_late.iter().zip(&v.window_late) {
+            set_counter(c, n);
+        }
+        for (c, &n) in self.incidents_total.iter().zip(&v.incidents) {
+            set_counter(c, n);
+        }
+        let nc = self.categories.len();
+        for (w, counts) in v.windows.iter().enumerate() {
+            for (c, &n) in counts.iter().enumerate().take(nc) {
+                self.incidents_window[w * nc + c].set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        self.assigned.set(v.assigned_partitions as i64);
+        set_counter(
+            &self.dead_letter[0],
+            self.dead_letter_sent.load(Ordering::Relaxed),
+        );
+        set_counter(
+            &self.dead_letter[1],
+            self.dead_letter_failed.load(Ordering::Relaxed),
+        );
+        let Some(m) = &v.month else {
+            return;
+        };
+        for (g, &n) in self.month_current.iter().zip(&m.current) {
+            g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        for (g, &n) in self.month_previous.iter().zip(&m.previous) {
+            g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let labels = self.categories.iter().map(String::as_str).chain(["all"]);
+        for ((cat, closed), mtd) in labels.zip(&m.closed_change).zip(&m.mtd_change) {
+            for (basis, value) in [("closed", closed), ("month_to_date", mtd)] {
+                match value {
+                    Some(x) => self.mom_change.with_label_values(&[cat, basis]).set(*x),
+                    // Undefined (against zero): the series is absent.
+                    None => {
+                        let _ = self.mom_change.remove_label_values(&[cat, basis]);
+                    }
+                }
+            }
+        }
+        if let Ok(mut last) = self.last_month.lock()
+            && *last != m.current_month
+        {
+            let _ = self.current_month.remove_label_values(&[last.as_str()]);
+            self.current_month
+                .with_label_values(&[m.current_month.as_str()])
+                .set(1);
+            *last = m.current_month.clone();
+        }
+    }
+
+    /// Spike verdict of window `w`, category `c`.
+    pub fn set_spike(&self, w: usize, c: usize, score: f64, spiking: bool) {
+        let i = w * self.categories.len() + c;
+        if let (Some(g), Some(s)) = (self.spike.get(i), self.spike_score.get(i)) {
+            g.set(i64::from(spiking));
+            s.set(score);
+        }
+    }
+
+    /// Replaces the lag gauges with the given partitions' values.
+    pub fn set_lag(&self, topic: &str, lag: &[(i32, i64)]) {
+        self.lag.reset();
+        for (p, l) in lag {
+            self.lag.with_label_values(&[topic, &p.to_string()]).set(*l);
+        }
+    }
+
+    pub fn set_last_checkpoint(&self, unix_secs: f64) {
+        self.last_checkpoint.set(unix_secs);
+    }
+
+    pub fn set_ready(&self, ready: bool, reason: &str) {
+        self.ready.set(i64::from(ready));
+        self.health.set_ready(ready, reason);
+    }
+
+    /// Moves the consume loop's latency samples into the exported summary.
+    pub fn absorb_latency(&self, r: &mut LatencyRecorder) {
+        if let Ok(mut s) = self.latency.lock() {
+            s.absorb(r);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding gathered families into a Vec cannot fail.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let mut out = String::from_utf8(buf).unwrap_or_default();
+        if let Ok(s) = self.latency.lock() {
+            s.encode(names::LATENCY, &mut out);
+        }
+        out
+    }
+}

@@ -1,0 +1,281 @@
+//! The Kafka source: consumer configuration, the consumer context (statistics,
+//! logs, rebalances) and the dead-letter producer.
+//!
+//! Offset discipline: auto commit and auto offset store are off. Offsets are
+//! committed only for positions that are already checkpointed together with
+//! the state that covers them, so the group offset never runs ahead of
+//! durable state; on restart, messages below a partition's checkpointed
+//! position are skipped (`Monitor::apply_at`). The commit is for lag tools and
+//! for handing a partition over; the checkpoint is the source of truth.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::app::Monitor;
+use crate::config::KafkaConfig;
+use crate::event::Reject;
+use crate::metrics::Metrics;
+use crate::pipeline::wall_now_ms;
+use crate::state::PartitionKey;
+
+/// Properties the monitor sets; `[kafka.properties]` may override them except
+/// those in [`FORCED`].
+pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers)
+        .set("group.id", &k.group_id)
+        .set("group.protocol", "classic")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
+        .set("statistics.interval.ms", "2000")
+        .set("fetch.wait.max.ms", "100")
+        .set("client.id", "incident-monitor");
+    for (key, value) in &k.properties {
+        if FORCED.iter().any(|(f, _)| f == key) {
+            tracing::warn!(property = %key, "ignoring [kafka.properties] override: the monitor's offset discipline needs it");
+            continue;
+        }
+        c.set(key, value);
+    }
+    for (key, value) in FORCED {
+        c.set(*key, *value);
+    }
+    c.set_log_level(RDKafkaLogLevel::Info);
+    c
+}
+
+/// Never overridden: offsets are committed only once checkpointed.
+const FORCED: &[(&str, &str)] = &[
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+];
+
+/// The partition key of a Kafka partition.
+pub fn partition_key(topic: &str, partition: i32) -> PartitionKey {
+    PartitionKey {
+        source: format!("kafka.{topic}"),
+        partition,
+    }
+}
+
+/// Shared between the consumer's callbacks (run inside `recv`, on the
+/// consume task) and the consume loop.
+pub struct MonitorContext {
+    pub monitor: Arc<Mutex<Monitor>>,
+    pub metrics: Arc<Metrics>,
+    pub topic: String,
+    /// Consumer lag per partition, from librdkafka statistics.
+    pub lag: Mutex<BTreeMap<i32, i64>>,
+    /// Partitions currently assigned.
+    pub assigned: Mutex<Vec<i32>>,
+}
+
+impl ClientContext for MonitorContext {
+    fn stats(&self, stats: Statistics) {
+        let Some(t) = stats.topics.get(&self.topic) else {
+            return;
+        };
+        if let Ok(mut lag) = self.lag.lock() {
+            lag.clear();
+            for (p, s) in &t.partitions {
+                // -1 is the internal "unassigned" partition; a negative lag is
+                // unknown (no fetch yet).
+                if *p >= 0 && s.consumer_lag >= 0 {
+                    lag.insert(*p, s.consumer_lag);
+                }
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        use rdkafka::types::RDKafkaErrorCode;
+        // End of partition arrives here too (enable.partition.eof): not an error.
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::PartitionEOF)
+        ) {
+            tracing::debug!(reason, "end of partition");
+            return;
+        }
+        tracing::warn!(error = %error, reason, "kafka client error");
+    }
+}
+
+impl ConsumerContext for MonitorContext {
+    /// Revocation: checkpoint the revoked partitions and commit their
+    /// positions before the group moves them, so the next owner starts
+    /// exactly where this one stopped. Synchronous on purpose and short (a
+    /// checkpoint file per partition).
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(tpl) = rebalance else {
+            return;
+        };
+        let keys: Vec<PartitionKey> = tpl
+            .elements()
+            .iter()
+            .map(|e| partition_key(e.topic(), e.partition()))
+            .collect();
+        let released = match self.monitor.lock() {
+            Ok(mut m) => m.release(&keys, wall_now_ms()),
+            Err(_) => return,
+        };
+        match released {
+            Ok(positions) => {
+                if let Err(e) = commit(consumer, &self.topic, &positions, CommitMode::Sync) {
+                    tracing::warn!(error = %e, "commit on revoke failed; the next owner resumes from the checkpoint");
+                }
+                tracing::info!(partitions = ?keys.iter().map(|k| k.partition).collect::<Vec<_>>(), "partitions revoked: checkpointed and handed over");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "checkpoint on revoke failed: the next owner resumes from the previous checkpoint")
+            }
+        }
+        if let Ok(mut a) = self.assigned.lock() {
+            a.retain(|p| !keys.iter().any(|k| k.partition == *p));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!(partitions = ?parts, "partitions assigned");
+                if let Ok(mut a) = self.assigned.lock() {
+                    *a = parts;
+                }
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+}
+
+/// Commits next offsets for partitions of `topic`.
+pub fn commit<C: Consumer<X>, X: ConsumerContext>(
+    consumer: &C,
+    topic: &str,
+    positions: &[(PartitionKey, u64)],
+    mode: CommitMode,
+) -> Result<(), KafkaError> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (k, next) in positions {
+        let offset = i64::try_from(*next).unwrap_or(i64::MAX);
+        tpl.add_partition_offset(topic, k.partition, Offset::Offset(offset))?;
+    }
+    consumer.commit(&tpl, mode)
+}
+
+/// Counts dead-letter deliveries.
+pub struct DeadLetterContext {
+    pub metrics: Arc<Metrics>,
+}
+
+impl ClientContext for DeadLetterContext {}
+
+impl ProducerContext for DeadLetterContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        use std::sync::atomic::Ordering;
+        match result {
+            Ok(_) => self
+                .metrics
+                .dead_letter_sent
+                .fetch_add(1, Ordering::Relaxed),
+            Err((e, _)) => {
+                tracing::warn!(error = %e, "dead-letter delivery failed");
+                self.metrics
+                    .dead_letter_failed
+                    .fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+/// The dead-letter topic: original bytes, reason and origin in headers.
+pub struct DeadLetter {
+    producer: ThreadedProducer<DeadLetterContext>,
+    topic: String,
+    metrics: Arc<Metrics>,
+}
+
+impl DeadLetter {
+    pub fn new(k: &KafkaConfig, metrics: Arc<Metrics>) -> Result<DeadLetter, KafkaError> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &k.brokers)
+            .set("client.id", "incident-monitor-dlq")
+            .set("linger.ms", "50");
+        let producer = c.create_with_context(DeadLetterContext {
+            metrics: metrics.clone(),
+        })?;
+        Ok(DeadLetter {
+            producer,
+            topic: k.dead_letter_topic.clone(),
+            metrics,
+        })
+    }
+
+    /// Queues one rejected message. A full queue is counted as a failure,
+    /// never blocks the pipeline.
+    pub fn send(
+        &self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        reason: Reject,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) {
+        let partition_s = partition.to_string();
+        let offset_s = offset.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "incident-monitor-reason",
+                value: Some(reason.code()),
+            })
+            .insert(Header {
+                key: "incident-monitor-source-topic",
+                value: Some(topic),
+            })
+            .insert(Header {
+                key: "incident-monitor-source-partition",
+                value: Some(partition_s.as_str()),
+            })
+            .insert(Header {
+                key: "incident-monitor-source-offset",
+                value: Some(offset_s.as_str()),
+            });
+        let mut rec = BaseRecord::<[u8], [u8]>::to(&self.topic)
+            .payload(payload)
+            .headers(headers);
+        if let Some(k) = key {
+            rec = rec.key(k);
+        }
+        if let Err((e, _)) = self.producer.send(rec) {
+            tracing::warn!(error = %e, "dead-letter queue full or closed; message counted as invalid but not forwarded");
+            self.metrics
+                .dead_letter_failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Waits for queued messages, at most `timeout`.
+    pub fn flush(&self, timeout: Duration) {
+        use rdkafka::producer::Producer;
+        if let Err(e) = self.producer.flush(timeout) {
+            tracing::warn!(error = %e, "dead-letter flush incomplete");
+        }
+    }
+}
