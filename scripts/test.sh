@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # The test command: everything the project checks, on a fresh machine.
-# Installs what the tests need (nothing beyond the Rust toolchain yet) and
-# runs the whole suite: unit, property, golden-file, black-box (the real
-# binary, including kill -9 and restart) and the benchmarks in test mode.
+# Installs the tools the tests need (promtool; a real Kafka-protocol broker),
+# starts the broker, and runs the whole suite: unit, property, golden-file,
+# black-box tests of the real binary (kill -9 and restart, the demo and its
+# metrics), Kafka tests on librdkafka's mock cluster and on the real broker,
+# and the benchmarks in test mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test --all-targets
+eval "$(./scripts/tools.sh | sed 's/^/export /')"
+read -r BROKERS_KV PID_KV < <(./scripts/broker.sh)
+export IM_TEST_BROKERS="${BROKERS_KV#BROKERS=}"
+BROKER_PID="${PID_KV#PID=}"
+trap 'kill "$BROKER_PID" 2>/dev/null || true' EXIT
+
+cargo test --all-targets -- --include-ignored

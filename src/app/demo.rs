@@ -27,6 +27,8 @@ use crate::state::StateStore;
 /// The national-centre configuration the demo runs with.
 const DEMO_CONFIG: &str = include_str!("../../config/ncsc-vietnam.toml");
 const TOPIC: &str = "incidents";
+/// Synthetic incidents over the ten weeks before now.
+const RECENT_EVENTS: u64 = 3000;
 /// Live events per second after the replay.
 const LIVE_RATE: u64 = 20;
 
@@ -72,7 +74,11 @@ pub async fn demo(
         .set("linger.ms", "20")
         .create()
         .map_err(rt)?;
-    let replay = ncsc_2022(2022);
+    let mut replay = ncsc_2022(2022);
+    // Then the last ten weeks at a low rate, so the running month and the
+    // ones before it have data (month-over-month gauges are defined).
+    let recent_step = 70 * 86_400_000 / RECENT_EVENTS as i64;
+    replay.extend(LiveStream::ending_at(11, RECENT_EVENTS, crate::pipeline::wall_now_ms(), recent_step));
     let replay_len = replay.len() as u64;
     for line in &replay {
         send(&producer, line).await;

@@ -70,6 +70,8 @@ pub struct Monitor {
     partitions: BTreeMap<PartitionKey, PartitionState>,
     dirty: BTreeSet<PartitionKey>,
     rejects: RejectLog,
+    /// Last counters of partitions handed to another owner, for run summaries.
+    released: BTreeMap<PartitionKey, Outcomes>,
 }
 
 impl Monitor {
@@ -88,6 +90,7 @@ impl Monitor {
             partitions: BTreeMap::new(),
             dirty: BTreeSet::new(),
             rejects: RejectLog::new(Duration::from_secs(10)),
+            released: BTreeMap::new(),
         })
     }
 
@@ -196,6 +199,7 @@ impl Monitor {
                 if self.dirty.remove(key) {
                     self.store.save(&st, &tz, wall_ms)?;
                 }
+                self.released.insert(key.clone(), st.outcomes.clone());
                 out.push((key.clone(), st.position.next_offset));
             }
         }
@@ -323,6 +327,18 @@ impl Monitor {
             l.merge(&st.ledger);
         }
         l
+    }
+
+    /// Counters of the partitions held and of those released during this
+    /// run (what a run summary reports).
+    pub fn outcomes_seen(&self) -> Outcomes {
+        let mut o = self.outcomes();
+        for (k, r) in &self.released {
+            if !self.partitions.contains_key(k) {
+                o.add(r);
+            }
+        }
+        o
     }
 
     pub fn partitions(&self) -> impl Iterator<Item = &PartitionState> {

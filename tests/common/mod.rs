@@ -120,3 +120,130 @@ pub fn golden(name: &str, actual: &str) {
         path.display()
     );
 }
+
+/// A running `incident-monitor` whose stderr is collected, with the metrics
+/// address it logged.
+pub struct Running {
+    pub child: std::process::Child,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Running {
+    /// Starts the binary with `args` (which should include
+    /// `--metrics-addr 127.0.0.1:0` where an address is wanted).
+    pub fn start(args: &[&str]) -> Running {
+        let mut child = bin()
+            .env("RUST_LOG", "info")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::BufReader::new(out), &mut std::io::sink());
+        });
+        Running { child, stderr }
+    }
+
+    /// The metrics address from the start-up log line, waiting up to `secs`.
+    pub fn metrics_addr(&mut self, secs: u64) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            {
+                let log = self.stderr.lock().unwrap();
+                if let Some(rest) = log.split("serving /metrics").nth(1)
+                    && let Some(a) = rest.split("addr=").nth(1)
+                {
+                    return a.split_whitespace().next().unwrap().to_owned();
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("exited ({status}) before serving metrics:\n{}", self.log());
+            }
+            assert!(std::time::Instant::now() < deadline, "no metrics address logged:\n{}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().unwrap();
+        status
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP GET on loopback: (status, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// Value of one sample in a Prometheus text exposition: `name{labels}` must
+/// match the line's series exactly as printed (labels sorted by name).
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(series))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Sum of every sample of a metric (any labels).
+pub fn sum_of(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// Waits until `f` holds, polling, for at most `secs`.
+pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The `promtool` the test script installed (`PROMTOOL`), for tests marked
+/// `#[ignore]` that `./scripts/test.sh` runs.
+pub fn promtool() -> PathBuf {
+    let p = std::env::var_os("PROMTOOL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo(".tools/prometheus/usr/bin/promtool"));
+    assert!(p.exists(), "promtool not found at {}: run ./scripts/test.sh, which installs it", p.display());
+    p
+}
