@@ -26,7 +26,10 @@ fn produce(brokers: &str, topic: &str, lines: &[String]) {
         .create()
         .unwrap();
     for l in lines {
-        let id = l.split_once("\"id\":\"").and_then(|(_, r)| r.split_once('"')).map_or("", |(id, _)| id);
+        let id = l
+            .split_once("\"id\":\"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map_or("", |(id, _)| id);
         while p.send(BaseRecord::to(topic).key(id).payload(l)).is_err() {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -35,7 +38,9 @@ fn produce(brokers: &str, topic: &str, lines: &[String]) {
 }
 
 fn config(brokers: &str, topic: &str, dlq: &str) -> Config {
-    let mut c = Config::from_toml(&std::fs::read_to_string(repo("config/ncsc-vietnam.toml")).unwrap()).unwrap();
+    let mut c =
+        Config::from_toml(&std::fs::read_to_string(repo("config/ncsc-vietnam.toml")).unwrap())
+            .unwrap();
     c.kafka.brokers = brokers.to_owned();
     c.kafka.topic = topic.to_owned();
     c.kafka.group_id = format!("g-{topic}");
@@ -43,8 +48,12 @@ fn config(brokers: &str, topic: &str, dlq: &str) -> Config {
     c.state.checkpoint_interval_ms = 200;
     // A restarted member of a group waits about session.timeout.ms on the
     // mock cluster: keep it short.
-    c.kafka.properties.insert("session.timeout.ms".into(), "6000".into());
-    c.kafka.properties.insert("heartbeat.interval.ms".into(), "1000".into());
+    c.kafka
+        .properties
+        .insert("session.timeout.ms".into(), "6000".into());
+    c.kafka
+        .properties
+        .insert("heartbeat.interval.ms".into(), "1000".into());
     c
 }
 
@@ -53,8 +62,17 @@ async fn drain(cfg: Config, state: &std::path::Path) -> incident_monitor::app::R
         until_end: true,
         metrics_addr: "127.0.0.1:0".into(),
     };
-    let run = run_kafka(cfg.validate().unwrap(), StateStore::new(state), opts, CancellationToken::new(), None);
-    tokio::time::timeout(Duration::from_secs(120), run).await.expect("drained in time").unwrap()
+    let run = run_kafka(
+        cfg.validate().unwrap(),
+        StateStore::new(state),
+        opts,
+        CancellationToken::new(),
+        None,
+    );
+    tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("drained in time")
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,12 +82,20 @@ async fn ncsc_2022_through_a_four_partition_topic_is_exact() {
     let lines = ncsc_2022(2022);
     produce(&cluster.bootstrap_servers(), "incidents", &lines);
     let dir = TempDir::new("mock-ncsc");
-    let summary = drain(config(&cluster.bootstrap_servers(), "incidents", ""), &dir.0).await;
+    let summary = drain(
+        config(&cluster.bootstrap_servers(), "incidents", ""),
+        &dir.0,
+    )
+    .await;
     assert!(summary.completed);
     assert_eq!(summary.outcomes.total(), lines.len() as u64);
 
     let (merged, o) = state_of(&dir.0);
-    assert_eq!(o.total(), lines.len() as u64, "every message has exactly one outcome");
+    assert_eq!(
+        o.total(),
+        lines.len() as u64,
+        "every message has exactly one outcome"
+    );
     let june = merged.report("2022-06".parse().unwrap()).unwrap();
     assert_eq!(june.total, 1178);
     assert_eq!(june.previous_month.total, 847);
@@ -83,7 +109,11 @@ async fn ncsc_2022_through_a_four_partition_topic_is_exact() {
     assert_eq!(positions, lines.len() as u64);
 
     // Running again on the same state counts nothing twice.
-    let again = drain(config(&cluster.bootstrap_servers(), "incidents", ""), &dir.0).await;
+    let again = drain(
+        config(&cluster.bootstrap_servers(), "incidents", ""),
+        &dir.0,
+    )
+    .await;
     assert!(again.completed);
     let (merged2, o2) = state_of(&dir.0);
     assert_eq!(o2, o);
@@ -95,8 +125,16 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_neighbours_count() {
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("in", 1, 1).unwrap();
     cluster.create_topic("dlq", 1, 1).unwrap();
-    let valid = |i: u32| format!(r#"{{"id":"v{i}","time":"2022-06-0{i}T10:00:00+07:00","type":"phishing"}}"#);
-    let lines = vec![valid(1), "{\"id\":\"poison\",\"time\":".to_owned(), valid(2), "[]".to_owned(), valid(3)];
+    let valid = |i: u32| {
+        format!(r#"{{"id":"v{i}","time":"2022-06-0{i}T10:00:00+07:00","type":"phishing"}}"#)
+    };
+    let lines = vec![
+        valid(1),
+        "{\"id\":\"poison\",\"time\":".to_owned(),
+        valid(2),
+        "[]".to_owned(),
+        valid(3),
+    ];
     produce(&cluster.bootstrap_servers(), "in", &lines);
     let dir = TempDir::new("mock-dlq");
     let summary = drain(config(&cluster.bootstrap_servers(), "in", "dlq"), &dir.0).await;
@@ -117,18 +155,50 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_neighbours_count() {
             let headers = m.headers().unwrap();
             let h: Vec<(String, String)> = headers
                 .iter()
-                .map(|h| (h.key.to_owned(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                    )
+                })
                 .collect();
-            got.push((String::from_utf8_lossy(m.payload().unwrap()).into_owned(), h));
+            got.push((
+                String::from_utf8_lossy(m.payload().unwrap()).into_owned(),
+                h,
+            ));
         }
     }
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[0].0, lines[1], "original bytes");
-    let header = |i: usize, k: &str| got[i].1.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    assert_eq!(header(0, "incident-monitor-reason").as_deref(), Some("not_json"));
-    assert_eq!(header(0, "incident-monitor-source-topic").as_deref(), Some("in"));
-    assert_eq!(header(0, "incident-monitor-source-partition").as_deref(), Some("0"));
-    assert_eq!(header(0, "incident-monitor-source-offset").as_deref(), Some("1"));
-    assert_eq!(header(1, "incident-monitor-reason").as_deref(), Some("not_object"));
-    assert_eq!(header(1, "incident-monitor-source-offset").as_deref(), Some("3"));
+    let header = |i: usize, k: &str| {
+        got[i]
+            .1
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header(0, "incident-monitor-reason").as_deref(),
+        Some("not_json")
+    );
+    assert_eq!(
+        header(0, "incident-monitor-source-topic").as_deref(),
+        Some("in")
+    );
+    assert_eq!(
+        header(0, "incident-monitor-source-partition").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        header(0, "incident-monitor-source-offset").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        header(1, "incident-monitor-reason").as_deref(),
+        Some("not_object")
+    );
+    assert_eq!(
+        header(1, "incident-monitor-source-offset").as_deref(),
+        Some("3")
+    );
 }

@@ -23,7 +23,13 @@ const SPEC_METRICS: &[&str] = &[
 fn demo_metrics() -> (Running, String, String, TempDir) {
     let dir = TempDir::new("demo");
     let state = dir.path("state");
-    let mut demo = Running::start(&["demo", "--metrics-addr", "127.0.0.1:0", "--state-dir", state.to_str().unwrap()]);
+    let mut demo = Running::start(&[
+        "demo",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
     let addr = demo.metrics_addr(60);
     // The replay is counted when every message has an outcome.
     let mut text = String::new();
@@ -35,7 +41,8 @@ fn demo_metrics() -> (Running, String, String, TempDir) {
             && text.contains("incident_monitor_consumer_lag_messages{")
             && text.contains("incident_monitor_month_over_month_change_ratio{")
             && text.contains("incident_monitor_last_checkpoint_timestamp_seconds")
-            && sample(&text, "incident_monitor_last_checkpoint_timestamp_seconds").unwrap_or(0.0) > 0.0
+            && sample(&text, "incident_monitor_last_checkpoint_timestamp_seconds").unwrap_or(0.0)
+                > 0.0
     });
     (demo, addr, text, dir)
 }
@@ -44,12 +51,23 @@ fn demo_metrics() -> (Running, String, String, TempDir) {
 fn demo_serves_every_spec_metric_and_stops_cleanly() {
     let (demo, addr, text, _dir) = demo_metrics();
     for m in SPEC_METRICS {
-        assert!(text.lines().any(|l| l.starts_with(m)), "{m} missing from /metrics:\n{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(m)),
+            "{m} missing from /metrics:\n{text}"
+        );
     }
     // The replayed figures, as counters restored from the pipeline's state.
     let phishing: f64 = ["low", "medium", "high", "critical", "unknown"]
         .iter()
-        .map(|s| sample(&text, &format!("incident_monitor_incidents_total{{category=\"phishing\",severity=\"{s}\"}}")).unwrap_or(0.0))
+        .map(|s| {
+            sample(
+                &text,
+                &format!(
+                    "incident_monitor_incidents_total{{category=\"phishing\",severity=\"{s}\"}}"
+                ),
+            )
+            .unwrap_or(0.0)
+        })
         .sum();
     assert!(phishing >= 1696.0, "phishing incidents {phishing}");
     assert_eq!(http_get(&addr, "/healthz").0, 200);
@@ -57,7 +75,10 @@ fn demo_serves_every_spec_metric_and_stops_cleanly() {
     assert_eq!(http_get(&addr, "/nope").0, 404);
     // No incident ids, IPs or free text among label values.
     for line in text.lines().filter(|l| !l.starts_with('#')) {
-        assert!(!line.contains("NCSC-") && !line.contains("203.0.") && !line.contains("inc-"), "{line}");
+        assert!(
+            !line.contains("NCSC-") && !line.contains("203.0.") && !line.contains("inc-"),
+            "{line}"
+        );
     }
     let status = demo.terminate();
     assert!(status.success(), "demo exit: {status}");

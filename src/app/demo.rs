@@ -78,7 +78,12 @@ pub async fn demo(
     // Then the last ten weeks at a low rate, so the running month and the
     // ones before it have data (month-over-month gauges are defined).
     let recent_step = 70 * 86_400_000 / RECENT_EVENTS as i64;
-    replay.extend(LiveStream::ending_at(11, RECENT_EVENTS, crate::pipeline::wall_now_ms(), recent_step));
+    replay.extend(LiveStream::ending_at(
+        11,
+        RECENT_EVENTS,
+        crate::pipeline::wall_now_ms(),
+        recent_step,
+    ));
     let replay_len = replay.len() as u64;
     for line in &replay {
         send(&producer, line).await;

@@ -223,7 +223,10 @@ pub async fn run_kafka(
     if let Some(dlq) = dead_letter {
         let _ = tokio::task::spawn_blocking(move || dlq.flush(Duration::from_secs(5))).await;
     }
-    let outcomes = monitor.lock().map(|m| m.outcomes_seen()).unwrap_or_default();
+    let outcomes = monitor
+        .lock()
+        .map(|m| m.outcomes_seen())
+        .unwrap_or_default();
     publish_final(&metrics, &monitor);
     server_stop.cancel();
     let _ = server.await;

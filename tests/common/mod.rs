@@ -173,7 +173,11 @@ impl Running {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("exited ({status}) before serving metrics:\n{}", self.log());
             }
-            assert!(std::time::Instant::now() < deadline, "no metrics address logged:\n{}", self.log());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no metrics address logged:\n{}",
+                self.log()
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
@@ -202,12 +206,24 @@ impl Drop for Running {
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).unwrap();
-    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -233,7 +249,10 @@ pub fn sum_of(text: &str, name: &str) -> f64 {
 pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -244,6 +263,10 @@ pub fn promtool() -> PathBuf {
     let p = std::env::var_os("PROMTOOL")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo(".tools/prometheus/usr/bin/promtool"));
-    assert!(p.exists(), "promtool not found at {}: run ./scripts/test.sh, which installs it", p.display());
+    assert!(
+        p.exists(),
+        "promtool not found at {}: run ./scripts/test.sh, which installs it",
+        p.display()
+    );
     p
 }
