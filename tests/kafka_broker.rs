@@ -85,7 +85,7 @@ fn generate_to(topic: &str, args: &[&str]) {
     let b = brokers();
     let mut a = vec!["generate", "--brokers", b.as_str(), "--topic", topic];
     a.extend_from_slice(args);
-    ok(&mut bin().args(&a));
+    ok(bin().args(&a));
 }
 
 fn run_until_end(cfg: &str, topic: &str, group: &str, state: &std::path::Path) {
