@@ -82,9 +82,24 @@ impl StateStore {
         }
     }
 
-    /// Creates the directory (and its parents) if needed.
+    /// Creates the directory (and its parents) if needed, and removes
+    /// temporary files that a crash left behind more than an hour ago (a
+    /// younger one may belong to another instance writing right now).
     pub fn create_dir(&self) -> Result<(), StoreError> {
-        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))
+        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        let hour = std::time::Duration::from_secs(3600);
+        for entry in fs::read_dir(&self.dir).map_err(|e| self.io(e))?.flatten() {
+            let path = entry.path();
+            let stale = path.extension().is_some_and(|e| e == "tmp")
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour));
+            if stale {
+                let _ = fs::remove_file(&path);
+            }
+        }
+        Ok(())
     }
 
     /// Creates the directory if needed and takes an exclusive lock on it, so
@@ -128,7 +143,11 @@ impl StateStore {
     /// the directory: readers and restarts see the old file or the new one,
     /// never a mix.
     pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-        let tmp = path.with_extension("tmp");
+        // Unique per process and call: instances sharing the directory (and
+        // their metadata file) never write the same temporary file.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("{}.{seq}.tmp", std::process::id()));
         let mut f = File::create(&tmp).map_err(|e| self.io(e))?;
         f.write_all(bytes).map_err(|e| self.io(e))?;
         f.sync_all().map_err(|e| self.io(e))?;
