@@ -173,6 +173,8 @@ fn dispatch(command: Command) -> Result<(), AppError> {
                 settings = cfg.validate()?;
             }
             let dir = state_dir.unwrap_or_else(|| PathBuf::from(&settings.config.state.dir));
+            // A file run opens the endpoint only when asked; Kafka always does.
+            let explicit_metrics_addr = metrics_addr.clone();
             let metrics_addr =
                 metrics_addr.unwrap_or_else(|| settings.config.metrics.listen_addr.clone());
             let runtime = runtime()?;
@@ -184,6 +186,7 @@ fn dispatch(command: Command) -> Result<(), AppError> {
                             settings,
                             Input::parse(&input),
                             StateStore::new(&dir),
+                            explicit_metrics_addr,
                             shutdown.cancelled_owned(),
                         )
                         .await

@@ -135,3 +135,33 @@ fn two_runs_cannot_share_a_state_dir() {
     drop(first.stdin.take());
     assert!(first.wait().unwrap().success());
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = TempDir::new("json-logs");
+    let out = bin()
+        .env("RUST_LOG", "info")
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "--input",
+            "-",
+            "--state-dir",
+            dir.path("s").to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.trim().is_empty());
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+}

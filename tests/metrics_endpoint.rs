@@ -103,3 +103,84 @@ fn promtool_accepts_the_exposition() {
     );
     drop(demo);
 }
+
+#[test]
+fn a_broker_that_is_down_is_retried_and_readiness_says_so() {
+    let dir = TempDir::new("down");
+    // Nothing listens on port 1: the broker is down from the start.
+    let mut run = Running::start(&[
+        "run",
+        "--brokers",
+        "127.0.0.1:1",
+        "--topic",
+        "incidents",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        dir.path("state").to_str().unwrap(),
+    ]);
+    let addr = run.metrics_addr(30);
+    assert_eq!(http_get(&addr, "/healthz").0, 200);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let (status, body) = http_get(&addr, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("not ready:"), "{body}");
+    assert_eq!(
+        sample(&http_get(&addr, "/metrics").1, "incident_monitor_ready"),
+        Some(0.0)
+    );
+    assert!(
+        run.child.try_wait().unwrap().is_none(),
+        "it must keep retrying, not exit:\n{}",
+        run.log()
+    );
+    let status = run.terminate();
+    assert!(status.success(), "exit {status}");
+}
+
+#[test]
+fn a_file_run_serves_its_progress_when_asked() {
+    use std::io::Write;
+    let dir = TempDir::new("file-metrics");
+    let mut child = bin()
+        .env("RUST_LOG", "info")
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--state-dir",
+            dir.path("s").to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(a) = line.split("addr=").nth(1) {
+                let _ = tx.send(a.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let lines = generate(&["--scenario", "live", "--count", "500"]);
+    stdin.write_all(&lines).unwrap();
+    stdin.flush().unwrap();
+    wait_until(30, "500 events counted", || {
+        sum_of(
+            &http_get(&addr, "/metrics").1,
+            "incident_monitor_events_total",
+        ) == 500.0
+    });
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}

@@ -298,3 +298,67 @@ fn publish_final(metrics: &Metrics, monitor: &Mutex<Monitor>) {
         metrics.update(&view);
     }
 }
+
+/// The metrics endpoint of a file run: server, metrics and spike state.
+pub(crate) struct Endpoint {
+    pub metrics: Arc<Metrics>,
+    spikes: SpikeDetector,
+    latency: LatencyRecorder,
+    last: Instant,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Endpoint {
+    pub(crate) async fn start(settings: &Settings, addr: &str) -> Result<Endpoint, AppError> {
+        let cfg = &settings.config;
+        let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
+        let window_secs: Vec<f64> = cfg
+            .windows
+            .windows
+            .iter()
+            .map(|w| w.length_secs as f64)
+            .collect();
+        let metrics = Arc::new(Metrics::new(settings.categories(), &windows).map_err(rt)?);
+        let listener = server::bind(addr)
+            .await
+            .map_err(|e| AppError::Usage(e.to_string()))?;
+        if let Some(a) = server::local_addr(&listener) {
+            tracing::info!(addr = %a, "serving /metrics, /healthz and /readyz");
+        }
+        metrics.set_ready(true, "");
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(server::serve(listener, metrics.clone(), stop.clone()));
+        Ok(Endpoint {
+            spikes: SpikeDetector::new(
+                cfg.spike.clone(),
+                &window_secs,
+                settings.categories().len(),
+            ),
+            metrics,
+            latency: LatencyRecorder::default(),
+            last: Instant::now(),
+            stop,
+            server,
+        })
+    }
+
+    pub(crate) fn publish(&mut self, monitor: &mut Monitor) {
+        let dt = self.last.elapsed().as_secs_f64();
+        self.last = Instant::now();
+        let view = monitor.view(wall_now_ms());
+        self.metrics.update(&view);
+        for (w, counts) in view.windows.iter().enumerate() {
+            for (c, &n) in counts.iter().enumerate() {
+                let s = self.spikes.observe(w, c, n, dt);
+                self.metrics.set_spike(w, c, s.score, s.spiking);
+            }
+        }
+        self.metrics.absorb_latency(&mut self.latency);
+    }
+
+    pub(crate) async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.server.await;
+    }
+}

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::kafka::Endpoint;
 use super::{AppError, Monitor};
 use crate::config::Settings;
 use crate::pipeline::{Engine, wall_now_ms};
@@ -26,14 +27,26 @@ pub struct RunSummary {
 
 /// Runs the JSONL input through the pipeline until end of input or
 /// `shutdown`, checkpointing periodically and at the end.
+///
+/// With `metrics_addr`, the metrics endpoint serves progress while it runs
+/// (a backfill is watched like a live run); without it, no port is opened.
 pub async fn run_input(
     settings: Settings,
     input: Input,
     store: StateStore,
+    metrics_addr: Option<String>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary, AppError> {
     let _lock = store.lock().map_err(|e| AppError::Runtime(e.to_string()))?;
     let interval = Duration::from_millis(settings.config.state.checkpoint_interval_ms);
+    let mut endpoint = match metrics_addr {
+        Some(addr) => Some(Endpoint::start(&settings, &addr).await?),
+        None => None,
+    };
+    let mut update = tokio::time::interval(Duration::from_millis(
+        settings.config.metrics.update_interval_ms,
+    ));
+    update.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let max_line = settings.config.events.max_event_bytes;
     let mut monitor = Monitor::open(Engine::new(settings), store)
         .map_err(|e| AppError::Runtime(e.to_string()))?;
@@ -78,7 +91,16 @@ pub async fn run_input(
                 break false;
             }
             _ = tick.tick() => {
-                monitor.checkpoint(wall_now_ms()).map_err(runtime)?;
+                if monitor.checkpoint(wall_now_ms()).map_err(runtime)? > 0
+                    && let Some(e) = &endpoint
+                {
+                    e.metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
+                }
+            }
+            _ = update.tick(), if endpoint.is_some() => {
+                if let Some(e) = endpoint.as_mut() {
+                    e.publish(&mut monitor);
+                }
             }
             msg = rx.recv() => match msg {
                 Some(SourceMsg::Batch(b)) => {
@@ -96,6 +118,10 @@ pub async fn run_input(
     };
     drop(rx);
     monitor.checkpoint(wall_now_ms()).map_err(runtime)?;
+    if let Some(mut e) = endpoint {
+        e.publish(&mut monitor);
+        e.stop().await;
+    }
     let records_after = monitor
         .partitions()
         .find(|p| p.key == key)

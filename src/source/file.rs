@@ -128,8 +128,8 @@ pub fn spawn(
 
 /// Reads batches until EOF (`Ok(true)`) or until the receiver is gone
 /// (`Ok(false)`).
-fn read_all(
-    r: &mut impl BufRead,
+fn read_all<R: Read>(
+    r: &mut BufReader<R>,
     mut offset: u64,
     mut skip: u64,
     max_line: usize,
@@ -137,6 +137,14 @@ fn read_all(
 ) -> io::Result<bool> {
     let mut batch = LineBatch::default();
     loop {
+        // About to wait for more input (a pipe or stdin that is slow): hand
+        // over what is read so far, so a live stream is counted as it comes.
+        if !batch.lines.is_empty() && r.buffer().is_empty() {
+            let ready = std::mem::take(&mut batch);
+            if tx.blocking_send(SourceMsg::Batch(ready)).is_err() {
+                return Ok(false);
+            }
+        }
         let start = batch.data.len();
         let (consumed, ended) = read_line_capped(r, &mut batch.data, max_line + 1)?;
         if consumed == 0 {
@@ -215,7 +223,7 @@ mod tests {
 
     fn collect(input: &[u8], max: usize, skip: u64) -> (Vec<Vec<u8>>, u64) {
         let (tx, mut rx) = mpsc::channel(1024);
-        let mut r = io::Cursor::new(input.to_vec());
+        let mut r = BufReader::with_capacity(4, io::Cursor::new(input.to_vec()));
         assert!(read_all(&mut r, 0, skip, max, &tx).unwrap());
         drop(tx);
         let mut lines = Vec::new();
