@@ -293,6 +293,9 @@ impl Monitor {
             .map(|c| ratio(mtd_cur[c], mtd_prev[c]))
             .chain([ratio(sum(&mtd_cur), sum(&mtd_prev))])
             .collect();
+        mv.previous_2 = prev2_totals;
+        mv.mtd_current = mtd_cur;
+        mv.mtd_previous = mtd_prev;
         v.month = Some(mv);
         v
     }

@@ -91,9 +91,8 @@ pub async fn run_input(
                 break false;
             }
             _ = tick.tick() => {
-                if monitor.checkpoint(wall_now_ms()).map_err(runtime)? > 0
-                    && let Some(e) = &endpoint
-                {
+                monitor.checkpoint(wall_now_ms()).map_err(runtime)?;
+                if let Some(e) = &endpoint {
                     e.metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
                 }
             }

@@ -40,6 +40,7 @@ pub mod names {
     pub const READY: &str = "incident_monitor_ready";
     pub const DEAD_LETTER: &str = "incident_monitor_dead_letter_messages_total";
     pub const CURRENT_MONTH: &str = "incident_monitor_current_month_info";
+    pub const MONTH_TO_DATE: &str = "incident_monitor_incidents_month_to_date";
 }
 
 /// Everything exported, as plain numbers (computed by the monitor).
@@ -65,6 +66,12 @@ pub struct MonthView {
     pub current_month: String,
     pub current: Vec<u64>,
     pub previous: Vec<u64>,
+    /// The month before the previous one (M-2), per category.
+    pub previous_2: Vec<u64>,
+    /// Month to date of the running month, and the same elapsed span of the
+    /// previous month, per category.
+    pub mtd_current: Vec<u64>,
+    pub mtd_previous: Vec<u64>,
     /// Per category, then `all`: closed months (M-1 against M-2).
     pub closed_change: Vec<Option<f64>>,
     /// Per category, then `all`: month to date against the same span of M-1.
@@ -103,6 +110,9 @@ pub struct Metrics {
     incidents_window: Vec<IntGauge>,
     month_current: Vec<IntGauge>,
     month_previous: Vec<IntGauge>,
+    month_previous_2: Vec<IntGauge>,
+    mtd_current: Vec<IntGauge>,
+    mtd_previous: Vec<IntGauge>,
     mom_change: GaugeVec,
     current_month: IntGaugeVec,
     events: [IntCounter; 4],
@@ -201,7 +211,13 @@ impl Metrics {
         let month = gauge_vec(
             &r,
             INCIDENTS_MONTH,
-            "Distinct incidents in the running (current) and previous calendar month, in the configured timezone.",
+            "Distinct incidents in the running month (current), the one before (previous) and the one before that (previous_2), in the configured timezone.",
+            &["period", "category"],
+        )?;
+        let mtd = gauge_vec(
+            &r,
+            MONTH_TO_DATE,
+            "Distinct incidents of the running month so far (current) and of the same elapsed span of the previous month (previous); sums across instances give the month-to-date change.",
             &["period", "category"],
         )?;
         let mom_change = fgauge_vec(
@@ -292,6 +308,18 @@ impl Metrics {
                 .iter()
                 .map(|c| month.with_label_values(&["previous", c.as_str()]))
                 .collect(),
+            month_previous_2: categories
+                .iter()
+                .map(|c| month.with_label_values(&["previous_2", c.as_str()]))
+                .collect(),
+            mtd_current: categories
+                .iter()
+                .map(|c| mtd.with_label_values(&["current", c.as_str()]))
+                .collect(),
+            mtd_previous: categories
+                .iter()
+                .map(|c| mtd.with_label_values(&["previous", c.as_str()]))
+                .collect(),
             mom_change,
             current_month,
             events: ["accepted", "duplicate", "invalid", "late"]
@@ -364,8 +392,16 @@ impl Metrics {
         for (g, &n) in self.month_current.iter().zip(&m.current) {
             g.set(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        for (g, &n) in self.month_previous.iter().zip(&m.previous) {
-            g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        let pairs = [
+            (&self.month_previous, &m.previous),
+            (&self.month_previous_2, &m.previous_2),
+            (&self.mtd_current, &m.mtd_current),
+            (&self.mtd_previous, &m.mtd_previous),
+        ];
+        for (gauges, values) in pairs {
+            for (g, &n) in gauges.iter().zip(values) {
+                g.set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
         }
         let labels = self.categories.iter().map(String::as_str).chain(["all"]);
         for ((cat, closed), mtd) in labels.zip(&m.closed_change).zip(&m.mtd_change) {
