@@ -62,7 +62,7 @@ pub async fn run_kafka(
     let k: KafkaConfig = cfg.kafka.clone();
     let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
     let categories = settings.categories().to_vec();
-    let metrics = Arc::new(Metrics::new(&categories, &windows).map_err(rt)?);
+    let metrics = Arc::new(Metrics::new(&categories, &windows, &settings.sectors).map_err(rt)?);
     metrics.set_ready(false, "starting");
 
     let listener = server::bind(&opts.metrics_addr)
@@ -319,7 +319,8 @@ impl Endpoint {
             .iter()
             .map(|w| w.length_secs as f64)
             .collect();
-        let metrics = Arc::new(Metrics::new(settings.categories(), &windows).map_err(rt)?);
+        let metrics =
+            Arc::new(Metrics::new(settings.categories(), &windows, &settings.sectors).map_err(rt)?);
         let listener = server::bind(addr)
             .await
             .map_err(|e| AppError::Usage(e.to_string()))?;

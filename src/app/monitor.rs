@@ -231,6 +231,7 @@ impl Monitor {
                 o.window_late
             },
             incidents: vec![0; nc * Severity::COUNT],
+            sectors: vec![0; self.engine.settings().sectors.len()],
             windows: vec![vec![0; nc]; nw],
             month: None,
             assigned_partitions: self.partitions.len(),
@@ -239,6 +240,9 @@ impl Monitor {
         for st in self.partitions.values() {
             for (_, m) in st.ledger.months() {
                 for (a, b) in v.incidents.iter_mut().zip(&m.by_category_severity) {
+                    *a += b;
+                }
+                for (a, b) in v.sectors.iter_mut().zip(&m.by_sector) {
                     *a += b;
                 }
             }

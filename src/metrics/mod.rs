@@ -41,6 +41,7 @@ pub mod names {
     pub const DEAD_LETTER: &str = "incident_monitor_dead_letter_messages_total";
     pub const CURRENT_MONTH: &str = "incident_monitor_current_month_info";
     pub const MONTH_TO_DATE: &str = "incident_monitor_incidents_month_to_date";
+    pub const SECTOR_TOTAL: &str = "incident_monitor_incidents_sector_total";
 }
 
 /// Everything exported, as plain numbers (computed by the monitor).
@@ -53,6 +54,8 @@ pub struct MonitorView {
     pub window_late: Vec<u64>,
     /// `[category][severity]` over every month held.
     pub incidents: Vec<u64>,
+    /// Per sector label, over every month held.
+    pub sectors: Vec<u64>,
     /// `[window][category]` distinct incidents in each window now.
     pub windows: Vec<Vec<u64>>,
     pub month: Option<MonthView>,
@@ -107,6 +110,7 @@ pub struct Metrics {
     categories: Vec<String>,
     windows: Vec<String>,
     incidents_total: Vec<IntCounter>,
+    sector_total: Vec<IntCounter>,
     incidents_window: Vec<IntGauge>,
     month_current: Vec<IntGauge>,
     month_previous: Vec<IntGauge>,
@@ -193,7 +197,11 @@ fn set_counter(c: &IntCounter, v: u64) {
 impl Metrics {
     /// Registers every metric with label handles for the configured
     /// categories and windows.
-    pub fn new(categories: &[String], windows: &[String]) -> Result<Metrics, MetricsError> {
+    pub fn new(
+        categories: &[String],
+        windows: &[String],
+        sectors: &[String],
+    ) -> Result<Metrics, MetricsError> {
         use names::*;
         let r = Registry::new();
         let inc = counter_vec(
@@ -279,6 +287,16 @@ impl Metrics {
             &["result"],
         )?;
 
+        let sector = counter_vec(
+            &r,
+            SECTOR_TOTAL,
+            "Distinct incidents by target sector (configured sectors, other, unknown).",
+            &["sector"],
+        )?;
+        let sector_total = sectors
+            .iter()
+            .map(|s| sector.with_label_values(&[s.as_str()]))
+            .collect();
         let mut incidents_total = Vec::new();
         for c in categories {
             for s in Severity::ALL {
@@ -299,6 +317,7 @@ impl Metrics {
             categories: categories.to_vec(),
             windows: windows.to_vec(),
             incidents_total,
+            sector_total,
             incidents_window,
             month_current: categories
                 .iter()
@@ -369,6 +388,9 @@ impl Metrics {
             set_counter(c, n);
         }
         for (c, &n) in self.incidents_total.iter().zip(&v.incidents) {
+            set_counter(c, n);
+        }
+        for (c, &n) in self.sector_total.iter().zip(&v.sectors) {
             set_counter(c, n);
         }
         let nc = self.categories.len();

@@ -1,0 +1,167 @@
+//! Every query of the Grafana dashboard and every recording rule returns
+//! data against a live monitor: real Prometheus (Debian's 2.42) scrapes the
+//! demo (embedded Kafka, the ncsc-2022 replay and a live stream) and loads
+//! the shipped rules; each expression is evaluated through the HTTP API.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+
+struct Prometheus {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn query(addr: &str, expr: &str) -> Result<usize, String> {
+    let (status, body) = http_get(addr, &format!("/api/v1/query?query={}", url_encode(expr)));
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+    if status != 200 || v["status"] != "success" {
+        return Err(format!("HTTP {status}: {body}"));
+    }
+    match &v["data"]["result"] {
+        serde_json::Value::Array(a) => Ok(a.len()),
+        other => Ok(usize::from(!other.is_null())),
+    }
+}
+
+/// Grafana variables and macros, as the dashboard would send them.
+fn expand(expr: &str) -> String {
+    expr.replace("$__rate_interval", "30s")
+        .replace("$instance", ".*")
+        .replace("$category", ".*")
+}
+
+#[test]
+#[ignore = "needs prometheus: ./scripts/test.sh installs it and runs this"]
+fn every_dashboard_query_and_recording_rule_returns_data() {
+    let dir = TempDir::new("dash");
+    let mut demo = Running::start(&[
+        "demo",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        dir.path("state").to_str().unwrap(),
+    ]);
+    let target = demo.metrics_addr(60);
+
+    // The shipped rules, evaluated every 2 s instead of 30 s so the test
+    // need not wait; the expressions are the same.
+    let rules =
+        std::fs::read_to_string(repo("deploy/prometheus/rules/incident-monitor.yml")).unwrap();
+    std::fs::write(
+        dir.path("rules.yml"),
+        rules.replace("interval: 30s", "interval: 2s"),
+    )
+    .unwrap();
+    let cfg = dir.path("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: incident-monitor\n    static_configs:\n      - targets: ['{target}']\n",
+            dir.path("rules.yml").display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut prom = Prometheus {
+        child: Command::new(prometheus_bin())
+            .args([
+                &format!("--config.file={}", cfg.display()),
+                &format!("--storage.tsdb.path={}", dir.path("tsdb").display()),
+                &format!("--web.listen-address={addr}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        addr: addr.clone(),
+    };
+    wait_until(60, "prometheus to answer", || {
+        std::net::TcpStream::connect(&prom.addr).is_ok()
+            && query(&prom.addr, "up").is_ok_and(|n| n > 0)
+    });
+    // The replay counted, and a few rule evaluations with rates over it.
+    wait_until(180, "the demo's figures in Prometheus", || {
+        query(&addr, "incident_monitor_month_over_month_change_ratio").is_ok_and(|n| n > 0)
+            && query(
+                &addr,
+                "incident_monitor:month_over_month_change_ratio:closed",
+            )
+            .is_ok_and(|n| n > 0)
+            && query(&addr, "incident_monitor:events:rate5m > 0").is_ok_and(|n| n > 0)
+            && query(&addr, "incident_monitor:consumer_lag:sum").is_ok_and(|n| n > 0)
+    });
+    assert!(
+        prom.child.try_wait().unwrap().is_none(),
+        "prometheus exited"
+    );
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    // Every recording rule has data.
+    for line in rules.lines() {
+        if let Some(name) = line.trim().strip_prefix("- record: ") {
+            checked += 1;
+            match query(&addr, name) {
+                Ok(0) => failures.push(format!("recording rule {name}: empty")),
+                Err(e) => failures.push(format!("recording rule {name}: {e}")),
+                Ok(_) => {}
+            }
+        }
+    }
+    // Every panel query; the template variables' label_values() too.
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("deploy/grafana/dashboards/incident-monitor.json")).unwrap(),
+    )
+    .unwrap();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = expand(t["expr"].as_str().unwrap());
+            checked += 1;
+            match query(&addr, &expr) {
+                Ok(0) => failures.push(format!("panel {:?}: empty: {expr}", p["title"])),
+                Err(e) => failures.push(format!("panel {:?}: {e}: {expr}", p["title"])),
+                Ok(_) => {}
+            }
+        }
+    }
+    for v in dash["templating"]["list"].as_array().unwrap() {
+        let def = v["definition"].as_str().unwrap();
+        let metric = def
+            .trim_start_matches("label_values(")
+            .split(',')
+            .next()
+            .unwrap();
+        checked += 1;
+        if !query(&addr, metric).is_ok_and(|n| n > 0) {
+            failures.push(format!("variable {}: no series for {metric}", v["name"]));
+        }
+    }
+    // Annotations may legitimately be empty (no spike now) but must be valid.
+    for a in dash["annotations"]["list"].as_array().unwrap() {
+        let expr = expand(a["expr"].as_str().unwrap());
+        checked += 1;
+        if let Err(e) = query(&addr, &expr) {
+            failures.push(format!("annotation {:?}: {e}", a["name"]));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} expressions failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 30, "only {checked} expressions found");
+    drop(prom);
+    assert!(demo.terminate().success());
+}
