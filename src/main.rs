@@ -81,7 +81,7 @@ enum Command {
         /// en or vi.
         #[arg(long, default_value = "en")]
         lang: Lang,
-        /// text, markdown or json.
+        /// text, markdown, json or html (one self-contained page with charts).
         #[arg(long, default_value = "text")]
         format: Format,
         #[arg(long)]

@@ -131,6 +131,7 @@ pub async fn demo(
     let addr = started.metrics_addr;
     println!(
         "\nThe monitor is live: http://{addr}/metrics (also /healthz, /readyz).\n\
+         The June 2022 report as a page: http://{addr}/report?month=2022-06&lang=vi (or lang=en, format=json|markdown).\n\
          A synthetic stream now flows at {LIVE_RATE} incidents/s with occasional spikes; watch\n  \
          curl -s http://{addr}/metrics | grep -E 'incidents_window|spike\\{{|month_over_month'\n\
          State is checkpointed in {}; any month: incident-monitor report --month 2022-07 --state-dir {}\n\

@@ -19,7 +19,7 @@ use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::{AppError, Monitor, RunSummary};
+use super::{AppError, LiveReports, Monitor, RunSummary};
 use crate::config::{KafkaConfig, Settings};
 use crate::metrics::{LatencyRecorder, Metrics};
 use crate::pipeline::{Engine, Outcome, wall_now_ms};
@@ -70,16 +70,22 @@ pub async fn run_kafka(
         .map_err(|e| AppError::Usage(e.to_string()))?;
     let addr =
         server::local_addr(&listener).ok_or_else(|| rt("metrics listener has no address"))?;
-    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    tracing::info!(%addr, "serving /metrics, /healthz, /readyz and /report");
+    let who = cfg.report.clone();
+    let monitor = Arc::new(Mutex::new(
+        Monitor::open(Engine::new(settings), store.clone()).map_err(rt)?,
+    ));
+    let reports: Arc<dyn server::Reports> = Arc::new(LiveReports {
+        monitor: monitor.clone(),
+        store,
+        who,
+    });
     let server_stop = CancellationToken::new();
     let server = tokio::spawn(server::serve(
         listener,
         metrics.clone(),
+        Some(reports),
         server_stop.clone(),
-    ));
-
-    let monitor = Arc::new(Mutex::new(
-        Monitor::open(Engine::new(settings), store).map_err(rt)?,
     ));
     let ctx = MonitorContext {
         monitor: monitor.clone(),
@@ -310,7 +316,11 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) async fn start(settings: &Settings, addr: &str) -> Result<Endpoint, AppError> {
+    pub(crate) async fn start(
+        settings: &Settings,
+        addr: &str,
+        reports: Arc<dyn server::Reports>,
+    ) -> Result<Endpoint, AppError> {
         let cfg = &settings.config;
         let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
         let window_secs: Vec<f64> = cfg
@@ -325,11 +335,16 @@ impl Endpoint {
             .await
             .map_err(|e| AppError::Usage(e.to_string()))?;
         if let Some(a) = server::local_addr(&listener) {
-            tracing::info!(addr = %a, "serving /metrics, /healthz and /readyz");
+            tracing::info!(addr = %a, "serving /metrics, /healthz, /readyz and /report");
         }
         metrics.set_ready(true, "");
         let stop = CancellationToken::new();
-        let server = tokio::spawn(server::serve(listener, metrics.clone(), stop.clone()));
+        let server = tokio::spawn(server::serve(
+            listener,
+            metrics.clone(),
+            Some(reports),
+            stop.clone(),
+        ));
         Ok(Endpoint {
             spikes: SpikeDetector::new(
                 cfg.spike.clone(),

@@ -5,6 +5,7 @@
 mod demo;
 mod kafka;
 mod monitor;
+mod reports;
 mod run;
 
 use std::io::Write;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub use demo::demo;
 pub use kafka::{KafkaOptions, Started, run_kafka};
 pub use monitor::{Monitor, MonitorError};
+pub use reports::LiveReports;
 pub use run::{RunSummary, run_input};
 
 use crate::calendar::YearMonth;

@@ -5,10 +5,11 @@
 //! batch of at most a few thousand lines), so the loop stays responsive.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::kafka::Endpoint;
-use super::{AppError, Monitor};
+use super::{AppError, LiveReports, Monitor};
 use crate::config::Settings;
 use crate::pipeline::{Engine, wall_now_ms};
 use crate::source::file::{self, Input, Resume, SourceMsg};
@@ -39,20 +40,39 @@ pub async fn run_input(
 ) -> Result<RunSummary, AppError> {
     let _lock = store.lock().map_err(|e| AppError::Runtime(e.to_string()))?;
     let interval = Duration::from_millis(settings.config.state.checkpoint_interval_ms);
-    let mut endpoint = match metrics_addr {
-        Some(addr) => Some(Endpoint::start(&settings, &addr).await?),
-        None => None,
-    };
     let mut update = tokio::time::interval(Duration::from_millis(
         settings.config.metrics.update_interval_ms,
     ));
     update.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let max_line = settings.config.events.max_event_bytes;
-    let mut monitor = Monitor::open(Engine::new(settings), store)
-        .map_err(|e| AppError::Runtime(e.to_string()))?;
+    let who = settings.config.report.clone();
+    let endpoint_settings = settings.clone();
+    // Shared only with the /report handler, which copies ledgers under the
+    // lock; the loop is its only other user.
+    let monitor = Arc::new(Mutex::new(
+        Monitor::open(Engine::new(settings), store.clone())
+            .map_err(|e| AppError::Runtime(e.to_string()))?,
+    ));
+    let mut endpoint = match metrics_addr {
+        Some(addr) => {
+            let reports = Arc::new(LiveReports {
+                monitor: monitor.clone(),
+                store,
+                who,
+            });
+            Some(Endpoint::start(&endpoint_settings, &addr, reports).await?)
+        }
+        None => None,
+    };
+    let lock = || {
+        monitor
+            .lock()
+            .map_err(|_| AppError::Runtime("monitor lock poisoned".into()))
+    };
     let key = PartitionKey::input();
     let wall = wall_now_ms();
-    let st = monitor
+    let mut guard = lock()?;
+    let st = guard
         .partition(&key, wall)
         .map_err(|e| AppError::Runtime(e.to_string()))?;
     // The same input resumes after its checkpoint; a different input starts
@@ -75,6 +95,7 @@ pub async fn run_input(
         tracing::info!(input = %input.name(), offset = resume.offset, lines = resume.lines, "resuming after the last checkpoint");
     }
     let records_before = st.position.records;
+    drop(guard);
     let mut rx = file::spawn(input.clone(), resume, max_line, 8)
         .map_err(|e| AppError::Runtime(format!("cannot read {}: {e}", input.name())))?;
 
@@ -91,24 +112,24 @@ pub async fn run_input(
                 break false;
             }
             _ = tick.tick() => {
-                monitor.checkpoint(wall_now_ms()).map_err(runtime)?;
+                lock()?.checkpoint(wall_now_ms()).map_err(runtime)?;
                 if let Some(e) = &endpoint {
                     e.metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
                 }
             }
             _ = update.tick(), if endpoint.is_some() => {
                 if let Some(e) = endpoint.as_mut() {
-                    e.publish(&mut monitor);
+                    e.publish(&mut *lock()?);
                 }
             }
             msg = rx.recv() => match msg {
                 Some(SourceMsg::Batch(b)) => {
-                    monitor.apply_batch(&key, b.iter(), b.end_offset, wall_now_ms()).map_err(runtime)?;
+                    lock()?.apply_batch(&key, b.iter(), b.end_offset, wall_now_ms()).map_err(runtime)?;
                 }
                 Some(SourceMsg::End) => break true,
                 Some(SourceMsg::Failed(e)) => {
                     // Keep what was applied, then report the failure.
-                    monitor.checkpoint(wall_now_ms()).map_err(runtime)?;
+                    lock()?.checkpoint(wall_now_ms()).map_err(runtime)?;
                     return Err(AppError::Runtime(format!("reading {} failed: {e}", input.name())));
                 }
                 None => return Err(AppError::Runtime("the input reader stopped unexpectedly".into())),
@@ -116,17 +137,18 @@ pub async fn run_input(
         }
     };
     drop(rx);
-    monitor.checkpoint(wall_now_ms()).map_err(runtime)?;
+    lock()?.checkpoint(wall_now_ms()).map_err(runtime)?;
     if let Some(mut e) = endpoint {
-        e.publish(&mut monitor);
+        e.publish(&mut *lock()?);
         e.stop().await;
     }
-    let records_after = monitor
+    let guard = lock()?;
+    let records_after = guard
         .partitions()
         .find(|p| p.key == key)
         .map_or(records_before, |p| p.position.records);
     Ok(RunSummary {
-        outcomes: monitor.outcomes(),
+        outcomes: guard.outcomes(),
         lines_this_run: records_after - records_before,
         completed,
     })

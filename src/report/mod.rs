@@ -2,9 +2,11 @@
 //! Vietnamese, and the renderers. Built from the merged ledgers of every
 //! partition's checkpoint, so it may run while `run` is writing.
 
+mod html;
 mod lang;
 mod model;
 mod render;
+mod svg;
 
 pub use lang::Lang;
 pub use model::{Comparison, MonthlyReport, Named, PreviousMonth, TrendPoint, YearToDateFigures};

@@ -12,6 +12,7 @@ pub enum Format {
     Text,
     Markdown,
     Json,
+    Html,
 }
 
 impl std::str::FromStr for Format {
@@ -21,7 +22,10 @@ impl std::str::FromStr for Format {
             "text" => Ok(Format::Text),
             "markdown" | "md" => Ok(Format::Markdown),
             "json" => Ok(Format::Json),
-            _ => Err(format!("unknown format {s:?}: use text, markdown or json")),
+            "html" => Ok(Format::Html),
+            _ => Err(format!(
+                "unknown format {s:?}: use text, markdown, json or html"
+            )),
         }
     }
 }
@@ -86,10 +90,10 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
 
 /// A table: headers and rows; the first column is left-aligned, the others
 /// right-aligned.
-struct Table {
-    title: String,
-    headers: Vec<String>,
-    rows: Vec<Vec<String>>,
+pub(super) struct Table {
+    pub(super) title: String,
+    pub(super) headers: Vec<String>,
+    pub(super) rows: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -136,7 +140,9 @@ impl Table {
     }
 }
 
-fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
+/// The report's tables: by category, by severity, top sectors, year to date,
+/// monthly trend (in that order).
+pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
     let m = r.ym;
     let prev = m.plus(-1);
     let mut by_cat: Vec<Vec<String>> = r
@@ -285,6 +291,7 @@ pub fn render(r: &MonthlyReport, lang: Lang, format: Format, who: &ReportConfig)
     let title = format!("{} — {}", lang.word(Word::Title), lang.month(r.ym));
     let head = format!("{}: {}", lang.word(Word::Timezone), r.timezone);
     match format {
+        Format::Html => super::html::render_html(r, lang, who),
         Format::Json => {
             #[derive(serde::Serialize)]
             struct WithSentence<'a> {

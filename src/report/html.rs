@@ -1,0 +1,274 @@
+//! The report as one self-contained HTML page (spec §7, `--format html` and
+//! `GET /report`): the headline sentence, inline SVG charts (13-month trend
+//! with the month highlighted, categories with their change, severity,
+//! sectors, year to date), the data as a table under each chart for
+//! accessibility, and print CSS for A4. No scripts, fonts or network.
+
+use std::fmt::Write as _;
+
+use super::lang::{Lang, Word};
+use super::model::MonthlyReport;
+use super::render::{Table, sentence, tables};
+use super::svg::{Bar, Column, bars, colour, esc, stacked_columns};
+use crate::calendar::YearMonth;
+use crate::calendar::change::percent_hundredths;
+use crate::config::ReportConfig;
+
+const CSS: &str = r#"
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; font-family: system-ui, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif; color: #1b1f24; background: #f4f5f7; }
+main { max-width: 820px; margin: 0 auto; padding: 24px; background: #fff; }
+header h1 { font-size: 1.6rem; margin: 0 0 4px; }
+.meta { color: #57606a; margin: 0 0 16px; font-size: .9rem; }
+.lede { font-size: 1.08rem; line-height: 1.55; border-left: 4px solid #0072B2; padding: 8px 14px; background: #f0f6fb; }
+.figures { display: flex; gap: 12px; margin: 16px 0; }
+.figure { flex: 1; border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 12px; }
+.figure b { display: block; font-size: 1.5rem; }
+.figure span { color: #57606a; font-size: .85rem; }
+.up { color: #b42318; } .down { color: #067647; }
+section { margin-top: 22px; }
+h2 { font-size: 1.15rem; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
+svg { display: block; margin: 6px 0; }
+svg .grid { stroke: #e5e7eb; stroke-width: 1; }
+svg .axis, svg .label, svg .value { font-size: 12px; fill: #3d444d; }
+svg .strong { font-weight: 700; fill: #000; }
+svg .tick { font-size: 10px; }
+.legend { display: flex; flex-wrap: wrap; gap: 12px; font-size: .85rem; margin: 0; padding: 0; list-style: none; }
+.legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; }
+table { border-collapse: collapse; width: 100%; font-size: .85rem; margin-top: 6px; }
+caption { text-align: left; color: #57606a; font-size: .8rem; padding-bottom: 2px; }
+th, td { border-bottom: 1px solid #e5e7eb; padding: 3px 6px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f6f8fa; }
+tr.hl td { font-weight: 700; }
+footer { margin-top: 28px; color: #57606a; font-size: .8rem; }
+@page { size: A4; margin: 14mm; }
+@media print {
+  body { background: #fff; }
+  main { max-width: none; padding: 0; }
+  section { break-inside: avoid; }
+  .lede { background: none; }
+}
+"#;
+
+fn table_html(t: &Table, highlight_first_col: Option<&str>, out: &mut String) {
+    let _ = write!(
+        out,
+        "<table><caption>{}</caption><thead><tr>",
+        esc(&t.title)
+    );
+    for h in &t.headers {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in &t.rows {
+        let hl = highlight_first_col.is_some_and(|h| row.first().is_some_and(|c| c == h));
+        out.push_str(if hl { "<tr class=\"hl\">" } else { "<tr>" });
+        for (i, c) in row.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(out, "<th scope=\"row\">{}</th>", esc(c));
+            } else {
+                let _ = write!(out, "<td>{}</td>", esc(c));
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn lang_code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "en",
+        Lang::Vi => "vi",
+    }
+}
+
+/// A headline figure with its change, coloured up/down.
+fn figure(out: &mut String, lang: Lang, value: u64, what: &str, change: Option<i64>) {
+    let class = match change {
+        Some(h) if h > 0 => "up",
+        Some(h) if h < 0 => "down",
+        _ => "",
+    };
+    let _ = write!(
+        out,
+        "<div class=\"figure\"><b>{}</b><span>{}</span> <span class=\"{class}\">{}</span></div>",
+        esc(&lang.count(value)),
+        esc(what),
+        esc(&lang.signed_percent(change))
+    );
+}
+
+/// Renders the page.
+pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
+    let fmt = |v: u64| lang.count(v);
+    let m = r.ym;
+    let title = format!("{} — {}", lang.word(Word::Title), lang.month(m));
+    let mut out = String::with_capacity(64 * 1024);
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body><main>",
+        lang_code(lang),
+        esc(&title)
+    );
+    let _ = write!(
+        out,
+        "<header><h1>{}</h1><p class=\"meta\">{}: {}</p></header><p class=\"lede\">{}</p>",
+        esc(&title),
+        esc(lang.word(Word::Timezone)),
+        esc(&r.timezone),
+        esc(&sentence(r, lang, who))
+    );
+    out.push_str("<div class=\"figures\">");
+    figure(&mut out, lang, r.total, &lang.month(m), r.exact.month);
+    figure(
+        &mut out,
+        lang,
+        r.year_to_date.total,
+        &lang.first_months(r.year_to_date.months, m.year()),
+        r.exact.previous_period,
+    );
+    out.push_str("</div>");
+
+    let t = tables(r, lang);
+    let cats: Vec<String> = r.by_category.0.iter().map(|(c, _)| c.clone()).collect();
+
+    // Trend.
+    let cols: Vec<Column> = r
+        .trend
+        .iter()
+        .map(|p| {
+            let pm: Option<YearMonth> = p.month.parse().ok();
+            Column {
+                label: pm.map_or(p.month.clone(), |x| lang.month_short(x)),
+                values: p.by_category.0.iter().map(|(_, n)| *n).collect(),
+                highlight: pm == Some(m),
+            }
+        })
+        .collect();
+    let _ = write!(out, "<section><h2>{}</h2>", esc(lang.word(Word::Trend)));
+    out.push_str("<ul class=\"legend\">");
+    for (i, c) in cats.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<li><i style=\"background:{}\"></i>{}</li>",
+            colour(i),
+            esc(c)
+        );
+    }
+    out.push_str("</ul>");
+    out.push_str(&stacked_columns(lang.word(Word::Trend), &cats, &cols, &fmt));
+    table_html(&t[4], Some(&lang.month_short(m)), &mut out);
+    out.push_str("</section>");
+
+    // Categories with their change.
+    let cat_bars: Vec<Bar> = r
+        .category_changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Bar {
+            label: c.category.clone(),
+            value: c.total,
+            note: lang.signed_percent(percent_hundredths(c.total, c.previous_month)),
+            colour: colour(i),
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2>",
+        esc(lang.word(Word::ByCategory))
+    );
+    out.push_str(&bars(lang.word(Word::ByCategory), &cat_bars, &fmt));
+    table_html(&t[0], Some(lang.word(Word::Total)), &mut out);
+    out.push_str("</section>");
+
+    // Severity and sectors.
+    let sev_colour = |s: &str| match s {
+        "critical" => "#B42318",
+        "high" => "#D55E00",
+        "medium" => "#E69F00",
+        "low" => "#56B4E9",
+        _ => "#999999",
+    };
+    let sev_bars: Vec<Bar> = r
+        .by_severity
+        .0
+        .iter()
+        .map(|(s, n)| Bar {
+            label: s.clone(),
+            value: *n,
+            note: String::new(),
+            colour: sev_colour(s),
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2>",
+        esc(lang.word(Word::BySeverity))
+    );
+    out.push_str(&bars(lang.word(Word::BySeverity), &sev_bars, &fmt));
+    table_html(&t[1], None, &mut out);
+    out.push_str("</section>");
+    let sector_bars: Vec<Bar> = r
+        .top_sectors
+        .0
+        .iter()
+        .take(10)
+        .map(|(s, n)| Bar {
+            label: s.clone(),
+            value: *n,
+            note: String::new(),
+            colour: "#0072B2",
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2>",
+        esc(lang.word(Word::TopSectors))
+    );
+    out.push_str(&bars(lang.word(Word::TopSectors), &sector_bars, &fmt));
+    table_html(&t[2], None, &mut out);
+    out.push_str("</section>");
+
+    // Year to date.
+    let ytd = &r.year_to_date;
+    let ytd_bars = [
+        (lang.word(Word::ThisPeriod), ytd.total, None),
+        (
+            lang.word(Word::PreviousPeriod),
+            ytd.previous_period.total,
+            r.exact.previous_period,
+        ),
+        (
+            lang.word(Word::SamePeriodLastYear),
+            ytd.same_period_last_year.total,
+            r.exact.same_period_last_year,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (label, value, change))| Bar {
+        label: label.to_owned(),
+        value,
+        note: change.map_or(String::new(), |h| lang.signed_percent(Some(h))),
+        colour: if i == 0 { "#0072B2" } else { "#999999" },
+    })
+    .collect::<Vec<_>>();
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2>",
+        esc(lang.word(Word::YearToDate))
+    );
+    out.push_str(&bars(lang.word(Word::YearToDate), &ytd_bars, &fmt));
+    table_html(&t[3], None, &mut out);
+    out.push_str("</section>");
+
+    let _ = write!(
+        out,
+        "<footer>incident-monitor · {} · {}</footer></main></body></html>\n",
+        esc(&r.month),
+        esc(&r.timezone)
+    );
+    out
+}
