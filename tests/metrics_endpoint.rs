@@ -142,36 +142,17 @@ fn a_broker_that_is_down_is_retried_and_readiness_says_so() {
 fn a_file_run_serves_its_progress_when_asked() {
     use std::io::Write;
     let dir = TempDir::new("file-metrics");
-    let mut child = bin()
-        .env("RUST_LOG", "info")
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--state-dir",
-            dir.path("s").to_str().unwrap(),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(a) = line.split("addr=").nth(1) {
-                let _ = tx.send(a.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let state = dir.path("s");
+    let (mut child, mut stdin) = Running::start_piped(&[
+        "run",
+        "--input",
+        "-",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let addr = child.metrics_addr(30);
     let lines = generate(&["--scenario", "live", "--count", "500"]);
     stdin.write_all(&lines).unwrap();
     stdin.flush().unwrap();
@@ -182,5 +163,5 @@ fn a_file_run_serves_its_progress_when_asked() {
         ) == 500.0
     });
     drop(stdin);
-    assert!(child.wait().unwrap().success());
+    assert!(child.child.wait().unwrap().success());
 }

@@ -186,38 +186,18 @@ fn the_live_report_endpoint_matches_the_report_command() {
         ),
     )
     .unwrap();
-    let mut child = bin()
-        .env("RUST_LOG", "info")
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(a) = line.split("addr=").nth(1) {
-                let _ = tx.send(a.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let (mut child, mut stdin) = Running::start_piped(&[
+        "run",
+        "--input",
+        "-",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let addr = child.metrics_addr(30);
     let input = generate(&["--scenario", "ncsc-2022"]);
     let lines = input
         .split(|b| *b == b'\n')
@@ -273,5 +253,5 @@ fn the_live_report_endpoint_matches_the_report_command() {
     let (status, body) = http_get(&addr, "/report?month=2019-01");
     assert_eq!(status, 404, "{body}");
     drop(stdin);
-    assert!(child.wait().unwrap().success());
+    assert!(child.child.wait().unwrap().success());
 }

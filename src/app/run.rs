@@ -71,31 +71,32 @@ pub async fn run_input(
     };
     let key = PartitionKey::input();
     let wall = wall_now_ms();
-    let mut guard = lock()?;
-    let st = guard
-        .partition(&key, wall)
-        .map_err(|e| AppError::Runtime(e.to_string()))?;
-    // The same input resumes after its checkpoint; a different input starts
-    // at its beginning, with the same counts and dedup memory.
-    let resume = if st.position.input == input.name() {
-        Resume {
-            offset: st.position.next_offset,
-            lines: st.position.records,
+    let (resume, records_before) = {
+        let mut guard = lock()?;
+        let st = guard
+            .partition(&key, wall)
+            .map_err(|e| AppError::Runtime(e.to_string()))?;
+        // The same input resumes after its checkpoint; a different input starts
+        // at its beginning, with the same counts and dedup memory.
+        let resume = if st.position.input == input.name() {
+            Resume {
+                offset: st.position.next_offset,
+                lines: st.position.records,
+            }
+        } else {
+            if !st.position.input.is_empty() {
+                tracing::info!(previous = %st.position.input, input = %input.name(), "new input: reading it from its start");
+            }
+            st.position.input = input.name();
+            st.position.next_offset = 0;
+            st.position.records = 0;
+            Resume::default()
+        };
+        if resume.lines > 0 {
+            tracing::info!(input = %input.name(), offset = resume.offset, lines = resume.lines, "resuming after the last checkpoint");
         }
-    } else {
-        if !st.position.input.is_empty() {
-            tracing::info!(previous = %st.position.input, input = %input.name(), "new input: reading it from its start");
-        }
-        st.position.input = input.name();
-        st.position.next_offset = 0;
-        st.position.records = 0;
-        Resume::default()
+        (resume, st.position.records)
     };
-    if resume.lines > 0 {
-        tracing::info!(input = %input.name(), offset = resume.offset, lines = resume.lines, "resuming after the last checkpoint");
-    }
-    let records_before = st.position.records;
-    drop(guard);
     let mut rx = file::spawn(input.clone(), resume, max_line, 8)
         .map_err(|e| AppError::Runtime(format!("cannot read {}: {e}", input.name())))?;
 

@@ -264,9 +264,9 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
     table_html(&t[3], None, &mut out);
     out.push_str("</section>");
 
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<footer>incident-monitor · {} · {}</footer></main></body></html>\n",
+        "<footer>incident-monitor · {} · {}</footer></main></body></html>",
         esc(&r.month),
         esc(&r.timezone)
     );

@@ -132,10 +132,21 @@ impl Running {
     /// Starts the binary with `args` (which should include
     /// `--metrics-addr 127.0.0.1:0` where an address is wanted).
     pub fn start(args: &[&str]) -> Running {
+        Running::spawn(args, Stdio::null())
+    }
+
+    /// Like [`Running::start`], with stdin a pipe the test writes to.
+    pub fn start_piped(args: &[&str]) -> (Running, std::process::ChildStdin) {
+        let mut r = Running::spawn(args, Stdio::piped());
+        let stdin = r.child.stdin.take().unwrap();
+        (r, stdin)
+    }
+
+    fn spawn(args: &[&str], stdin: Stdio) -> Running {
         let mut child = bin()
             .env("RUST_LOG", "info")
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
