@@ -19,14 +19,14 @@ use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::{AppError, LiveReports, Monitor, RunSummary};
+use super::{AppError, LiveReports, Monitor, RunSummary, Stage};
 use crate::config::{KafkaConfig, Settings};
 use crate::metrics::{LatencyRecorder, Metrics};
-use crate::pipeline::{Engine, Outcome, wall_now_ms};
+use crate::pipeline::{Engine, wall_now_ms};
 use crate::server;
-use crate::source::kafka::{DeadLetter, MonitorContext, commit, consumer_config, partition_key};
+use crate::source::kafka::{DeadLetter, MonitorContext, commit, consumer_config};
 use crate::spike::SpikeDetector;
-use crate::state::{PartitionKey, StateStore};
+use crate::state::StateStore;
 
 /// Options of a Kafka run.
 #[derive(Debug, Clone)]
@@ -87,8 +87,23 @@ pub async fn run_kafka(
         Some(reports),
         server_stop.clone(),
     ));
+    let dead_letter = if k.dead_letter_topic.is_empty() {
+        None
+    } else {
+        Some(
+            DeadLetter::new(&k, metrics.clone())
+                .map_err(|e| AppError::Usage(format!("dead-letter producer: {e}")))?,
+        )
+    };
+    let stage = Arc::new(Stage::start(
+        monitor.clone(),
+        metrics.clone(),
+        dead_letter,
+        k.topic.clone(),
+    )?);
     let ctx = MonitorContext {
         monitor: monitor.clone(),
+        stage: stage.clone(),
         metrics: metrics.clone(),
         topic: k.topic.clone(),
         lag: Mutex::new(BTreeMap::new()),
@@ -100,14 +115,6 @@ pub async fn run_kafka(
     consumer
         .subscribe(&[k.topic.as_str()])
         .map_err(|e| AppError::Usage(format!("cannot subscribe to {:?}: {e}", k.topic)))?;
-    let dead_letter = if k.dead_letter_topic.is_empty() {
-        None
-    } else {
-        Some(
-            DeadLetter::new(&k, metrics.clone())
-                .map_err(|e| AppError::Usage(format!("dead-letter producer: {e}")))?,
-        )
-    };
     tracing::info!(brokers = %k.brokers, topic = %k.topic, group = %k.group_id, "consuming");
     if let Some(tx) = started {
         let _ = tx.send(Started {
@@ -132,14 +139,15 @@ pub async fn run_kafka(
         .collect();
     let mut spikes = SpikeDetector::new(cfg.spike.clone(), &window_secs, categories.len());
     let mut last_update = Instant::now();
-    let mut latency = LatencyRecorder::default();
-    let mut keys: BTreeMap<i32, PartitionKey> = BTreeMap::new();
     let mut eof: BTreeSet<i32> = BTreeSet::new();
     let mut errors_in_a_row = 0u32;
+    // Throughput of this run, from the first message (excludes group join).
+    let mut first_message: Option<Instant> = None;
+    let mut messages_this_run = 0u64;
     let mut last_error = String::new();
     let max_backoff = Duration::from_secs(k.max_retry_backoff_secs);
 
-    let completed = loop {
+    let completed = 'consume: loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => {
@@ -150,7 +158,7 @@ pub async fn run_kafka(
                 let dt = last_update.elapsed().as_secs_f64();
                 last_update = Instant::now();
                 let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
-                publish(&metrics, &monitor, &mut spikes, &mut latency, dt, &assigned, &consumer.context().lag, &k.topic);
+                publish(&metrics, &monitor, &mut spikes, dt, &assigned, &consumer.context().lag, &k.topic);
                 match (assigned.is_empty(), errors_in_a_row) {
                     (false, 0) => metrics.set_ready(true, ""),
                     (true, 0) => metrics.set_ready(false, "waiting for a partition assignment from the group"),
@@ -160,46 +168,63 @@ pub async fn run_kafka(
             _ = checkpoint.tick() => {
                 checkpoint_and_commit(&monitor, &consumer, &k.topic, &metrics, CommitMode::Async)?;
             }
-            msg = consumer.recv() => match msg {
-                Ok(m) => {
-                    errors_in_a_row = 0;
-                    let p = m.partition();
-                    let key = keys.entry(p).or_insert_with(|| partition_key(m.topic(), p));
-                    let offset = u64::try_from(m.offset()).unwrap_or(0);
-                    let payload = m.payload().unwrap_or(&[]);
-                    let wall = wall_now_ms();
-                    if let Some(ts) = m.timestamp().to_millis() {
-                        latency.record_ms(wall - ts);
-                    }
-                    let outcome = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?.apply_at(key, payload, offset, wall).map_err(rt)?;
-                    if let (Some(Outcome::Invalid(reason)), Some(dlq)) = (outcome, &dead_letter) {
-                        dlq.send(m.key(), payload, reason, m.topic(), p, m.offset());
-                    }
-                    eof.remove(&p);
-                }
-                Err(KafkaError::PartitionEOF(p)) => {
-                    eof.insert(p);
-                    if opts.until_end {
-                        let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
-                        if !assigned.is_empty() && assigned.iter().all(|a| eof.contains(a)) {
-                            tracing::info!(partitions = ?assigned, "every assigned partition is drained");
-                            break true;
+            msg = consumer.recv() => {
+                // Take what librdkafka already holds without going back
+                // through `select!` for each message (no timer polls per
+                // message), copy it to the apply stage, and hand the batch
+                // over when nothing more is ready. Bounded, so ticks and
+                // shutdown are still seen at least every BATCH messages.
+                let mut next = Some(msg);
+                let mut taken = 0;
+                while let Some(msg) = next.take() {
+                    match msg {
+                        Ok(m) => {
+                            errors_in_a_row = 0;
+                            messages_this_run += 1;
+                            first_message.get_or_insert_with(Instant::now);
+                            stage.push(&m)?;
+                            eof.remove(&m.partition());
+                        }
+                        Err(KafkaError::PartitionEOF(p)) => {
+                            eof.insert(p);
+                            if opts.until_end {
+                                let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
+                                if !assigned.is_empty() && assigned.iter().all(|a| eof.contains(a)) {
+                                    // Drained means applied, not only read.
+                                    stage.flush()?;
+                                    let secs = first_message.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                                    tracing::info!(
+                                        partitions = ?assigned,
+                                        messages = messages_this_run,
+                                        secs_since_first_message = secs,
+                                        messages_per_sec = if secs > 0.0 { messages_this_run as f64 / secs } else { 0.0 },
+                                        "every assigned partition is drained"
+                                    );
+                                    break 'consume true;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            errors_in_a_row += 1;
+                            last_error = e.to_string();
+                            let backoff = Duration::from_secs(1 << errors_in_a_row.min(6)).min(max_backoff);
+                            if errors_in_a_row <= 3 || errors_in_a_row.is_power_of_two() {
+                                tracing::warn!(error = %e, attempt = errors_in_a_row, backoff_secs = backoff.as_secs(), "consumer error; retrying");
+                            }
+                            metrics.set_ready(false, &format!("consumer errors: {last_error}"));
+                            tokio::select! {
+                                () = shutdown.cancelled() => {}
+                                () = tokio::time::sleep(backoff) => {}
+                            }
+                            break;
                         }
                     }
-                }
-                Err(e) => {
-                    errors_in_a_row += 1;
-                    last_error = e.to_string();
-                    let backoff = Duration::from_secs(1 << errors_in_a_row.min(6)).min(max_backoff);
-                    if errors_in_a_row <= 3 || errors_in_a_row.is_power_of_two() {
-                        tracing::warn!(error = %e, attempt = errors_in_a_row, backoff_secs = backoff.as_secs(), "consumer error; retrying");
-                    }
-                    metrics.set_ready(false, &format!("consumer errors: {last_error}"));
-                    tokio::select! {
-                        () = shutdown.cancelled() => {}
-                        () = tokio::time::sleep(backoff) => {}
+                    taken += 1;
+                    if taken < BATCH {
+                        next = ready_now(consumer.recv());
                     }
                 }
+                stage.send_pending()?;
             }
         }
     };
@@ -210,7 +235,9 @@ pub async fn run_kafka(
         let monitor = monitor.clone();
         let metrics = metrics.clone();
         let topic = k.topic.clone();
+        let stage = stage.clone();
         tokio::task::spawn_blocking(move || {
+            stage.flush()?;
             let r = checkpoint_and_commit(&monitor, &consumer, &topic, &metrics, CommitMode::Sync);
             drop(consumer);
             r
@@ -226,9 +253,9 @@ pub async fn run_kafka(
             "final checkpoint and commit did not finish in time; the next start resumes from the last completed checkpoint"
         ),
     }
-    if let Some(dlq) = dead_letter {
-        let _ = tokio::task::spawn_blocking(move || dlq.flush(Duration::from_secs(5))).await;
-    }
+    // Last owner of the stage: its thread flushes the dead-letter producer
+    // and ends.
+    drop(stage);
     let outcomes = monitor
         .lock()
         .map(|m| m.outcomes_seen())
@@ -241,6 +268,20 @@ pub async fn run_kafka(
         lines_this_run: 0,
         completed,
     })
+}
+
+/// Messages taken from librdkafka per turn of the loop, at most.
+const BATCH: usize = super::stage::BATCH;
+
+/// The output of a future if it is ready now, without waiting. The waker is
+/// a no-op: a pending future is dropped and polled afresh by the loop.
+fn ready_now<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
 }
 
 /// Checkpoints changed partitions, then commits the checkpointed positions.
@@ -272,7 +313,6 @@ fn publish(
     metrics: &Metrics,
     monitor: &Mutex<Monitor>,
     spikes: &mut SpikeDetector,
-    latency: &mut LatencyRecorder,
     dt_secs: f64,
     assigned: &[i32],
     lag: &Mutex<BTreeMap<i32, i64>>,
@@ -288,7 +328,6 @@ fn publish(
             metrics.set_spike(w, c, s.score, s.spiking);
         }
     }
-    metrics.absorb_latency(latency);
     if let Ok(lag) = lag.lock() {
         let own: Vec<(i32, i64)> = lag
             .iter()

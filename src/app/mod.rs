@@ -7,6 +7,7 @@ mod kafka;
 mod monitor;
 mod reports;
 mod run;
+mod stage;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ pub use kafka::{KafkaOptions, Started, run_kafka};
 pub use monitor::{Monitor, MonitorError};
 pub use reports::LiveReports;
 pub use run::{RunSummary, run_input};
+pub use stage::Stage;
 
 use crate::calendar::YearMonth;
 use crate::config::{Config, ConfigError, ReportConfig, Settings};

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""End-to-end throughput benchmark: the monitor against the raw consumer and
+a Python consumer, on a real Kafka-protocol broker (Tansu).
+
+    python3 benches/e2e.py [--events 2000000] [--runs 3] [--partitions 4] [--scaling]
+
+It installs what it needs (scripts/tools.sh, confluent-kafka and
+prometheus_client in the tools virtualenv), builds the release binaries,
+starts the broker, loads a topic with `incident-monitor generate --scenario
+live` (about 450-byte events, every category, re-deliveries, a few invalid
+lines), then drains the same topic several times, alternating the order of:
+
+  (a) raw      benches/raw_consumer.rs: same librdkafka and settings, counts only
+  (b) monitor  incident-monitor run --until-end (default config + test-broker
+               session settings): full pipeline, metrics, checkpoints
+  (c) python   benches/python_consumer.py: confluent-kafka + json.loads +
+               dict classification + prometheus_client counter
+
+Each run uses a fresh consumer group (and for (b) a fresh state directory).
+Rates are messages per second from each consumer's first message to the end
+of every partition (group join excluded; wall time including start-up is
+reported too). CPU seconds and peak RSS come from the kernel (wait4). With
+--scaling it also drains 250k/500k/1M/2M-event topics with the monitor, and
+the 2M topic with smaller dedup bounds, to show how cost grows.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def tools():
+    env = {}
+    for line in sh([str(ROOT / "scripts/tools.sh")]).splitlines():
+        k, _, v = line.partition("=")
+        env[k] = v
+    venv_python = ROOT / ".tools/venv/bin/python"
+    try:
+        sh([str(venv_python), "-c", "import confluent_kafka, prometheus_client"])
+    except subprocess.CalledProcessError:
+        sh([str(ROOT / ".tools/venv/bin/pip"), "install", "--quiet", "--disable-pip-version-check",
+            "confluent-kafka", "prometheus_client"])
+    return env, venv_python
+
+
+def build():
+    sh(["cargo", "build", "--release", "--bin", "incident-monitor"], cwd=ROOT)
+    out = sh(["cargo", "build", "--release", "--bench", "raw_consumer", "--message-format=json"], cwd=ROOT)
+    raw = None
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "raw_consumer" and msg.get("executable"):
+            raw = msg["executable"]
+    if raw is None:
+        sys.exit("could not find the raw_consumer bench executable")
+    return str(ROOT / "target/release/incident-monitor"), raw
+
+
+def measure(cmd, env=None):
+    """Runs cmd; returns (stdout, stderr, wall secs, cpu secs, peak RSS MiB)."""
+    start = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        so, se = out.read(), err.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{cmd[0]} failed:\n{se[-3000:]}")
+    return so, se, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+
+
+def monitor_rate(stderr):
+    for line in stderr.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        f = rec.get("fields", {})
+        if f.get("message") == "every assigned partition is drained":
+            return f["messages"], f["secs_since_first_message"]
+    sys.exit("the monitor did not log its drain:\n" + stderr[-3000:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--scaling", action="store_true")
+    args = ap.parse_args()
+
+    env, python = tools()
+    monitor, raw = build()
+    broker = sh([str(ROOT / "scripts/broker.sh")]).split()
+    brokers = broker[0].split("=", 1)[1]
+    broker_pid = int(broker[1].split("=", 1)[1])
+    work = Path(tempfile.mkdtemp(prefix="im-e2e-"))
+    cfg = work / "bench.toml"
+    # Default config; only the test broker's session settings (its first
+    # JoinGroup takes about session.timeout.ms / 2).
+    cfg.write_text('[kafka.properties]\n"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n')
+
+    def load(topic, events):
+        sh([env["TANSU"], "topic", "create", topic, "--partitions", str(args.partitions), "--broker", f"tcp://{brokers}"])
+        t = time.monotonic()
+        sh([monitor, "generate", "--scenario", "live", "--count", str(events), "--seed", "1",
+            "--brokers", brokers, "--topic", topic])
+        return time.monotonic() - t
+
+    def run(kind, topic, n, extra_cfg=None):
+        group = f"{kind}-{topic}-{n}-{time.monotonic_ns()}"
+        if kind == "raw":
+            so, se, wall, cpu, rss = measure([raw, brokers, topic, group, str(args.partitions)])
+            r = json.loads(so.strip().splitlines()[-1])
+            msgs, secs = r["messages"], r["secs_since_first_message"]
+        elif kind == "python":
+            so, se, wall, cpu, rss = measure([str(python), str(ROOT / "benches/python_consumer.py"), brokers, topic, group, str(args.partitions)])
+            r = json.loads(so.strip().splitlines()[-1])
+            msgs, secs = r["messages"], r["secs_since_first_message"]
+        else:
+            c = cfg if extra_cfg is None else extra_cfg
+            state = work / f"state-{group}"
+            so, se, wall, cpu, rss = measure([monitor, "--log-format", "json", "run", "--config", str(c), "--brokers", brokers,
+                                              "--topic", topic, "--group", group, "--until-end", "--metrics-addr", "127.0.0.1:0",
+                                              "--state-dir", str(state)])
+            msgs, secs = monitor_rate(se)
+        if msgs != n:
+            sys.exit(f"{kind} consumed {msgs} of {n} messages")
+        return {"rate": msgs / secs, "secs": secs, "wall": wall, "cpu": cpu, "rss": rss}
+
+    try:
+        topic = "bench"
+        produce_secs = load(topic, args.events)
+        print(f"loaded {args.events} events into {args.partitions} partitions in {produce_secs:.1f} s", file=sys.stderr)
+        kinds = ["raw", "monitor", "python"]
+        results = {k: [] for k in kinds}
+        for i in range(args.runs):
+            order = kinds[i % 3:] + kinds[:i % 3]
+            for k in order:
+                r = run(k, topic, args.events)
+                results[k].append(r)
+                print(f"run {i + 1} {k}: {r['rate']:,.0f} msg/s", file=sys.stderr)
+
+        def med(k, f):
+            return statistics.median(r[f] for r in results[k])
+
+        print(f"\n{args.events:,} events, {args.partitions} partitions, {args.runs} alternating runs each\n")
+        print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | peak RSS MiB (max) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        names = {"raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer"}
+        for k in kinds:
+            rates = [r["rate"] for r in results[k]]
+            print(f"| {names[k]} | {med(k, 'rate'):,.0f} | {min(rates):,.0f} - {max(rates):,.0f} | {med(k, 'secs'):.2f} | "
+                  f"{med(k, 'wall'):.2f} | {med(k, 'cpu'):.2f} | {max(r['rss'] for r in results[k]):.0f} |")
+        print(f"\n(b)/(a) = {med('monitor', 'rate') / med('raw', 'rate'):.3f}; "
+              f"(b)/(c) = {med('monitor', 'rate') / med('python', 'rate'):.2f}")
+
+        if args.scaling:
+            print("\n| monitor on | msg/s | drain s | CPU s | peak RSS MiB |")
+            print("| --- | ---: | ---: | ---: | ---: |")
+            for n in [250_000, 500_000, 1_000_000]:
+                t = f"scale-{n}"
+                load(t, n)
+                r = run("monitor", t, n)
+                print(f"| {n:,} events | {r['rate']:,.0f} | {r['secs']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} |")
+            r = results["monitor"][0]
+            print(f"| {args.events:,} events | {r['rate']:,.0f} | {r['secs']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} |")
+            for max_ids in [100_000, 500_000]:
+                c = work / f"dedup-{max_ids}.toml"
+                c.write_text(cfg.read_text() + f"[dedup]\nmax_ids_per_partition = {max_ids}\n")
+                r = run("monitor", topic, args.events, c)
+                print(f"| {args.events:,} events, dedup.max_ids_per_partition = {max_ids:,} | {r['rate']:,.0f} | {r['secs']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} |")
+    finally:
+        os.kill(broker_pid, 15)
+
+
+if __name__ == "__main__":
+    main()

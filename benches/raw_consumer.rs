@@ -1,0 +1,75 @@
+//! The reference consumer of the end-to-end benchmark (`benches/e2e.py`): the
+//! same librdkafka and the same consumer settings as the monitor
+//! (`source::kafka::consumer_config`), on the same kind of tokio loop, doing
+//! nothing but count messages until every partition reports end of
+//! partition. It is the physical limit of this client library on the broker.
+//!
+//! Usage: raw_consumer BROKERS TOPIC GROUP PARTITIONS
+//! Prints one JSON line: {"messages": N, "bytes": B, "secs_since_first_message": S}.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use incident_monitor::config::KafkaConfig;
+use incident_monitor::source::kafka::consumer_config;
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if args.len() != 4 {
+        // `cargo bench` runs every bench target; without arguments this one
+        // has nothing to measure.
+        eprintln!("usage: raw_consumer BROKERS TOPIC GROUP PARTITIONS (run by benches/e2e.py)");
+        return;
+    }
+    let partitions: usize = args[3].parse().unwrap_or(1);
+    let k = KafkaConfig {
+        brokers: args[0].clone(),
+        topic: args[1].clone(),
+        group_id: args[2].clone(),
+        properties: [
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "1000"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect(),
+        ..KafkaConfig::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async move {
+        let consumer: StreamConsumer = consumer_config(&k).create().expect("consumer");
+        consumer.subscribe(&[k.topic.as_str()]).expect("subscribe");
+        let (mut n, mut bytes) = (0u64, 0u64);
+        let mut first: Option<Instant> = None;
+        let mut eof = BTreeSet::new();
+        loop {
+            match consumer.recv().await {
+                Ok(m) => {
+                    first.get_or_insert_with(Instant::now);
+                    n += 1;
+                    bytes += m.payload().map_or(0, |p| p.len() as u64);
+                    eof.remove(&m.partition());
+                }
+                Err(KafkaError::PartitionEOF(p)) => {
+                    eof.insert(p);
+                    if eof.len() == partitions && n > 0 {
+                        break;
+                    }
+                }
+                Err(e) => eprintln!("consumer error: {e}"),
+            }
+        }
+        let secs = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        println!("{{\"messages\": {n}, \"bytes\": {bytes}, \"secs_since_first_message\": {secs}}}");
+    });
+}
