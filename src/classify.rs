@@ -7,7 +7,32 @@
 
 use std::collections::HashMap;
 
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: keys are short type names from the configuration (no
+/// adversarial keys), and for them it is several times faster than SipHash
+/// or a streaming XXH3.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type TypeMap = HashMap<Box<str>, u64, BuildHasherDefault<Fnv>>;
 
 use crate::config::{ClassificationConfig, SECTOR_UNKNOWN, is_label_safe};
 use crate::event::Event;
@@ -116,7 +141,7 @@ pub struct Classifier {
     default_category: CategoryId,
     rules: Vec<Rule>,
     /// Lower-cased type → rules whose `types` list it.
-    by_type: HashMap<Box<str>, u64, Xxh3DefaultBuilder>,
+    by_type: TypeMap,
     /// Rules without a `types` condition: candidates for every event.
     typeless: u64,
     /// Rules that need more than the type check.
@@ -145,9 +170,7 @@ impl Classifier {
             Ok((categories.len() - 1) as CategoryId)
         };
         let mut rules = Vec::with_capacity(cfg.rules.len());
-        // Keys come from the configuration, not from input: no need for a
-        // DoS-resistant hasher; XXH3 is several times faster than SipHash.
-        let mut by_type: HashMap<Box<str>, u64, Xxh3DefaultBuilder> = HashMap::default();
+        let mut by_type = TypeMap::default();
         let mut typeless = 0u64;
         let mut extra = 0u64;
         for (index, r) in cfg.rules.iter().enumerate() {
@@ -203,6 +226,15 @@ impl Classifier {
             typeless,
             extra,
         })
+    }
+
+    /// The optional event fields some rule reads; the parser skips the rest.
+    pub fn fields_needed(&self) -> crate::event::Fields {
+        crate::event::Fields {
+            signature: self.rules.iter().any(|r| !r.signature_contains.is_empty()),
+            mitre: self.rules.iter().any(|r| !r.mitre_prefixes.is_empty()),
+            tags: self.rules.iter().any(|r| !r.tags.is_empty()),
+        }
     }
 
     /// Category names in index order (rule order, then the default).

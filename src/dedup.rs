@@ -82,7 +82,9 @@ pub struct Dedup {
 impl Dedup {
     pub fn new(horizon_ms: i64, max_ids: usize) -> Dedup {
         Dedup {
-            ids: IdSet::default(),
+            // Start with room for a busy hour so the set does not rehash
+            // through every small size (about 1 MB).
+            ids: IdSet::with_capacity_and_hasher(max_ids.min(1 << 16), Default::default()),
             buckets: BTreeMap::new(),
             horizon_ms,
             max_ids,

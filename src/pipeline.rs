@@ -8,7 +8,7 @@ use crate::calendar::MonthIndex;
 use crate::classify::CategoryId;
 use crate::config::Settings;
 use crate::dedup::{IdHash, Seen};
-use crate::event::{EpochMillis, Reject, Severity, parse};
+use crate::event::{EpochMillis, Fields, Reject, Severity, parse_fields};
 use crate::state::{PartitionKey, PartitionState};
 
 /// What happened to one message.
@@ -36,6 +36,7 @@ pub struct Engine {
     settings: Settings,
     months: MonthIndex,
     max_event_bytes: usize,
+    fields: Fields,
 }
 
 impl Engine {
@@ -43,6 +44,7 @@ impl Engine {
         Engine {
             months: MonthIndex::new(settings.tz.clone()),
             max_event_bytes: settings.config.events.max_event_bytes,
+            fields: settings.classifier.fields_needed(),
             settings,
         }
     }
@@ -96,7 +98,7 @@ impl Engine {
         payload: &[u8],
         wall_ms: EpochMillis,
     ) -> Outcome {
-        let event = match parse(payload, self.max_event_bytes) {
+        let event = match parse_fields(payload, self.max_event_bytes, self.fields) {
             Ok(e) => e,
             Err(r) => return Outcome::Invalid(r),
         };

@@ -50,22 +50,48 @@ impl WindowShape {
 }
 
 /// One window's panes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PaneRing {
     /// Pane index (`time / slide`) held by each slot; `i64::MIN` when empty.
     tags: Vec<i64>,
     /// `[slot][category]` counts.
     counts: Vec<u32>,
     categories: usize,
+    /// Slots are a power of two (at least the window's panes): a pane's slot
+    /// is `pane & mask`, no division on the hot path.
+    mask: i64,
+    /// Start of the window at the last clock seen (ms), and where the next
+    /// pane begins: recomputed only when the clock crosses into a new pane.
+    window_start_ms: i64,
+    next_pane_ms: i64,
+}
+
+/// Equal when they hold the same panes (the clock caches are derived).
+impl PartialEq for PaneRing {
+    fn eq(&self, other: &Self) -> bool {
+        self.tags == other.tags
+            && self.counts == other.counts
+            && self.categories == other.categories
+    }
 }
 
 impl PaneRing {
     fn new(panes: usize, categories: usize) -> PaneRing {
+        let slots = panes.next_power_of_two();
         PaneRing {
-            tags: vec![i64::MIN; panes],
-            counts: vec![0; panes * categories],
+            tags: vec![i64::MIN; slots],
+            counts: vec![0; slots * categories],
             categories,
+            // At most 2^14 slots (10,000 panes are validated): fits.
+            mask: (slots - 1) as i64,
+            window_start_ms: i64::MIN,
+            next_pane_ms: i64::MIN,
         }
+    }
+
+    fn slot(&self, pane: i64) -> usize {
+        // In 0..=mask by the mask.
+        (pane & self.mask) as usize
     }
 
     /// Non-empty panes as (pane index, per-category counts), for checkpoints.
@@ -150,13 +176,17 @@ impl Windows {
         };
         let mut late = 0u32;
         for (i, (shape, ring)) in self.shapes.iter().zip(self.rings.iter_mut()).enumerate() {
-            let pane = t.div_euclid(shape.slide_ms);
-            let first_open = clock.div_euclid(shape.slide_ms) - shape.panes as i64 + 1;
-            if pane < first_open {
+            if clock >= ring.next_pane_ms {
+                let clock_pane = clock.div_euclid(shape.slide_ms);
+                ring.window_start_ms = (clock_pane - shape.panes as i64 + 1) * shape.slide_ms;
+                ring.next_pane_ms = (clock_pane + 1) * shape.slide_ms;
+            }
+            if t < ring.window_start_ms {
                 late |= 1 << i;
                 continue;
             }
-            let slot = pane.rem_euclid(shape.panes as i64) as usize;
+            let pane = t.div_euclid(shape.slide_ms);
+            let slot = ring.slot(pane);
             let row = slot * ring.categories;
             if ring.tags[slot] != pane {
                 // The slot holds an expired pane (older than the window).
@@ -203,13 +233,12 @@ impl Windows {
     /// Restores a checkpointed window state; panes of a window whose shape
     /// changed are dropped (they refill from new events).
     pub fn restore_ring(&mut self, w: usize, panes: &[(i64, Vec<u32>)]) {
-        let shape = &self.shapes[w];
         let ring = &mut self.rings[w];
         for (pane, counts) in panes {
             if counts.len() != self.categories {
                 continue;
             }
-            let slot = pane.rem_euclid(shape.panes as i64) as usize;
+            let slot = ring.slot(*pane);
             ring.tags[slot] = *pane;
             ring.counts[slot * self.categories..(slot + 1) * self.categories]
                 .copy_from_slice(counts);

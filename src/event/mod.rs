@@ -20,7 +20,7 @@ pub mod time;
 
 use std::borrow::Cow;
 
-pub use parse::{MAX_ID_BYTES, parse};
+pub use parse::{Fields, MAX_ID_BYTES, parse, parse_fields};
 pub use reject::Reject;
 pub use time::EpochMillis;
 

@@ -178,6 +178,26 @@ fn deep_nesting_is_skipped_without_recursion() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
+    /// The SIMD parser (sonic-rs) and serde_json give the same answer for
+    /// every input, valid or not: same event, or same rejection reason.
+    #[test]
+    fn both_parsers_agree(
+        cut in 0usize..=FULL.len(),
+        flips in proptest::collection::vec((0usize..FULL.len(), any::<u8>()), 0..3),
+    ) {
+        let mut bytes = FULL.as_bytes().to_vec();
+        for (at, b) in flips {
+            bytes[at] = b;
+        }
+        bytes.truncate(cut);
+        prop_assert_eq!(parse(&bytes, MAX), parse_with_serde_json(&bytes, Fields::ALL));
+    }
+
+    #[test]
+    fn both_parsers_agree_on_arbitrary_json_like_text(s in r#"[{}\[\]":,a-z0-9 \\.eE+-]{0,80}"#) {
+        prop_assert_eq!(parse(s.as_bytes(), MAX), parse_with_serde_json(s.as_bytes(), Fields::ALL));
+    }
+
     #[test]
     fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse(&bytes, MAX);
@@ -199,4 +219,23 @@ proptest! {
             prop_assert!(parse(&FULL.as_bytes()[..cut], MAX).is_err());
         }
     }
+}
+
+#[test]
+fn fields_not_asked_for_are_skipped_but_still_validated() {
+    let want = Fields {
+        signature: false,
+        mitre: true,
+        tags: false,
+    };
+    let e = parse_fields(FULL.as_bytes(), MAX, want).unwrap();
+    assert_eq!(e.signature, None);
+    assert!(e.tags.is_empty());
+    assert_eq!(e.mitre.as_deref(), Some("T1566.002"));
+    // A skipped field must still be valid JSON.
+    let broken = FULL.replace(r#""tags":["email","credential"]"#, r#""tags":["email",]"#);
+    assert_eq!(
+        parse_fields(broken.as_bytes(), MAX, want).map(|_| ()),
+        Err(Reject::NotJson)
+    );
 }
