@@ -115,9 +115,6 @@ pub fn parse_fields(bytes: &[u8], max_bytes: usize, want: Fields) -> Result<Even
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Reject::Empty);
     }
-    // SIMD validation up front: strict (a skipped field must be UTF-8 too)
-    // and a third of the parse time with std's validator.
-    let text = simdutf8::basic::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
     let mut raw = Raw {
         want,
         ..Raw::default()
@@ -129,15 +126,20 @@ pub fn parse_fields(bytes: &[u8], max_bytes: usize, want: Fields) -> Result<Even
     // visitor; tests feed both the same corpus.
     let openings = count_openings(bytes);
     let read = if openings <= NESTING_FAST {
-        let mut de = sonic_rs::Deserializer::from_str(text);
+        // sonic-rs validates UTF-8 as it scans, skipped strings included;
+        // a failure is told apart below.
+        let mut de = sonic_rs::Deserializer::from_slice(bytes);
         let r = TopSeed(&mut raw).deserialize(&mut de).map_err(|_| ());
         Read::of(r, de.end().is_ok())
     } else {
+        // serde_json does not validate the strings it skips: check first.
+        let text = simdutf8::basic::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
         read_nested(text, &mut raw)
     };
     match read {
         Read::Object => {}
         Read::NotObject => return Err(Reject::NotObject),
+        Read::Invalid if simdutf8::basic::from_utf8(bytes).is_err() => return Err(Reject::NotUtf8),
         Read::Invalid => return Err(Reject::NotJson),
     }
     raw.validate()
