@@ -16,6 +16,11 @@ use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 
+fn fail(msg: &str) -> ! {
+    eprintln!("raw_consumer: {msg}");
+    std::process::exit(1)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -41,14 +46,22 @@ fn main() {
         .collect(),
         ..KafkaConfig::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a runtime");
+    {
+        Ok(rt) => rt,
+        Err(e) => fail(&format!("cannot start the runtime: {e}")),
+    };
     rt.block_on(async move {
-        let consumer: StreamConsumer = consumer_config(&k).create().expect("consumer");
-        consumer.subscribe(&[k.topic.as_str()]).expect("subscribe");
+        let consumer: StreamConsumer = match consumer_config(&k).create() {
+            Ok(c) => c,
+            Err(e) => fail(&format!("cannot create the consumer: {e}")),
+        };
+        if let Err(e) = consumer.subscribe(&[k.topic.as_str()]) {
+            fail(&format!("cannot subscribe to {}: {e}", k.topic));
+        }
         let (mut n, mut bytes) = (0u64, 0u64);
         let mut first: Option<Instant> = None;
         let mut eof = BTreeSet::new();

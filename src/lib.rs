@@ -19,18 +19,26 @@
 //! * [`state`]: per-partition state with the source position it covers, and
 //!   its atomic checkpoints.
 //! * [`report`]: the monthly report (model, English and Vietnamese wording,
-//!   text / Markdown / JSON).
+//!   text / Markdown / JSON / a self-contained HTML page with SVG charts).
+//! * [`spike`]: spike scores of window counts against a rolling baseline.
+//! * [`metrics`]: the Prometheus registry, written from plain numbers the
+//!   monitor computes (no label lookups on the hot path).
 //!
 //! At the edges:
 //!
-//! * [`source`]: where messages come from (JSONL file or stdin), on their own
-//!   threads, over bounded channels.
-//! * [`app`]: the commands and the thin async loop around the engine.
+//! * [`source`]: where messages come from: a JSONL file or stdin (its own
+//!   thread, a bounded channel) and Kafka (consumer settings, the rebalance
+//!   callbacks, the dead-letter producer).
+//! * [`app`]: the commands; the thin async loops around the engine (Kafka and
+//!   file), the apply stage thread, the embedded demo, live reports.
+//! * [`server`]: the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
+//!   `/report`).
 //! * [`generate`]: synthetic streams, including the `ncsc-2022` replay of the
 //!   published figures.
 //! * [`config`]: the TOML configuration, its defaults and validation.
 //!
-//! Domain modules know nothing of tokio; only `app` and `source` do.
+//! Domain modules know nothing of tokio or Kafka; only `app`, `source` and
+//! `server` do.
 
 pub mod app;
 pub mod calendar;

@@ -159,6 +159,7 @@ pub async fn run_kafka(
                 last_update = Instant::now();
                 let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
                 publish(&metrics, &monitor, &mut spikes, dt, &assigned, &consumer.context().lag, &k.topic);
+                metrics.set_queue_depth("apply", stage.depth());
                 match (assigned.is_empty(), errors_in_a_row) {
                     (false, 0) => metrics.set_ready(true, ""),
                     (true, 0) => metrics.set_ready(false, "waiting for a partition assignment from the group"),

@@ -121,6 +121,7 @@ pub async fn run_input(
             _ = update.tick(), if endpoint.is_some() => {
                 if let Some(e) = endpoint.as_mut() {
                     e.publish(&mut *lock()?);
+                    e.metrics.set_queue_depth("input", rx.len());
                 }
             }
             msg = rx.recv() => match msg {

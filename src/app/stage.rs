@@ -13,6 +13,7 @@
 //! Measured on the end-to-end benchmark: see docs/benchmarks.md.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -76,6 +77,8 @@ pub struct Stage {
     /// (which runs inside the consumer's poll) must hand it over too.
     pending: Mutex<Batch>,
     thread: Mutex<Option<JoinHandle<Result<(), String>>>>,
+    /// Batches handed over and not yet applied (exported as a metric).
+    depth: Arc<AtomicUsize>,
 }
 
 fn rt(e: impl std::fmt::Display) -> AppError {
@@ -90,15 +93,32 @@ impl Stage {
         topic: String,
     ) -> Result<Stage, AppError> {
         let (tx, rx) = sync_channel(DEPTH);
+        let depth = Arc::new(AtomicUsize::new(0));
+        let in_flight = depth.clone();
         let thread = std::thread::Builder::new()
             .name("apply".into())
-            .spawn(move || apply_loop(&rx, &monitor, &metrics, dead_letter.as_ref(), &topic))
+            .spawn(move || {
+                apply_loop(
+                    &rx,
+                    &monitor,
+                    &metrics,
+                    dead_letter.as_ref(),
+                    &topic,
+                    &in_flight,
+                )
+            })
             .map_err(|e| rt(format!("cannot start the apply thread: {e}")))?;
         Ok(Stage {
             tx,
             pending: Mutex::new(Batch::default()),
             thread: Mutex::new(Some(thread)),
+            depth,
         })
+    }
+
+    /// Batches waiting for the apply thread.
+    pub fn depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
     }
 
     /// Copies a message into the current batch; hands the batch over when
@@ -136,6 +156,9 @@ impl Stage {
     }
 
     fn send(&self, w: Work) -> Result<(), AppError> {
+        if matches!(w, Work::Apply(_)) {
+            self.depth.fetch_add(1, Ordering::Relaxed);
+        }
         self.tx.send(w).map_err(|_| self.failure())
     }
 
@@ -156,6 +179,7 @@ fn apply_loop(
     metrics: &Metrics,
     dead_letter: Option<&DeadLetter>,
     topic: &str,
+    depth: &AtomicUsize,
 ) -> Result<(), String> {
     let mut keys: Vec<(i32, PartitionKey)> = Vec::new();
     let mut latency = LatencyRecorder::default();
@@ -196,6 +220,7 @@ fn apply_loop(
             }
         }
         metrics.absorb_latency(&mut latency);
+        depth.fetch_sub(1, Ordering::Relaxed);
     }
     if let Some(dlq) = dead_letter {
         dlq.flush(std::time::Duration::from_secs(5));

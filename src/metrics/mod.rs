@@ -39,6 +39,7 @@ pub mod names {
     pub const ASSIGNED: &str = "incident_monitor_assigned_partitions";
     pub const READY: &str = "incident_monitor_ready";
     pub const DEAD_LETTER: &str = "incident_monitor_dead_letter_messages_total";
+    pub const QUEUE_DEPTH: &str = "incident_monitor_queue_depth";
     pub const CURRENT_MONTH: &str = "incident_monitor_current_month_info";
     pub const MONTH_TO_DATE: &str = "incident_monitor_incidents_month_to_date";
     pub const SECTOR_TOTAL: &str = "incident_monitor_incidents_sector_total";
@@ -129,6 +130,7 @@ pub struct Metrics {
     assigned: IntGauge,
     ready: IntGauge,
     dead_letter: [IntCounter; 2],
+    queue_depth: IntGaugeVec,
     /// Dead-letter deliveries, counted by the producer's callback thread.
     pub dead_letter_sent: AtomicU64,
     pub dead_letter_failed: AtomicU64,
@@ -286,6 +288,12 @@ impl Metrics {
             "Rejected messages sent to the dead-letter topic, by result.",
             &["result"],
         )?;
+        let queue_depth = gauge_vec(
+            &r,
+            QUEUE_DEPTH,
+            "Batches waiting in a bounded internal queue (input: file reader to loop; apply: consume loop to apply stage).",
+            &["queue"],
+        )?;
 
         let sector = counter_vec(
             &r,
@@ -358,6 +366,7 @@ impl Metrics {
             assigned,
             ready,
             dead_letter: ["sent", "failed"].map(|o| dead_letter.with_label_values(&[o])),
+            queue_depth,
             dead_letter_sent: AtomicU64::new(0),
             dead_letter_failed: AtomicU64::new(0),
             latency: Mutex::new(LatencySummary::default()),
@@ -463,6 +472,13 @@ impl Metrics {
         for (p, l) in lag {
             self.lag.with_label_values(&[topic, &p.to_string()]).set(*l);
         }
+    }
+
+    /// Depth of a bounded internal queue (`input` or `apply`).
+    pub fn set_queue_depth(&self, queue: &'static str, batches: usize) {
+        self.queue_depth
+            .with_label_values(&[queue])
+            .set(i64::try_from(batches).unwrap_or(i64::MAX));
     }
 
     pub fn set_last_checkpoint(&self, unix_secs: f64) {
