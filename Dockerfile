@@ -1,7 +1,7 @@
 # Multi-stage build: compile with the Rust toolchain, run on a slim Debian
 # base as a non-root user. librdkafka is bundled (built from source by
 # rdkafka-sys), so the runtime image needs no Kafka library.
-FROM rust:1.89-bookworm AS build
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
