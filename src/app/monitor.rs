@@ -152,36 +152,42 @@ impl Monitor {
         Ok(())
     }
 
-    /// Applies one message at `offset` of a partition. Messages below the
-    /// partition's checkpointed position were counted before a restart (the
-    /// group offset may lag the checkpoint): they are skipped, which is what
-    /// makes a replay after a crash exact. Returns `None` for a skipped one.
-    pub fn apply_at(
+    /// Applies a run of messages of one partition, `(payload, offset)` in
+    /// offset order, with one partition lookup for the whole run. Messages
+    /// below the partition's checkpointed position were counted before a
+    /// restart (the group offset may lag the checkpoint): they are skipped,
+    /// which is what makes a replay after a crash exact. `on_invalid` gets
+    /// the run index and reason of each rejected message.
+    pub fn apply_run<'a>(
         &mut self,
         key: &PartitionKey,
-        payload: &[u8],
-        offset: u64,
+        messages: impl Iterator<Item = (&'a [u8], u64)>,
         wall_ms: EpochMillis,
-    ) -> Result<Option<Outcome>, MonitorError> {
+        mut on_invalid: impl FnMut(usize, Reject),
+    ) -> Result<(), MonitorError> {
         if !self.partitions.contains_key(key) {
             self.partition(key, wall_ms)?;
         }
         let Some(st) = self.partitions.get_mut(key) else {
-            return Ok(None);
+            return Ok(());
         };
-        if offset < st.position.next_offset {
-            return Ok(None);
+        let mut applied = false;
+        for (i, (payload, offset)) in messages.enumerate() {
+            if offset < st.position.next_offset {
+                continue;
+            }
+            if let Outcome::Invalid(r) = self.engine.apply(st, payload, wall_ms) {
+                self.rejects.record(r, key, offset);
+                on_invalid(i, r);
+            }
+            st.position.next_offset = offset + 1;
+            st.position.records += 1;
+            applied = true;
         }
-        let outcome = self.engine.apply(st, payload, wall_ms);
-        if let Outcome::Invalid(r) = outcome {
-            self.rejects.record(r, key, offset);
-        }
-        st.position.next_offset = offset + 1;
-        st.position.records += 1;
-        if !self.dirty.contains(key) {
+        if applied && !self.dirty.contains(key) {
             self.dirty.insert(key.clone());
         }
-        Ok(Some(outcome))
+        Ok(())
     }
 
     /// Checkpoints the given partitions and forgets them (they were revoked:

@@ -22,7 +22,7 @@ use rdkafka::Message;
 
 use super::{AppError, Monitor};
 use crate::metrics::{LatencyRecorder, Metrics};
-use crate::pipeline::{Outcome, wall_now_ms};
+use crate::pipeline::wall_now_ms;
 use crate::source::kafka::{DeadLetter, partition_key};
 use crate::state::PartitionKey;
 
@@ -192,31 +192,54 @@ fn apply_loop(
             }
         };
         let wall = wall_now_ms();
+        for it in &batch.items {
+            if let Some(ts) = it.timestamp_ms {
+                latency.record_ms(wall - ts);
+            }
+        }
         {
             let mut m = monitor
                 .lock()
                 .map_err(|_| "monitor lock poisoned".to_owned())?;
-            for it in &batch.items {
-                let idx = match keys.iter().position(|(p, _)| *p == it.partition) {
+            // Runs of one partition (librdkafka delivers fetches per
+            // partition): one state lookup per run, not per message.
+            let mut start = 0;
+            while start < batch.items.len() {
+                let partition = batch.items[start].partition;
+                let end = batch.items[start..]
+                    .iter()
+                    .position(|it| it.partition != partition)
+                    .map_or(batch.items.len(), |n| start + n);
+                let run = &batch.items[start..end];
+                let idx = match keys.iter().position(|(p, _)| *p == partition) {
                     Some(i) => i,
                     None => {
-                        keys.push((it.partition, partition_key(topic, it.partition)));
+                        keys.push((partition, partition_key(topic, partition)));
                         keys.len() - 1
                     }
                 };
-                let key = &keys[idx].1;
-                let payload = &batch.data[it.payload.clone()];
-                let offset = u64::try_from(it.offset).unwrap_or(0);
-                let outcome = m
-                    .apply_at(key, payload, offset, wall)
-                    .map_err(|e| e.to_string())?;
-                if let Some(ts) = it.timestamp_ms {
-                    latency.record_ms(wall - ts);
-                }
-                if let (Some(Outcome::Invalid(reason)), Some(dlq)) = (outcome, dead_letter) {
-                    let k = it.key.clone().map(|r| &batch.data[r]);
-                    dlq.send(k, payload, reason, topic, it.partition, it.offset);
-                }
+                let messages = run.iter().map(|it| {
+                    (
+                        &batch.data[it.payload.clone()],
+                        u64::try_from(it.offset).unwrap_or(0),
+                    )
+                });
+                m.apply_run(&keys[idx].1, messages, wall, |i, reason| {
+                    if let Some(dlq) = dead_letter {
+                        let it = &run[i];
+                        let key = it.key.clone().map(|r| &batch.data[r]);
+                        dlq.send(
+                            key,
+                            &batch.data[it.payload.clone()],
+                            reason,
+                            topic,
+                            partition,
+                            it.offset,
+                        );
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+                start = end;
             }
         }
         metrics.absorb_latency(&mut latency);
