@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use incident_monitor::app::{KafkaOptions, run_kafka};
 use incident_monitor::config::Config;
-use incident_monitor::generate::ncsc_2022;
+use incident_monitor::generate::{incident_id, ncsc_2022};
 use incident_monitor::state::StateStore;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -26,10 +26,7 @@ fn produce(brokers: &str, topic: &str, lines: &[String]) {
         .create()
         .unwrap();
     for l in lines {
-        let id = l
-            .split_once("\"id\":\"")
-            .and_then(|(_, r)| r.split_once('"'))
-            .map_or("", |(id, _)| id);
+        let id = incident_id(l).unwrap_or("");
         while p.send(BaseRecord::to(topic).key(id).payload(l)).is_err() {
             std::thread::sleep(Duration::from_millis(20));
         }

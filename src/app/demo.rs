@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{AppError, KafkaOptions, Started, run_kafka};
 use crate::config::{Config, ReportConfig};
-use crate::generate::{LiveStream, ncsc_2022};
+use crate::generate::{LiveStream, incident_id, ncsc_2022};
 use crate::report::{Format, Lang, MonthlyReport, render};
 use crate::state::StateStore;
 
@@ -34,13 +34,6 @@ const LIVE_RATE: u64 = 20;
 
 fn rt(e: impl std::fmt::Display) -> AppError {
     AppError::Runtime(e.to_string())
-}
-
-/// The id of a JSON incident line, used as the message key so re-deliveries
-/// meet on one partition (as producers are asked to do).
-fn id_of(line: &str) -> Option<&str> {
-    let rest = line.split_once("\"id\":\"")?.1;
-    rest.split_once('"').map(|(id, _)| id)
 }
 
 /// Runs the demo until `shutdown`.
@@ -167,7 +160,7 @@ async fn finish(
 
 /// Produces one line keyed by its id; waits while the local queue is full.
 async fn send(producer: &ThreadedProducer<DefaultProducerContext>, line: &str) {
-    let key = id_of(line).unwrap_or("");
+    let key = incident_id(line).unwrap_or("");
     loop {
         match producer.send(BaseRecord::to(TOPIC).key(key).payload(line)) {
             Ok(()) => return,

@@ -19,13 +19,12 @@ use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use super::endpoint::Endpoint;
 use super::{AppError, LiveReports, Monitor, RunSummary, Stage};
 use crate::config::{KafkaConfig, Settings};
-use crate::metrics::{LatencyRecorder, Metrics};
+use crate::metrics::Metrics;
 use crate::pipeline::{Engine, wall_now_ms};
-use crate::server;
 use crate::source::kafka::{DeadLetter, MonitorContext, commit, consumer_config};
-use crate::spike::SpikeDetector;
 use crate::state::StateStore;
 
 /// Options of a Kafka run.
@@ -60,33 +59,17 @@ pub async fn run_kafka(
 ) -> Result<RunSummary, AppError> {
     let cfg = settings.config.clone();
     let k: KafkaConfig = cfg.kafka.clone();
-    let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
-    let categories = settings.categories().to_vec();
-    let metrics = Arc::new(Metrics::new(&categories, &windows, &settings.sectors).map_err(rt)?);
-    metrics.set_ready(false, "starting");
-
-    let listener = server::bind(&opts.metrics_addr)
-        .await
-        .map_err(|e| AppError::Usage(e.to_string()))?;
-    let addr =
-        server::local_addr(&listener).ok_or_else(|| rt("metrics listener has no address"))?;
-    tracing::info!(%addr, "serving /metrics, /healthz, /readyz and /report");
-    let who = cfg.report.clone();
+    let endpoint_settings = settings.clone();
     let monitor = Arc::new(Mutex::new(
         Monitor::open(Engine::new(settings), store.clone()).map_err(rt)?,
     ));
-    let reports: Arc<dyn server::Reports> = Arc::new(LiveReports {
+    let reports = Arc::new(LiveReports {
         monitor: monitor.clone(),
         store,
-        who,
+        who: cfg.report.clone(),
     });
-    let server_stop = CancellationToken::new();
-    let server = tokio::spawn(server::serve(
-        listener,
-        metrics.clone(),
-        Some(reports),
-        server_stop.clone(),
-    ));
+    let mut endpoint = Endpoint::start(&endpoint_settings, &opts.metrics_addr, reports).await?;
+    let metrics = endpoint.metrics.clone();
     let dead_letter = if k.dead_letter_topic.is_empty() {
         None
     } else {
@@ -120,7 +103,7 @@ pub async fn run_kafka(
         let _ = tx.send(Started {
             metrics: metrics.clone(),
             monitor: monitor.clone(),
-            metrics_addr: addr,
+            metrics_addr: endpoint.addr,
         });
     }
 
@@ -131,14 +114,6 @@ pub async fn run_kafka(
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     checkpoint.tick().await;
 
-    let window_secs: Vec<f64> = cfg
-        .windows
-        .windows
-        .iter()
-        .map(|w| w.length_secs as f64)
-        .collect();
-    let mut spikes = SpikeDetector::new(cfg.spike.clone(), &window_secs, categories.len());
-    let mut last_update = Instant::now();
     let mut eof: BTreeSet<i32> = BTreeSet::new();
     let mut errors_in_a_row = 0u32;
     // Throughput of this run, from the first message (excludes group join).
@@ -155,10 +130,12 @@ pub async fn run_kafka(
                 break false;
             }
             _ = update.tick() => {
-                let dt = last_update.elapsed().as_secs_f64();
-                last_update = Instant::now();
                 let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
-                publish(&metrics, &monitor, &mut spikes, dt, &assigned, &consumer.context().lag, &k.topic);
+                endpoint.publish(&mut *monitor.lock().map_err(|_| rt("monitor lock poisoned"))?);
+                if let Ok(lag) = consumer.context().lag.lock() {
+                    let own: Vec<(i32, i64)> = lag.iter().filter(|(p, _)| assigned.contains(p)).map(|(p, l)| (*p, *l)).collect();
+                    metrics.set_lag(&k.topic, &own);
+                }
                 metrics.set_queue_depth("apply", stage.depth());
                 match (assigned.is_empty(), errors_in_a_row) {
                     (false, 0) => metrics.set_ready(true, ""),
@@ -261,9 +238,10 @@ pub async fn run_kafka(
         .lock()
         .map(|m| m.outcomes_seen())
         .unwrap_or_default();
-    publish_final(&metrics, &monitor);
-    server_stop.cancel();
-    let _ = server.await;
+    if let Ok(mut m) = monitor.lock() {
+        endpoint.publish(&mut m);
+    }
+    endpoint.stop().await;
     Ok(RunSummary {
         outcomes,
         lines_this_run: 0,
@@ -307,114 +285,4 @@ fn checkpoint_and_commit(
         tracing::debug!(error = %e, "offset commit failed");
     }
     Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn publish(
-    metrics: &Metrics,
-    monitor: &Mutex<Monitor>,
-    spikes: &mut SpikeDetector,
-    dt_secs: f64,
-    assigned: &[i32],
-    lag: &Mutex<BTreeMap<i32, i64>>,
-    topic: &str,
-) {
-    let Ok(view) = monitor.lock().map(|mut m| m.view(wall_now_ms())) else {
-        return;
-    };
-    metrics.update(&view);
-    for (w, counts) in view.windows.iter().enumerate() {
-        for (c, &n) in counts.iter().enumerate() {
-            let s = spikes.observe(w, c, n, dt_secs);
-            metrics.set_spike(w, c, s.score, s.spiking);
-        }
-    }
-    if let Ok(lag) = lag.lock() {
-        let own: Vec<(i32, i64)> = lag
-            .iter()
-            .filter(|(p, _)| assigned.contains(p))
-            .map(|(p, l)| (*p, *l))
-            .collect();
-        metrics.set_lag(topic, &own);
-    }
-}
-
-fn publish_final(metrics: &Metrics, monitor: &Mutex<Monitor>) {
-    if let Ok(view) = monitor.lock().map(|mut m| m.view(wall_now_ms())) {
-        metrics.update(&view);
-    }
-}
-
-/// The metrics endpoint of a file run: server, metrics and spike state.
-pub(crate) struct Endpoint {
-    pub metrics: Arc<Metrics>,
-    spikes: SpikeDetector,
-    latency: LatencyRecorder,
-    last: Instant,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Endpoint {
-    pub(crate) async fn start(
-        settings: &Settings,
-        addr: &str,
-        reports: Arc<dyn server::Reports>,
-    ) -> Result<Endpoint, AppError> {
-        let cfg = &settings.config;
-        let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
-        let window_secs: Vec<f64> = cfg
-            .windows
-            .windows
-            .iter()
-            .map(|w| w.length_secs as f64)
-            .collect();
-        let metrics =
-            Arc::new(Metrics::new(settings.categories(), &windows, &settings.sectors).map_err(rt)?);
-        let listener = server::bind(addr)
-            .await
-            .map_err(|e| AppError::Usage(e.to_string()))?;
-        if let Some(a) = server::local_addr(&listener) {
-            tracing::info!(addr = %a, "serving /metrics, /healthz, /readyz and /report");
-        }
-        metrics.set_ready(true, "");
-        let stop = CancellationToken::new();
-        let server = tokio::spawn(server::serve(
-            listener,
-            metrics.clone(),
-            Some(reports),
-            stop.clone(),
-        ));
-        Ok(Endpoint {
-            spikes: SpikeDetector::new(
-                cfg.spike.clone(),
-                &window_secs,
-                settings.categories().len(),
-            ),
-            metrics,
-            latency: LatencyRecorder::default(),
-            last: Instant::now(),
-            stop,
-            server,
-        })
-    }
-
-    pub(crate) fn publish(&mut self, monitor: &mut Monitor) {
-        let dt = self.last.elapsed().as_secs_f64();
-        self.last = Instant::now();
-        let view = monitor.view(wall_now_ms());
-        self.metrics.update(&view);
-        for (w, counts) in view.windows.iter().enumerate() {
-            for (c, &n) in counts.iter().enumerate() {
-                let s = self.spikes.observe(w, c, n, dt);
-                self.metrics.set_spike(w, c, s.score, s.spiking);
-            }
-        }
-        self.metrics.absorb_latency(&mut self.latency);
-    }
-
-    pub(crate) async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.server.await;
-    }
 }

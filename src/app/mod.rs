@@ -3,6 +3,7 @@
 //! function here.
 
 mod demo;
+mod endpoint;
 mod kafka;
 mod monitor;
 mod reports;
@@ -21,7 +22,7 @@ pub use stage::Stage;
 
 use crate::calendar::YearMonth;
 use crate::config::{Config, ConfigError, ReportConfig, Settings};
-use crate::generate::{LiveStream, Scenario, ncsc_2022, write_lines};
+use crate::generate::{LiveStream, Scenario, incident_id, ncsc_2022, write_lines};
 use crate::report::{Format, Lang, MergedState, ReportError, render};
 use crate::state::StateStore;
 
@@ -151,86 +152,58 @@ pub struct GenerateArgs {
     pub seed: u64,
 }
 
+impl GenerateArgs {
+    /// The scenario's lines, after checking the flags that shape it.
+    fn lines(&self) -> Result<Box<dyn Iterator<Item = String>>, AppError> {
+        if let Some(r) = self.rate
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err(AppError::Usage(format!(
+                "--rate must be a positive number of events per second, not {r}"
+            )));
+        }
+        Ok(match self.scenario {
+            Scenario::Ncsc2022 => {
+                if self.count.is_some() {
+                    return Err(AppError::Usage(
+                        "--count does not apply to ncsc-2022, a fixed replay of the published figures; use --scenario live".into(),
+                    ));
+                }
+                Box::new(ncsc_2022(self.seed).into_iter())
+            }
+            Scenario::Live => {
+                let count = self.count.unwrap_or(10_000);
+                if self.rate.is_some() {
+                    // Paced: event times are the wall clock when written.
+                    Box::new(LiveStream::real_time(self.seed, Some(count)))
+                } else {
+                    let now = crate::pipeline::wall_now_ms();
+                    Box::new(LiveStream::ending_at(self.seed, count, now, 10))
+                }
+            }
+        })
+    }
+}
+
 /// `generate`: writes a scenario as JSONL to stdout.
 pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
-    if let Some(r) = args.rate
-        && !(r.is_finite() && r > 0.0)
-    {
-        return Err(AppError::Usage(format!(
-            "--rate must be a positive number of events per second, not {r}"
-        )));
-    }
+    let lines = args.lines()?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let written = match args.scenario {
-        Scenario::Ncsc2022 => {
-            if args.count.is_some() {
-                return Err(AppError::Usage(
-                    "--count does not apply to ncsc-2022, a fixed replay of the published figures; use --scenario live".into(),
-                ));
-            }
-            write_lines(ncsc_2022(args.seed), &mut out, args.rate)
-        }
-        Scenario::Live => {
-            let count = args.count.unwrap_or(10_000);
-            if args.rate.is_some() {
-                write_lines(
-                    LiveStream::real_time(args.seed, Some(count)),
-                    &mut out,
-                    args.rate,
-                )
-            } else {
-                let now = crate::pipeline::wall_now_ms();
-                write_lines(
-                    LiveStream::ending_at(args.seed, count, now, 10),
-                    &mut out,
-                    None,
-                )
-            }
-        }
-    };
-    written.map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
+    write_lines(lines, &mut out, args.rate)
+        .map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
 }
 
 /// `generate --brokers --topic`: produces the scenario to Kafka, keyed by
 /// incident id so re-deliveries meet on one partition.
 pub fn generate_to_kafka(args: &GenerateArgs, brokers: &str, topic: &str) -> Result<u64, AppError> {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    if let Some(r) = args.rate
-        && !(r.is_finite() && r > 0.0)
-    {
-        return Err(AppError::Usage(format!(
-            "--rate must be a positive number of events per second, not {r}"
-        )));
-    }
+    let lines = args.lines()?;
     let producer: BaseProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "20")
         .set("compression.type", "lz4")
         .create()
         .map_err(|e| AppError::Usage(format!("invalid Kafka settings: {e}")))?;
-    let lines: Box<dyn Iterator<Item = String>> = match args.scenario {
-        Scenario::Ncsc2022 => {
-            if args.count.is_some() {
-                return Err(AppError::Usage(
-                    "--count does not apply to ncsc-2022, a fixed replay of the published figures; use --scenario live".into(),
-                ));
-            }
-            Box::new(ncsc_2022(args.seed).into_iter())
-        }
-        Scenario::Live => {
-            let count = args.count.unwrap_or(10_000);
-            if args.rate.is_some() {
-                Box::new(LiveStream::real_time(args.seed, Some(count)))
-            } else {
-                Box::new(LiveStream::ending_at(
-                    args.seed,
-                    count,
-                    crate::pipeline::wall_now_ms(),
-                    10,
-                ))
-            }
-        }
-    };
     let start = std::time::Instant::now();
     let mut n = 0u64;
     for line in lines {
@@ -240,13 +213,8 @@ pub fn generate_to_kafka(args: &GenerateArgs, brokers: &str, topic: &str) -> Res
                 producer.poll(wait);
             }
         }
-        let key = line
-            .split_once("\"id\":\"")
-            .and_then(|(_, r)| r.split_once('"'))
-            .map_or("", |(id, _)| id)
-            .to_owned();
         let mut rec = BaseRecord::to(topic)
-            .key(key.as_str())
+            .key(incident_id(&line).unwrap_or(""))
             .payload(line.as_str());
         loop {
             match producer.send(rec) {

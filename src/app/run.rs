@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::kafka::Endpoint;
+use super::endpoint::Endpoint;
 use super::{AppError, LiveReports, Monitor};
 use crate::config::Settings;
 use crate::pipeline::{Engine, wall_now_ms};
@@ -60,7 +60,9 @@ pub async fn run_input(
                 store,
                 who,
             });
-            Some(Endpoint::start(&endpoint_settings, &addr, reports).await?)
+            let e = Endpoint::start(&endpoint_settings, &addr, reports).await?;
+            e.metrics.set_ready(true, "");
+            Some(e)
         }
         None => None,
     };

@@ -48,6 +48,14 @@ impl FromStr for Scenario {
     }
 }
 
+/// The incident id of a generated line, used as the Kafka message key so
+/// re-deliveries of one incident meet on one partition (as producers are
+/// asked to do). Generated ids never contain escapes.
+pub fn incident_id(line: &str) -> Option<&str> {
+    let rest = line.split_once("\"id\":\"")?.1;
+    rest.split_once('"').map(|(id, _)| id)
+}
+
 /// Writes lines to `out`, at most `rate` per second when given. A closed pipe
 /// ends the stream quietly (the reader has what it wanted).
 pub fn write_lines<I>(lines: I, out: &mut impl Write, rate: Option<f64>) -> io::Result<u64>

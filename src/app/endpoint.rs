@@ -1,0 +1,94 @@
+//! The HTTP endpoint of a run and what it publishes: the metrics registry,
+//! the server task and the spike detector. Shared by the Kafka and the file
+//! runs; each loop calls [`Endpoint::publish`] on its metrics tick.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{AppError, Monitor};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::pipeline::wall_now_ms;
+use crate::server;
+use crate::spike::SpikeDetector;
+
+pub(crate) struct Endpoint {
+    pub metrics: Arc<Metrics>,
+    pub addr: SocketAddr,
+    spikes: SpikeDetector,
+    last: Instant,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Endpoint {
+    /// Binds `addr` (a busy port is a usage error) and starts serving;
+    /// not ready until the run says so.
+    pub(crate) async fn start(
+        settings: &Settings,
+        addr: &str,
+        reports: Arc<dyn server::Reports>,
+    ) -> Result<Endpoint, AppError> {
+        let cfg = &settings.config;
+        let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
+        let window_secs: Vec<f64> = cfg
+            .windows
+            .windows
+            .iter()
+            .map(|w| w.length_secs as f64)
+            .collect();
+        let metrics = Arc::new(
+            Metrics::new(settings.categories(), &windows, &settings.sectors)
+                .map_err(|e| AppError::Runtime(e.to_string()))?,
+        );
+        metrics.set_ready(false, "starting");
+        let listener = server::bind(addr)
+            .await
+            .map_err(|e| AppError::Usage(e.to_string()))?;
+        let addr = server::local_addr(&listener)
+            .ok_or_else(|| AppError::Runtime("metrics listener has no address".into()))?;
+        tracing::info!(%addr, "serving /metrics, /healthz, /readyz and /report");
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(server::serve(
+            listener,
+            metrics.clone(),
+            Some(reports),
+            stop.clone(),
+        ));
+        Ok(Endpoint {
+            spikes: SpikeDetector::new(
+                cfg.spike.clone(),
+                &window_secs,
+                settings.categories().len(),
+            ),
+            metrics,
+            addr,
+            last: Instant::now(),
+            stop,
+            server,
+        })
+    }
+
+    /// Writes the monitor's figures and the spike verdicts into the metrics.
+    pub(crate) fn publish(&mut self, monitor: &mut Monitor) {
+        let dt = self.last.elapsed().as_secs_f64();
+        self.last = Instant::now();
+        let view = monitor.view(wall_now_ms());
+        self.metrics.update(&view);
+        for (w, counts) in view.windows.iter().enumerate() {
+            for (c, &n) in counts.iter().enumerate() {
+                let s = self.spikes.observe(w, c, n, dt);
+                self.metrics.set_spike(w, c, s.score, s.spiking);
+            }
+        }
+    }
+
+    /// Stops serving (open connections finish their request).
+    pub(crate) async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.server.await;
+    }
+}
