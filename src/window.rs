@@ -2,14 +2,16 @@
 //!
 //! Each window is a ring of panes of width `slide`, holding per-category
 //! counts of distinct incidents (the dedup step has already dropped
-//! duplicates). The window's clock is the largest event time seen; the
-//! window is `(clock - length, clock]`. An event older than the window's start
-//! is *late for that window only* and counted as such. The watermark (clock
-//! minus the allowed lateness) marks panes as final, for consumers that need
-//! settled values (spike baselines).
+//! duplicates). The windows are driven by the watermark, the largest event
+//! time seen minus the allowed lateness: a window holds the panes from
+//! `watermark - length` to the watermark's pane. An event may arrive up to
+//! the allowed lateness out of order and still land in its pane; one older
+//! than the window's start is *late for that window only* and counted as
+//! such. Events ahead of the watermark wait in their panes until it passes
+//! them, so a window's count is final once shown.
 //!
 //! When the stream is idle (no event for `idle_after`), the clock follows the
-//! wall clock from the last event, so counts decay in a quiet period.
+//! wall clock from the watermark, so counts decay in a quiet period.
 //!
 //! State machine of a pane slot: *empty* (tag < window start) → *open*
 //! (tag within the window, receiving events) → *expired* when the clock moves
@@ -76,6 +78,7 @@ impl PartialEq for PaneRing {
 }
 
 impl PaneRing {
+    /// A ring with room for at least `panes` live panes.
     fn new(panes: usize, categories: usize) -> PaneRing {
         let slots = panes.next_power_of_two();
         PaneRing {
@@ -130,9 +133,13 @@ impl Windows {
         lateness_ms: i64,
         idle_after_ms: i64,
     ) -> Windows {
+        // Room for the window and for the panes ahead of the watermark.
         let rings = shapes
             .iter()
-            .map(|s| PaneRing::new(s.panes, categories))
+            .map(|s| {
+                let ahead = (lateness_ms.max(0) + s.slide_ms - 1) / s.slide_ms;
+                PaneRing::new(s.panes + ahead as usize + 1, categories)
+            })
             .collect();
         Windows {
             shapes,
@@ -167,17 +174,18 @@ impl Windows {
     #[inline]
     pub fn record(&mut self, t: EpochMillis, category: CategoryId, wall_ms: EpochMillis) -> u32 {
         self.last_event_wall_ms = wall_ms;
-        let clock = match self.max_event_ms {
+        let max = match self.max_event_ms {
             Some(m) if m >= t => m,
             _ => {
                 self.max_event_ms = Some(t);
                 t
             }
         };
+        let watermark = max - self.lateness_ms;
         let mut late = 0u32;
         for (i, (shape, ring)) in self.shapes.iter().zip(self.rings.iter_mut()).enumerate() {
-            if clock >= ring.next_pane_ms {
-                let clock_pane = clock.div_euclid(shape.slide_ms);
+            if watermark >= ring.next_pane_ms {
+                let clock_pane = watermark.div_euclid(shape.slide_ms);
                 ring.window_start_ms = (clock_pane - shape.panes as i64 + 1) * shape.slide_ms;
                 ring.next_pane_ms = (clock_pane + 1) * shape.slide_ms;
             }
@@ -198,15 +206,15 @@ impl Windows {
         late
     }
 
-    /// The window clock at wall time `wall_ms`: the largest event time, moved
-    /// on by the wall clock once the stream has been idle for `idle_after`.
+    /// The window clock at wall time `wall_ms`: the watermark, moved on by
+    /// the wall clock once the stream has been idle for `idle_after`.
     pub fn clock_ms(&self, wall_ms: EpochMillis) -> Option<EpochMillis> {
-        let max = self.max_event_ms?;
+        let watermark = self.watermark_ms()?;
         let idle = wall_ms - self.last_event_wall_ms;
         Some(if idle >= self.idle_after_ms {
-            max + idle
+            watermark + idle
         } else {
-            max
+            watermark
         })
     }
 
@@ -283,7 +291,7 @@ mod tests {
 
     #[test]
     fn counts_follow_event_time_and_late_is_per_window() {
-        let mut w = Windows::new(shapes(), 2, MIN, 30_000);
+        let mut w = Windows::new(shapes(), 2, 0, 30_000);
         let wall = 1_000_000;
         assert_eq!(w.record(100 * MIN, 0, wall), 0);
         assert_eq!(w.record(100 * MIN + 5, 1, wall), 0);
@@ -298,7 +306,7 @@ mod tests {
 
     #[test]
     fn idle_stream_decays_with_the_wall_clock() {
-        let mut w = Windows::new(shapes(), 2, MIN, 30_000);
+        let mut w = Windows::new(shapes(), 2, 0, 30_000);
         w.record(100 * MIN, 0, 0);
         assert_eq!(counts(&w, 0, 29_000), 1);
         // Idle past idle_after: the clock moves with the wall clock.
@@ -308,19 +316,54 @@ mod tests {
         assert_eq!(counts(&w, 1, 61 * MIN), 0);
     }
 
+    #[test]
+    fn the_watermark_trails_by_the_allowed_lateness() {
+        let mut w = Windows::new(shapes(), 2, MIN, 30_000);
+        assert_eq!(w.record(100 * MIN, 0, 0), 0);
+        assert_eq!(w.watermark_ms(), Some(99 * MIN));
+        // Ahead of the watermark: waiting in its pane, not counted yet.
+        assert_eq!(w.record(100 * MIN - 30_000, 1, 0), 0);
+        assert_eq!(counts(&w, 0, 0), 0);
+        // The watermark passes them: both counted.
+        w.record(101 * MIN, 0, 0);
+        assert_eq!(counts(&w, 0, 0), 2);
+        // 5.5 minutes behind the newest event is within 5m + lateness.
+        assert_eq!(w.record(95 * MIN + 30_000, 0, 0), 0);
+        // Without lateness the same event is late for the 5m window.
+        let mut strict = Windows::new(shapes(), 2, 0, 30_000);
+        strict.record(101 * MIN, 0, 0);
+        assert_eq!(strict.record(95 * MIN + 30_000, 0, 0), 0b01);
+        // Beyond window + lateness: late.
+        assert_eq!(w.record(94 * MIN, 0, 0), 0b01);
+    }
+
     proptest! {
-        /// The sum of panes equals a direct count of the events in the window.
+        /// The sum of panes equals a direct count of the events whose pane
+        /// is in the window ending at the watermark's pane, for any
+        /// lateness, and nothing ahead of the watermark is lost.
         #[test]
-        fn panes_sum_to_a_direct_count(times in proptest::collection::vec(0i64..3 * 3_600_000, 1..300)) {
-            let mut w = Windows::new(shapes(), 2, MIN, i64::MAX / 4);
-            let mut seen = Vec::new();
+        fn panes_sum_to_a_direct_count(
+            times in proptest::collection::vec(0i64..3 * 3_600_000, 1..300),
+            lateness in prop_oneof![Just(0i64), Just(MIN), 0i64..600_000],
+        ) {
+            let mut w = Windows::new(shapes(), 2, lateness, i64::MAX / 4);
+            let mut kept = Vec::new();
             for (i, t) in times.iter().enumerate() {
-                w.record(*t, (i % 2) as u8, 0);
-                seen.push(*t);
-                let clock = *seen.iter().max().unwrap();
+                let late = w.record(*t, (i % 2) as u8, 0);
+                kept.push((*t, late));
+                let watermark = kept.iter().map(|(t, _)| *t).max().unwrap() - lateness;
+                // Late exactly when older than the window at this watermark.
                 for (wi, shape) in shapes().iter().enumerate() {
-                    let first = (clock.div_euclid(shape.slide_ms) - shape.panes as i64 + 1) * shape.slide_ms;
-                    let direct = seen.iter().filter(|&&s| s >= first && s <= clock).count() as u64;
+                    let start = (watermark.div_euclid(shape.slide_ms) - shape.panes as i64 + 1) * shape.slide_ms;
+                    prop_assert_eq!(late & (1 << wi) != 0, *t < start, "window {}", wi);
+                }
+                for (wi, shape) in shapes().iter().enumerate() {
+                    let last = watermark.div_euclid(shape.slide_ms);
+                    let first = last - shape.panes as i64 + 1;
+                    let direct = kept
+                        .iter()
+                        .filter(|(t, late)| late & (1 << wi) == 0 && (first..=last).contains(&t.div_euclid(shape.slide_ms)))
+                        .count() as u64;
                     prop_assert_eq!(counts(&w, wi, 0), direct);
                 }
             }

@@ -154,7 +154,9 @@ impl Default for DedupConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WindowsConfig {
-    /// The watermark trails the largest event time seen by this much.
+    /// Windows end at the watermark, the largest event time seen minus this:
+    /// an event this much out of order still lands in its pane, and window
+    /// counts trail the newest event by this much.
     pub allowed_lateness_secs: u64,
     /// After this long without events the window clock follows the wall clock.
     pub idle_after_secs: u64,
