@@ -88,24 +88,45 @@ fn generate_to(topic: &str, args: &[&str]) {
     ok(bin().args(&a));
 }
 
-fn run_until_end(cfg: &str, topic: &str, group: &str, state: &std::path::Path) {
-    let b = brokers();
-    ok(bin().args([
+/// `run` arguments against the test broker.
+fn run_args(
+    cfg: &str,
+    topic: &str,
+    group: &str,
+    state: &std::path::Path,
+    until_end: bool,
+) -> Vec<String> {
+    let mut a: Vec<String> = [
         "run",
         "--config",
         cfg,
         "--brokers",
-        &b,
+        &brokers(),
         "--topic",
         topic,
         "--group",
         group,
-        "--until-end",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]));
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if until_end {
+        a.push("--until-end".into());
+    }
+    a.extend(
+        [
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    a
+}
+
+fn run_until_end(cfg: &str, topic: &str, group: &str, state: &std::path::Path) {
+    ok(bin().args(run_args(cfg, topic, group, state, true)));
 }
 
 #[test]
@@ -234,23 +255,8 @@ fn two_instances_split_the_partitions_and_their_metrics_sum_to_one() {
     assert_eq!(want_o.total(), 20_000);
 
     let shared = dir.path("shared");
-    let group = unique("pair");
-    let b = brokers();
-    let args = [
-        "run",
-        "--config",
-        &cfg,
-        "--brokers",
-        &b,
-        "--topic",
-        &topic,
-        "--group",
-        &group,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--state-dir",
-        shared.to_str().unwrap(),
-    ];
+    let args = run_args(&cfg, &topic, &unique("pair"), &shared, false);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut a = Running::start(&args);
     let mut c = Running::start(&args);
     let (addr_a, addr_c) = (a.metrics_addr(60), c.metrics_addr(60));
@@ -308,24 +314,8 @@ fn sigkill_mid_stream_and_restart_gives_the_uninterrupted_figures() {
     assert_eq!(want_o.total(), N);
 
     let victim = dir.path("victim");
-    let group = unique("victim");
-    let b = brokers();
-    let args = [
-        "run",
-        "--config",
-        &cfg,
-        "--brokers",
-        &b,
-        "--topic",
-        &topic,
-        "--group",
-        &group,
-        "--until-end",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--state-dir",
-        victim.to_str().unwrap(),
-    ];
+    let args = run_args(&cfg, &topic, &unique("victim"), &victim, true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let store = StateStore::new(&victim);
     let progress = || -> u64 {
         store

@@ -51,19 +51,7 @@ fn sigkill_mid_run_then_restart_gives_the_uninterrupted_figures() {
     .unwrap();
     let total_lines: u64 = LINES.parse().unwrap();
 
-    let reference = dir.path("reference");
-    ok(bin().args([
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--state-dir",
-        reference.to_str().unwrap(),
-    ]));
-
-    let killed = dir.path("killed");
-    let run = || {
+    let run = |state: &std::path::Path| {
         bin()
             .args([
                 "run",
@@ -71,16 +59,19 @@ fn sigkill_mid_run_then_restart_gives_the_uninterrupted_figures() {
                 cfg.to_str().unwrap(),
                 "--input",
                 input.to_str().unwrap(),
-                "--state-dir",
-                killed.to_str().unwrap(),
             ])
+            .args(["--state-dir", state.to_str().unwrap()])
             .spawn()
             .unwrap()
     };
+    let reference = dir.path("reference");
+    assert!(run(&reference).wait().unwrap().success());
+
+    let killed = dir.path("killed");
     // Kill twice, each time after a checkpoint showed progress, then finish.
     let mut last = 0;
     for _ in 0..2 {
-        let mut child = run();
+        let mut child = run(&killed);
         let at = wait_for_checkpoint(&killed, last, &mut child);
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
@@ -91,8 +82,7 @@ fn sigkill_mid_run_then_restart_gives_the_uninterrupted_figures() {
         );
         last = at;
     }
-    let mut child = run();
-    assert!(child.wait().unwrap().success());
+    assert!(run(&killed).wait().unwrap().success());
 
     let (want, want_o) = state_of(&reference);
     let (got, got_o) = state_of(&killed);

@@ -52,7 +52,9 @@ fn demo_serves_every_spec_metric_and_stops_cleanly() {
     let (demo, addr, text, _dir) = demo_metrics();
     for m in SPEC_METRICS {
         assert!(
-            text.lines().any(|l| l.starts_with(m)),
+            // The exact name: `incident_monitor_spike` must not be satisfied
+            // by `incident_monitor_spike_score`.
+            text.lines().any(|l| l.split(['{', ' ']).next() == Some(m)),
             "{m} missing from /metrics:\n{text}"
         );
     }
