@@ -1,83 +1,27 @@
 //! The JSON reader for the native format.
 //!
-//! One pass over the message with a hand-written serde visitor: required
-//! fields are checked for presence and type so each rejection gets its own
-//! reason; optional fields of the wrong type are skipped rather than failing
-//! the incident (spec §2); unknown fields are skipped without building values.
-//! Strings are borrowed from the input unless they contain escapes.
+//! One pass over the message, written for this one schema: the top-level
+//! keys are matched as they are read, the values the monitor uses are
+//! borrowed from the input (decoded only when they contain escapes), and
+//! everything else is checked for JSON syntax and skipped without being
+//! built. Strings are scanned eight bytes at a time; nesting is tracked in
+//! a bit stack, never by recursion, so no input can overflow the stack.
+//!
+//! What is accepted is serde_json's data model, exactly: the test-only
+//! `serde_model` module reads the same fields with serde visitors over
+//! serde_json, and property tests require both to give the same event or
+//! the same rejection for every input. That covers serde_json's finer
+//! points: strings it returns (keys, and the values of fields read) must
+//! pair their `\u` surrogates while strings it skips need not, and numbers
+//! in fields read must fit an `f64` while skipped ones are only checked for
+//! syntax. Required fields are checked for presence and type so each
+//! rejection gets its own reason; optional fields of the wrong type are
+//! skipped rather than failing the incident (spec §2).
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::time::parse_rfc3339;
 use super::{Event, Reject, Severity, Target};
-
-/// Messages with at most this many `{`/`[` bytes take the SIMD parser.
-const NESTING_FAST: usize = 64;
-
-/// The whole parse with serde_json only, for tests comparing the two paths.
-#[cfg(test)]
-fn parse_with_serde_json(bytes: &[u8], want: Fields) -> Result<Event<'_>, Reject> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Reject::Empty);
-    }
-    let text = std::str::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
-    let mut raw = Raw {
-        want,
-        ..Raw::default()
-    };
-    match read_nested(text, &mut raw) {
-        Read::Object => raw.validate(),
-        Read::NotObject => Err(Reject::NotObject),
-        Read::Invalid => Err(Reject::NotJson),
-    }
-}
-
-/// Counts `{` and `[` bytes. Byte-wide accumulators over chunks of 255 so
-/// the compiler vectorises it (a `filter().count()` took longer than the
-/// parse it guards, measured).
-fn count_openings(bytes: &[u8]) -> usize {
-    bytes
-        .chunks(255)
-        .map(|chunk| {
-            let n: u8 = chunk
-                .iter()
-                .fold(0u8, |n, &b| n + u8::from(b == b'{' || b == b'['));
-            usize::from(n)
-        })
-        .sum()
-}
-
-/// The rare deeply nested (or brace-heavy) message, with serde_json. Kept
-/// out of line: inlining both parsers into the hot path cost 25% (measured).
-#[cold]
-#[inline(never)]
-fn read_nested<'a>(text: &'a str, raw: &mut Raw<'a>) -> Read {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let r = TopSeed(raw).deserialize(&mut de).map_err(|_| ());
-    Read::of(r, de.end().is_ok())
-}
-
-/// What reading the top-level value gave.
-enum Read {
-    Object,
-    NotObject,
-    Invalid,
-}
-
-impl Read {
-    /// `value`: the visitor's verdict (object or not); `end_ok`: only
-    /// whitespace follows. `1 2` is not JSON, not a non-object.
-    fn of(value: Result<bool, ()>, end_ok: bool) -> Read {
-        match (value, end_ok) {
-            (Ok(true), true) => Read::Object,
-            (Ok(false), true) => Read::NotObject,
-            _ => Read::Invalid,
-        }
-    }
-}
 
 /// Longest accepted incident id, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -115,34 +59,18 @@ pub fn parse_fields(bytes: &[u8], max_bytes: usize, want: Fields) -> Result<Even
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Reject::Empty);
     }
+    // Validated once up front (SIMD), so the scanner only looks at ASCII
+    // structure and every slice between two ASCII bytes is a `str`.
+    let text = simdutf8::basic::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
     let mut raw = Raw {
         want,
         ..Raw::default()
     };
-    // sonic-rs (SIMD string scanning and skipping) recurses on nesting, so it
-    // only reads messages that cannot nest deeper than NESTING_FAST: every
-    // `{` or `[` byte counts, even inside strings. Anything else goes to
-    // serde_json, which skips values iteratively. Both read through the same
-    // visitor; tests feed both the same corpus.
-    let openings = count_openings(bytes);
-    let read = if openings <= NESTING_FAST {
-        // sonic-rs validates UTF-8 as it scans, skipped strings included;
-        // a failure is told apart below.
-        let mut de = sonic_rs::Deserializer::from_slice(bytes);
-        let r = TopSeed(&mut raw).deserialize(&mut de).map_err(|_| ());
-        Read::of(r, de.end().is_ok())
-    } else {
-        // serde_json does not validate the strings it skips: check first.
-        let text = simdutf8::basic::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
-        read_nested(text, &mut raw)
-    };
-    match read {
-        Read::Object => {}
-        Read::NotObject => return Err(Reject::NotObject),
-        Read::Invalid if simdutf8::basic::from_utf8(bytes).is_err() => return Err(Reject::NotUtf8),
-        Read::Invalid => return Err(Reject::NotJson),
+    match Scanner::new(text).document(&mut raw) {
+        Ok(true) => raw.validate(),
+        Ok(false) => Err(Reject::NotObject),
+        Err(Invalid) => Err(Reject::NotJson),
     }
-    raw.validate()
 }
 
 /// A value that is either a string or something else (ignored).
@@ -219,315 +147,535 @@ impl<'a> Raw<'a> {
     }
 }
 
-/// Reads the top-level value into a [`Raw`]; `false` when it is not an
-/// object.
-struct TopSeed<'r, 'a>(&'r mut Raw<'a>);
+/// The message is not JSON.
+#[derive(Debug)]
+struct Invalid;
 
-impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(TopVisitor(self.0))
-    }
-}
+type Scan<T> = Result<T, Invalid>;
 
-/// Drains any JSON value; used where a type does not fit.
-fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// Implements the visitor methods for scalars that a visitor treats as "the
-/// wrong type": they produce `$other` instead of an error.
-macro_rules! other_scalars {
-    ($other:expr) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            drain_seq(seq)?;
-            Ok($other)
-        }
-    };
-}
-
-struct TopVisitor<'r, 'a>(&'r mut Raw<'a>);
-
-impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an incident object")
-    }
-
-    other_scalars!(false);
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let raw = self.0;
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::Id => raw.id = Some(map.next_value::<LenientStr>()?.0),
-                Key::Time => raw.time = Some(map.next_value::<LenientStr>()?.0),
-                Key::Type => raw.kind = Some(map.next_value::<LenientStr>()?.0),
-                Key::Severity => raw.severity = map.next_value::<SeverityField>()?.0,
-                Key::Signature if raw.want.signature => {
-                    raw.signature = map.next_value::<LenientStr>()?.0.into_option();
-                }
-                Key::Mitre if raw.want.mitre => {
-                    raw.mitre = map.next_value::<LenientStr>()?.0.into_option()
-                }
-                Key::Tags if raw.want.tags => raw.tags = map.next_value::<TagsField>()?.0,
-                Key::Target => raw.target = map.next_value::<TargetField>()?.0,
-                Key::Other | Key::Signature | Key::Mitre | Key::Tags => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(true)
-    }
-}
-
-enum Key {
-    Id,
-    Time,
-    Type,
-    Severity,
-    Target,
-    Signature,
-    Mitre,
-    Tags,
+/// A value read where its type matters.
+enum Any<'a> {
+    Str(Cow<'a, str>),
+    /// An integer; beyond `i64` it saturates (no band reaches that far).
+    Int(i64),
+    Null,
+    /// A boolean, a fraction, an array or an object.
     Other,
 }
 
-impl<'de> de::Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
-                Ok(match s {
-                    "id" => Key::Id,
-                    "time" => Key::Time,
-                    "type" => Key::Type,
-                    "severity" => Key::Severity,
-                    "target" => Key::Target,
-                    "signature" => Key::Signature,
-                    "mitre" => Key::Mitre,
-                    "tags" => Key::Tags,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(V)
-    }
+/// Nesting levels kept in the `u64` bit stack of [`Scanner::skip`]; deeper
+/// levels go to [`Scanner::deep`].
+const SHALLOW: usize = 64;
+
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    /// Levels of [`Scanner::skip`] below [`SHALLOW`]: `true` for an object.
+    /// Empty unless a message nests that deep.
+    deep: Vec<bool>,
 }
 
-/// Reads an object key as its index in a list of known names, without
-/// allocating; `None` for an unknown key.
-struct KeyIndex(&'static [&'static str]);
-
-impl<'de> DeserializeSeed<'de> for KeyIndex {
-    type Value = Option<usize>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        struct V(&'static [&'static str]);
-        impl Visitor<'_> for V {
-            type Value = Option<usize>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(self.0.iter().position(|n| *n == s))
-            }
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            deep: Vec::new(),
         }
-        d.deserialize_identifier(V(self.0))
     }
-}
 
-/// A string field; other JSON types become [`Lenient::Other`], `null` is
-/// [`Lenient::Missing`].
-struct LenientStr<'a>(Lenient<'a>);
-
-impl<'de> de::Deserialize<'de> for LenientStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LenientStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
+    /// The next byte that is not JSON whitespace, not consumed.
+    #[inline(always)]
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&c) = self.bytes.get(self.at) {
+            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(c);
             }
-            other_scalars!(LenientStr(Lenient::Other));
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(LenientStr(Lenient::Str(Cow::Borrowed(s))))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(LenientStr(Lenient::Str(Cow::Owned(s.to_owned()))))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(LenientStr(Lenient::Str(Cow::Owned(s))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(LenientStr(Lenient::Missing))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map)?;
-                Ok(LenientStr(Lenient::Other))
-            }
+            self.at += 1;
         }
-        d.deserialize_any(V)
+        None
     }
-}
 
-/// `severity`: a level name or a 1-10 score; anything else is `None`.
-struct SeverityField(Option<Severity>);
-
-impl<'de> de::Deserialize<'de> for SeverityField {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SeverityField;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a severity")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(SeverityField(None))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-                Ok(SeverityField(Some(Severity::from_score(n))))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-                Ok(SeverityField(Some(Severity::from_score(
-                    i64::try_from(n).unwrap_or(i64::MAX),
-                ))))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(SeverityField(None))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(SeverityField(Some(Severity::from_name(s))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(SeverityField(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(seq)?;
-                Ok(SeverityField(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map)?;
-                Ok(SeverityField(None))
-            }
+    #[inline(always)]
+    fn expect(&mut self, c: u8) -> Scan<()> {
+        if self.peek() == Some(c) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(Invalid)
         }
-        d.deserialize_any(V)
     }
-}
 
-/// `tags`: an array of strings; non-string elements are skipped, a non-array
-/// is ignored.
-struct TagsField<'a>(Vec<Cow<'a, str>>);
-
-impl<'de> de::Deserialize<'de> for TagsField<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = TagsField<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of strings")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut tags = Vec::new();
-                while let Some(LenientStr(v)) = seq.next_element::<LenientStr<'de>>()? {
-                    if let Lenient::Str(s) = v {
-                        tags.push(s);
+    /// The whole message: `true` when it is one object, read into `raw`.
+    fn document(&mut self, raw: &mut Raw<'a>) -> Scan<bool> {
+        let object = if self.peek() == Some(b'{') {
+            self.at += 1;
+            self.object(|s, key| {
+                match key.as_ref() {
+                    "id" => raw.id = Some(s.lenient()?),
+                    "time" => raw.time = Some(s.lenient()?),
+                    "type" => raw.kind = Some(s.lenient()?),
+                    "severity" => raw.severity = s.severity()?,
+                    "target" => raw.target = s.target()?,
+                    "signature" if raw.want.signature => {
+                        raw.signature = s.lenient()?.into_option();
                     }
+                    "mitre" if raw.want.mitre => raw.mitre = s.lenient()?.into_option(),
+                    "tags" if raw.want.tags => raw.tags = s.tags()?,
+                    _ => s.skip()?,
                 }
-                Ok(TagsField(tags))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map)?;
-                Ok(TagsField(Vec::new()))
+                Ok(())
+            })?;
+            true
+        } else {
+            self.any()?;
+            false
+        };
+        match self.peek() {
+            None => Ok(object),
+            Some(_) => Err(Invalid),
+        }
+    }
+
+    /// The members of an object whose `{` was consumed. Keys are decoded
+    /// and checked; `value` reads or skips each value.
+    #[inline(always)]
+    fn object(&mut self, mut value: impl FnMut(&mut Self, Cow<'a, str>) -> Scan<()>) -> Scan<()> {
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.expect(b'"')?;
+            let key = self.string()?;
+            self.expect(b':')?;
+            value(self, key)?;
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(Invalid),
             }
         }
-        d.deserialize_any(V)
     }
-}
 
-/// `target`: an object whose `sector` is read; anything else is ignored.
-struct TargetField<'a>(Target<'a>);
+    /// The elements of an array whose `[` was consumed.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            element(self)?;
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(Invalid),
+            }
+        }
+    }
 
-impl<'de> de::Deserialize<'de> for TargetField<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = TargetField<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a target object")
+    /// A value whose type matters: strings decoded and checked, numbers
+    /// converted; the contents of arrays and objects skipped.
+    fn any(&mut self) -> Scan<Any<'a>> {
+        match self.peek() {
+            Some(b'"') => {
+                self.at += 1;
+                Ok(Any::Str(self.string()?))
             }
-            other_scalars!(TargetField(Target::default()));
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(TargetField(Target::default()))
+            Some(b'-' | b'0'..=b'9') => self.number_value(),
+            Some(b'[') => {
+                self.at += 1;
+                self.array(Self::skip)?;
+                Ok(Any::Other)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(TargetField(Target::default()))
+            Some(b'{') => {
+                self.at += 1;
+                self.object(|s, _| s.skip())?;
+                Ok(Any::Other)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Target::default();
-                while let Some(key) = map.next_key_seed(KeyIndex(&["sector"]))? {
-                    match key {
-                        Some(_) => {
-                            out.sector = map.next_value::<LenientStr<'de>>()?.0.into_option()
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Ok(Any::Null)
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                Ok(Any::Other)
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                Ok(Any::Other)
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    /// A field that should be a string.
+    fn lenient(&mut self) -> Scan<Lenient<'a>> {
+        Ok(match self.any()? {
+            Any::Str(s) => Lenient::Str(s),
+            Any::Null => Lenient::Missing,
+            Any::Int(_) | Any::Other => Lenient::Other,
+        })
+    }
+
+    /// `severity`: a level name or a 1-10 score; anything else is `None`.
+    fn severity(&mut self) -> Scan<Option<Severity>> {
+        Ok(match self.any()? {
+            Any::Str(s) => Some(Severity::from_name(&s)),
+            Any::Int(n) => Some(Severity::from_score(n)),
+            Any::Null | Any::Other => None,
+        })
+    }
+
+    /// `target`: an object whose `sector` is read; anything else is ignored.
+    fn target(&mut self) -> Scan<Target<'a>> {
+        let mut out = Target::default();
+        if self.peek() == Some(b'{') {
+            self.at += 1;
+            self.object(|s, key| {
+                if key == "sector" {
+                    out.sector = s.lenient()?.into_option();
+                    Ok(())
+                } else {
+                    s.skip()
+                }
+            })?;
+        } else {
+            self.any()?;
+        }
+        Ok(out)
+    }
+
+    /// `tags`: an array of strings; other elements are skipped, a
+    /// non-array is ignored.
+    fn tags(&mut self) -> Scan<Vec<Cow<'a, str>>> {
+        let mut tags = Vec::new();
+        if self.peek() == Some(b'[') {
+            self.at += 1;
+            self.array(|s| {
+                if let Any::Str(t) = s.any()? {
+                    tags.push(t);
+                }
+                Ok(())
+            })?;
+        } else {
+            self.any()?;
+        }
+        Ok(tags)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Scan<()> {
+        match self.bytes.get(self.at..self.at + word.len()) {
+            Some(w) if w == word => {
+                self.at += word.len();
+                Ok(())
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    /// Scans a number's syntax; `true` when it has a fraction or exponent.
+    #[inline]
+    fn number(&mut self) -> Scan<bool> {
+        let b = self.bytes;
+        let digits = |mut i: usize| {
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = self.at;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            // One leading zero only.
+            Some(b'0') if !matches!(b.get(i + 1), Some(b'0'..=b'9')) => i += 1,
+            Some(b'1'..=b'9') => i = digits(i + 1),
+            _ => return Err(Invalid),
+        }
+        let mut float = false;
+        if b.get(i) == Some(&b'.') {
+            let end = digits(i + 1);
+            if end == i + 1 {
+                return Err(Invalid);
+            }
+            i = end;
+            float = true;
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let end = digits(i);
+            if end == i {
+                return Err(Invalid);
+            }
+            i = end;
+            float = true;
+        }
+        self.at = i;
+        Ok(float)
+    }
+
+    /// A number where its value matters. As in serde_json, an integer that
+    /// does not fit 64 bits is read as an `f64`, and a number that is
+    /// infinite as an `f64` is not JSON.
+    #[cold]
+    fn number_value(&mut self) -> Scan<Any<'a>> {
+        let start = self.at;
+        let float = self.number()?;
+        let text = self.text.get(start..self.at).ok_or(Invalid)?;
+        if !float {
+            if let Ok(n) = text.parse::<i64>() {
+                return Ok(Any::Int(n));
+            }
+            if text.parse::<u64>().is_ok() {
+                return Ok(Any::Int(i64::MAX));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Any::Other),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// A string whose opening quote was consumed, as serde_json returns
+    /// strings: escapes decoded, `\u` surrogates paired. Borrowed unless it
+    /// has escapes.
+    #[inline]
+    fn string(&mut self) -> Scan<Cow<'a, str>> {
+        let start = self.at;
+        let end = find_special(self.bytes, start);
+        match self.bytes.get(end) {
+            Some(b'"') => {
+                self.at = end + 1;
+                self.text.get(start..end).map(Cow::Borrowed).ok_or(Invalid)
+            }
+            Some(b'\\') => self.unescape(start, end).map(Cow::Owned),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// The rest of a string with escapes; `end` is the first backslash.
+    #[cold]
+    fn unescape(&mut self, mut from: usize, mut end: usize) -> Scan<String> {
+        let mut out = String::with_capacity(end - from + 16);
+        loop {
+            out.push_str(self.text.get(from..end).ok_or(Invalid)?);
+            match self.bytes.get(end) {
+                Some(b'"') => {
+                    self.at = end + 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.at = end + 1;
+                    out.push(self.escape()?);
+                    from = self.at;
+                    end = find_special(self.bytes, from);
+                }
+                _ => return Err(Invalid),
+            }
+        }
+    }
+
+    /// One escape after its backslash, decoded.
+    fn escape(&mut self) -> Scan<char> {
+        let c = *self.bytes.get(self.at).ok_or(Invalid)?;
+        self.at += 1;
+        Ok(match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let high = self.hex4()?;
+                let code = match high {
+                    0xDC00..=0xDFFF => return Err(Invalid),
+                    0xD800..=0xDBFF => {
+                        if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
+                            return Err(Invalid);
                         }
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
+                        self.at += 2;
+                        let low = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return Err(Invalid);
                         }
+                        0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                     }
+                    _ => high,
+                };
+                char::from_u32(code).ok_or(Invalid)?
+            }
+            _ => return Err(Invalid),
+        })
+    }
+
+    /// Four hex digits.
+    fn hex4(&mut self) -> Scan<u32> {
+        let digits = self.bytes.get(self.at..self.at + 4).ok_or(Invalid)?;
+        let mut n = 0;
+        for &d in digits {
+            n = n << 4 | char::from(d).to_digit(16).ok_or(Invalid)?;
+        }
+        self.at += 4;
+        Ok(n)
+    }
+
+    /// Skips a string whose opening quote was consumed, as serde_json
+    /// skips one: escapes checked, not decoded; lone surrogates allowed.
+    #[inline]
+    fn skip_string(&mut self) -> Scan<()> {
+        let mut from = self.at;
+        loop {
+            let end = find_special(self.bytes, from);
+            match self.bytes.get(end) {
+                Some(b'"') => {
+                    self.at = end + 1;
+                    return Ok(());
                 }
-                Ok(TargetField(out))
+                Some(b'\\') => match self.bytes.get(end + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => from = end + 2,
+                    Some(b'u') => {
+                        self.at = end + 2;
+                        self.hex4()?;
+                        from = self.at;
+                    }
+                    _ => return Err(Invalid),
+                },
+                _ => return Err(Invalid),
             }
         }
-        d.deserialize_any(V)
+    }
+
+    /// Skips one value as serde_json skips a value nobody reads: syntax
+    /// checked, nothing built. Iterative: a bit per nesting level.
+    fn skip(&mut self) -> Scan<()> {
+        // Bit `level` set: that level is an object. Levels from SHALLOW on
+        // live in `self.deep`.
+        let mut objects: u64 = 0;
+        let mut depth = 0usize;
+        loop {
+            // One value, or the opening of an array or object.
+            match self.peek() {
+                Some(b'"') => {
+                    self.at += 1;
+                    self.skip_string()?;
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number()?;
+                }
+                Some(b'n') => self.literal(b"null")?,
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(open @ (b'{' | b'[')) => {
+                    self.at += 1;
+                    let object = open == b'{';
+                    if depth < SHALLOW {
+                        objects = (objects & !(1 << depth)) | (u64::from(object) << depth);
+                    } else {
+                        self.deep.push(object);
+                    }
+                    depth += 1;
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek() != Some(close) {
+                        if object {
+                            self.skip_key()?;
+                        }
+                        continue;
+                    }
+                    // Empty: closed below.
+                }
+                _ => return Err(Invalid),
+            }
+            // After a value: close what ends here, then go on to the next
+            // member or element.
+            loop {
+                if depth == 0 {
+                    return Ok(());
+                }
+                let level = depth - 1;
+                let object = if level < SHALLOW {
+                    (objects >> level) & 1 == 1
+                } else {
+                    self.deep.last() == Some(&true)
+                };
+                match self.peek() {
+                    Some(b',') => {
+                        self.at += 1;
+                        if object {
+                            self.skip_key()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {}
+                    Some(b']') if !object => {}
+                    _ => return Err(Invalid),
+                }
+                self.at += 1;
+                if level >= SHALLOW {
+                    self.deep.pop();
+                }
+                depth = level;
+            }
+        }
+    }
+
+    /// A key of a skipped object and its colon.
+    fn skip_key(&mut self) -> Scan<()> {
+        self.expect(b'"')?;
+        self.skip_string()?;
+        self.expect(b':')
     }
 }
 
+/// Index of the first `"`, `\` or control byte at or after `from`, or
+/// `bytes.len()`. Eight bytes per step: a byte's high bit is set in
+/// `found` where it matches (the lowest set bit is always a true match,
+/// which is the one taken).
+#[inline(always)]
+fn find_special(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const QUOTE: u64 = ONES * b'"' as u64;
+    const BACKSLASH: u64 = ONES * b'\\' as u64;
+    const SPACE: u64 = ONES * 0x20;
+    while let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        let w = u64::from_le_bytes(*chunk);
+        let q = w ^ QUOTE;
+        let b = w ^ BACKSLASH;
+        let found = ((q.wrapping_sub(ONES) & !q)
+            | (b.wrapping_sub(ONES) & !b)
+            | (w.wrapping_sub(SPACE) & !w))
+            & HIGH;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&c) = bytes.get(at) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod serde_model;
 #[cfg(test)]
 mod tests;

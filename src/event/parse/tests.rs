@@ -1,3 +1,4 @@
+use super::serde_model::parse_with_serde_json;
 use super::*;
 use proptest::prelude::*;
 
@@ -178,8 +179,8 @@ fn deep_nesting_is_skipped_without_recursion() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
-    /// The SIMD parser (sonic-rs) and serde_json give the same answer for
-    /// every input, valid or not: same event, or same rejection reason.
+    /// The reader and the serde_json model give the same answer for every
+    /// input, valid or not: same event, or same rejection reason.
     #[test]
     fn both_parsers_agree(
         cut in 0usize..=FULL.len(),
@@ -218,6 +219,153 @@ proptest! {
         if cut < FULL.len() {
             prop_assert!(parse(&FULL.as_bytes()[..cut], MAX).is_err());
         }
+    }
+}
+
+/// A string literal mixing plain text, every escape, paired and lone
+/// surrogates (which serde_json refuses in strings it returns and accepts
+/// in strings it skips) and values the fields look for.
+fn string_literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        r#""([a-z0-9 é😀:.+-]|\\[nt"\\/bfr]|\\u00e9|\\ud83d\\ude00|\\ud800|\\udc00|\\udfff|\\udbff\\udfff|\\ud800\\u0041|\\q|\\u12){0,5}""#,
+        Just(r#""2022-06-14T02:21:07Z""#.to_owned()),
+        Just(r#""2022-06-14T09:21:07+07:00""#.to_owned()),
+        Just(r#""high""#.to_owned()),
+        Just(r#""government""#.to_owned()),
+        Just("\"ctl\u{1}\"".to_owned()),
+    ]
+}
+
+/// Keys: the fields read, their escaped spellings, others.
+fn key_literal() -> impl Strategy<Value = String> {
+    r#""(id|time|type|severity|target|sector|tags|signature|mitre|status|\\u0069d|typ\\u0065|\\ud800|\\udc00x|zz)""#
+}
+
+/// Numbers serde_json converts differently: saturating, overflowing to
+/// infinity (not JSON where read, fine where skipped), negative zero.
+fn number_literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop_oneof![
+            Just("1e999"),
+            Just("-1e999"),
+            Just("0e999"),
+            Just("1e-999"),
+            Just("123456789012345678901234"),
+            Just("1"),
+            Just("7"),
+            Just("10"),
+            Just("-0"),
+            Just("-3"),
+            Just("7.5"),
+            Just("1E2"),
+            Just("9223372036854775808"),
+            Just("18446744073709551616"),
+            Just("01"),
+            Just("1."),
+        ]
+        .prop_map(str::to_owned),
+        any::<i64>().prop_map(|n| n.to_string()),
+    ]
+}
+
+/// Any JSON value as text, nested a few levels, with odd whitespace.
+fn value_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        prop_oneof![Just("null"), Just("true"), Just("false")].prop_map(str::to_owned),
+        number_literal(),
+        string_literal(),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4)
+                .prop_map(|v| format!("[{}]", v.join(","))),
+            proptest::collection::vec((key_literal(), inner), 0..4).prop_map(|m| {
+                let members: Vec<String> = m.iter().map(|(k, v)| format!("{k} :\t{v}")).collect();
+                format!("{{ {} }}", members.join(",\n"))
+            }),
+        ]
+    })
+}
+
+/// An object of the schema's keys with values of every type, duplicate
+/// keys included.
+fn document() -> impl Strategy<Value = String> {
+    proptest::collection::vec((key_literal(), value_text()), 0..8).prop_map(|m| {
+        let members: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        format!("{{{}}}", members.join(","))
+    })
+}
+
+fn fields() -> impl Strategy<Value = Fields> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(signature, mitre, tags)| Fields {
+        signature,
+        mitre,
+        tags,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Structured documents, whole or with one byte changed, any fields
+    /// asked for: the reader and the serde_json model agree.
+    #[test]
+    fn reader_agrees_with_serde_json_on_documents(
+        doc in document(),
+        flip in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+        want in fields(),
+    ) {
+        let mut bytes = doc.into_bytes();
+        if let Some((at, b)) = flip {
+            let at = at.index(bytes.len());
+            bytes[at] = b;
+        }
+        prop_assert_eq!(parse_fields(&bytes, MAX, want), parse_with_serde_json(&bytes, want));
+    }
+
+    /// Any value at the top level.
+    #[test]
+    fn reader_agrees_with_serde_json_on_values(text in value_text(), want in fields()) {
+        let bytes = text.as_bytes();
+        prop_assert_eq!(parse_fields(bytes, MAX, want), parse_with_serde_json(bytes, want));
+    }
+}
+
+/// Cases where serde_json's data model is subtle, spelled out.
+#[test]
+fn serde_json_edge_cases() {
+    let ok = |rest: &str| format!(r#"{{"id":"a","time":"2022-06-14T02:21:07Z","type":"x"{rest}}}"#);
+    let cases = [
+        // A lone surrogate is refused in a string that is read...
+        (ok(r#","signature":"\ud800""#), Err(Reject::NotJson)),
+        // ...and accepted in one that is skipped.
+        (ok(r#","status":"\ud800""#), Ok(())),
+        (ok(r#","source":{"k":["\udc00"]}"#), Ok(())),
+        // Keys are read, so theirs are refused, even in a skipped object
+        // of a field that is read...
+        (ok(r#","\ud800":1"#), Err(Reject::NotJson)),
+        (ok(r#","severity":{"\ud800":1}"#), Err(Reject::NotJson)),
+        // ...but not in an unknown field's object.
+        (ok(r#","source":{"\ud800":1}"#), Ok(())),
+        // Numbers that are infinite as f64: not JSON where read.
+        (ok(r#","severity":1e999"#), Err(Reject::NotJson)),
+        (ok(r#","status":1e999"#), Ok(())),
+        (ok(r#","severity":0e999"#), Ok(())),
+        // Escaped key spellings are the same keys.
+        (
+            r#"{"id":"a","time":"2022-06-14T02:21:07Z","type":"x"}"#.to_owned(),
+            Ok(()),
+        ),
+        // Control characters are never allowed in strings.
+        (ok(",\"status\":\"a\u{1}b\""), Err(Reject::NotJson)),
+        (ok(r#","status":"x","#), Err(Reject::NotJson)),
+        (ok(r#","status":01"#), Err(Reject::NotJson)),
+    ];
+    for (line, want) in cases {
+        let got = parse(line.as_bytes(), MAX).map(|_| ());
+        assert_eq!(got, want, "{line}");
+        let model = parse_with_serde_json(line.as_bytes(), Fields::ALL).map(|_| ());
+        assert_eq!(model, want, "model: {line}");
     }
 }
 
