@@ -670,7 +670,7 @@ impl<'a> Scanner<'a> {
 /// bytes that end a run of string content); bytes past the end count as
 /// control bytes. SSE2, which every x86-64 has: 16 bytes per compare.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-fn special_bits(bytes: &[u8], start: usize) -> u64 {
+fn special_bits_sse2(bytes: &[u8], start: usize) -> u64 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -695,9 +695,14 @@ fn special_bits(bytes: &[u8], start: usize) -> u64 {
     bits
 }
 
-/// The portable version of the above.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-fn special_bits(bytes: &[u8], start: usize) -> u64 {
+use special_bits_portable as special_bits;
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use special_bits_sse2 as special_bits;
+
+/// The portable version of [`special_bits`] (tests compare the two).
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+fn special_bits_portable(bytes: &[u8], start: usize) -> u64 {
     block_at(bytes, start)
         .iter()
         .enumerate()

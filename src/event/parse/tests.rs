@@ -305,6 +305,19 @@ fn fields() -> impl Strategy<Value = Fields> {
 }
 
 proptest! {
+    /// The SIMD masks equal the portable ones, at every offset, tails
+    /// included.
+    #[test]
+    fn special_bits_agree_with_the_portable_version(
+        bytes in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'"'), Just(b'\\')], 0..200),
+    ) {
+        for start in 0..=bytes.len() {
+            prop_assert_eq!(special_bits(&bytes, start), special_bits_portable(&bytes, start));
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
     /// Structured documents, whole or with one byte changed, any fields
