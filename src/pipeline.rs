@@ -3,8 +3,15 @@
 //! Pure and synchronous: [`Engine::apply`] takes message bytes and a
 //! partition's state and returns what happened. Sources (file, Kafka) and the
 //! async loop around them live elsewhere; this is what the benchmark measures.
+//!
+//! It is two steps. [`Engine::prepare`] (parse, month, classification, id
+//! hash: most of the cost) reads no partition state, so it can run on any
+//! thread and in any order; [`Engine::commit`] (dedup, ledger, windows,
+//! counters) must see a partition's messages in offset order. `apply` is
+//! the two in a row; the Kafka stage prepares batches on several threads
+//! and commits them in order.
 
-use crate::calendar::MonthIndex;
+use crate::calendar::{MonthIndex, MonthSlot};
 use crate::classify::CategoryId;
 use crate::config::Settings;
 use crate::dedup::{IdHash, Seen};
@@ -27,6 +34,25 @@ pub enum Outcome {
     Late,
     /// Not an incident.
     Invalid(Reject),
+}
+
+/// A message parsed and classified, not yet counted: what [`Engine::commit`]
+/// needs, without the message bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepared {
+    Event(Classified),
+    Invalid(Reject),
+}
+
+/// The parts of an incident the counts use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classified {
+    id: IdHash,
+    time_ms: EpochMillis,
+    slot: MonthSlot,
+    category: CategoryId,
+    severity: Severity,
+    sector: usize,
 }
 
 /// Stateless with respect to partitions; holds the compiled configuration and
@@ -71,7 +97,44 @@ impl Engine {
         payload: &[u8],
         wall_ms: EpochMillis,
     ) -> Outcome {
-        let outcome = self.apply_inner(st, payload, wall_ms);
+        let prepared = self.prepare(payload);
+        self.commit(st, &prepared, wall_ms)
+    }
+
+    /// Parses and classifies one message. Touches no partition state (the
+    /// `&mut` is the month cache).
+    #[inline]
+    pub fn prepare(&mut self, payload: &[u8]) -> Prepared {
+        let event = match parse_fields(payload, self.max_event_bytes, self.fields) {
+            Ok(e) => e,
+            Err(r) => return Prepared::Invalid(r),
+        };
+        let Some(slot) = self.months.locate(event.time_ms) else {
+            return Prepared::Invalid(Reject::BadTime);
+        };
+        Prepared::Event(Classified {
+            id: IdHash::of(&event.id),
+            time_ms: event.time_ms,
+            slot,
+            category: self.settings.classifier.classify(&event),
+            severity: event.severity,
+            sector: self.sector_index(event.target.sector.as_deref()),
+        })
+    }
+
+    /// Counts a prepared message in a partition's state. A partition's
+    /// messages must be committed in offset order.
+    #[inline]
+    pub fn commit(
+        &self,
+        st: &mut PartitionState,
+        prepared: &Prepared,
+        wall_ms: EpochMillis,
+    ) -> Outcome {
+        let outcome = match prepared {
+            Prepared::Invalid(r) => Outcome::Invalid(*r),
+            Prepared::Event(e) => Self::count(st, e, wall_ms),
+        };
         let o = &mut st.outcomes;
         match outcome {
             Outcome::Accepted { late_windows, .. } => {
@@ -92,37 +155,23 @@ impl Engine {
         outcome
     }
 
-    fn apply_inner(
-        &mut self,
-        st: &mut PartitionState,
-        payload: &[u8],
-        wall_ms: EpochMillis,
-    ) -> Outcome {
-        let event = match parse_fields(payload, self.max_event_bytes, self.fields) {
-            Ok(e) => e,
-            Err(r) => return Outcome::Invalid(r),
-        };
-        let Some(slot) = self.months.locate(event.time_ms) else {
-            return Outcome::Invalid(Reject::BadTime);
-        };
-        match st.dedup.offer(IdHash::of(&event.id), event.time_ms) {
+    fn count(st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
+        match st.dedup.offer(e.id, e.time_ms) {
             Seen::New => {}
             Seen::Duplicate => return Outcome::Duplicate,
             Seen::Late => return Outcome::Late,
         }
-        let category = self.settings.classifier.classify(&event);
-        let sector = self.sector_index(event.target.sector.as_deref());
         st.ledger.record(
-            &slot,
-            slot.hour_of(event.time_ms),
-            category,
-            event.severity,
-            sector,
+            &e.slot,
+            e.slot.hour_of(e.time_ms),
+            e.category,
+            e.severity,
+            e.sector,
         );
-        let late_windows = st.windows.record(event.time_ms, category, wall_ms);
+        let late_windows = st.windows.record(e.time_ms, e.category, wall_ms);
         Outcome::Accepted {
-            category,
-            severity: event.severity,
+            category: e.category,
+            severity: e.severity,
             late_windows,
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::calendar::change::{MonthToDate, ratio};
 use crate::event::{EpochMillis, Reject, Severity};
 use crate::metrics::{MonitorView, MonthView};
-use crate::pipeline::{Engine, Outcome};
+use crate::pipeline::{Engine, Outcome, Prepared};
 use crate::state::{
     MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateStore, StoreError,
 };
@@ -152,16 +152,17 @@ impl Monitor {
         Ok(())
     }
 
-    /// Applies a run of messages of one partition, `(payload, offset)` in
-    /// offset order, with one partition lookup for the whole run. Messages
-    /// below the partition's checkpointed position were counted before a
-    /// restart (the group offset may lag the checkpoint): they are skipped,
-    /// which is what makes a replay after a crash exact. `on_invalid` gets
-    /// the run index and reason of each rejected message.
-    pub fn apply_run<'a>(
+    /// Commits a run of prepared messages of one partition, `(message,
+    /// offset)` in offset order, with one partition lookup for the whole
+    /// run. Messages below the partition's checkpointed position were
+    /// counted before a restart (the group offset may lag the checkpoint):
+    /// they are skipped, which is what makes a replay after a crash exact.
+    /// `on_invalid` gets the run index and reason of each rejected message
+    /// that was not skipped.
+    pub fn commit_run<'a>(
         &mut self,
         key: &PartitionKey,
-        messages: impl Iterator<Item = (&'a [u8], u64)>,
+        messages: impl Iterator<Item = (&'a Prepared, u64)>,
         wall_ms: EpochMillis,
         mut on_invalid: impl FnMut(usize, Reject),
     ) -> Result<(), MonitorError> {
@@ -172,11 +173,11 @@ impl Monitor {
             return Ok(());
         };
         let mut applied = false;
-        for (i, (payload, offset)) in messages.enumerate() {
+        for (i, (prepared, offset)) in messages.enumerate() {
             if offset < st.position.next_offset {
                 continue;
             }
-            if let Outcome::Invalid(r) = self.engine.apply(st, payload, wall_ms) {
+            if let Outcome::Invalid(r) = self.engine.commit(st, prepared, wall_ms) {
                 self.rejects.record(r, key, offset);
                 on_invalid(i, r);
             }

@@ -5,7 +5,7 @@
 //! committed only for positions that are already checkpointed together with
 //! the state that covers them, so the group offset never runs ahead of
 //! durable state; on restart, messages below a partition's checkpointed
-//! position are skipped (`Monitor::apply_run`). The commit is for lag tools and
+//! position are skipped (`Monitor::commit_run`). The commit is for lag tools and
 //! for handing a partition over; the checkpoint is the source of truth.
 
 use std::collections::BTreeMap;
