@@ -96,13 +96,17 @@ impl Dedup {
     /// Checks an id and remembers it if new.
     #[inline]
     pub fn offer(&mut self, id: IdHash, time_ms: EpochMillis) -> Seen {
-        if self.ids.contains(&id) {
+        if time_ms < self.floor_ms {
+            return if self.ids.contains(&id) {
+                Seen::Duplicate
+            } else {
+                Seen::Late
+            };
+        }
+        // One probe: `insert` says whether the id was there.
+        if !self.ids.insert(id) {
             return Seen::Duplicate;
         }
-        if time_ms < self.floor_ms {
-            return Seen::Late;
-        }
-        self.ids.insert(id);
         let bucket = time_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
         // Most events land in the newest bucket: skip the tree search.
         match self.buckets.last_entry() {

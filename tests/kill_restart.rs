@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use incident_monitor::state::{PartitionKey, StateStore};
 
-const LINES: &str = "300000";
+const LINES: &str = "600000";
 
 fn config(dir: &TempDir) -> std::path::PathBuf {
     let p = dir.path("fast-checkpoints.toml");
-    std::fs::write(&p, "[state]\ncheckpoint_interval_ms = 100\n").unwrap();
+    std::fs::write(&p, "[state]\ncheckpoint_interval_ms = 20\n").unwrap();
     p
 }
 

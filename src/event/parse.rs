@@ -147,6 +147,36 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// A top-level key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    Time,
+    Type,
+    Severity,
+    Target,
+    Signature,
+    Mitre,
+    Tags,
+    Other,
+}
+
+impl Field {
+    fn of(name: &str) -> Field {
+        match name {
+            "id" => Field::Id,
+            "time" => Field::Time,
+            "type" => Field::Type,
+            "severity" => Field::Severity,
+            "target" => Field::Target,
+            "signature" => Field::Signature,
+            "mitre" => Field::Mitre,
+            "tags" => Field::Tags,
+            _ => Field::Other,
+        }
+    }
+}
+
 /// The message is not JSON.
 #[derive(Debug)]
 struct Invalid;
@@ -236,18 +266,18 @@ impl<'a> Scanner<'a> {
     fn document(&mut self, raw: &mut Raw<'a>) -> Scan<bool> {
         let object = if self.peek() == Some(b'{') {
             self.at += 1;
-            self.object(|s, key| {
-                match key.as_ref() {
-                    "id" => raw.id = Some(s.lenient()?),
-                    "time" => raw.time = Some(s.lenient()?),
-                    "type" => raw.kind = Some(s.lenient()?),
-                    "severity" => raw.severity = s.severity()?,
-                    "target" => raw.target = s.target()?,
-                    "signature" if raw.want.signature => {
+            self.object(Self::field, |s, field| {
+                match field {
+                    Field::Id => raw.id = Some(s.lenient()?),
+                    Field::Time => raw.time = Some(s.lenient()?),
+                    Field::Type => raw.kind = Some(s.lenient()?),
+                    Field::Severity => raw.severity = s.severity()?,
+                    Field::Target => raw.target = s.target()?,
+                    Field::Signature if raw.want.signature => {
                         raw.signature = s.lenient()?.into_option();
                     }
-                    "mitre" if raw.want.mitre => raw.mitre = s.lenient()?.into_option(),
-                    "tags" if raw.want.tags => raw.tags = s.tags()?,
+                    Field::Mitre if raw.want.mitre => raw.mitre = s.lenient()?.into_option(),
+                    Field::Tags if raw.want.tags => raw.tags = s.tags()?,
                     _ => s.skip()?,
                 }
                 Ok(())
@@ -263,17 +293,76 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The members of an object whose `{` was consumed. Keys are decoded
-    /// and checked; `value` reads or skips each value.
+    /// A top-level key whose opening quote was consumed. The names read
+    /// are recognised by their bytes and closing quote, with no scan for
+    /// the end; anything else (other names, escaped spellings) is read as
+    /// a string.
     #[inline(always)]
-    fn object(&mut self, mut value: impl FnMut(&mut Self, Cow<'a, str>) -> Scan<()>) -> Scan<()> {
+    fn field(&mut self) -> Scan<Field> {
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let known: &[(&[u8], Field)] = match rest.first() {
+            Some(b'i') => &[(b"id\"", Field::Id)],
+            Some(b't') => &[
+                (b"time\"", Field::Time),
+                (b"type\"", Field::Type),
+                (b"target\"", Field::Target),
+                (b"tags\"", Field::Tags),
+            ],
+            Some(b's') => &[
+                (b"severity\"", Field::Severity),
+                (b"signature\"", Field::Signature),
+            ],
+            Some(b'm') => &[(b"mitre\"", Field::Mitre)],
+            _ => &[],
+        };
+        for (name, field) in known {
+            if rest.starts_with(name) {
+                self.at += name.len();
+                return Ok(*field);
+            }
+        }
+        // Unescaped, it would have matched above: only an escaped spelling
+        // can still be a name read.
+        Ok(match self.string()? {
+            Cow::Borrowed(_) => Field::Other,
+            Cow::Owned(name) => Field::of(&name),
+        })
+    }
+
+    /// A key of `target` whose opening quote was consumed: is it `sector`?
+    #[inline(always)]
+    fn sector_key(&mut self) -> Scan<bool> {
+        const SECTOR: &[u8] = b"sector\"";
+        if self
+            .bytes
+            .get(self.at..)
+            .is_some_and(|r| r.starts_with(SECTOR))
+        {
+            self.at += SECTOR.len();
+            return Ok(true);
+        }
+        Ok(match self.string()? {
+            Cow::Borrowed(_) => false,
+            Cow::Owned(name) => name == "sector",
+        })
+    }
+
+    /// The members of an object whose `{` was consumed. `key` reads each
+    /// key after its opening quote (decoded and checked); `value` reads or
+    /// skips each value.
+    #[inline(always)]
+    fn object<K>(
+        &mut self,
+        key: impl Fn(&mut Self) -> Scan<K>,
+        mut value: impl FnMut(&mut Self, K) -> Scan<()>,
+    ) -> Scan<()> {
         if self.peek() == Some(b'}') {
             self.at += 1;
             return Ok(());
         }
         loop {
             self.expect(b'"')?;
-            let key = self.string()?;
+            let key = key(self)?;
             self.expect(b':')?;
             value(self, key)?;
             match self.peek() {
@@ -322,7 +411,7 @@ impl<'a> Scanner<'a> {
             }
             Some(b'{') => {
                 self.at += 1;
-                self.object(|s, _| s.skip())?;
+                self.object(Self::string, |s, _| s.skip())?;
                 Ok(Any::Other)
             }
             Some(b'n') => {
@@ -364,8 +453,8 @@ impl<'a> Scanner<'a> {
         let mut out = Target::default();
         if self.peek() == Some(b'{') {
             self.at += 1;
-            self.object(|s, key| {
-                if key == "sector" {
+            self.object(Self::sector_key, |s, sector| {
+                if sector {
                     out.sector = s.lenient()?.into_option();
                     Ok(())
                 } else {

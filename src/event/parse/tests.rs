@@ -238,7 +238,7 @@ fn string_literal() -> impl Strategy<Value = String> {
 
 /// Keys: the fields read, their escaped spellings, others.
 fn key_literal() -> impl Strategy<Value = String> {
-    r#""(id|time|type|severity|target|sector|tags|signature|mitre|status|\\u0069d|typ\\u0065|\\ud800|\\udc00x|zz)""#
+    r#""(id|time|type|severity|target|sector|tags|signature|mitre|status|\\u0069d|typ\\u0065|sect\\u006fr|t\\u0061rget|\\ud800|\\udc00x|zz)""#
 }
 
 /// Numbers serde_json converts differently: saturating, overflowing to
@@ -399,4 +399,13 @@ fn fields_not_asked_for_are_skipped_but_still_validated() {
         parse_fields(broken.as_bytes(), MAX, want).map(|_| ()),
         Err(Reject::NotJson)
     );
+}
+
+#[test]
+fn escaped_key_spellings_are_the_same_keys() {
+    let line = br#"{"\u0069d":"a","tim\u0065":"2022-06-14T02:21:07Z","typ\u0065":"x","t\u0061rget":{"sect\u006fr":"government"},"sev\u0065rity":"high"}"#;
+    let e = parse(line, MAX).unwrap();
+    assert_eq!(e.target.sector.as_deref(), Some("government"));
+    assert_eq!(e.severity, Severity::High);
+    assert_eq!(Ok(e), parse_with_serde_json(line, Fields::ALL));
 }
