@@ -25,7 +25,7 @@ use crate::config::{KafkaConfig, Settings};
 use crate::metrics::Metrics;
 use crate::pipeline::{Engine, wall_now_ms};
 use crate::source::kafka::{DeadLetter, MonitorContext, commit, consumer_config};
-use crate::state::StateStore;
+use crate::state::{PartitionKey, StateStore};
 
 /// Options of a Kafka run.
 #[derive(Debug, Clone)]
@@ -63,6 +63,7 @@ pub async fn run_kafka(
     let monitor = Arc::new(Mutex::new(
         Monitor::open(Engine::new(settings), store.clone()).map_err(rt)?,
     ));
+    let writer = store.clone();
     let reports = Arc::new(LiveReports {
         monitor: monitor.clone(),
         store,
@@ -121,6 +122,9 @@ pub async fn run_kafka(
     let mut messages_this_run = 0u64;
     let mut last_error = String::new();
     let max_backoff = Duration::from_secs(k.max_retry_backoff_secs);
+    // The checkpoint being written off the loop (one at a time): its
+    // positions are committed once it is on disk.
+    let mut writing: Option<Writing> = None;
 
     let completed = 'consume: loop {
         tokio::select! {
@@ -143,8 +147,33 @@ pub async fn run_kafka(
                     (_, _) => metrics.set_ready(false, &format!("consumer errors: {last_error}")),
                 }
             }
-            _ = checkpoint.tick() => {
-                checkpoint_and_commit(&monitor, &consumer, &k.topic, &metrics, CommitMode::Async)?;
+            _ = checkpoint.tick(), if writing.is_none() => {
+                // Encoding holds the monitor lock (sequential reads, a few
+                // ms per million ids); writing and fsync do not, and run on
+                // a blocking thread while the loop goes on consuming.
+                let checkpoints = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?.take_checkpoints(wall_now_ms());
+                let writer = writer.clone();
+                writing = Some(tokio::task::spawn_blocking(move || {
+                    writer.write(&checkpoints).map_err(rt)?;
+                    Ok(checkpoints.into_iter().map(|c| (c.key, c.next_offset)).collect())
+                }));
+            }
+            written = finished(&mut writing) => {
+                writing = None;
+                let positions = written.map_err(|e| rt(format!("checkpoint task failed: {e}")))??;
+                // Unchanged partitions need no write: the state on disk is
+                // current as of now, which is what the staleness alert asks.
+                metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
+                // A partition revoked meanwhile was committed on release.
+                let held: Vec<_> = {
+                    let m = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?;
+                    positions.into_iter().filter(|(key, _)| m.holds(key)).collect()
+                };
+                if let Err(e) = commit(&consumer, &k.topic, &held, CommitMode::Async) {
+                    // Not fatal: the checkpoint is the source of truth; lag
+                    // tools see progress at the next successful commit.
+                    tracing::debug!(error = %e, "offset commit failed");
+                }
             }
             msg = consumer.recv() => {
                 // Take what librdkafka already holds without going back
@@ -210,22 +239,28 @@ pub async fn run_kafka(
     // Drain: bounded, so a dead broker cannot hold the process forever.
     let drain = Duration::from_secs(k.drain_timeout_secs);
     let result = tokio::time::timeout(drain, async {
+        // A background checkpoint first: the final commit must not name a
+        // position whose checkpoint is not on disk yet.
+        if let Some(w) = writing.take() {
+            w.await
+                .map_err(|e| rt(format!("checkpoint task failed: {e}")))??;
+        }
         let monitor = monitor.clone();
         let metrics = metrics.clone();
         let topic = k.topic.clone();
         let stage = stage.clone();
         tokio::task::spawn_blocking(move || {
             stage.flush()?;
-            let r = checkpoint_and_commit(&monitor, &consumer, &topic, &metrics, CommitMode::Sync);
+            let r = checkpoint_and_commit(&monitor, &consumer, &topic, &metrics);
             drop(consumer);
             r
         })
         .await
+        .map_err(|e| rt(format!("final checkpoint task failed: {e}")))?
     })
     .await;
     match result {
-        Ok(Ok(r)) => r?,
-        Ok(Err(e)) => return Err(rt(format!("final checkpoint task failed: {e}"))),
+        Ok(r) => r?,
         Err(_) => tracing::error!(
             timeout_secs = drain.as_secs(),
             "final checkpoint and commit did not finish in time; the next start resumes from the last completed checkpoint"
@@ -263,25 +298,34 @@ fn ready_now<F: std::future::Future>(f: F) -> Option<F::Output> {
     }
 }
 
-/// Checkpoints changed partitions, then commits the checkpointed positions.
+/// A checkpoint being written; gives the positions it wrote.
+type Writing = tokio::task::JoinHandle<Result<Vec<(PartitionKey, u64)>, AppError>>;
+
+/// Resolves when the task in `slot` finishes; never if there is none.
+async fn finished<T>(
+    slot: &mut Option<tokio::task::JoinHandle<T>>,
+) -> Result<T, tokio::task::JoinError> {
+    match slot {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Checkpoints changed partitions now, then commits the checkpointed
+/// positions synchronously (the last step of a run).
 fn checkpoint_and_commit(
     monitor: &Mutex<Monitor>,
     consumer: &StreamConsumer<MonitorContext>,
     topic: &str,
     metrics: &Metrics,
-    mode: CommitMode,
 ) -> Result<(), AppError> {
     let positions = {
         let mut m = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?;
         m.checkpoint(wall_now_ms()).map_err(rt)?;
-        // Unchanged partitions need no write: the state on disk is current
-        // as of now, which is what the staleness alert asks.
         metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
         m.checkpointed_positions()
     };
-    if let Err(e) = commit(consumer, topic, &positions, mode) {
-        // Not fatal: the checkpoint is the source of truth; lag tools see
-        // progress at the next successful commit.
+    if let Err(e) = commit(consumer, topic, &positions, CommitMode::Sync) {
         tracing::debug!(error = %e, "offset commit failed");
     }
     Ok(())

@@ -11,7 +11,8 @@ use crate::event::{EpochMillis, Reject, Severity};
 use crate::metrics::{MonitorView, MonthView};
 use crate::pipeline::{Engine, Outcome, Prepared};
 use crate::state::{
-    MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateStore, StoreError,
+    Checkpoint, MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateStore,
+    StoreError,
 };
 
 /// Why the monitor cannot go on.
@@ -193,7 +194,8 @@ impl Monitor {
 
     /// Checkpoints the given partitions and forgets them (they were revoked:
     /// another instance takes over from the checkpoint). Returns their
-    /// checkpointed next offsets.
+    /// checkpointed next offsets. Written even when unchanged since the
+    /// last checkpoint: that one may still be on its way to disk.
     pub fn release(
         &mut self,
         keys: &[PartitionKey],
@@ -203,9 +205,8 @@ impl Monitor {
         let mut out = Vec::new();
         for key in keys {
             if let Some(st) = self.partitions.remove(key) {
-                if self.dirty.remove(key) {
-                    self.store.save(&st, &tz, wall_ms)?;
-                }
+                self.dirty.remove(key);
+                self.store.save(&st, &tz, wall_ms)?;
                 self.released.insert(key.clone(), st.outcomes.clone());
                 out.push((key.clone(), st.position.next_offset));
             }
@@ -213,7 +214,14 @@ impl Monitor {
         Ok(out)
     }
 
-    /// Next offsets of the partitions held, as last checkpointed.
+    /// Whether the monitor holds this partition now.
+    pub fn holds(&self, key: &PartitionKey) -> bool {
+        self.partitions.contains_key(key)
+    }
+
+    /// Next offsets of the partitions held, as last checkpointed (callers
+    /// that write checkpoints in the background wait for that write
+    /// first).
     pub fn checkpointed_positions(&self) -> Vec<(PartitionKey, u64)> {
         self.partitions
             .iter()
@@ -311,17 +319,26 @@ impl Monitor {
         v
     }
 
-    /// Writes a checkpoint of every partition changed since the last one.
-    pub fn checkpoint(&mut self, wall_ms: EpochMillis) -> Result<usize, MonitorError> {
-        let tz = self.engine.settings().config.timezone.clone();
-        let mut n = 0;
+    /// Encodes every partition changed since the last checkpoint, for
+    /// [`StateStore::write`] (which the Kafka loop runs on another thread,
+    /// so the lock on the monitor is held for the encoding only).
+    pub fn take_checkpoints(&mut self, wall_ms: EpochMillis) -> Vec<Checkpoint> {
+        let tz = &self.engine.settings().config.timezone;
+        let mut out = Vec::new();
         for key in std::mem::take(&mut self.dirty) {
             if let Some(st) = self.partitions.get(&key) {
-                self.store.save(st, &tz, wall_ms)?;
-                n += 1;
+                out.push(self.store.checkpoint(st, tz, wall_ms));
             }
         }
-        Ok(n)
+        out
+    }
+
+    /// Writes a checkpoint of every partition changed since the last one,
+    /// now.
+    pub fn checkpoint(&mut self, wall_ms: EpochMillis) -> Result<usize, MonitorError> {
+        let checkpoints = self.take_checkpoints(wall_ms);
+        self.store.write(&checkpoints)?;
+        Ok(checkpoints.len())
     }
 
     /// Outcome counters summed over partitions.

@@ -17,7 +17,7 @@ mod store;
 use std::sync::Arc;
 
 pub use file::{FORMAT_VERSION, Snapshot, WindowSnapshot, decode, encode};
-pub use store::{LockError, MonitorMeta, StateLock, StateStore, StoreError};
+pub use store::{Checkpoint, LockError, MonitorMeta, StateLock, StateStore, StoreError};
 
 use crate::calendar::Ledger;
 use crate::config::Settings;

@@ -1,9 +1,12 @@
 //! The state directory: atomic checkpoint files, a lock, and a small
 //! metadata file for readers.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -61,14 +64,49 @@ pub struct StateLock {
 }
 
 /// A directory of checkpoints, one file per partition.
+///
+/// Clones share the write order: every [`Checkpoint`] gets a number when it
+/// is taken, and [`StateStore::write`] skips one older than the last
+/// written for its partition. A background write that finishes late can
+/// therefore never replace a newer state (say, the one written when the
+/// partition was revoked and handed to another instance).
 #[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
+    taken: Arc<AtomicU64>,
+    /// Number of the last checkpoint written, per partition; held while
+    /// writing, so writes of one process never interleave.
+    written: Arc<Mutex<HashMap<PartitionKey, u64>>>,
+}
+
+/// One partition's state, encoded and numbered, to be written (possibly on
+/// another thread: encoding reads the state, writing does not).
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub key: PartitionKey,
+    /// The partition's position in the checkpoint.
+    pub next_offset: u64,
+    seq: u64,
+    bytes: Vec<u8>,
+}
+
+impl Checkpoint {
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
 }
 
 impl StateStore {
     pub fn new(dir: impl Into<PathBuf>) -> StateStore {
-        StateStore { dir: dir.into() }
+        StateStore {
+            dir: dir.into(),
+            taken: Arc::default(),
+            written: Arc::default(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -127,16 +165,47 @@ impl StateStore {
         self.dir.join(format!("{}.{EXT}", key.file_stem()))
     }
 
-    /// Writes one partition's checkpoint atomically. Returns the bytes written.
+    /// Encodes one partition's state (fast: sequential reads) for
+    /// [`StateStore::write`].
+    pub fn checkpoint(
+        &self,
+        st: &PartitionState,
+        timezone: &str,
+        wall_ms: EpochMillis,
+    ) -> Checkpoint {
+        Checkpoint {
+            key: st.key.clone(),
+            next_offset: st.position.next_offset,
+            seq: self.taken.fetch_add(1, Ordering::Relaxed),
+            bytes: encode(st, timezone, wall_ms),
+        }
+    }
+
+    /// Writes checkpoints atomically, skipping any taken before the last
+    /// one written for its partition.
+    pub fn write(&self, checkpoints: &[Checkpoint]) -> Result<(), StoreError> {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        for cp in checkpoints {
+            if written.get(&cp.key).is_some_and(|&last| last > cp.seq) {
+                continue;
+            }
+            self.write_atomic(&self.path_of(&cp.key), &cp.bytes)?;
+            written.insert(cp.key.clone(), cp.seq);
+        }
+        Ok(())
+    }
+
+    /// Writes one partition's checkpoint atomically, now. Returns the bytes
+    /// written.
     pub fn save(
         &self,
         st: &PartitionState,
         timezone: &str,
         wall_ms: EpochMillis,
     ) -> Result<usize, StoreError> {
-        let bytes = encode(st, timezone, wall_ms);
-        self.write_atomic(&self.path_of(&st.key), &bytes)?;
-        Ok(bytes.len())
+        let cp = self.checkpoint(st, timezone, wall_ms);
+        self.write(std::slice::from_ref(&cp))?;
+        Ok(cp.len())
     }
 
     /// Write to a temporary file, fsync it, rename it over the target, fsync

@@ -155,3 +155,29 @@ fn store_writes_atomically_and_loads_all() {
     store.lock().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_checkpoint_written_late_never_replaces_a_newer_one() {
+    let dir = std::env::temp_dir().join(format!("im-order-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = StateStore::new(&dir);
+    store.create_dir().unwrap();
+    let mut e = engine("");
+    let mut st = filled(&mut e);
+    // Taken first (say, by the background checkpoint)...
+    let older = store.checkpoint(&st, "UTC", 0);
+    st.position.next_offset += 100;
+    // ...taken and written later (say, on revocation, through a clone).
+    store.clone().save(&st, "UTC", 0).unwrap();
+    // The background write finishing now is skipped.
+    store.write(std::slice::from_ref(&older)).unwrap();
+    let on_disk = store.load(&st.key).unwrap().unwrap();
+    assert_eq!(on_disk.position.next_offset, st.position.next_offset);
+    // A newer one is written as usual.
+    st.position.next_offset += 1;
+    let newer = store.checkpoint(&st, "UTC", 0);
+    store.write(std::slice::from_ref(&newer)).unwrap();
+    let on_disk = store.load(&st.key).unwrap().unwrap();
+    assert_eq!(on_disk.position.next_offset, newer.next_offset);
+    let _ = std::fs::remove_dir_all(&dir);
+}
