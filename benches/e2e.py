@@ -19,7 +19,8 @@ lines), then drains the same topic several times, alternating the order of:
 Each run uses a fresh consumer group (and for (b) a fresh state directory).
 Rates are messages per second from each consumer's first message to the end
 of every partition (group join excluded; wall time including start-up is
-reported too). CPU seconds and peak RSS come from the kernel (wait4). With
+reported too). CPU seconds and peak RSS come from the kernel (wait4); the
+broker's CPU seconds during each run from /proc (it shares the machine). With
 --scaling it also drains 250k/500k/1M/2M-event topics with the monitor, and
 the 2M topic with smaller dedup bounds, to show how cost grows.
 """
@@ -120,8 +121,14 @@ def main():
             "--brokers", brokers, "--topic", topic])
         return time.monotonic() - t
 
+    def broker_cpu():
+        with open(f"/proc/{broker_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def run(kind, topic, n, extra_cfg=None):
         group = f"{kind}-{topic}-{n}-{time.monotonic_ns()}"
+        broker_before = broker_cpu()
         if kind == "raw":
             so, se, wall, cpu, rss = measure([raw, brokers, topic, group, str(args.partitions)])
             r = json.loads(so.strip().splitlines()[-1])
@@ -139,7 +146,8 @@ def main():
             msgs, secs = monitor_rate(se)
         if msgs != n:
             sys.exit(f"{kind} consumed {msgs} of {n} messages")
-        return {"rate": msgs / secs, "secs": secs, "wall": wall, "cpu": cpu, "rss": rss}
+        return {"rate": msgs / secs, "secs": secs, "wall": wall, "cpu": cpu, "rss": rss,
+                "broker_cpu": broker_cpu() - broker_before}
 
     try:
         topic = "bench"
@@ -158,13 +166,13 @@ def main():
             return statistics.median(r[f] for r in results[k])
 
         print(f"\n{args.events:,} events, {args.partitions} partitions, {args.runs} alternating runs each\n")
-        print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | peak RSS MiB (max) |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | broker CPU s (median) | peak RSS MiB (max) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         names = {"raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer"}
         for k in kinds:
             rates = [r["rate"] for r in results[k]]
             print(f"| {names[k]} | {med(k, 'rate'):,.0f} | {min(rates):,.0f} - {max(rates):,.0f} | {med(k, 'secs'):.2f} | "
-                  f"{med(k, 'wall'):.2f} | {med(k, 'cpu'):.2f} | {max(r['rss'] for r in results[k]):.0f} |")
+                  f"{med(k, 'wall'):.2f} | {med(k, 'cpu'):.2f} | {med(k, 'broker_cpu'):.2f} | {max(r['rss'] for r in results[k]):.0f} |")
         print(f"\n(b)/(a) = {med('monitor', 'rate') / med('raw', 'rate'):.3f}; "
               f"(b)/(c) = {med('monitor', 'rate') / med('python', 'rate'):.2f}")
 

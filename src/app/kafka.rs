@@ -148,14 +148,22 @@ pub async fn run_kafka(
                 }
             }
             _ = checkpoint.tick(), if writing.is_none() => {
-                // Encoding holds the monitor lock (sequential reads, a few
-                // ms per million ids); writing and fsync do not, and run on
-                // a blocking thread while the loop goes on consuming.
-                let checkpoints = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?.take_checkpoints(wall_now_ms());
-                let writer = writer.clone();
+                // On a blocking thread, partition by partition: the monitor
+                // lock is held to encode one partition (sequential reads, a
+                // few ms per million ids), not to write and fsync it, and
+                // one encoded partition is in memory at a time.
+                let keys = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?.take_dirty();
+                let (monitor, writer) = (monitor.clone(), writer.clone());
                 writing = Some(tokio::task::spawn_blocking(move || {
-                    writer.write(&checkpoints).map_err(rt)?;
-                    Ok(checkpoints.into_iter().map(|c| (c.key, c.next_offset)).collect())
+                    let mut positions = Vec::new();
+                    for key in keys {
+                        let cp = monitor.lock().map_err(|_| rt("monitor lock poisoned"))?.checkpoint_of(&key, wall_now_ms());
+                        if let Some(cp) = cp {
+                            writer.write(&cp).map_err(rt)?;
+                            positions.push((cp.key, cp.next_offset));
+                        }
+                    }
+                    Ok(positions)
                 }));
             }
             written = finished(&mut writing) => {

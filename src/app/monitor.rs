@@ -319,26 +319,33 @@ impl Monitor {
         v
     }
 
-    /// Encodes every partition changed since the last checkpoint, for
-    /// [`StateStore::write`] (which the Kafka loop runs on another thread,
-    /// so the lock on the monitor is held for the encoding only).
-    pub fn take_checkpoints(&mut self, wall_ms: EpochMillis) -> Vec<Checkpoint> {
+    /// The partitions changed since the last checkpoint, which now count as
+    /// checkpointed: the caller checkpoints each with
+    /// [`Monitor::checkpoint_of`] (the Kafka loop does so on another
+    /// thread, taking the monitor lock for one partition's encoding at a
+    /// time).
+    pub fn take_dirty(&mut self) -> Vec<PartitionKey> {
+        std::mem::take(&mut self.dirty).into_iter().collect()
+    }
+
+    /// Encodes one partition's state for [`StateStore::write`]; `None` if
+    /// the partition is no longer held (its release wrote it).
+    pub fn checkpoint_of(&self, key: &PartitionKey, wall_ms: EpochMillis) -> Option<Checkpoint> {
         let tz = &self.engine.settings().config.timezone;
-        let mut out = Vec::new();
-        for key in std::mem::take(&mut self.dirty) {
-            if let Some(st) = self.partitions.get(&key) {
-                out.push(self.store.checkpoint(st, tz, wall_ms));
-            }
-        }
-        out
+        let st = self.partitions.get(key)?;
+        Some(self.store.checkpoint(st, tz, wall_ms))
     }
 
     /// Writes a checkpoint of every partition changed since the last one,
     /// now.
     pub fn checkpoint(&mut self, wall_ms: EpochMillis) -> Result<usize, MonitorError> {
-        let checkpoints = self.take_checkpoints(wall_ms);
-        self.store.write(&checkpoints)?;
-        Ok(checkpoints.len())
+        let keys = self.take_dirty();
+        for key in &keys {
+            if let Some(cp) = self.checkpoint_of(key, wall_ms) {
+                self.store.write(&cp)?;
+            }
+        }
+        Ok(keys.len())
     }
 
     /// Outcome counters summed over partitions.

@@ -181,17 +181,15 @@ impl StateStore {
         }
     }
 
-    /// Writes checkpoints atomically, skipping any taken before the last
-    /// one written for its partition.
-    pub fn write(&self, checkpoints: &[Checkpoint]) -> Result<(), StoreError> {
+    /// Writes a checkpoint atomically, unless one taken after it was
+    /// written already for its partition.
+    pub fn write(&self, cp: &Checkpoint) -> Result<(), StoreError> {
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        for cp in checkpoints {
-            if written.get(&cp.key).is_some_and(|&last| last > cp.seq) {
-                continue;
-            }
-            self.write_atomic(&self.path_of(&cp.key), &cp.bytes)?;
-            written.insert(cp.key.clone(), cp.seq);
+        if written.get(&cp.key).is_some_and(|&last| last > cp.seq) {
+            return Ok(());
         }
+        self.write_atomic(&self.path_of(&cp.key), &cp.bytes)?;
+        written.insert(cp.key.clone(), cp.seq);
         Ok(())
     }
 
@@ -204,7 +202,7 @@ impl StateStore {
         wall_ms: EpochMillis,
     ) -> Result<usize, StoreError> {
         let cp = self.checkpoint(st, timezone, wall_ms);
-        self.write(std::slice::from_ref(&cp))?;
+        self.write(&cp)?;
         Ok(cp.len())
     }
 

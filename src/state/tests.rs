@@ -170,13 +170,13 @@ fn a_checkpoint_written_late_never_replaces_a_newer_one() {
     // ...taken and written later (say, on revocation, through a clone).
     store.clone().save(&st, "UTC", 0).unwrap();
     // The background write finishing now is skipped.
-    store.write(std::slice::from_ref(&older)).unwrap();
+    store.write(&older).unwrap();
     let on_disk = store.load(&st.key).unwrap().unwrap();
     assert_eq!(on_disk.position.next_offset, st.position.next_offset);
     // A newer one is written as usual.
     st.position.next_offset += 1;
     let newer = store.checkpoint(&st, "UTC", 0);
-    store.write(std::slice::from_ref(&newer)).unwrap();
+    store.write(&newer).unwrap();
     let on_disk = store.load(&st.key).unwrap().unwrap();
     assert_eq!(on_disk.position.next_offset, newer.next_offset);
     let _ = std::fs::remove_dir_all(&dir);
