@@ -3,6 +3,7 @@
 a Python consumer, on a real Kafka-protocol broker (Tansu).
 
     python3 benches/e2e.py [--events 2000000] [--runs 3] [--partitions 4] [--scaling]
+    python3 benches/e2e.py --runs 5 --compare before=/tmp/im-before after=target/release/incident-monitor
 
 It installs what it needs (scripts/tools.sh, confluent-kafka and
 prometheus_client in the tools virtualenv), builds the release binaries,
@@ -22,7 +23,9 @@ of every partition (group join excluded; wall time including start-up is
 reported too). CPU seconds and peak RSS come from the kernel (wait4); the
 broker's CPU seconds during each run from /proc (it shares the machine). With
 --scaling it also drains 250k/500k/1M/2M-event topics with the monitor, and
-the 2M topic with smaller dedup bounds, to show how cost grows.
+the 2M topic with smaller dedup bounds, to show how cost grows. With
+--compare it drains with the raw consumer and each given build instead, for
+before/after figures of one change on the same broker in the same run.
 """
 import argparse
 import json
@@ -101,7 +104,16 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--compare", nargs="+", metavar="NAME=BINARY",
+                    help="instead of (b) and (c): drain with each of these incident-monitor builds "
+                         "(for before/after measurements; copy a build aside before changing the code)")
     args = ap.parse_args()
+    builds = {}
+    for spec in args.compare or []:
+        name, sep, path = spec.partition("=")
+        if not sep or not Path(path).is_file():
+            sys.exit(f"--compare wants NAME=BINARY, got {spec!r}")
+        builds[name] = str(Path(path).resolve())
 
     env, python = tools()
     monitor, raw = build()
@@ -140,7 +152,7 @@ def main():
         else:
             c = cfg if extra_cfg is None else extra_cfg
             state = work / f"state-{group}"
-            so, se, wall, cpu, rss = measure([monitor, "--log-format", "json", "run", "--config", str(c), "--brokers", brokers,
+            so, se, wall, cpu, rss = measure([builds.get(kind, monitor), "--log-format", "json", "run", "--config", str(c), "--brokers", brokers,
                                               "--topic", topic, "--group", group, "--until-end", "--metrics-addr", "127.0.0.1:0",
                                               "--state-dir", str(state)])
             msgs, secs = monitor_rate(se)
@@ -153,10 +165,10 @@ def main():
         topic = "bench"
         produce_secs = load(topic, args.events)
         print(f"loaded {args.events} events into {args.partitions} partitions in {produce_secs:.1f} s", file=sys.stderr)
-        kinds = ["raw", "monitor", "python"]
+        kinds = ["raw", *builds] if builds else ["raw", "monitor", "python"]
         results = {k: [] for k in kinds}
         for i in range(args.runs):
-            order = kinds[i % 3:] + kinds[:i % 3]
+            order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
             for k in order:
                 r = run(k, topic, args.events)
                 results[k].append(r)
@@ -169,10 +181,14 @@ def main():
         print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | broker CPU s (median) | peak RSS MiB (max) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         names = {"raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer"}
+        names.update({b: f"incident-monitor build {b}" for b in builds})
         for k in kinds:
             rates = [r["rate"] for r in results[k]]
             print(f"| {names[k]} | {med(k, 'rate'):,.0f} | {min(rates):,.0f} - {max(rates):,.0f} | {med(k, 'secs'):.2f} | "
                   f"{med(k, 'wall'):.2f} | {med(k, 'cpu'):.2f} | {med(k, 'broker_cpu'):.2f} | {max(r['rss'] for r in results[k]):.0f} |")
+        if builds:
+            print("\n" + "; ".join(f"{b}/(a) = {med(b, 'rate') / med('raw', 'rate'):.3f}" for b in builds))
+            return
         print(f"\n(b)/(a) = {med('monitor', 'rate') / med('raw', 'rate'):.3f}; "
               f"(b)/(c) = {med('monitor', 'rate') / med('python', 'rate'):.2f}")
 
