@@ -6,10 +6,10 @@
 //!
 //! It is two steps. [`Engine::prepare`] (parse, month, classification, id
 //! hash: most of the cost) reads no partition state, so it can run on any
-//! thread and in any order; [`Engine::commit`] (dedup, ledger, windows,
-//! counters) must see a partition's messages in offset order. `apply` is
-//! the two in a row; the Kafka stage prepares batches on several threads
-//! and commits them in order.
+//! thread without the monitor lock; [`Engine::commit`] (dedup, ledger,
+//! windows, counters) must see a partition's messages in offset order.
+//! `apply` is the two in a row; the Kafka apply stage prepares a batch,
+//! then takes the monitor lock to commit it.
 
 use crate::calendar::{MonthIndex, MonthSlot};
 use crate::classify::CategoryId;

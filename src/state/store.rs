@@ -90,16 +90,6 @@ pub struct Checkpoint {
     bytes: Vec<u8>,
 }
 
-impl Checkpoint {
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-}
-
 impl StateStore {
     pub fn new(dir: impl Into<PathBuf>) -> StateStore {
         StateStore {
@@ -203,7 +193,7 @@ impl StateStore {
     ) -> Result<usize, StoreError> {
         let cp = self.checkpoint(st, timezone, wall_ms);
         self.write(&cp)?;
-        Ok(cp.len())
+        Ok(cp.bytes.len())
     }
 
     /// Write to a temporary file, fsync it, rename it over the target, fsync
