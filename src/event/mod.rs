@@ -3,8 +3,8 @@
 //! Owns everything about turning message bytes into an [`Event`]: the model,
 //! the strict RFC 3339 time parser, the fixed set of rejection reasons and the
 //! lenient-where-allowed JSON reader. Everything downstream sees only
-//! [`Event`]; a faster JSON parser could replace [`parse()`] without touching
-//! them.
+//! [`Event`]: the reader was replaced twice (serde_json, then sonic-rs, then
+//! the schema-specific pass of `parse.rs`) without touching them.
 //!
 //! The model holds what the monitor reads: `id`, `time`, `type`, `severity`,
 //! `target.sector`, `signature`, `mitre` and `tags`. The other fields of spec
