@@ -29,7 +29,7 @@ use crate::pipeline::wall_now_ms;
 use crate::state::PartitionKey;
 
 /// Properties the monitor sets; `[kafka.properties]` may override them except
-/// those in [`FORCED`].
+/// those in `FORCED` (auto commit and offset store off).
 pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers)
