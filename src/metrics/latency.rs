@@ -1,8 +1,9 @@
 //! Processing latency (Kafka message timestamp → applied), recorded in
 //! hdrhistograms and exported as a Prometheus summary.
 //!
-//! The hot path records into a local histogram owned by the consume loop (no
-//! lock); every metrics update merges it into the shared one. Quantiles cover
+//! The hot path records into a local histogram owned by the apply thread (no
+//! lock), merged into the shared one whenever the thread has caught up and
+//! at least every 200 ms under load. Quantiles cover
 //! the current and the previous minute, so they follow the present; `_sum`
 //! and `_count` are cumulative, as a summary's must be.
 
@@ -20,7 +21,7 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_MS, 3).expect("valid histogram bounds")
 }
 
-/// A local recorder for the consume loop.
+/// A local recorder for the apply thread.
 #[derive(Debug)]
 pub struct LatencyRecorder {
     hist: Histogram<u64>,
