@@ -200,22 +200,23 @@ pub struct LedgerConfig {
     pub sectors: Vec<String>,
 }
 
+/// The sectors counted by name by default (others count as `other`).
+pub const DEFAULT_SECTORS: [&str; 9] = [
+    "government",
+    "finance",
+    "education",
+    "healthcare",
+    "energy",
+    "telecom",
+    "transport",
+    "manufacturing",
+    "retail",
+];
+
 impl Default for LedgerConfig {
     fn default() -> Self {
         LedgerConfig {
-            sectors: [
-                "government",
-                "finance",
-                "education",
-                "healthcare",
-                "energy",
-                "telecom",
-                "transport",
-                "manufacturing",
-                "retail",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            sectors: DEFAULT_SECTORS.map(str::to_owned).to_vec(),
         }
     }
 }

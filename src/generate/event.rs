@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::rng::Rng;
+use crate::config::DEFAULT_SECTORS;
 
 /// What to write for one incident.
 #[derive(Debug, Clone)]
@@ -15,19 +16,19 @@ pub struct EventSpec {
     pub status: &'static str,
 }
 
-const SECTORS: &[&str] = &[
-    "government",
-    "finance",
-    "education",
-    "healthcare",
-    "energy",
-    "telecom",
-    "transport",
-    "manufacturing",
-    "retail",
-    "media",
-    "logistics",
-];
+/// Target sectors: the default configuration's, and two it lacks so that
+/// `other` is exercised.
+const SECTORS: [&str; DEFAULT_SECTORS.len() + 2] = {
+    let mut all = [""; DEFAULT_SECTORS.len() + 2];
+    let mut i = 0;
+    while i < DEFAULT_SECTORS.len() {
+        all[i] = DEFAULT_SECTORS[i];
+        i += 1;
+    }
+    all[i] = "media";
+    all[i + 1] = "logistics";
+    all
+};
 const PROVINCES: &[&str] = &[
     "Ha Noi",
     "Ho Chi Minh",
@@ -51,7 +52,7 @@ const SENSORS: &[&str] = &[
 /// `quirky` adds optional fields of the wrong type (still a valid incident).
 pub fn write_event(spec: &EventSpec, rng: &mut Rng, quirky: bool) -> String {
     let mut s = String::with_capacity(512);
-    let sector = *rng.pick(SECTORS);
+    let sector = *rng.pick(&SECTORS);
     let org_n = rng.below(900) + 100;
     let severity = match rng.below(10) {
         0..=3 => format!(

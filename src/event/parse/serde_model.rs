@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Fields, Lenient, Raw};
+use super::{Field, Fields, Lenient, Raw};
 use crate::event::{Event, Reject, Severity, Target};
 
 /// The whole parse with serde_json.
@@ -97,21 +97,21 @@ impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let raw = self.0;
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::Id => raw.id = Some(map.next_value::<LenientStr>()?.0),
-                Key::Time => raw.time = Some(map.next_value::<LenientStr>()?.0),
-                Key::Type => raw.kind = Some(map.next_value::<LenientStr>()?.0),
-                Key::Severity => raw.severity = map.next_value::<SeverityField>()?.0,
-                Key::Signature if raw.want.signature => {
+        while let Some(Key(field)) = map.next_key::<Key>()? {
+            match field {
+                Field::Id => raw.id = Some(map.next_value::<LenientStr>()?.0),
+                Field::Time => raw.time = Some(map.next_value::<LenientStr>()?.0),
+                Field::Type => raw.kind = Some(map.next_value::<LenientStr>()?.0),
+                Field::Severity => raw.severity = map.next_value::<SeverityField>()?.0,
+                Field::Signature if raw.want.signature => {
                     raw.signature = map.next_value::<LenientStr>()?.0.into_option();
                 }
-                Key::Mitre if raw.want.mitre => {
+                Field::Mitre if raw.want.mitre => {
                     raw.mitre = map.next_value::<LenientStr>()?.0.into_option()
                 }
-                Key::Tags if raw.want.tags => raw.tags = map.next_value::<TagsField>()?.0,
-                Key::Target => raw.target = map.next_value::<TargetField>()?.0,
-                Key::Other | Key::Signature | Key::Mitre | Key::Tags => {
+                Field::Tags if raw.want.tags => raw.tags = map.next_value::<TagsField>()?.0,
+                Field::Target => raw.target = map.next_value::<TargetField>()?.0,
+                Field::Other | Field::Signature | Field::Mitre | Field::Tags => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -120,17 +120,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
     }
 }
 
-enum Key {
-    Id,
-    Time,
-    Type,
-    Severity,
-    Target,
-    Signature,
-    Mitre,
-    Tags,
-    Other,
-}
+/// A top-level key read through serde: the same names as the reader's.
+struct Key(Field);
 
 impl<'de> de::Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -141,17 +132,7 @@ impl<'de> de::Deserialize<'de> for Key {
                 f.write_str("a field name")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
-                Ok(match s {
-                    "id" => Key::Id,
-                    "time" => Key::Time,
-                    "type" => Key::Type,
-                    "severity" => Key::Severity,
-                    "target" => Key::Target,
-                    "signature" => Key::Signature,
-                    "mitre" => Key::Mitre,
-                    "tags" => Key::Tags,
-                    _ => Key::Other,
-                })
+                Ok(Key(Field::of(s)))
             }
         }
         d.deserialize_identifier(V)
