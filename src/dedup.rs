@@ -7,15 +7,18 @@
 //!
 //! Memory is bounded twice: ids are forgotten once their event time falls
 //! more than the horizon behind the newest event time, and never more than
-//! `max_ids` are kept (about 40 bytes each: 16 in the hash set at 7/8 load,
-//! 16 in the time bucket). Forgetting raises a *floor*: a first message whose
+//! `max_ids` are kept (40 to 60 bytes each: 16 in the time bucket, and a
+//! 16-byte slot of the id table, which is kept between 3/8 and 3/4 full). Forgetting raises a *floor*: a first message whose
 //! event time is below the floor cannot be checked any more, so it is `Late`
 //! (counted as such, never counted as an incident twice).
 
-use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 
 use crate::event::EpochMillis;
+
+mod table;
+
+use table::IdTable;
 
 /// Width of a forgetting bucket: ids are forgotten an hour at a time.
 pub const BUCKET_MS: i64 = 3_600_000;
@@ -32,29 +35,6 @@ impl IdHash {
     }
 }
 
-/// The keys are already uniform hashes: use their low half directly.
-#[derive(Default)]
-pub struct PassThroughHasher(u64);
-
-impl Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
-    }
-    fn write_usize(&mut self, _: usize) {}
-}
-
-type IdSet = HashSet<IdHash, BuildHasherDefault<PassThroughHasher>>;
-
 /// Outcome of offering an id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
@@ -69,7 +49,7 @@ pub enum Seen {
 /// Remembered ids of one partition.
 #[derive(Debug, Clone)]
 pub struct Dedup {
-    ids: IdSet,
+    ids: IdTable,
     /// Bucket start (event time, ms) → ids first seen with an event time in it.
     buckets: BTreeMap<i64, Vec<IdHash>>,
     horizon_ms: i64,
@@ -84,7 +64,7 @@ impl Dedup {
         Dedup {
             // Start with room for a busy hour so the set does not rehash
             // through every small size (about 1 MB).
-            ids: IdSet::with_capacity_and_hasher(max_ids.min(1 << 16), Default::default()),
+            ids: IdTable::with_capacity(max_ids.min(1 << 16)),
             buckets: BTreeMap::new(),
             horizon_ms,
             max_ids,
@@ -147,6 +127,14 @@ impl Dedup {
         self.ids.len()
     }
 
+    /// Starts loading where [`Dedup::offer`] will look for `id` (a batch
+    /// commit calls this a few messages ahead, so the lookup does not wait
+    /// for memory).
+    #[inline(always)]
+    pub fn prefetch(&self, id: &IdHash) {
+        self.ids.prefetch(id);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
@@ -178,7 +166,9 @@ impl Dedup {
         let n = buckets.iter().map(|(_, v)| v.len()).sum();
         d.ids.reserve(n);
         for (start, ids) in buckets {
-            d.ids.extend(ids.iter().copied());
+            for id in &ids {
+                d.ids.insert(*id);
+            }
             d.buckets.insert(start, ids);
         }
         // A smaller configured horizon or cap applies at once.

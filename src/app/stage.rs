@@ -318,13 +318,16 @@ fn commit(
                 keys.len() - 1
             }
         };
-        let messages = batch.items[start..end]
+        let offsets = batch.items[start..end]
             .iter()
-            .zip(&prepared[start..end])
-            .map(|(it, p)| (p, u64::try_from(it.offset).unwrap_or(0)));
-        m.commit_run(&keys[idx].1, messages, wall, |i, reason| {
-            rejected.push((start + i, reason));
-        })
+            .map(|it| u64::try_from(it.offset).unwrap_or(0));
+        m.commit_run(
+            &keys[idx].1,
+            &prepared[start..end],
+            offsets,
+            wall,
+            |i, reason| rejected.push((start + i, reason)),
+        )
         .map_err(|e| e.to_string())?;
         start = end;
     }

@@ -136,7 +136,7 @@ pub struct DedupConfig {
     /// older than this when it first arrives cannot be checked for duplicates
     /// and is counted as `late` instead of being counted.
     pub horizon_days: u32,
-    /// Hard cap on remembered ids per partition (about 40 bytes each). When
+    /// Hard cap on remembered ids per partition (40 to 60 bytes each). When
     /// reached, the oldest hour of ids is forgotten and the horizon moves up.
     pub max_ids_per_partition: usize,
 }

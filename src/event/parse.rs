@@ -180,6 +180,70 @@ impl Field {
     }
 }
 
+/// Up to 16 bytes of a key as one integer (little-endian), with the mask
+/// of the bytes that count: a known name followed by its closing quote is
+/// recognised by one masked compare, however the bytes lie in memory.
+#[derive(Debug, Clone, Copy)]
+struct Name {
+    bytes: u128,
+    mask: u128,
+    /// Bytes covered, closing quote included.
+    len: usize,
+}
+
+impl Name {
+    /// `name` and its closing quote (at most 15 bytes of name).
+    const fn of(name: &[u8]) -> Name {
+        assert!(name.len() < 16, "names of up to 15 bytes");
+        let mut bytes = 0u128;
+        let mut i = 0;
+        while i < name.len() {
+            bytes |= (name[i] as u128) << (8 * i);
+            i += 1;
+        }
+        bytes |= (b'"' as u128) << (8 * i);
+        let len = name.len() + 1;
+        Name {
+            bytes,
+            mask: u128::MAX >> (8 * (16 - len)),
+            len,
+        }
+    }
+
+    /// The 16 bytes from `at`, zero-padded past the end: a name longer
+    /// than what is left cannot match (its closing quote is not zero).
+    #[inline(always)]
+    fn load(bytes: &[u8], at: usize) -> Name {
+        let rest = bytes.get(at..).unwrap_or_default();
+        let chunk = match rest.first_chunk::<16>() {
+            Some(c) => *c,
+            None => {
+                let mut c = [0u8; 16];
+                c[..rest.len()].copy_from_slice(rest);
+                c
+            }
+        };
+        Name {
+            bytes: u128::from_le_bytes(chunk),
+            mask: u128::MAX,
+            len: 16,
+        }
+    }
+
+    /// The first byte.
+    #[inline(always)]
+    fn first(&self) -> u8 {
+        // Truncation keeps the lowest byte, the first in memory.
+        self.bytes as u8
+    }
+
+    /// Whether these bytes begin with `name` (and its closing quote).
+    #[inline(always)]
+    fn starts_with(&self, name: &Name) -> bool {
+        self.bytes & name.mask == name.bytes
+    }
+}
+
 /// The message is not JSON.
 #[derive(Debug)]
 struct Invalid;
@@ -297,30 +361,34 @@ impl<'a> Scanner<'a> {
     }
 
     /// A top-level key whose opening quote was consumed. The names read
-    /// are recognised by their bytes and closing quote, with no scan for
-    /// the end; anything else (other names, escaped spellings) is read as
-    /// a string.
+    /// are recognised by their bytes and closing quote (two integer
+    /// compares, no scan, no call), anything else (other names, escaped
+    /// spellings) is read as a string.
     #[inline(always)]
     fn field(&mut self) -> Scan<Field> {
-        let rest = self.bytes.get(self.at..).unwrap_or_default();
-        let known: &[(&[u8], Field)] = match rest.first() {
-            Some(b'i') => &[(b"id\"", Field::Id)],
-            Some(b't') => &[
-                (b"time\"", Field::Time),
-                (b"type\"", Field::Type),
-                (b"target\"", Field::Target),
-                (b"tags\"", Field::Tags),
-            ],
-            Some(b's') => &[
-                (b"severity\"", Field::Severity),
-                (b"signature\"", Field::Signature),
-            ],
-            Some(b'm') => &[(b"mitre\"", Field::Mitre)],
+        let next = Name::load(self.bytes, self.at);
+        const I: &[(Name, Field)] = &[(Name::of(b"id"), Field::Id)];
+        const T: &[(Name, Field)] = &[
+            (Name::of(b"time"), Field::Time),
+            (Name::of(b"type"), Field::Type),
+            (Name::of(b"target"), Field::Target),
+            (Name::of(b"tags"), Field::Tags),
+        ];
+        const S: &[(Name, Field)] = &[
+            (Name::of(b"severity"), Field::Severity),
+            (Name::of(b"signature"), Field::Signature),
+        ];
+        const M: &[(Name, Field)] = &[(Name::of(b"mitre"), Field::Mitre)];
+        let known = match next.first() {
+            b'i' => I,
+            b't' => T,
+            b's' => S,
+            b'm' => M,
             _ => &[],
         };
         for (name, field) in known {
-            if rest.starts_with(name) {
-                self.at += name.len();
+            if next.starts_with(name) {
+                self.at += name.len;
                 return Ok(*field);
             }
         }
@@ -335,13 +403,9 @@ impl<'a> Scanner<'a> {
     /// A key of `target` whose opening quote was consumed: is it `sector`?
     #[inline(always)]
     fn sector_key(&mut self) -> Scan<bool> {
-        const SECTOR: &[u8] = b"sector\"";
-        if self
-            .bytes
-            .get(self.at..)
-            .is_some_and(|r| r.starts_with(SECTOR))
-        {
-            self.at += SECTOR.len();
+        const SECTOR: Name = Name::of(b"sector");
+        if Name::load(self.bytes, self.at).starts_with(&SECTOR) {
+            self.at += SECTOR.len;
             return Ok(true);
         }
         Ok(match self.string()? {
