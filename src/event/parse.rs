@@ -310,6 +310,11 @@ impl<'a> Scanner<'a> {
     /// The next byte that is not JSON whitespace, not consumed.
     #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
+        // Usually the very next byte (compact JSON): one compare.
+        match self.bytes.get(self.at) {
+            Some(&c) if c > b' ' => return Some(c),
+            _ => {}
+        }
         while let Some(&c) = self.bytes.get(self.at) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(c);
@@ -345,7 +350,7 @@ impl<'a> Scanner<'a> {
                     }
                     Field::Mitre if raw.want.mitre => raw.mitre = s.lenient()?.into_option(),
                     Field::Tags if raw.want.tags => raw.tags = s.tags()?,
-                    _ => s.skip()?,
+                    _ => s.skip_value()?,
                 }
                 Ok(())
             })?;
@@ -394,10 +399,26 @@ impl<'a> Scanner<'a> {
         }
         // Unescaped, it would have matched above: only an escaped spelling
         // can still be a name read.
-        Ok(match self.string()? {
-            Cow::Borrowed(_) => Field::Other,
-            Cow::Owned(name) => Field::of(&name),
+        Ok(match self.other_key()? {
+            None => Field::Other,
+            Some(name) => Field::of(&name),
         })
+    }
+
+    /// A key that did not match a name read, its opening quote consumed:
+    /// `None` if it has no escape (then it is none of those names), else
+    /// its decoded text (checked as [`Scanner::string`] checks a key).
+    #[inline(always)]
+    fn other_key(&mut self) -> Scan<Option<String>> {
+        let end = self.find_special(self.at);
+        match self.bytes.get(end) {
+            Some(b'"') => {
+                self.at = end + 1;
+                Ok(None)
+            }
+            Some(b'\\') => self.unescape(self.at, end).map(Some),
+            _ => Err(Invalid),
+        }
     }
 
     /// A key of `target` whose opening quote was consumed: is it `sector`?
@@ -408,10 +429,7 @@ impl<'a> Scanner<'a> {
             self.at += SECTOR.len;
             return Ok(true);
         }
-        Ok(match self.string()? {
-            Cow::Borrowed(_) => false,
-            Cow::Owned(name) => name == "sector",
-        })
+        Ok(self.other_key()?.is_some_and(|name| name == "sector"))
     }
 
     /// The members of an object whose `{` was consumed. `key` reads each
@@ -498,7 +516,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// A field that should be a string.
+    #[inline]
     fn lenient(&mut self) -> Scan<Lenient<'a>> {
+        if self.peek() == Some(b'"') {
+            self.at += 1;
+            return Ok(Lenient::Str(self.string()?));
+        }
         Ok(match self.any()? {
             Any::Str(s) => Lenient::Str(s),
             Any::Null => Lenient::Missing,
@@ -525,7 +548,7 @@ impl<'a> Scanner<'a> {
                     out.sector = s.lenient()?.into_option();
                     Ok(())
                 } else {
-                    s.skip()
+                    s.skip_value()
                 }
             })?;
         } else {
@@ -537,7 +560,8 @@ impl<'a> Scanner<'a> {
     /// `tags`: an array of strings; other elements are skipped, a
     /// non-array is ignored.
     fn tags(&mut self) -> Scan<Vec<Cow<'a, str>>> {
-        let mut tags = Vec::new();
+        // Room for the usual few: one allocation, no regrowth.
+        let mut tags = Vec::with_capacity(4);
         if self.peek() == Some(b'[') {
             self.at += 1;
             self.array(|s| {
@@ -738,6 +762,17 @@ impl<'a> Scanner<'a> {
                 },
                 _ => return Err(Invalid),
             }
+        }
+    }
+
+    /// [`Scanner::skip`], with the common case (a string) taken directly.
+    #[inline(always)]
+    fn skip_value(&mut self) -> Scan<()> {
+        if self.peek() == Some(b'"') {
+            self.at += 1;
+            self.skip_string()
+        } else {
+            self.skip()
         }
     }
 
