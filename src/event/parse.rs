@@ -6,9 +6,10 @@
 //! everything else is checked for JSON syntax and skipped without being
 //! built. The end of a string is found by a bit scan over masks of the
 //! bytes that can end one (`"`, `\`, control bytes), computed with SSE2
-//! once per 64-byte block; the keys the monitor reads are recognised by
-//! their bytes. Nesting is tracked in a bit stack, never by recursion, so
-//! no input can overflow the stack.
+//! once per 64-byte block (for the first KiB, all up front in one loop);
+//! the keys the monitor reads are recognised by their bytes. Nesting is
+//! tracked in a bit stack, never by recursion, so no input can overflow
+//! the stack.
 //!
 //! What is accepted is serde_json's data model, exactly: the test-only
 //! `serde_model` module reads the same fields with serde visitors over
@@ -271,8 +272,12 @@ struct Scanner<'a> {
     /// Levels of [`Scanner::skip`] below [`SHALLOW`]: `true` for an object.
     /// Empty unless a message nests that deep.
     deep: Vec<bool>,
-    /// [`special_bits`] of the 64-byte block `block` (`usize::MAX`: none
-    /// yet): finding the end of a string is a bit scan, whatever its length.
+    /// [`special_bits`] of the first [`EAGER`] 64-byte blocks, computed
+    /// up front in one tight loop (all ones past the end): finding the end
+    /// of a string is a bit scan, whatever its length.
+    eager: [u64; EAGER],
+    /// The same for the one later block last used (`usize::MAX`: none
+    /// yet), for the rare longer message.
     block: usize,
     bits: u64,
 }
@@ -284,6 +289,7 @@ impl<'a> Scanner<'a> {
             bytes: text.as_bytes(),
             at: 0,
             deep: Vec::new(),
+            eager: eager_bits(text.as_bytes()),
             block: usize::MAX,
             bits: 0,
         }
@@ -295,16 +301,25 @@ impl<'a> Scanner<'a> {
     fn find_special(&mut self, mut at: usize) -> usize {
         loop {
             let block = at / 64;
-            if block != self.block {
-                self.bits = special_bits(self.bytes, block * 64);
-                self.block = block;
-            }
-            let rest = self.bits >> (at % 64);
+            let bits = match self.eager.get(block) {
+                Some(&bits) => bits,
+                None => self.late_bits(block),
+            };
+            let rest = bits >> (at % 64);
             if rest != 0 {
                 return at + rest.trailing_zeros() as usize;
             }
             at = (block + 1) * 64;
         }
+    }
+
+    #[cold]
+    fn late_bits(&mut self, block: usize) -> u64 {
+        if block != self.block {
+            self.bits = special_bits(self.bytes, block * 64);
+            self.block = block;
+        }
+        self.bits
     }
 
     /// The next byte that is not JSON whitespace, not consumed.
@@ -656,7 +671,7 @@ impl<'a> Scanner<'a> {
     /// A string whose opening quote was consumed, as serde_json returns
     /// strings: escapes decoded, `\u` surrogates paired. Borrowed unless it
     /// has escapes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Scan<Cow<'a, str>> {
         let start = self.at;
         let end = self.find_special(start);
@@ -741,7 +756,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips a string whose opening quote was consumed, as serde_json
     /// skips one: escapes checked, not decoded; lone surrogates allowed.
-    #[inline]
+    #[inline(always)]
     fn skip_string(&mut self) -> Scan<()> {
         let mut from = self.at;
         loop {
@@ -855,6 +870,22 @@ impl<'a> Scanner<'a> {
         self.skip_string()?;
         self.expect(b':')
     }
+}
+
+/// Blocks whose masks a [`Scanner`] computes up front: messages up to
+/// 1 KiB (the usual incident is about 450 bytes) need no other.
+const EAGER: usize = 16;
+
+/// [`special_bits`] of the first [`EAGER`] blocks of `bytes`; all ones for
+/// blocks past the end (the end counts as a control byte).
+#[inline(always)]
+fn eager_bits(bytes: &[u8]) -> [u64; EAGER] {
+    let mut out = [u64::MAX; EAGER];
+    let blocks = bytes.len().div_ceil(64).min(EAGER);
+    for (i, bits) in out.iter_mut().enumerate().take(blocks) {
+        *bits = special_bits(bytes, i * 64);
+    }
+    out
 }
 
 /// Bit `i` set where byte `start + i` is `"`, `\\` or a control byte (the

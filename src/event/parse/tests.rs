@@ -336,6 +336,32 @@ proptest! {
         prop_assert_eq!(parse_fields(&bytes, MAX, want), parse_with_serde_json(&bytes, want));
     }
 
+    /// The same after a padding member of any length, so that the
+    /// document's strings, escapes and keys fall anywhere around and past
+    /// the first KiB, where the reader's masks stop being computed up
+    /// front and are computed block by block instead.
+    #[test]
+    fn reader_agrees_with_serde_json_past_the_first_kib(
+        doc in document(),
+        pad in 0usize..1200,
+        flip in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+        want in fields(),
+    ) {
+        let padded = doc.replacen('{', &format!(r#"{{"pad":"{}","#, "p".repeat(pad)), 1);
+        let mut bytes = if padded.ends_with(",}") {
+            // The document was `{}`: no member after the padding.
+            padded.replace(",}", "}")
+        } else {
+            padded
+        }
+        .into_bytes();
+        if let Some((at, b)) = flip {
+            let at = pad + at.index(bytes.len() - pad);
+            bytes[at] = b;
+        }
+        prop_assert_eq!(parse_fields(&bytes, MAX, want), parse_with_serde_json(&bytes, want));
+    }
+
     /// Any value at the top level.
     #[test]
     fn reader_agrees_with_serde_json_on_values(text in value_text(), want in fields()) {
