@@ -32,7 +32,8 @@ impl Hasher for Fnv {
     }
 }
 
-type TypeMap = HashMap<Box<str>, u64, BuildHasherDefault<Fnv>>;
+/// Lower-cased type (as bytes, so a lookup need not re-check UTF-8) → rules.
+type TypeMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<Fnv>>;
 
 use crate::config::{ClassificationConfig, SECTOR_UNKNOWN, is_label_safe};
 use crate::event::Event;
@@ -210,7 +211,7 @@ impl Classifier {
                 typeless |= bit;
             }
             for t in types {
-                *by_type.entry(t.into_boxed_str()).or_default() |= bit;
+                *by_type.entry(t.into_bytes().into()).or_default() |= bit;
             }
             if rule.has_extra_conditions() {
                 extra |= bit;
@@ -273,14 +274,10 @@ impl Classifier {
             let buf = &mut buf[..kind.len()];
             buf.copy_from_slice(kind.as_bytes());
             buf.make_ascii_lowercase();
-            // ASCII lower-casing of ASCII input stays valid UTF-8.
-            match std::str::from_utf8(buf) {
-                Ok(lower) => self.by_type.get(lower).copied().unwrap_or(0),
-                Err(_) => 0,
-            }
+            self.by_type.get(&*buf).copied().unwrap_or(0)
         } else {
             self.by_type
-                .get(kind.to_lowercase().as_str())
+                .get(kind.to_lowercase().as_bytes())
                 .copied()
                 .unwrap_or(0)
         }
