@@ -18,7 +18,7 @@ use crate::state::{
 /// How many messages ahead a run commit prefetches dedup slots: enough to
 /// cover a miss to memory (about 100 ns) with the commit work of the
 /// messages before it, few enough that the lines are still in cache.
-pub const PREFETCH_AHEAD: usize = 8;
+const PREFETCH_AHEAD: usize = 8;
 
 /// Why the monitor cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -160,10 +160,11 @@ impl Monitor {
 
     /// Commits a run of prepared messages of one partition, with their
     /// offsets, in offset order, with one partition lookup for the whole
-    /// run, and each message's dedup slot prefetched [`PREFETCH_AHEAD`]
-    /// messages early. Messages below the partition's checkpointed position were
-    /// counted before a restart (the group offset may lag the checkpoint):
-    /// they are skipped, which is what makes a replay after a crash exact.
+    /// run, and each message's dedup slot prefetched a few messages early
+    /// (`PREFETCH_AHEAD`). Messages below the partition's checkpointed
+    /// position were counted before a restart (the group offset may lag
+    /// the checkpoint): they are skipped, which is what makes a replay
+    /// after a crash exact.
     /// `on_invalid` gets the run index and reason of each rejected message
     /// that was not skipped.
     pub fn commit_run(
