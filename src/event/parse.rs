@@ -181,9 +181,10 @@ impl Field {
     }
 }
 
-/// Up to 16 bytes of a key as one integer (little-endian), with the mask
-/// of the bytes that count: a known name followed by its closing quote is
-/// recognised by one masked compare, however the bytes lie in memory.
+/// A key name the reader recognises, with its closing quote, as an integer
+/// (little-endian) and the mask of the bytes it covers: compared with the
+/// next 16 bytes of input ([`next_16`]) in one masked compare, however the
+/// bytes lie in memory.
 #[derive(Debug, Clone, Copy)]
 struct Name {
     bytes: u128,
@@ -211,38 +212,29 @@ impl Name {
         }
     }
 
-    /// The 16 bytes from `at`, zero-padded past the end: a name longer
-    /// than what is left cannot match (its closing quote is not zero).
+    /// Whether `next` (from [`next_16`]) begins with this name and its
+    /// closing quote.
     #[inline(always)]
-    fn load(bytes: &[u8], at: usize) -> Name {
-        let rest = bytes.get(at..).unwrap_or_default();
-        let chunk = match rest.first_chunk::<16>() {
-            Some(c) => *c,
-            None => {
-                let mut c = [0u8; 16];
-                c[..rest.len()].copy_from_slice(rest);
-                c
-            }
-        };
-        Name {
-            bytes: u128::from_le_bytes(chunk),
-            mask: u128::MAX,
-            len: 16,
+    fn starts(&self, next: u128) -> bool {
+        next & self.mask == self.bytes
+    }
+}
+
+/// The 16 bytes from `at` as an integer (little-endian: the first byte is
+/// the lowest), zero-padded past the end: a name longer than what is left
+/// cannot match (its closing quote is not zero).
+#[inline(always)]
+fn next_16(bytes: &[u8], at: usize) -> u128 {
+    let rest = bytes.get(at..).unwrap_or_default();
+    let chunk = match rest.first_chunk::<16>() {
+        Some(c) => *c,
+        None => {
+            let mut c = [0u8; 16];
+            c[..rest.len()].copy_from_slice(rest);
+            c
         }
-    }
-
-    /// The first byte.
-    #[inline(always)]
-    fn first(&self) -> u8 {
-        // Truncation keeps the lowest byte, the first in memory.
-        self.bytes as u8
-    }
-
-    /// Whether these bytes begin with `name` (and its closing quote).
-    #[inline(always)]
-    fn starts_with(&self, name: &Name) -> bool {
-        self.bytes & name.mask == name.bytes
-    }
+    };
+    u128::from_le_bytes(chunk)
 }
 
 /// The message is not JSON.
@@ -381,12 +373,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// A top-level key whose opening quote was consumed. The names read
-    /// are recognised by their bytes and closing quote (two integer
-    /// compares, no scan, no call), anything else (other names, escaped
-    /// spellings) is read as a string.
+    /// are recognised by their bytes and closing quote (one masked integer
+    /// compare per candidate, no scan, no call); anything else (other
+    /// names, escaped spellings) is skipped as a string.
     #[inline(always)]
     fn field(&mut self) -> Scan<Field> {
-        let next = Name::load(self.bytes, self.at);
+        let next = next_16(self.bytes, self.at);
         const I: &[(Name, Field)] = &[(Name::of(b"id"), Field::Id)];
         const T: &[(Name, Field)] = &[
             (Name::of(b"time"), Field::Time),
@@ -399,7 +391,8 @@ impl<'a> Scanner<'a> {
             (Name::of(b"signature"), Field::Signature),
         ];
         const M: &[(Name, Field)] = &[(Name::of(b"mitre"), Field::Mitre)];
-        let known = match next.first() {
+        // Truncation keeps the lowest byte, the first in memory.
+        let known = match next as u8 {
             b'i' => I,
             b't' => T,
             b's' => S,
@@ -407,7 +400,7 @@ impl<'a> Scanner<'a> {
             _ => &[],
         };
         for (name, field) in known {
-            if next.starts_with(name) {
+            if name.starts(next) {
                 self.at += name.len;
                 return Ok(*field);
             }
@@ -440,7 +433,7 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn sector_key(&mut self) -> Scan<bool> {
         const SECTOR: Name = Name::of(b"sector");
-        if Name::load(self.bytes, self.at).starts_with(&SECTOR) {
+        if SECTOR.starts(next_16(self.bytes, self.at)) {
             self.at += SECTOR.len;
             return Ok(true);
         }
@@ -465,14 +458,26 @@ impl<'a> Scanner<'a> {
             let key = key(self)?;
             self.expect(b':')?;
             value(self, key)?;
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(Invalid),
+            if !self.more(b'}')? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member or element: `true` past a `,` (another follows),
+    /// `false` past the `close` that ends the object or array.
+    #[inline(always)]
+    fn more(&mut self, close: u8) -> Scan<bool> {
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.at += 1;
+                Ok(false)
+            }
+            _ => Err(Invalid),
         }
     }
 
@@ -484,13 +489,8 @@ impl<'a> Scanner<'a> {
         }
         loop {
             element(self)?;
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(Invalid),
+            if !self.more(b']')? {
+                return Ok(());
             }
         }
     }
@@ -575,19 +575,19 @@ impl<'a> Scanner<'a> {
     /// `tags`: an array of strings; other elements are skipped, a
     /// non-array is ignored.
     fn tags(&mut self) -> Scan<Vec<Cow<'a, str>>> {
+        if self.peek() != Some(b'[') {
+            self.any()?;
+            return Ok(Vec::new());
+        }
+        self.at += 1;
         // Room for the usual few: one allocation, no regrowth.
         let mut tags = Vec::with_capacity(4);
-        if self.peek() == Some(b'[') {
-            self.at += 1;
-            self.array(|s| {
-                if let Any::Str(t) = s.any()? {
-                    tags.push(t);
-                }
-                Ok(())
-            })?;
-        } else {
-            self.any()?;
-        }
+        self.array(|s| {
+            if let Any::Str(t) = s.any()? {
+                tags.push(t);
+            }
+            Ok(())
+        })?;
         Ok(tags)
     }
 
