@@ -8,9 +8,10 @@
 //! Memory is bounded twice: ids are forgotten once their event time falls
 //! more than the horizon behind the newest event time, and never more than
 //! `max_ids` are kept (40 to 60 bytes each: 16 in the time bucket, and a
-//! 16-byte slot of the id table, which is kept between 3/8 and 3/4 full). Forgetting raises a *floor*: a first message whose
-//! event time is below the floor cannot be checked any more, so it is `Late`
-//! (counted as such, never counted as an incident twice).
+//! 16-byte slot of the id table, which is kept between 3/8 and 3/4 full).
+//! Forgetting raises a *floor*: a first message whose event time is below
+//! the floor cannot be checked any more, so it is `Late` (counted as such,
+//! never counted as an incident twice).
 
 use std::collections::BTreeMap;
 
@@ -62,8 +63,8 @@ pub struct Dedup {
 impl Dedup {
     pub fn new(horizon_ms: i64, max_ids: usize) -> Dedup {
         Dedup {
-            // Start with room for a busy hour so the set does not rehash
-            // through every small size (about 1 MB).
+            // Start with room for a busy hour so the table does not grow
+            // through every small size (131,072 slots: 2 MB per partition).
             ids: IdTable::with_capacity(max_ids.min(1 << 16)),
             buckets: BTreeMap::new(),
             horizon_ms,
