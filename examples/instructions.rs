@@ -26,6 +26,8 @@ use incident_monitor::state::PartitionKey;
 
 fn main() -> ExitCode {
     let step = std::env::args().nth(1).unwrap_or_default();
+    // Arrival time: every generated event is in the past.
+    let wall = incident_monitor::pipeline::wall_now_ms();
     // The same events as benches/pipeline.rs.
     let lines: Vec<String> = LiveStream::ending_at(7, 100_000, 1_790_000_000_000, 10).collect();
     let settings = match Config::default().validate() {
@@ -49,7 +51,7 @@ fn main() -> ExitCode {
             let mut engine = Engine::new(settings);
             let mut st = engine.new_partition(PartitionKey::input());
             for l in &lines {
-                black_box(engine.apply(&mut st, black_box(l.as_bytes()), 0));
+                black_box(engine.apply(&mut st, black_box(l.as_bytes()), wall));
             }
             println!("{} applied", lines.len());
         }

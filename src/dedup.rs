@@ -1,17 +1,28 @@
 //! Distinct-incident memory (spec §4): has this incident id been seen?
 //!
-//! Ids are stored as 128-bit XXH3 hashes (16 bytes instead of up to 256), so
-//! two different ids are taken for the same incident with probability about
-//! n²/2¹²⁹: for a billion ids, 10⁻²¹. XXH3 is a specified, stable hash, so
-//! checkpoints written by one build are read correctly by another.
+//! Ids are stored as 112-bit XXH3 hashes (16 bytes instead of up to 256,
+//! with 16 bits of each slot left for the stamp below), so two different
+//! ids are taken for the same incident with probability about n²/2¹¹³: for
+//! a billion ids, 10⁻¹⁶. XXH3 is a specified, stable hash, so checkpoints
+//! written by one build are read correctly by another.
 //!
-//! Memory is bounded twice: ids are forgotten once their event time falls
-//! more than the horizon behind the newest event time, and never more than
-//! `max_ids` are kept (40 to 60 bytes each: 16 in the time bucket, and a
-//! 16-byte slot of the id table, which is kept between 3/8 and 3/4 full).
-//! Forgetting raises a *floor*: a first message whose event time is below
-//! the floor cannot be checked any more, so it is `Late` (counted as such,
-//! never counted as an incident twice).
+//! Memory is bounded by *arrival*, never by event time, so an incident is
+//! counted however old it is when it arrives (a backfill of last year's
+//! archive is counted in last year's months):
+//!
+//! * an id is remembered for the horizon after it was **last seen** (a
+//!   re-delivery renews it), an hour at a time: ids are kept in buckets of
+//!   the arrival hour, and each id's slot carries the stamp of the last
+//!   hour it was seen in, so an id seen again is forgotten with its newest
+//!   bucket, not its first;
+//! * never more than `max_ids` are kept: past the cap the ids seen longest
+//!   ago are *evicted* (down to 63/64 of the cap, so eviction is amortised),
+//!   and counted ([`Dedup::evicted`]). An evicted id that is delivered again
+//!   counts as a new incident: that is the price of bounded memory, and the
+//!   metric says when it is being paid.
+//!
+//! Each id costs 40 to 60 bytes: a 16-byte slot of the id table (kept
+//! between 3/8 and 3/4 full) and 16 bytes in its arrival bucket.
 
 use std::collections::BTreeMap;
 
@@ -24,15 +35,25 @@ use table::IdTable;
 /// Width of a forgetting bucket: ids are forgotten an hour at a time.
 pub const BUCKET_MS: i64 = 3_600_000;
 
-/// An incident id, hashed.
+/// An incident id, hashed. The top 16 bits of the second word are always
+/// zero (the table keeps its stamps there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdHash(pub [u64; 2]);
+
+/// The bits of an [`IdHash`]'s second word that carry the hash.
+pub const ID_HIGH_MASK: u64 = (1 << 48) - 1;
 
 impl IdHash {
     pub fn of(id: &str) -> IdHash {
         let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
         // Truncating casts split the 128 bits into two halves.
-        IdHash([h as u64, (h >> 64) as u64])
+        IdHash([h as u64, (h >> 64) as u64 & ID_HIGH_MASK])
+    }
+
+    /// An id read back from a checkpoint, with the stamp bits cleared (a
+    /// version-1 checkpoint stored all 128 bits).
+    pub fn from_words(a: u64, b: u64) -> IdHash {
+        IdHash([a, b & ID_HIGH_MASK])
     }
 }
 
@@ -43,21 +64,29 @@ pub enum Seen {
     New,
     /// Already counted.
     Duplicate,
-    /// Older than what is remembered: cannot be checked, not counted.
-    Late,
+}
+
+/// The stamp of an arrival bucket (its hour index, modulo 2¹⁶: hours repeat
+/// after 7.4 years, longer than the largest horizon allowed).
+#[inline(always)]
+fn stamp(bucket_ms: i64) -> u16 {
+    // Truncation to the low 16 bits is the point.
+    bucket_ms.div_euclid(BUCKET_MS) as u16
 }
 
 /// Remembered ids of one partition.
 #[derive(Debug, Clone)]
 pub struct Dedup {
     ids: IdTable,
-    /// Bucket start (event time, ms) → ids first seen with an event time in it.
+    /// Arrival bucket start (ms) → ids seen in it. An id seen again in a
+    /// later hour is in that bucket too; only its newest entry is live.
     buckets: BTreeMap<i64, Vec<IdHash>>,
     horizon_ms: i64,
     max_ids: usize,
-    /// Event times below this are no longer covered.
-    floor_ms: EpochMillis,
-    newest_ms: EpochMillis,
+    /// The current arrival bucket: the arrival clock never runs back.
+    now_bucket: i64,
+    /// Ids evicted by the cap, by this process.
+    evicted: u64,
 }
 
 impl Dedup {
@@ -68,64 +97,98 @@ impl Dedup {
             ids: IdTable::with_capacity(max_ids.min(1 << 16)),
             buckets: BTreeMap::new(),
             horizon_ms,
-            max_ids,
-            floor_ms: i64::MIN,
-            newest_ms: i64::MIN,
+            max_ids: max_ids.max(1),
+            now_bucket: i64::MIN,
+            evicted: 0,
         }
     }
 
-    /// Checks an id and remembers it if new.
+    /// Checks an id arriving at `arrival_ms` (wall clock) and remembers it.
     #[inline]
-    pub fn offer(&mut self, id: IdHash, time_ms: EpochMillis) -> Seen {
-        if time_ms < self.floor_ms {
-            return if self.ids.contains(&id) {
+    pub fn offer(&mut self, id: IdHash, arrival_ms: EpochMillis) -> Seen {
+        let bucket = arrival_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
+        if bucket > self.now_bucket {
+            self.advance(bucket);
+        }
+        let now = stamp(self.now_bucket);
+        match self.ids.upsert(id, now) {
+            None => {
+                self.push(id);
+                if self.ids.len() > self.max_ids {
+                    self.evict();
+                }
+                Seen::New
+            }
+            Some(old) => {
+                if old != now {
+                    self.push(id);
+                }
                 Seen::Duplicate
-            } else {
-                Seen::Late
-            };
+            }
         }
-        // One probe: `insert` says whether the id was there.
-        if !self.ids.insert(id) {
-            return Seen::Duplicate;
-        }
-        let bucket = time_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
-        // Most events land in the newest bucket: skip the tree search.
-        match self.buckets.last_entry() {
-            Some(mut last) if *last.key() == bucket => last.get_mut().push(id),
-            _ => self.buckets.entry(bucket).or_default().push(id),
-        }
-        if time_ms > self.newest_ms {
-            self.newest_ms = time_ms;
-            self.forget_before(time_ms.saturating_sub(self.horizon_ms));
-        }
-        while self.ids.len() > self.max_ids {
-            let Some((start, _)) = self.buckets.first_key_value() else {
-                break;
-            };
-            self.forget_before(start + BUCKET_MS);
-        }
-        Seen::New
     }
 
-    /// Forgets every bucket that ends at or before `t` and raises the floor.
-    fn forget_before(&mut self, t: EpochMillis) {
-        let t = t.div_euclid(BUCKET_MS) * BUCKET_MS;
-        if t <= self.floor_ms {
-            return;
+    #[inline]
+    fn push(&mut self, id: IdHash) {
+        // Almost every id lands in the newest bucket: skip the tree search.
+        match self.buckets.last_entry() {
+            Some(mut last) if *last.key() == self.now_bucket => last.get_mut().push(id),
+            _ => self.buckets.entry(self.now_bucket).or_default().push(id),
         }
+    }
+
+    /// Moves the arrival clock to `bucket` and forgets every id last seen
+    /// more than the horizon before it.
+    fn advance(&mut self, bucket: i64) {
+        self.now_bucket = bucket;
+        let cutoff = bucket.saturating_sub(self.horizon_ms);
         while let Some(entry) = self.buckets.first_entry() {
-            if *entry.key() + BUCKET_MS > t {
+            if entry.key().saturating_add(BUCKET_MS) > cutoff {
                 break;
             }
+            let s = stamp(*entry.key());
             for id in entry.remove() {
-                self.ids.remove(&id);
+                self.ids.remove_stamped(&id, s);
             }
         }
-        self.floor_ms = t;
+    }
+
+    /// Evicts the ids seen longest ago until 63/64 of the cap is held.
+    #[cold]
+    fn evict(&mut self) {
+        let target = self.max_ids - self.max_ids / 64;
+        while self.ids.len() > target {
+            let Some(mut entry) = self.buckets.first_entry() else {
+                break;
+            };
+            let s = stamp(*entry.key());
+            let ids = entry.get_mut();
+            let mut taken = 0;
+            for id in ids.iter() {
+                if self.ids.len() <= target {
+                    break;
+                }
+                taken += 1;
+                if self.ids.remove_stamped(id, s) {
+                    self.evicted += 1;
+                }
+            }
+            if taken == ids.len() {
+                entry.remove();
+            } else {
+                ids.drain(..taken);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Ids forgotten because of the cap (not the horizon) since this state
+    /// was created or restored.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Starts loading where [`Dedup::offer`] will look for `id` (a batch
@@ -140,45 +203,44 @@ impl Dedup {
         self.ids.is_empty()
     }
 
-    pub fn floor_ms(&self) -> EpochMillis {
-        self.floor_ms
-    }
-
-    pub fn newest_ms(&self) -> EpochMillis {
-        self.newest_ms
-    }
-
-    /// Buckets with their ids, oldest first (for checkpoints).
+    /// Arrival buckets with their ids, oldest first (for checkpoints). An
+    /// id may be listed in more than one bucket; the newest one counts.
     pub fn buckets(&self) -> impl Iterator<Item = (i64, &[IdHash])> {
         self.buckets.iter().map(|(k, v)| (*k, v.as_slice()))
     }
 
-    /// Rebuilds from checkpointed parts.
+    /// Entries in the arrival buckets (ids, and ids seen again in a later
+    /// hour), for sizing a checkpoint.
+    pub fn entries(&self) -> usize {
+        self.buckets.values().map(Vec::len).sum()
+    }
+
+    /// Rebuilds from checkpointed arrival buckets, then applies the
+    /// horizon and the cap as of `now_ms` (a smaller configured horizon or
+    /// cap applies at once).
     pub fn restore(
         horizon_ms: i64,
         max_ids: usize,
-        floor_ms: EpochMillis,
-        newest_ms: EpochMillis,
         buckets: Vec<(i64, Vec<IdHash>)>,
+        now_ms: EpochMillis,
     ) -> Dedup {
         let mut d = Dedup::new(horizon_ms, max_ids);
-        d.floor_ms = floor_ms;
-        d.newest_ms = newest_ms;
-        let n = buckets.iter().map(|(_, v)| v.len()).sum();
-        d.ids.reserve(n);
+        let mut buckets = buckets;
+        buckets.sort_by_key(|(start, _)| *start);
+        let n: usize = buckets.iter().map(|(_, v)| v.len()).sum();
+        d.ids.reserve(n.min(d.max_ids));
         for (start, ids) in buckets {
+            let start = start.div_euclid(BUCKET_MS) * BUCKET_MS;
+            let s = stamp(start);
             for id in &ids {
-                d.ids.insert(*id);
+                d.ids.upsert(*id, s);
             }
-            d.buckets.insert(start, ids);
+            d.buckets.entry(start).or_default().extend(ids);
+            d.now_bucket = d.now_bucket.max(start);
         }
-        // A smaller configured horizon or cap applies at once.
-        d.forget_before(newest_ms.saturating_sub(horizon_ms));
-        while d.ids.len() > d.max_ids {
-            let Some((start, _)) = d.buckets.first_key_value() else {
-                break;
-            };
-            d.forget_before(start + BUCKET_MS);
+        d.advance(d.now_bucket.max(now_ms.div_euclid(BUCKET_MS) * BUCKET_MS));
+        if d.ids.len() > d.max_ids {
+            d.evict();
         }
         d
     }
@@ -188,55 +250,92 @@ impl Dedup {
 mod tests {
     use super::*;
 
+    const HOUR: i64 = BUCKET_MS;
     const DAY: i64 = 86_400_000;
 
     #[test]
-    fn duplicates_are_found_however_late_within_the_horizon() {
+    fn duplicates_are_found_whatever_their_event_time() {
         let mut d = Dedup::new(400 * DAY, 1_000_000);
         let a = IdHash::of("a");
+        assert_eq!(d.offer(a, 0), Seen::New);
+        assert_eq!(d.offer(IdHash::of("b"), 0), Seen::New);
+        assert_eq!(d.offer(a, HOUR), Seen::Duplicate);
+        assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn ids_are_forgotten_a_horizon_after_they_were_last_seen() {
+        let mut d = Dedup::new(2 * DAY, 1_000_000);
+        let (a, b) = (IdHash::of("a"), IdHash::of("b"));
+        assert_eq!(d.offer(a, 0), Seen::New);
+        assert_eq!(d.offer(b, 0), Seen::New);
+        // `a` is seen again a day later: renewed; `b` is not.
+        assert_eq!(d.offer(a, DAY), Seen::Duplicate);
+        assert_eq!(d.offer(IdHash::of("tick"), 2 * DAY + HOUR), Seen::New);
+        assert_eq!(d.offer(b, 2 * DAY + HOUR), Seen::New, "b was forgotten");
+        assert_eq!(d.offer(a, 2 * DAY + HOUR), Seen::Duplicate, "a was renewed");
+        assert_eq!(d.offer(IdHash::of("tick2"), 3 * DAY + 2 * HOUR), Seen::New);
+        assert_eq!(
+            d.offer(a, 3 * DAY + 2 * HOUR),
+            Seen::Duplicate,
+            "renewed again"
+        );
+        assert_eq!(d.evicted(), 0);
+    }
+
+    #[test]
+    fn the_arrival_clock_never_runs_back() {
+        let mut d = Dedup::new(DAY, 1_000_000);
+        let a = IdHash::of("a");
         assert_eq!(d.offer(a, 10 * DAY), Seen::New);
-        assert_eq!(d.offer(IdHash::of("b"), 300 * DAY), Seen::New);
-        assert_eq!(d.offer(a, 10 * DAY), Seen::Duplicate);
-        assert_eq!(d.offer(IdHash::of("c"), 5 * DAY), Seen::New);
-        assert_eq!(d.len(), 3);
+        // A wall clock stepped back a week forgets nothing and breaks nothing.
+        assert_eq!(d.offer(a, 3 * DAY), Seen::Duplicate);
+        assert_eq!(d.offer(IdHash::of("b"), 3 * DAY), Seen::New);
+        assert_eq!(d.offer(IdHash::of("b"), 10 * DAY + HOUR), Seen::Duplicate);
     }
 
     #[test]
-    fn beyond_the_horizon_is_late_not_counted_twice() {
-        let mut d = Dedup::new(30 * DAY, 1_000_000);
-        assert_eq!(d.offer(IdHash::of("old"), 0), Seen::New);
-        assert_eq!(d.offer(IdHash::of("new"), 40 * DAY), Seen::New);
-        assert_eq!(d.len(), 1);
-        // The old id is forgotten: its re-delivery cannot be checked.
-        assert_eq!(d.offer(IdHash::of("old"), 0), Seen::Late);
-        assert_eq!(d.offer(IdHash::of("other-old"), 9 * DAY), Seen::Late);
-        assert_eq!(d.offer(IdHash::of("recent"), 11 * DAY), Seen::New);
-    }
-
-    #[test]
-    fn the_cap_bounds_memory_and_raises_the_floor() {
+    fn the_cap_evicts_the_ids_seen_longest_ago_and_counts_them() {
         let mut d = Dedup::new(1000 * DAY, 1000);
         for i in 0..5000i64 {
             assert_eq!(d.offer(IdHash::of(&i.to_string()), i * 60_000), Seen::New);
             assert!(d.len() <= 1000);
         }
-        assert!(d.floor_ms() > 0);
-        assert_eq!(d.offer(IdHash::of("ancient"), 0), Seen::Late);
-        assert_eq!(d.offer(IdHash::of("4999"), 4999 * 60_000), Seen::Duplicate);
+        assert!(d.len() >= 1000 - 1000 / 64);
+        assert_eq!(d.evicted(), 5000 - d.len() as u64);
+        assert_eq!(d.offer(IdHash::of("4999"), 5000 * 60_000), Seen::Duplicate);
+        // Evicted: counts again (the documented price of the cap).
+        assert_eq!(d.offer(IdHash::of("0"), 5000 * 60_000), Seen::New);
+        // All in one hour: the earliest arrivals within it go first.
+        let mut d = Dedup::new(1000 * DAY, 100);
+        for i in 0..300i64 {
+            d.offer(IdHash::of(&i.to_string()), 0);
+        }
+        assert_eq!(d.offer(IdHash::of("299"), 0), Seen::Duplicate);
+        assert_eq!(d.offer(IdHash::of("0"), 0), Seen::New);
     }
 
     #[test]
     fn restore_gives_the_same_answers() {
-        let mut d = Dedup::new(30 * DAY, 1_000_000);
+        let mut d = Dedup::new(3 * DAY, 1_000_000);
         for i in 0..100i64 {
-            d.offer(IdHash::of(&i.to_string()), i * 3_600_000 * 5);
+            d.offer(IdHash::of(&(i % 70).to_string()), i * HOUR);
         }
         let parts = d.buckets().map(|(k, v)| (k, v.to_vec())).collect();
-        let mut r = Dedup::restore(30 * DAY, 1_000_000, d.floor_ms(), d.newest_ms(), parts);
+        let mut r = Dedup::restore(3 * DAY, 1_000_000, parts, 99 * HOUR);
         assert_eq!(r.len(), d.len());
-        for i in 0..120i64 {
-            let (id, t) = (IdHash::of(&i.to_string()), i * 3_600_000 * 5);
+        for i in 0..200i64 {
+            let (id, t) = (IdHash::of(&(i % 130).to_string()), (99 + i) * HOUR);
             assert_eq!(r.offer(id, t), d.offer(id, t), "{i}");
         }
+    }
+
+    #[test]
+    fn restore_applies_the_horizon_at_the_restore_time() {
+        let mut d = Dedup::new(30 * DAY, 1_000_000);
+        d.offer(IdHash::of("old"), 0);
+        let parts = d.buckets().map(|(k, v)| (k, v.to_vec())).collect();
+        let r = Dedup::restore(30 * DAY, 1_000_000, parts, 31 * DAY);
+        assert!(r.is_empty());
     }
 }

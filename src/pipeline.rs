@@ -21,17 +21,22 @@ use crate::state::{PartitionKey, PartitionState};
 /// What happened to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// A new incident, counted.
+    /// A new incident, counted in its month and in every window whose
+    /// range it is in.
     Accepted {
         category: CategoryId,
         severity: Severity,
         /// Bit set of windows it was too old for.
         late_windows: u32,
     },
+    /// A new incident older than every window's range: counted in its
+    /// month (and `incidents_total`) all the same, in no window.
+    Late {
+        category: CategoryId,
+        severity: Severity,
+    },
     /// Another message of an incident already counted.
     Duplicate,
-    /// A new id older than the dedup horizon: not counted (see `dedup`).
-    Late,
     /// Not an incident.
     Invalid(Reject),
 }
@@ -62,6 +67,9 @@ pub struct Engine {
     settings: Settings,
     months: MonthIndex,
     max_event_bytes: usize,
+    max_future_ms: i64,
+    /// Bits of every window (an incident late for all of them is `Late`).
+    all_windows: u32,
     fields: Fields,
 }
 
@@ -70,6 +78,14 @@ impl Engine {
         Engine {
             months: MonthIndex::new(settings.tz.clone()),
             max_event_bytes: settings.config.events.max_event_bytes,
+            max_future_ms: i64::try_from(settings.config.events.max_future_secs)
+                .map_or(i64::MAX, |s| s.saturating_mul(1000)),
+            all_windows: match settings.config.windows.windows.len() {
+                // Validated: at most 32 windows.
+                n @ 1..=31 => (1u32 << n) - 1,
+                0 => 0,
+                _ => u32::MAX,
+            },
             fields: settings.classifier.fields_needed(),
             settings,
         }
@@ -133,7 +149,12 @@ impl Engine {
     ) -> Outcome {
         let outcome = match prepared {
             Prepared::Invalid(r) => Outcome::Invalid(*r),
-            Prepared::Event(e) => Self::count(st, e, wall_ms),
+            // Checked at arrival, against the wall clock: a sensor with a
+            // wrong clock must not move any clock, window or month.
+            Prepared::Event(e) if e.time_ms > wall_ms.saturating_add(self.max_future_ms) => {
+                Outcome::Invalid(Reject::FutureTime)
+            }
+            Prepared::Event(e) => self.count(st, e, wall_ms),
         };
         let o = &mut st.outcomes;
         match outcome {
@@ -148,8 +169,13 @@ impl Engine {
                     }
                 }
             }
+            Outcome::Late { .. } => {
+                o.late += 1;
+                for n in &mut o.window_late {
+                    *n += 1;
+                }
+            }
             Outcome::Duplicate => o.duplicate += 1,
-            Outcome::Late => o.late += 1,
             Outcome::Invalid(r) => o.invalid[r.index()] += 1,
         }
         outcome
@@ -165,11 +191,9 @@ impl Engine {
         }
     }
 
-    fn count(st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
-        match st.dedup.offer(e.id, e.time_ms) {
-            Seen::New => {}
-            Seen::Duplicate => return Outcome::Duplicate,
-            Seen::Late => return Outcome::Late,
+    fn count(&self, st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
+        if st.dedup.offer(e.id, wall_ms) == Seen::Duplicate {
+            return Outcome::Duplicate;
         }
         st.ledger.record(
             &e.slot,
@@ -179,6 +203,12 @@ impl Engine {
             e.sector,
         );
         let late_windows = st.windows.record(e.time_ms, e.category, wall_ms);
+        if self.all_windows != 0 && late_windows == self.all_windows {
+            return Outcome::Late {
+                category: e.category,
+                severity: e.severity,
+            };
+        }
         Outcome::Accepted {
             category: e.category,
             severity: e.severity,

@@ -85,7 +85,7 @@ impl PaneRing {
             tags: vec![i64::MIN; slots],
             counts: vec![0; slots * categories],
             categories,
-            // At most 2^14 slots (10,000 panes are validated): fits.
+            // At most 2^15 slots (20,000 panes are validated): fits.
             mask: (slots - 1) as i64,
             window_start_ms: i64::MIN,
             next_pane_ms: i64::MIN,

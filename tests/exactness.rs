@@ -19,7 +19,11 @@ fn ledger_of(lines: &[String], tz: &str) -> Ledger {
     let mut e = Engine::new(cfg.validate().unwrap());
     let mut st = e.new_partition(PartitionKey::input());
     for l in lines {
-        e.apply(&mut st, l.as_bytes(), 0);
+        e.apply(
+            &mut st,
+            l.as_bytes(),
+            incident_monitor::pipeline::wall_now_ms(),
+        );
     }
     st.ledger
 }

@@ -78,6 +78,9 @@ pub struct Monitor {
     rejects: RejectLog,
     /// Last counters of partitions handed to another owner, for run summaries.
     released: BTreeMap<PartitionKey, Outcomes>,
+    /// Dedup evictions of partitions no longer held (the counter never
+    /// goes down when a partition is released).
+    released_evicted: u64,
 }
 
 impl Monitor {
@@ -97,6 +100,7 @@ impl Monitor {
             dirty: BTreeSet::new(),
             rejects: RejectLog::new(Duration::from_secs(10)),
             released: BTreeMap::new(),
+            released_evicted: 0,
         })
     }
 
@@ -222,6 +226,7 @@ impl Monitor {
                 self.dirty.remove(key);
                 self.store.save(&st, &tz, wall_ms)?;
                 self.released.insert(key.clone(), st.outcomes.clone());
+                self.released_evicted += st.dedup.evicted();
                 out.push((key.clone(), st.position.next_offset));
             }
         }
@@ -264,6 +269,12 @@ impl Monitor {
             windows: vec![vec![0; nc]; nw],
             month: None,
             assigned_partitions: self.partitions.len(),
+            dedup_evicted: self.released_evicted
+                + self
+                    .partitions
+                    .values()
+                    .map(|st| st.dedup.evicted())
+                    .sum::<u64>(),
         };
         let mut clock: Option<EpochMillis> = None;
         for st in self.partitions.values() {

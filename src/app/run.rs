@@ -78,24 +78,49 @@ pub async fn run_input(
         let st = guard
             .partition(&key, wall)
             .map_err(|e| AppError::Runtime(e.to_string()))?;
-        // The same input resumes after its checkpoint; a different input starts
-        // at its beginning, with the same counts and dedup memory.
-        let resume = if st.position.input == input.name() {
+        // The same file resumes after its checkpoint; another file, the same
+        // path holding other data, and stdin start at the beginning, with
+        // the same counts and dedup memory (so the same incidents again
+        // count nothing twice, and a new stream counts every incident).
+        let same = match &input {
+            Input::Stdin => false,
+            Input::File(path) => {
+                st.position.input == input.name()
+                    && file::is_same_file(path, st.position.identity, st.position.next_offset)
+                        .map_err(|e| {
+                            AppError::Runtime(format!("cannot read {}: {e}", input.name()))
+                        })?
+            }
+        };
+        let resume = if same {
             Resume {
                 offset: st.position.next_offset,
-                lines: st.position.records,
             }
         } else {
-            if !st.position.input.is_empty() {
-                tracing::info!(previous = %st.position.input, input = %input.name(), "new input: reading it from its start");
+            if st.position.next_offset > 0 || !st.position.input.is_empty() {
+                tracing::info!(
+                    previous = %st.position.input,
+                    input = %input.name(),
+                    "not the input of the last checkpoint (stdin, another file, or the same path with other data): reading it from its start"
+                );
             }
             st.position.input = input.name();
+            st.position.identity = match &input {
+                Input::Stdin => None,
+                Input::File(path) => Some(
+                    file::identify(path)
+                        .map_err(|e| {
+                            AppError::Runtime(format!("cannot read {}: {e}", input.name()))
+                        })?
+                        .0,
+                ),
+            };
             st.position.next_offset = 0;
             st.position.records = 0;
             Resume::default()
         };
-        if resume.lines > 0 {
-            tracing::info!(input = %input.name(), offset = resume.offset, lines = resume.lines, "resuming after the last checkpoint");
+        if resume.offset > 0 {
+            tracing::info!(input = %input.name(), offset = resume.offset, lines = st.position.records, "resuming after the last checkpoint");
         }
         (resume, st.position.records)
     };

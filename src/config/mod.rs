@@ -77,39 +77,10 @@ impl Config {
     pub fn validate(self) -> Result<Settings, ConfigError> {
         let tz = jiff::tz::TimeZone::get(&self.timezone)
             .map_err(|_| ConfigError::Timezone(self.timezone.clone()))?;
-        if self.events.max_event_bytes < 64 {
-            return Err(invalid("events.max_event_bytes", "must be at least 64"));
-        }
-        if self.dedup.horizon_days == 0 {
-            return Err(invalid("dedup.horizon_days", "must be at least 1"));
-        }
-        if self.dedup.max_ids_per_partition < 1000 {
-            return Err(invalid(
-                "dedup.max_ids_per_partition",
-                "must be at least 1000",
-            ));
-        }
-        if self.state.checkpoint_interval_ms < 10 {
-            return Err(invalid(
-                "state.checkpoint_interval_ms",
-                "must be at least 10",
-            ));
-        }
+        self.validate_ranges()?;
         self.validate_windows()?;
         if self.kafka.topic.is_empty() || self.kafka.group_id.is_empty() {
             return Err(invalid("kafka", "topic and group_id must not be empty"));
-        }
-        if self.kafka.drain_timeout_secs == 0 || self.kafka.max_retry_backoff_secs == 0 {
-            return Err(invalid(
-                "kafka",
-                "drain_timeout_secs and max_retry_backoff_secs must be positive",
-            ));
-        }
-        if self.metrics.update_interval_ms < 100 {
-            return Err(invalid(
-                "metrics.update_interval_ms",
-                "must be at least 100",
-            ));
         }
         if self
             .metrics
@@ -123,14 +94,6 @@ impl Config {
                     "{:?} is not IP:PORT, e.g. 127.0.0.1:9898",
                     self.metrics.listen_addr
                 ),
-            ));
-        }
-        if !(self.spike.threshold.is_finite() && self.spike.threshold > 0.0)
-            || self.spike.baseline_half_life_secs == 0
-        {
-            return Err(invalid(
-                "spike",
-                "threshold and baseline_half_life_secs must be positive",
             ));
         }
         let mut sectors: Vec<String> = Vec::new();
@@ -167,6 +130,84 @@ impl Config {
         })
     }
 
+    /// Every numeric setting against its documented range (the shipped
+    /// `config/incident-monitor.toml` states each one): nothing computed
+    /// from a setting can overflow, divide by zero or size memory without
+    /// bound.
+    fn validate_ranges(&self) -> Result<(), ConfigError> {
+        let e = &self.events;
+        let k = &self.kafka;
+        let sp = &self.spike;
+        let max_ids = u64::try_from(self.dedup.max_ids_per_partition).unwrap_or(u64::MAX);
+        let max_bytes = u64::try_from(e.max_event_bytes).unwrap_or(u64::MAX);
+        let ranges: [(&'static str, u64, u64, u64); 14] = [
+            ("events.max_event_bytes", max_bytes, 64, 16_777_216),
+            ("events.max_future_secs", e.max_future_secs, 0, 31_622_400),
+            (
+                "dedup.horizon_days",
+                u64::from(self.dedup.horizon_days),
+                1,
+                MAX_HORIZON_DAYS,
+            ),
+            ("dedup.max_ids_per_partition", max_ids, 1000, 500_000_000),
+            (
+                "windows.allowed_lateness_secs",
+                self.windows.allowed_lateness_secs,
+                0,
+                86_400,
+            ),
+            (
+                "windows.idle_after_secs",
+                self.windows.idle_after_secs,
+                1,
+                86_400,
+            ),
+            (
+                "state.checkpoint_interval_ms",
+                self.state.checkpoint_interval_ms,
+                10,
+                3_600_000,
+            ),
+            (
+                "kafka.max_retry_backoff_secs",
+                k.max_retry_backoff_secs,
+                1,
+                3600,
+            ),
+            ("kafka.drain_timeout_secs", k.drain_timeout_secs, 1, 3600),
+            (
+                "kafka.connect_timeout_secs",
+                k.connect_timeout_secs,
+                1,
+                86_400,
+            ),
+            (
+                "metrics.update_interval_ms",
+                self.metrics.update_interval_ms,
+                100,
+                60_000,
+            ),
+            ("spike.min_count", sp.min_count, 0, 1_000_000_000),
+            (
+                "spike.baseline_half_life_secs",
+                sp.baseline_half_life_secs,
+                1,
+                31_622_400,
+            ),
+            ("spike.warmup_samples", sp.warmup_samples, 0, 1_000_000),
+        ];
+        for (field, value, lo, hi) in ranges {
+            check_range(field, value, lo, hi)?;
+        }
+        if !(sp.threshold.is_finite() && (0.5..=100.0).contains(&sp.threshold)) {
+            return Err(invalid(
+                "spike.threshold",
+                format!("{} is out of range: must be 0.5 to 100", sp.threshold),
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_windows(&self) -> Result<(), ConfigError> {
         let w = &self.windows;
         if w.windows.is_empty() {
@@ -191,12 +232,18 @@ impl Config {
                     format!("{:?} is used twice", spec.name),
                 ));
             }
-            if spec.slide_secs == 0 || spec.length_secs == 0 {
-                return Err(invalid(
-                    "windows.windows",
-                    format!("{}: length_secs and slide_secs must be positive", spec.name),
-                ));
-            }
+            check_range(
+                "windows.windows.length_secs",
+                spec.length_secs,
+                1,
+                2_678_400,
+            )?;
+            check_range(
+                "windows.windows.slide_secs",
+                spec.slide_secs,
+                1,
+                spec.length_secs,
+            )?;
             if spec.length_secs % spec.slide_secs != 0 {
                 return Err(invalid(
                     "windows.windows",
@@ -206,17 +253,39 @@ impl Config {
                     ),
                 ));
             }
-            if spec.length_secs / spec.slide_secs > 10_000 {
+            // Both at most 31 days (checked above): no overflow.
+            let panes = (spec.length_secs + w.allowed_lateness_secs) / spec.slide_secs;
+            if panes > MAX_PANES {
                 return Err(invalid(
                     "windows.windows",
                     format!(
-                        "{}: at most 10000 panes (length_secs / slide_secs)",
+                        "{}: (length_secs + allowed_lateness_secs) / slide_secs = {panes} panes; \
+                         at most {MAX_PANES} (use a larger slide_secs)",
                         spec.name
                     ),
                 ));
             }
         }
         Ok(())
+    }
+}
+
+/// The largest `dedup.horizon_days`: ids carry their arrival hour modulo
+/// 2^16 (7.4 years), which must not wrap within a horizon.
+pub const MAX_HORIZON_DAYS: u64 = 2000;
+
+/// Panes a window may keep, its allowed lateness included.
+pub const MAX_PANES: u64 = 20_000;
+
+/// One line naming the key, the value and the range.
+fn check_range(field: &'static str, value: u64, lo: u64, hi: u64) -> Result<(), ConfigError> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("{value} is out of range: must be {lo} to {hi}"),
+        ))
     }
 }
 

@@ -44,12 +44,16 @@ impl Default for Config {
 pub struct EventsConfig {
     /// Messages longer than this are rejected as `too_large`.
     pub max_event_bytes: usize,
+    /// An event dated more than this after the wall clock when it arrives is
+    /// rejected as `future_time` (a sensor with a wrong clock).
+    pub max_future_secs: u64,
 }
 
 impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig {
             max_event_bytes: 65_536,
+            max_future_secs: 86_400,
         }
     }
 }
@@ -132,12 +136,14 @@ impl Default for ClassificationConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupConfig {
-    /// How far behind the newest event time an id is remembered. An incident
-    /// older than this when it first arrives cannot be checked for duplicates
-    /// and is counted as `late` instead of being counted.
+    /// How long an id is remembered after it was last seen (arrival, wall
+    /// clock, not event time). A message of an incident forgotten this way
+    /// counts it again.
     pub horizon_days: u32,
     /// Hard cap on remembered ids per partition (40 to 60 bytes each). When
-    /// reached, the oldest hour of ids is forgotten and the horizon moves up.
+    /// reached, the ids seen longest ago are evicted (counted in
+    /// `incident_monitor_dedup_evicted_total`); an evicted id delivered
+    /// again counts again.
     pub max_ids_per_partition: usize,
 }
 
@@ -285,6 +291,10 @@ pub struct KafkaConfig {
     /// On SIGINT/SIGTERM: how long checkpoint and commit may take before the
     /// process exits anyway.
     pub drain_timeout_secs: u64,
+    /// `run --until-end` gives up (exit 1) when no broker has answered for
+    /// this long; a long-running `run` keeps retrying and says so in
+    /// `/readyz`.
+    pub connect_timeout_secs: u64,
     /// librdkafka properties passed through as they are, e.g.
     /// `"fetch.max.bytes" = "52428800"`. They override the monitor's own
     /// settings except the offset discipline (auto commit and offset store).
@@ -300,6 +310,7 @@ impl Default for KafkaConfig {
             dead_letter_topic: String::new(),
             max_retry_backoff_secs: 30,
             drain_timeout_secs: 15,
+            connect_timeout_secs: 60,
             properties: std::collections::BTreeMap::new(),
         }
     }

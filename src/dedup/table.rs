@@ -11,11 +11,33 @@
 //!
 //! The all-zero id marks an empty slot; it is kept in a flag of its own, so
 //! the set is exact for every id.
+//!
+//! Each entry also carries a 16-bit *stamp* (the arrival hour it was last
+//! seen in, modulo 2¹⁶) in the top bits of its second word, where
+//! [`IdHash`] keeps zeros: no extra memory and no second cache line per id.
 
 use super::IdHash;
 
 /// The empty-slot marker.
 const EMPTY: [u64; 2] = [0, 0];
+
+/// Where the stamp sits in an entry's second word.
+const STAMP_SHIFT: u32 = 48;
+/// The id bits of an entry's second word.
+const ID_MASK: u64 = (1 << STAMP_SHIFT) - 1;
+
+/// An entry as stored: the id with its stamp.
+#[inline(always)]
+fn entry(id: [u64; 2], stamp: u16) -> [u64; 2] {
+    [id[0], id[1] | (u64::from(stamp) << STAMP_SHIFT)]
+}
+
+/// The stamp of a stored entry.
+#[inline(always)]
+fn stamp_of(e: [u64; 2]) -> u16 {
+    // The shift leaves 16 bits.
+    (e[1] >> STAMP_SHIFT) as u16
+}
 
 /// One cache line of slots. Aligned, so that a probe that stays within
 /// its line costs one miss (measured: unaligned slots, though zeroed more
@@ -36,6 +58,8 @@ pub struct IdTable {
     len: usize,
     /// Whether the zero id (the empty marker) is held.
     zero: bool,
+    /// The zero id's stamp.
+    zero_stamp: u16,
 }
 
 impl std::fmt::Debug for IdTable {
@@ -56,6 +80,7 @@ impl IdTable {
             mask: slots - 1,
             len: 0,
             zero: false,
+            zero_stamp: 0,
         }
     }
 
@@ -75,46 +100,81 @@ impl IdTable {
         }
     }
 
+    #[cfg(test)]
     pub fn contains(&self, id: &IdHash) -> bool {
-        if id.0 == EMPTY {
-            return self.zero;
-        }
-        self.find(id.0).is_ok()
+        self.stamp(id).is_some()
     }
 
-    /// Adds `id`; `false` if it was already there. One probe sequence.
-    #[inline]
-    pub fn insert(&mut self, id: IdHash) -> bool {
+    /// The stamp of `id`, if held.
+    #[cfg(test)]
+    pub fn stamp(&self, id: &IdHash) -> Option<u16> {
         if id.0 == EMPTY {
-            let new = !self.zero;
+            return self.zero.then_some(self.zero_stamp);
+        }
+        self.find(id.0).ok().map(|i| stamp_of(self.get(i)))
+    }
+
+    /// Adds `id` with `stamp`, or moves a held id to `stamp`. Returns the
+    /// stamp it had, `None` if it is new. One probe sequence.
+    #[inline]
+    pub fn upsert(&mut self, id: IdHash, stamp: u16) -> Option<u16> {
+        debug_assert_eq!(id.0[1] & !ID_MASK, 0, "ids keep the stamp bits clear");
+        if id.0 == EMPTY {
+            let old = self.zero.then_some(self.zero_stamp);
+            self.len += usize::from(!self.zero);
             self.zero = true;
-            self.len += usize::from(new);
-            return new;
+            self.zero_stamp = stamp;
+            return old;
         }
         if (self.len + 1) * 4 > (self.mask + 1) * 3 {
             self.rebuild((self.mask + 1) * 2);
         }
         match self.find(id.0) {
-            Ok(_) => false,
+            Ok(i) => {
+                let old = stamp_of(self.get(i));
+                if old != stamp {
+                    self.set(i, entry(id.0, stamp));
+                }
+                Some(old)
+            }
             Err(empty) => {
-                self.set(empty, id.0);
+                self.set(empty, entry(id.0, stamp));
                 self.len += 1;
-                true
+                None
             }
         }
     }
 
-    /// Removes `id`; `false` if it was not there.
-    pub fn remove(&mut self, id: &IdHash) -> bool {
+    /// Removes `id` if it is held with `stamp` (an id seen again later
+    /// carries a newer stamp and stays). `false` if nothing was removed.
+    pub fn remove_stamped(&mut self, id: &IdHash, stamp: u16) -> bool {
         if id.0 == EMPTY {
-            let held = self.zero;
-            self.zero = false;
-            self.len -= usize::from(held);
+            let held = self.zero && self.zero_stamp == stamp;
+            if held {
+                self.zero = false;
+                self.len -= 1;
+            }
             return held;
         }
-        let Ok(mut hole) = self.find(id.0) else {
-            return false;
-        };
+        match self.find(id.0) {
+            Ok(i) if stamp_of(self.get(i)) == stamp => {
+                self.remove_at(i);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes `id` whatever its stamp; `false` if it was not there.
+    #[cfg(test)]
+    pub fn remove(&mut self, id: &IdHash) -> bool {
+        match self.stamp(id) {
+            Some(stamp) => self.remove_stamped(id, stamp),
+            None => false,
+        }
+    }
+
+    fn remove_at(&mut self, mut hole: usize) {
         // Backward shift: move up every later entry of the run that may
         // sit in the hole (its home is not after the hole), so that no
         // lookup stops early at the hole.
@@ -133,7 +193,6 @@ impl IdTable {
         }
         self.set(hole, EMPTY);
         self.len -= 1;
-        true
     }
 
     /// Starts loading the cache line where a lookup of `id` begins, so that
@@ -175,7 +234,7 @@ impl IdTable {
         let mut i = self.home(id);
         loop {
             let s = self.get(i);
-            if s == id {
+            if s[0] == id[0] && s[1] & ID_MASK == id[1] {
                 return Ok(i);
             }
             if s == EMPTY {
@@ -188,11 +247,11 @@ impl IdTable {
     fn rebuild(&mut self, slots: usize) {
         let old = std::mem::replace(&mut self.lines, vec![EMPTY_LINE; slots / 4]);
         self.mask = slots - 1;
-        for id in old.iter().flat_map(|l| l.0) {
-            if id != EMPTY
-                && let Err(empty) = self.find(id)
+        for e in old.iter().flat_map(|l| l.0) {
+            if e != EMPTY
+                && let Err(empty) = self.find([e[0], e[1] & ID_MASK])
             {
-                self.set(empty, id);
+                self.set(empty, e);
             }
         }
     }
@@ -205,7 +264,7 @@ fn slots_for(n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::HashMap;
 
     use proptest::prelude::*;
 
@@ -219,38 +278,53 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Insert(IdHash),
+        Upsert(IdHash, u16),
+        RemoveStamped(IdHash, u16),
         Remove(IdHash),
-        Contains(IdHash),
+        Stamp(IdHash),
     }
 
     fn op() -> impl Strategy<Value = Op> {
-        let id = prop_oneof![crowded(), any::<[u64; 2]>().prop_map(IdHash)];
+        let id = prop_oneof![
+            crowded(),
+            any::<[u64; 2]>().prop_map(|[a, b]| IdHash([a, b & ID_MASK])),
+            Just(IdHash([0, 0])),
+        ];
+        let stamp = prop_oneof![0u16..3, any::<u16>()];
         prop_oneof![
-            3 => id.clone().prop_map(Op::Insert),
-            2 => id.clone().prop_map(Op::Remove),
-            1 => id.prop_map(Op::Contains),
+            3 => (id.clone(), stamp.clone()).prop_map(|(i, s)| Op::Upsert(i, s)),
+            2 => (id.clone(), stamp).prop_map(|(i, s)| Op::RemoveStamped(i, s)),
+            1 => id.clone().prop_map(Op::Remove),
+            1 => id.prop_map(Op::Stamp),
         ]
     }
 
     proptest! {
-        /// Any sequence of operations answers as a `HashSet` does, and
-        /// every id held is found afterwards (no entry lost by a shift).
+        /// Any sequence of operations answers as a `HashMap` from id to
+        /// stamp does, and every id held is found afterwards with its stamp
+        /// (no entry lost or altered by a shift or a growth).
         #[test]
-        fn behaves_as_a_set(ops in prop::collection::vec(op(), 0..600), reserve in 0usize..40) {
+        fn behaves_as_a_map_of_stamps(ops in prop::collection::vec(op(), 0..600), reserve in 0usize..40) {
             let mut t = IdTable::with_capacity(0);
             t.reserve(reserve);
-            let mut model = HashSet::new();
+            let mut model: HashMap<IdHash, u16> = HashMap::new();
             for op in ops {
                 match op {
-                    Op::Insert(id) => prop_assert_eq!(t.insert(id), model.insert(id)),
-                    Op::Remove(id) => prop_assert_eq!(t.remove(&id), model.remove(&id)),
-                    Op::Contains(id) => prop_assert_eq!(t.contains(&id), model.contains(&id)),
+                    Op::Upsert(id, s) => prop_assert_eq!(t.upsert(id, s), model.insert(id, s)),
+                    Op::RemoveStamped(id, s) => {
+                        let held = model.get(&id) == Some(&s);
+                        if held {
+                            model.remove(&id);
+                        }
+                        prop_assert_eq!(t.remove_stamped(&id, s), held);
+                    }
+                    Op::Remove(id) => prop_assert_eq!(t.remove(&id), model.remove(&id).is_some()),
+                    Op::Stamp(id) => prop_assert_eq!(t.stamp(&id), model.get(&id).copied()),
                 }
                 prop_assert_eq!(t.len(), model.len());
             }
-            for id in &model {
-                prop_assert!(t.contains(id));
+            for (id, s) in &model {
+                prop_assert_eq!(t.stamp(id), Some(*s));
             }
             prop_assert!((t.len() - usize::from(t.zero)) * 4 <= (t.mask + 1) * 3);
         }
@@ -261,26 +335,28 @@ mod tests {
         let mut t = IdTable::with_capacity(4);
         let zero = IdHash([0, 0]);
         assert!(!t.contains(&zero));
-        assert!(t.insert(zero));
-        assert!(!t.insert(zero));
+        assert_eq!(t.upsert(zero, 5), None);
+        assert_eq!(t.upsert(zero, 6), Some(5));
         assert_eq!(t.len(), 1);
-        assert!(t.contains(&zero));
-        assert!(t.remove(&zero));
+        assert!(!t.remove_stamped(&zero, 5));
+        assert!(t.remove_stamped(&zero, 6));
         assert!(!t.remove(&zero));
         assert_eq!(t.len(), 0);
     }
 
     #[test]
-    fn grows_and_keeps_every_id() {
+    fn grows_and_keeps_every_id_and_stamp() {
         let mut t = IdTable::with_capacity(0);
         let ids: Vec<_> = (0..100_000u64)
             .map(|i| IdHash::of(&i.to_string()))
             .collect();
-        for id in &ids {
-            assert!(t.insert(*id));
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(t.upsert(*id, (i % 7) as u16 + 65_000), None);
         }
         assert_eq!(t.len(), ids.len());
-        assert!(ids.iter().all(|id| t.contains(id)));
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(t.stamp(id), Some((i % 7) as u16 + 65_000));
+        }
         assert!((t.mask + 1) * 3 >= t.len() * 4);
         for id in ids.iter().step_by(2) {
             assert!(t.remove(id));

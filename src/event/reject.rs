@@ -27,12 +27,15 @@ pub enum Reject {
     BadTime,
     /// `type` is not a non-empty string.
     BadType,
+    /// `time` is more than `events.max_future_secs` after the wall clock
+    /// when the message arrived (a sensor with a wrong clock).
+    FutureTime,
 }
 
 impl Reject {
     /// Every reason, in a fixed order (used to pre-create metric labels and to
     /// index per-reason counters).
-    pub const ALL: [Reject; 9] = [
+    pub const ALL: [Reject; 10] = [
         Reject::TooLarge,
         Reject::Empty,
         Reject::NotUtf8,
@@ -42,6 +45,7 @@ impl Reject {
         Reject::BadId,
         Reject::BadTime,
         Reject::BadType,
+        Reject::FutureTime,
     ];
 
     /// The stable code used as a metric label and in logs and headers.
@@ -56,6 +60,7 @@ impl Reject {
             Reject::BadId => "bad_id",
             Reject::BadTime => "bad_time",
             Reject::BadType => "bad_type",
+            Reject::FutureTime => "future_time",
         }
     }
 
@@ -83,6 +88,9 @@ impl Reject {
                 "time must be RFC 3339 with an offset, e.g. 2022-06-14T09:21:07+07:00"
             }
             Reject::BadType => "type must be a non-empty string",
+            Reject::FutureTime => {
+                "time is further in the future than events.max_future_secs allows (check the sensor's clock)"
+            }
         }
     }
 }

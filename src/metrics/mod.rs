@@ -43,6 +43,7 @@ pub mod names {
     pub const CURRENT_MONTH: &str = "incident_monitor_current_month_info";
     pub const MONTH_TO_DATE: &str = "incident_monitor_incidents_month_to_date";
     pub const SECTOR_TOTAL: &str = "incident_monitor_incidents_sector_total";
+    pub const DEDUP_EVICTED: &str = "incident_monitor_dedup_evicted_total";
 }
 
 /// Everything exported, as plain numbers (computed by the monitor).
@@ -61,6 +62,8 @@ pub struct MonitorView {
     pub windows: Vec<Vec<u64>>,
     pub month: Option<MonthView>,
     pub assigned_partitions: usize,
+    /// Incident ids evicted from dedup memory by the per-partition cap.
+    pub dedup_evicted: u64,
 }
 
 /// The running month and the one before it.
@@ -130,6 +133,7 @@ pub struct Metrics {
     assigned: IntGauge,
     ready: IntGauge,
     dead_letter: [IntCounter; 2],
+    dedup_evicted: IntCounter,
     queue_depth: IntGaugeVec,
     /// Dead-letter deliveries, counted by the producer's callback thread.
     pub dead_letter_sent: AtomicU64,
@@ -282,6 +286,12 @@ impl Metrics {
         r.register(Box::new(assigned.clone()))?;
         let ready = IntGauge::new(READY, "1 when assigned and consuming.")?;
         r.register(Box::new(ready.clone()))?;
+        let dedup_evicted = IntCounter::new(
+            DEDUP_EVICTED,
+            "Incident ids forgotten because dedup.max_ids_per_partition was reached; \
+             one delivered again counts again.",
+        )?;
+        r.register(Box::new(dedup_evicted.clone()))?;
         let dead_letter = counter_vec(
             &r,
             DEAD_LETTER,
@@ -366,6 +376,7 @@ impl Metrics {
             assigned,
             ready,
             dead_letter: ["sent", "failed"].map(|o| dead_letter.with_label_values(&[o])),
+            dedup_evicted,
             queue_depth,
             dead_letter_sent: AtomicU64::new(0),
             dead_letter_failed: AtomicU64::new(0),
@@ -409,6 +420,7 @@ impl Metrics {
             }
         }
         self.assigned.set(v.assigned_partitions as i64);
+        set_counter(&self.dedup_evicted, v.dedup_evicted);
         set_counter(
             &self.dead_letter[0],
             self.dead_letter_sent.load(Ordering::Relaxed),

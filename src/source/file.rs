@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
+use crate::state::FileIdentity;
+
 /// Lines per batch, at most.
 const BATCH_LINES: usize = 2048;
 /// Bytes per batch, roughly at most.
@@ -68,13 +70,41 @@ pub enum SourceMsg {
     Failed(io::Error),
 }
 
-/// Where to resume.
+/// Where to resume: a byte offset to seek to (files; stdin always starts
+/// at 0, it is never resumed by position).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Resume {
-    /// Byte offset to seek to (files).
     pub offset: u64,
-    /// Lines to skip (stdin, which cannot seek).
-    pub lines: u64,
+}
+
+/// The identity of a file now (see [`FileIdentity`]) and its length.
+pub fn identify(path: &std::path::Path) -> io::Result<(FileIdentity, u64)> {
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut head = Vec::with_capacity(FileIdentity::HEAD);
+    f.take(FileIdentity::HEAD as u64).read_to_end(&mut head)?;
+    Ok((FileIdentity::of_head(&head), len))
+}
+
+/// Whether a file is the one a position was recorded for: its head hashes
+/// the same over the recorded length, and it is not shorter than the
+/// position. A position from before identities were recorded trusts the
+/// path.
+pub fn is_same_file(
+    path: &std::path::Path,
+    recorded: Option<FileIdentity>,
+    offset: u64,
+) -> io::Result<bool> {
+    let f = File::open(path)?;
+    if f.metadata()?.len() < offset {
+        return Ok(false);
+    }
+    let Some(id) = recorded else {
+        return Ok(true);
+    };
+    let mut head = Vec::with_capacity(id.head_len as usize);
+    f.take(u64::from(id.head_len)).read_to_end(&mut head)?;
+    Ok(head.len() == id.head_len as usize && FileIdentity::of_head(&head) == id)
 }
 
 /// Starts the reader thread. It stops at end of input, on error, or when the
@@ -106,17 +136,15 @@ pub fn spawn(
             Box::new(f)
         }
     };
-    // Stdin cannot seek: it is re-read from its start, skipping the lines
-    // already applied, so offsets count from zero.
-    let (start, skip) = match input {
-        Input::Stdin => (0, resume.lines),
-        Input::File(_) => (resume.offset, 0),
+    let start = match input {
+        Input::Stdin => 0,
+        Input::File(_) => resume.offset,
     };
     std::thread::Builder::new()
         .name("input-reader".into())
         .spawn(move || {
             let mut r = BufReader::with_capacity(256 * 1024, reader);
-            let msg = match read_all(&mut r, start, skip, max_line, &tx) {
+            let msg = match read_all(&mut r, start, max_line, &tx) {
                 Ok(true) => SourceMsg::End,
                 Ok(false) => return,
                 Err(e) => SourceMsg::Failed(e),
@@ -131,7 +159,6 @@ pub fn spawn(
 fn read_all<R: Read>(
     r: &mut BufReader<R>,
     mut offset: u64,
-    mut skip: u64,
     max_line: usize,
     tx: &mpsc::Sender<SourceMsg>,
 ) -> io::Result<bool> {
@@ -157,11 +184,6 @@ fn read_all<R: Read>(
         }
         if batch.data[start..end].ends_with(b"\r") {
             end -= 1;
-        }
-        if skip > 0 {
-            skip -= 1;
-            batch.data.truncate(start);
-            continue;
         }
         batch.data.truncate(end);
         batch.lines.push((start, end));
@@ -221,10 +243,10 @@ fn read_line_capped(
 mod tests {
     use super::*;
 
-    fn collect(input: &[u8], max: usize, skip: u64) -> (Vec<Vec<u8>>, u64) {
+    fn collect(input: &[u8], max: usize) -> (Vec<Vec<u8>>, u64) {
         let (tx, mut rx) = mpsc::channel(1024);
         let mut r = BufReader::with_capacity(4, io::Cursor::new(input.to_vec()));
-        assert!(read_all(&mut r, 0, skip, max, &tx).unwrap());
+        assert!(read_all(&mut r, 0, max, &tx).unwrap());
         drop(tx);
         let mut lines = Vec::new();
         let mut end = 0;
@@ -237,24 +259,46 @@ mod tests {
 
     #[test]
     fn splits_lines_and_tracks_offsets() {
-        let (lines, end) = collect(b"a\r\nbb\n\nccc", 100, 0);
+        let (lines, end) = collect(b"a\r\nbb\n\nccc", 100);
         assert_eq!(
             lines,
             vec![b"a".to_vec(), b"bb".to_vec(), b"".to_vec(), b"ccc".to_vec()]
         );
         assert_eq!(end, 10);
-        let (lines, _) = collect(b"a\nbb\nccc\n", 100, 2);
-        assert_eq!(lines, vec![b"ccc".to_vec()]);
     }
 
     #[test]
     fn over_long_lines_are_capped_not_buffered() {
         let mut input = vec![b'x'; 10_000];
         input.extend_from_slice(b"\nok\n");
-        let (lines, end) = collect(&input, 100, 0);
+        let (lines, end) = collect(&input, 100);
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].len(), 101);
         assert_eq!(lines[1], b"ok");
         assert_eq!(end, input.len() as u64);
+    }
+
+    #[test]
+    fn a_file_is_the_same_file_only_with_the_same_head() {
+        let dir = std::env::temp_dir().join(format!("im-ident-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f.jsonl");
+        std::fs::write(&p, b"line one\nline two\n").unwrap();
+        let (id, len) = identify(&p).unwrap();
+        assert_eq!((id.head_len, len), (18, 18));
+        assert!(is_same_file(&p, Some(id), 18).unwrap());
+        // Appended to: the same file.
+        std::fs::write(&p, b"line one\nline two\nline three\n").unwrap();
+        assert!(is_same_file(&p, Some(id), 18).unwrap());
+        // Regenerated with other data of the same length: another file.
+        std::fs::write(&p, b"line uno\nline two\n").unwrap();
+        assert!(!is_same_file(&p, Some(id), 18).unwrap());
+        // Shorter than the position: another file, whatever its head.
+        std::fs::write(&p, b"line one\n").unwrap();
+        assert!(!is_same_file(&p, None, 18).unwrap());
+        // A long file hashes only its head.
+        std::fs::write(&p, vec![b'x'; 10_000]).unwrap();
+        assert_eq!(identify(&p).unwrap().0.head_len, FileIdentity::HEAD as u32);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,22 +1,25 @@
-//! The checkpoint file format, version 1.
+//! The checkpoint file format, version 2.
 //!
 //! ```text
 //! magic "IMSTATE\0" | version u16 | body | xxh3-64(body) u64
-//! body: key, position, timezone, category and sector names, outcomes,
-//!       ledger months, dedup buckets, window panes
+//! body: key, position (with the file identity), timezone, category and
+//!       sector names, outcomes, ledger months, dedup arrival buckets,
+//!       window panes
 //! ```
+//! Version 1 (dedup buckets by event time, no file identity) is still read:
+//! its ids are taken as seen when the checkpoint was written.
 //! Counts are stored by name, not by index, so a configuration that reorders
 //! rules or adds sectors still reads old state correctly.
 
 use super::codec::{CodecError, Reader, Writer};
-use super::{Outcomes, PartitionKey, PartitionState, Position};
+use super::{FileIdentity, Outcomes, PartitionKey, PartitionState, Position};
 use crate::calendar::{HOURS_PER_MONTH_MAX, Ledger, YearMonth};
 use crate::dedup::IdHash;
 use crate::event::{EpochMillis, Reject, Severity};
 
 const MAGIC: &[u8; 8] = b"IMSTATE\0";
-/// The format this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format this build writes (it reads this one and version 1).
+pub const FORMAT_VERSION: u16 = 2;
 
 /// A decoded checkpoint: plain data, independent of any configuration.
 #[derive(Debug, Clone)]
@@ -28,8 +31,7 @@ pub struct Snapshot {
     pub written_ms: EpochMillis,
     pub outcomes: Outcomes,
     pub ledger: Ledger,
-    pub dedup_floor_ms: EpochMillis,
-    pub dedup_newest_ms: EpochMillis,
+    /// Arrival bucket start → ids last seen in it.
     pub dedup_buckets: Vec<(i64, Vec<IdHash>)>,
     pub max_event_ms: Option<EpochMillis>,
     pub windows: Vec<WindowSnapshot>,
@@ -49,7 +51,7 @@ pub struct WindowSnapshot {
 /// Serialises a partition's state with the timezone it was counted in.
 pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> Vec<u8> {
     let mut w = Writer::default();
-    w.buf.reserve(64 + st.dedup.len() * 16);
+    w.buf.reserve(64 + st.dedup.entries() * 16);
     w.buf.extend_from_slice(MAGIC);
     w.u16(FORMAT_VERSION);
     let body_start = w.buf.len();
@@ -59,6 +61,14 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
     w.u64(st.position.next_offset);
     w.u64(st.position.records);
     w.str(&st.position.input);
+    match st.position.identity {
+        Some(id) => {
+            w.u8(1);
+            w.u32(id.head_len);
+            w.u64(id.head_hash);
+        }
+        None => w.u8(0),
+    }
     w.str(timezone);
     w.i64(written_ms);
 
@@ -92,8 +102,6 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
         }
     }
 
-    w.i64(st.dedup.floor_ms());
-    w.i64(st.dedup.newest_ms());
     let buckets: Vec<_> = st.dedup.buckets().collect();
     w.len(buckets.len());
     for (start, ids) in buckets {
@@ -139,9 +147,10 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     }
     let mut head = Reader::new(&bytes[MAGIC.len()..MAGIC.len() + 2]);
     let version = head.u16()?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != 1 {
         return Err(CodecError::Version(version, FORMAT_VERSION));
     }
+    let v1 = version == 1;
     let body = &bytes[MAGIC.len() + 2..bytes.len() - 8];
     let mut tail = Reader::new(&bytes[bytes.len() - 8..]);
     if tail.u64()? != xxhash_rust::xxh3::xxh3_64(body) {
@@ -152,10 +161,22 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         source: r.str()?.to_owned(),
         partition: r.i32()?,
     };
+    let next_offset = r.u64()?;
+    let records = r.u64()?;
+    let input = r.str()?.to_owned();
+    let identity = if !v1 && r.u8()? != 0 {
+        Some(FileIdentity {
+            head_len: r.u32()?,
+            head_hash: r.u64()?,
+        })
+    } else {
+        None
+    };
     let position = Position {
-        next_offset: r.u64()?,
-        records: r.u64()?,
-        input: r.str()?.to_owned(),
+        next_offset,
+        records,
+        input,
+        identity,
     };
     let timezone = r.str()?.to_owned();
     let written_ms = r.i64()?;
@@ -211,8 +232,11 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         ledger.insert_month(key, m);
     }
 
-    let dedup_floor_ms = r.i64()?;
-    let dedup_newest_ms = r.i64()?;
+    if v1 {
+        // The event-time floor and newest time of version 1: not used.
+        r.i64()?;
+        r.i64()?;
+    }
     let n = r.count(12)?;
     let mut dedup_buckets = Vec::with_capacity(n);
     for _ in 0..n {
@@ -220,9 +244,11 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         let k = r.count(16)?;
         let mut ids = Vec::with_capacity(k);
         for _ in 0..k {
-            ids.push(IdHash([r.u64()?, r.u64()?]));
+            ids.push(IdHash::from_words(r.u64()?, r.u64()?));
         }
-        dedup_buckets.push((start, ids));
+        // Version 1 bucketed by event time: its ids count as seen when the
+        // checkpoint was written.
+        dedup_buckets.push((if v1 { written_ms } else { start }, ids));
     }
 
     let max_event_ms = match r.u8()? {
@@ -261,8 +287,6 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         written_ms,
         outcomes,
         ledger,
-        dedup_floor_ms,
-        dedup_newest_ms,
         dedup_buckets,
         max_event_ms,
         windows,

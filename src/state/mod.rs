@@ -69,6 +69,37 @@ pub struct Position {
     /// What the position refers to: the input path (`-` for stdin), or the
     /// topic.
     pub input: String,
+    /// Which file it is (see [`FileIdentity`]); `None` for stdin and Kafka,
+    /// and for checkpoints written before it was recorded.
+    pub identity: Option<FileIdentity>,
+}
+
+/// What makes a file at the same path the same file: the length and
+/// XXH3-64 hash of its first bytes (up to [`FileIdentity::HEAD`]) when it
+/// was first read. A file that was appended to is the same file; a file
+/// regenerated, truncated or replaced (log rotation) is not, and is read
+/// from its start. The inode is not used: editors and `generate > file`
+/// keep or change it regardless of the content, and a copy restored from a
+/// backup is the same data under a new inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub head_len: u32,
+    pub head_hash: u64,
+}
+
+impl FileIdentity {
+    /// Bytes of the head that are hashed.
+    pub const HEAD: usize = 4096;
+
+    /// The identity of a file whose first bytes (at most `HEAD`) are `head`.
+    pub fn of_head(head: &[u8]) -> FileIdentity {
+        let head = &head[..head.len().min(Self::HEAD)];
+        FileIdentity {
+            // At most HEAD: fits.
+            head_len: head.len() as u32,
+            head_hash: xxhash_rust::xxh3::xxh3_64(head),
+        }
+    }
 }
 
 /// Outcome counters (spec §6 `events_total`, `invalid_events_total`).
@@ -232,9 +263,8 @@ impl PartitionState {
         st.dedup = Dedup::restore(
             i64::from(settings.config.dedup.horizon_days) * 86_400_000,
             settings.config.dedup.max_ids_per_partition,
-            s.dedup_floor_ms,
-            s.dedup_newest_ms,
             s.dedup_buckets,
+            wall_ms,
         );
         st.windows.restore_clock(s.max_event_ms, wall_ms);
         let shapes: Vec<WindowShape> = st.windows.shapes().to_vec();

@@ -2,6 +2,9 @@ use super::*;
 use crate::config::Config;
 use crate::pipeline::Engine;
 
+/// The wall clock of these tests: 2026-11-01, after every event time used.
+const WALL: i64 = 1_793_491_200_000;
+
 fn engine(toml: &str) -> Engine {
     Engine::new(Config::from_toml(toml).unwrap().validate().unwrap())
 }
@@ -22,18 +25,19 @@ fn filled(e: &mut Engine) -> PartitionState {
             ["phishing", "ddos", "worm", "spam"][i % 4],
             ["finance", "zoo", ""][i % 3],
         );
-        e.apply(&mut st, l.as_bytes(), 0);
+        e.apply(&mut st, l.as_bytes(), WALL);
     }
-    e.apply(&mut st, b"not json", 0);
+    e.apply(&mut st, b"not json", WALL);
     e.apply(
         &mut st,
         line("i1", "2022-06-02T10:00:00+07:00", "phishing", "x").as_bytes(),
-        0,
+        WALL,
     );
     st.position = Position {
         next_offset: 12345,
         records: 502,
         input: "f.jsonl".into(),
+        identity: Some(crate::state::FileIdentity::of_head(b"{\"id\":1}\n")),
     };
     st
 }
@@ -45,7 +49,7 @@ fn checkpoint_round_trip_restores_everything() {
     let bytes = encode(&st, "Asia/Ho_Chi_Minh", 7);
     let snap = decode(&bytes).unwrap();
     assert_eq!(snap.written_ms, 7);
-    let restored = PartitionState::restore(snap, e.settings(), 0).unwrap();
+    let restored = PartitionState::restore(snap, e.settings(), WALL).unwrap();
     assert_eq!(restored.position, st.position);
     assert_eq!(restored.outcomes, st.outcomes);
     assert_eq!(restored.ledger, st.ledger);

@@ -1,0 +1,295 @@
+//! Counts that hold at the edges (issue 11): sensors with wrong clocks,
+//! backfills, reruns on the same state, a demo directory, quiet months,
+//! bad settings and an unreachable broker.
+
+mod common;
+
+use common::*;
+use incident_monitor::config::Config;
+use incident_monitor::event::Reject;
+use incident_monitor::generate::ncsc_2022;
+use incident_monitor::pipeline::{Engine, Outcome, wall_now_ms};
+use incident_monitor::state::PartitionKey;
+
+fn ncsc_engine() -> Engine {
+    let cfg = Config {
+        timezone: "Asia/Ho_Chi_Minh".to_owned(),
+        ..Config::default()
+    };
+    Engine::new(cfg.validate().unwrap())
+}
+
+/// The year, in Asia/Ho_Chi_Minh, of a generated line's event time (2021
+/// or later: the scenario's range), if it has a valid one.
+fn year_of(line: &str) -> Option<i32> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let t = v.get("time")?.as_str()?;
+    let ts: jiff::Timestamp = t.parse().ok()?;
+    // 2022-01-01T00:00:00+07:00.
+    Some(if ts.as_millisecond() < 1_640_970_000_000 {
+        2021
+    } else {
+        2022
+    })
+}
+
+#[test]
+fn events_dated_in_the_future_change_nothing_else() {
+    let lines = ncsc_2022(7);
+    let wall = wall_now_ms();
+    let run = |extra: &[(usize, String)]| {
+        let mut e = ncsc_engine();
+        let mut st = e.new_partition(PartitionKey::input());
+        let mut outcomes = Vec::new();
+        let mut rejected = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            for (at, x) in extra {
+                if *at == i {
+                    rejected.push(e.apply(&mut st, x.as_bytes(), wall));
+                }
+            }
+            outcomes.push(e.apply(&mut st, l.as_bytes(), wall));
+        }
+        (outcomes, rejected, st)
+    };
+    let (base, none, base_st) = run(&[]);
+    assert!(none.is_empty());
+    let mid = lines.len() / 2;
+    let future = [
+        (
+            mid,
+            r#"{"id":"clock-2099","time":"2099-01-01T00:00:00Z","type":"phishing"}"#.to_owned(),
+        ),
+        (
+            mid + 10,
+            r#"{"id":"clock-2031","time":"2031-06-14T09:21:07+07:00","type":"malware"}"#.to_owned(),
+        ),
+    ];
+    let (got, rejected, st) = run(&future);
+    assert_eq!(
+        rejected,
+        vec![
+            Outcome::Invalid(Reject::FutureTime),
+            Outcome::Invalid(Reject::FutureTime)
+        ]
+    );
+    assert_eq!(got, base, "every other message keeps its outcome");
+    assert!(st.ledger == base_st.ledger, "every month keeps its figures");
+    assert_eq!(st.windows.max_event_ms(), base_st.windows.max_event_ms());
+    assert_eq!(st.outcomes.invalid[Reject::FutureTime.index()], 2);
+}
+
+#[test]
+fn an_event_just_inside_max_future_secs_is_counted() {
+    let mut e = ncsc_engine();
+    let mut st = e.new_partition(PartitionKey::input());
+    let wall = wall_now_ms();
+    let at = |ms: i64| {
+        let t = jiff::Timestamp::from_millisecond(ms).unwrap();
+        format!(r#"{{"id":"x{ms}","time":"{t}","type":"ddos"}}"#)
+    };
+    let soon = at(wall + 86_400_000 - 60_000);
+    let later = at(wall + 86_400_000 + 60_000);
+    assert!(matches!(
+        e.apply(&mut st, soon.as_bytes(), wall),
+        Outcome::Accepted { .. }
+    ));
+    assert_eq!(
+        e.apply(&mut st, later.as_bytes(), wall),
+        Outcome::Invalid(Reject::FutureTime)
+    );
+}
+
+#[test]
+fn a_backfill_of_last_year_after_this_year_counts_in_its_months() {
+    let lines = ncsc_2022(7);
+    let (old, new): (Vec<_>, Vec<_>) = lines.iter().partition(|l| year_of(l) == Some(2021));
+    assert!(old.len() > 9000, "{}", old.len());
+    let wall = wall_now_ms();
+    let ledger = |order: &[&String]| {
+        let mut e = ncsc_engine();
+        let mut st = e.new_partition(PartitionKey::input());
+        for l in order {
+            e.apply(&mut st, l.as_bytes(), wall);
+        }
+        st
+    };
+    let in_order: Vec<&String> = lines.iter().collect();
+    let backfilled: Vec<&String> = new.iter().chain(old.iter()).copied().collect();
+    let a = ledger(&in_order);
+    let b = ledger(&backfilled);
+    assert!(
+        a.ledger == b.ledger,
+        "the months do not depend on arrival order"
+    );
+    // Counted, and late for every window: in their months, in no window.
+    assert_eq!(
+        a.outcomes.accepted + a.outcomes.late,
+        b.outcomes.accepted + b.outcomes.late
+    );
+    assert!(b.outcomes.late > 9000, "{:?}", b.outcomes);
+}
+
+fn report_json(state: &std::path::Path, month: &str) -> serde_json::Value {
+    let out = ok(bin().args([
+        "report",
+        "--month",
+        month,
+        "--format",
+        "json",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]));
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn the_backfilled_stream_reproduces_every_published_figure() {
+    let input = generate(&["--scenario", "ncsc-2022"]);
+    let text = String::from_utf8(input).unwrap();
+    let (old, new): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| year_of(l) == Some(2021));
+    let mut reordered = new.join("\n");
+    reordered.push('\n');
+    reordered.push_str(&old.join("\n"));
+    reordered.push('\n');
+    let dir = TempDir::new("backfill");
+    let state = dir.path("state");
+    let out = run_stdin(
+        reordered.as_bytes(),
+        &[
+            "--config",
+            repo("config/ncsc-vietnam.toml").to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let june = report_json(&state, "2022-06");
+    assert_eq!(june["total"], 1178);
+    assert_eq!(june["previous_month"]["total"], 847);
+    assert_eq!(june["previous_month"]["change_percent"], 39.08);
+    assert_eq!(june["year_to_date"]["total"], 6641);
+    assert_eq!(june["year_to_date"]["previous_period"]["total"], 4914);
+    assert_eq!(
+        june["year_to_date"]["previous_period"]["change_percent"],
+        35.14
+    );
+    assert_eq!(june["year_to_date"]["same_period_last_year"]["total"], 4815);
+    assert_eq!(
+        june["year_to_date"]["same_period_last_year"]["change_percent"],
+        37.92
+    );
+    let jan = report_json(&state, "2022-01");
+    assert_eq!(jan["total"], 1383);
+    assert_eq!(jan["previous_month"]["total"], 1254);
+    assert_eq!(jan["previous_month"]["change_percent"], 10.29);
+    let may = report_json(&state, "2022-05");
+    assert_eq!(may["by_category"]["phishing"], 161);
+    assert_eq!(may["by_category"]["deface"], 226);
+    assert_eq!(may["by_category"]["malware"], 460);
+    let jul = report_json(&state, "2022-07");
+    assert_eq!(jul["total"], 983);
+    assert_eq!(jul["previous_month"]["change_percent"], -16.55);
+}
+
+fn incidents_in(state: &std::path::Path) -> u64 {
+    let (_, o) = state_of(state);
+    o.accepted + o.late
+}
+
+#[test]
+fn stdin_is_never_resumed_by_position() {
+    let dir = TempDir::new("stdin");
+    let state = dir.path("state");
+    let s = state.to_str().unwrap();
+    let jan = generate(&["--scenario", "live", "--count", "3000", "--seed", "1"]);
+    let feb = generate(&["--scenario", "live", "--count", "2000", "--seed", "2"]);
+    let count = |input: &[u8]| {
+        let d = TempDir::new("one");
+        let st = d.path("state");
+        let out = run_stdin(input, &["--state-dir", st.to_str().unwrap()]);
+        assert!(out.status.success());
+        incidents_in(&st)
+    };
+    let (n_jan, n_feb) = (count(&jan), count(&feb));
+    assert!(n_jan > 2000 && n_feb > 1000, "{n_jan} {n_feb}");
+    for input in [&jan, &feb] {
+        let out = run_stdin(input, &["--state-dir", s]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(incidents_in(&state), n_jan + n_feb, "two streams: the sum");
+    let before = state_of(&state).1;
+    let out = run_stdin(&feb, &["--state-dir", s]);
+    assert!(out.status.success());
+    let after = state_of(&state).1;
+    assert_eq!(
+        incidents_in(&state),
+        n_jan + n_feb,
+        "the same stream again: nothing twice"
+    );
+    assert_eq!(
+        after.duplicate - before.duplicate,
+        feb.iter().filter(|b| **b == b'\n').count() as u64
+            - (after.invalid_total() - before.invalid_total()),
+        "every line of it was read again (as duplicates)"
+    );
+}
+
+#[test]
+fn a_regenerated_file_at_the_same_path_is_read_from_its_start() {
+    let dir = TempDir::new("regen");
+    let state = dir.path("state");
+    let file = dir.path("in.jsonl");
+    let run = || {
+        ok(bin().args([
+            "run",
+            "--input",
+            file.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ]))
+    };
+    let a = generate(&["--scenario", "live", "--count", "2000", "--seed", "3"]);
+    let b = generate(&["--scenario", "live", "--count", "2500", "--seed", "4"]);
+    std::fs::write(&file, &a).unwrap();
+    run();
+    let n_a = incidents_in(&state);
+    // The same file with lines appended: resumed, only the new lines read.
+    let mut grown = a.clone();
+    grown.extend_from_slice(&b);
+    std::fs::write(&file, &grown).unwrap();
+    run();
+    let n_ab = incidents_in(&state);
+    let (_, o_ab) = state_of(&state);
+    let fresh_b = TempDir::new("regen-b");
+    let out = run_stdin(&b, &["--state-dir", fresh_b.path("s").to_str().unwrap()]);
+    assert!(out.status.success());
+    let (_, o_b) = state_of(&fresh_b.path("s"));
+    assert_eq!(n_ab, n_a + o_b.accepted + o_b.late);
+    // Nothing of the first part was read again.
+    let (_, o_a) = {
+        let d = TempDir::new("regen-a");
+        let out = run_stdin(&a, &["--state-dir", d.path("s").to_str().unwrap()]);
+        assert!(out.status.success());
+        state_of(&d.path("s"))
+    };
+    assert_eq!(o_ab.duplicate, o_a.duplicate + o_b.duplicate);
+    // Regenerated with other data: read from its start, every new incident counted.
+    let c = generate(&["--scenario", "live", "--count", "1500", "--seed", "5"]);
+    let fresh = TempDir::new("regen-c");
+    let fs = fresh.path("state");
+    let out = run_stdin(&c, &["--state-dir", fs.to_str().unwrap()]);
+    assert!(out.status.success());
+    let n_c = incidents_in(&fs);
+    std::fs::write(&file, &c).unwrap();
+    run();
+    assert_eq!(incidents_in(&state), n_ab + n_c);
+}
