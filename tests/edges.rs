@@ -293,3 +293,115 @@ fn a_regenerated_file_at_the_same_path_is_read_from_its_start() {
     run();
     assert_eq!(incidents_in(&state), n_ab + n_c);
 }
+
+#[test]
+fn each_bad_setting_is_one_line_and_exit_2() {
+    let dir = TempDir::new("settings");
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[windows.windows]]\nname = \"x\"\nlength_secs = 60\nslide_secs = 9223372036854775807\n",
+            "windows.windows.slide_secs",
+        ),
+        (
+            "[windows]\nallowed_lateness_secs = 9223372036854775807\n",
+            "windows.allowed_lateness_secs",
+        ),
+        (
+            "[events]\nmax_future_secs = 99999999999\n",
+            "events.max_future_secs",
+        ),
+        (
+            "[events]\nmax_event_bytes = 18446744073709551615\n",
+            "events.max_event_bytes",
+        ),
+        ("[dedup]\nhorizon_days = 4000000000\n", "dedup.horizon_days"),
+        (
+            "[dedup]\nmax_ids_per_partition = 0\n",
+            "dedup.max_ids_per_partition",
+        ),
+        (
+            "[state]\ncheckpoint_interval_ms = 18446744073709551615\n",
+            "state.checkpoint_interval_ms",
+        ),
+        (
+            "[kafka]\nconnect_timeout_secs = 0\n",
+            "kafka.connect_timeout_secs",
+        ),
+        (
+            "[kafka]\ndrain_timeout_secs = 18446744073709551615\n",
+            "kafka.drain_timeout_secs",
+        ),
+        (
+            "[metrics]\nupdate_interval_ms = 0\n",
+            "metrics.update_interval_ms",
+        ),
+        ("[spike]\nthreshold = nan\n", "spike.threshold"),
+        (
+            "[spike]\nbaseline_half_life_secs = 18446744073709551615\n",
+            "spike.baseline_half_life_secs",
+        ),
+        (
+            "[kafka.properties]\n\"fetch.max.bytes\" = \"1000\"\n",
+            "fetch.max.bytes",
+        ),
+        (
+            "[kafka.properties]\n\"no.such.property\" = \"1\"\n",
+            "no.such.property",
+        ),
+    ];
+    for (i, (toml, names)) in cases.iter().enumerate() {
+        let path = dir.path(&format!("c{i}.toml"));
+        std::fs::write(&path, toml).unwrap();
+        let state = dir.path("s");
+        // A file run uses no Kafka client: properties are checked by
+        // check-config and when a Kafka run creates its consumer.
+        let source: &[&str] = if toml.contains("kafka.properties") {
+            &["--brokers", "127.0.0.1:9", "--topic", "t", "--until-end"]
+        } else {
+            &["--input", "-"]
+        };
+        let mut run = vec!["run", "--config", path.to_str().unwrap()];
+        run.extend_from_slice(source);
+        run.extend_from_slice(&["--state-dir", state.to_str().unwrap()]);
+        for cmd in [
+            vec!["check-config", "--config", path.to_str().unwrap()],
+            run,
+        ] {
+            let out = fails(bin().args(&cmd).stdin(std::process::Stdio::null()));
+            assert_eq!(out.status.code(), Some(2), "{cmd:?} {toml}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(err.trim().lines().count(), 1, "{toml}: {err}");
+            assert!(err.contains(names), "{toml}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+    for rate in ["1e-20", "0", "-5", "nan", "inf", "1e300"] {
+        let flag = format!("--rate={rate}");
+        let out = fails(bin().args(["generate", "--scenario", "live", "--count", "3", &flag]));
+        assert_eq!(out.status.code(), Some(2), "--rate {rate}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--rate") && err.trim().lines().count() == 1,
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_demo_never_deletes_a_directory_it_did_not_create() {
+    let dir = TempDir::new("demo-dir");
+    let mine = dir.path("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), b"keep me").unwrap();
+    let out = fails(bin().args([
+        "demo",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        mine.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(std::fs::read(mine.join("notes.txt")).unwrap(), b"keep me");
+}

@@ -59,8 +59,7 @@ pub async fn demo(
     let dir = state_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("incident-monitor-demo-{}", std::process::id()))
     });
-    // A fresh state: the mock cluster starts empty every time.
-    let _ = std::fs::remove_dir_all(&dir);
+    prepare_state_dir(&dir)?;
 
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
@@ -147,6 +146,56 @@ pub async fn demo(
     }
     let _ = producer.flush(Duration::from_secs(2));
     finish(pipeline).await
+}
+
+/// Marks a state directory the demo created (and so may clear).
+const DEMO_MARKER: &str = ".incident-monitor-demo";
+
+/// A fresh state directory for the demo (its embedded cluster starts empty
+/// every time, so old positions would not match it). A directory the demo
+/// created before (it holds the marker) is cleared; a missing one is
+/// created and marked; an empty one is used and marked; anything else is
+/// refused, never deleted.
+fn prepare_state_dir(dir: &std::path::Path) -> Result<(), AppError> {
+    let marker = dir.join(DEMO_MARKER);
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if marker.is_file() {
+                std::fs::remove_dir_all(dir).map_err(|e| {
+                    rt(format!(
+                        "cannot clear the demo's earlier state in {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            } else if entries.next().is_some() {
+                return Err(AppError::Usage(format!(
+                    "--state-dir {} is not empty and was not created by the demo; \
+                     give a new or empty directory (the demo clears its state directory at start)",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(AppError::Usage(format!(
+                "--state-dir {}: {e}",
+                dir.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            std::fs::write(
+                &marker,
+                b"created by incident-monitor demo; it may clear this directory\n",
+            )
+        })
+        .map_err(|e| {
+            rt(format!(
+                "cannot create the demo state directory {}: {e}",
+                dir.display()
+            ))
+        })
 }
 
 async fn finish(

@@ -67,6 +67,11 @@ pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Sett
 pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
     let s = load_settings(path, None)?;
     let cfg = &s.config;
+    crate::source::kafka::check_properties(&cfg.kafka).map_err(|e| {
+        AppError::Usage(format!(
+            "kafka.properties: librdkafka refuses this configuration: {e}"
+        ))
+    })?;
     Ok(format!(
         "config OK ({}): timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition",
         path.map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
@@ -155,11 +160,14 @@ pub struct GenerateArgs {
 impl GenerateArgs {
     /// The scenario's lines, after checking the flags that shape it.
     fn lines(&self) -> Result<Box<dyn Iterator<Item = String>>, AppError> {
+        let range = crate::generate::RATE_RANGE;
         if let Some(r) = self.rate
-            && !(r.is_finite() && r > 0.0)
+            && !range.contains(&r)
         {
             return Err(AppError::Usage(format!(
-                "--rate must be a positive number of events per second, not {r}"
+                "--rate {r} is out of range: must be {} to {} events per second",
+                range.start(),
+                range.end()
             )));
         }
         Ok(match self.scenario {
@@ -208,8 +216,10 @@ pub fn generate_to_kafka(args: &GenerateArgs, brokers: &str, topic: &str) -> Res
     let mut n = 0u64;
     for line in lines {
         if let Some(rate) = args.rate {
-            let due = start + std::time::Duration::from_secs_f64(n as f64 / rate);
-            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+            if let Some(wait) = start
+                .checked_add(crate::generate::due_after(n, rate))
+                .and_then(|due| due.checked_duration_since(std::time::Instant::now()))
+            {
                 producer.poll(wait);
             }
         }

@@ -56,6 +56,16 @@ pub fn incident_id(line: &str) -> Option<&str> {
     rest.split_once('"').map(|(id, _)| id)
 }
 
+/// The smallest and largest `--rate` (events per second).
+pub const RATE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=10_000_000.0;
+
+/// When the `n`th line of a stream paced at `rate` per second is due, as an
+/// offset from its start (saturating: never a panic, whatever `n` and
+/// `rate`).
+pub fn due_after(n: u64, rate: f64) -> Duration {
+    Duration::try_from_secs_f64(n as f64 / rate).unwrap_or(Duration::MAX)
+}
+
 /// Writes lines to `out`, at most `rate` per second when given. A closed pipe
 /// ends the stream quietly (the reader has what it wanted).
 pub fn write_lines<I>(lines: I, out: &mut impl Write, rate: Option<f64>) -> io::Result<u64>
@@ -66,11 +76,14 @@ where
     let mut n = 0u64;
     for line in lines {
         if let Some(rate) = rate {
-            let due = start + Duration::from_secs_f64(n as f64 / rate);
             let now = Instant::now();
-            if due > now {
+            if let Some(wait) = start
+                .checked_add(due_after(n, rate))
+                .and_then(|due| due.checked_duration_since(now))
+                && !wait.is_zero()
+            {
                 out.flush()?;
-                std::thread::sleep(due - now);
+                std::thread::sleep(wait);
             }
         }
         match out

@@ -59,6 +59,21 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// Hands the consumer configuration (and the dead-letter producer's, when
+/// one is configured) to librdkafka and drops the clients at once, without
+/// waiting for any broker: every property librdkafka would refuse at start
+/// (an unknown key, a bad value, a combination such as `fetch.max.bytes`
+/// below `message.max.bytes`) is refused here, with its message.
+pub fn check_properties(k: &KafkaConfig) -> Result<(), KafkaError> {
+    let consumer: BaseConsumer = consumer_config(k).create()?;
+    drop(consumer);
+    if !k.dead_letter_topic.is_empty() {
+        let producer: rdkafka::producer::BaseProducer = dead_letter_config(k).create()?;
+        drop(producer);
+    }
+    Ok(())
+}
+
 /// Never overridden: offsets are committed only once checkpointed.
 const FORCED: &[(&str, &str)] = &[
     ("enable.auto.commit", "false"),
@@ -224,13 +239,18 @@ pub struct DeadLetter {
     metrics: Arc<Metrics>,
 }
 
+/// The dead-letter producer's settings.
+fn dead_letter_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers)
+        .set("client.id", "incident-monitor-dlq")
+        .set("linger.ms", "50");
+    c
+}
+
 impl DeadLetter {
     pub fn new(k: &KafkaConfig, metrics: Arc<Metrics>) -> Result<DeadLetter, KafkaError> {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", &k.brokers)
-            .set("client.id", "incident-monitor-dlq")
-            .set("linger.ms", "50");
-        let producer = c.create_with_context(DeadLetterContext {
+        let producer = dead_letter_config(k).create_with_context(DeadLetterContext {
             metrics: metrics.clone(),
         })?;
         Ok(DeadLetter {
