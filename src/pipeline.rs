@@ -21,19 +21,13 @@ use crate::state::{PartitionKey, PartitionState};
 /// What happened to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// A new incident, counted in its month and in every window whose
-    /// range it is in.
+    /// A new incident, counted in its month however old it is, and in
+    /// every window whose range it is in (it is late for the others only).
     Accepted {
         category: CategoryId,
         severity: Severity,
         /// Bit set of windows it was too old for.
         late_windows: u32,
-    },
-    /// A new incident older than every window's range: counted in its
-    /// month (and `incidents_total`) all the same, in no window.
-    Late {
-        category: CategoryId,
-        severity: Severity,
     },
     /// Another message of an incident already counted.
     Duplicate,
@@ -68,8 +62,6 @@ pub struct Engine {
     months: MonthIndex,
     max_event_bytes: usize,
     max_future_ms: i64,
-    /// Bits of every window (an incident late for all of them is `Late`).
-    all_windows: u32,
     fields: Fields,
 }
 
@@ -80,12 +72,6 @@ impl Engine {
             max_event_bytes: settings.config.events.max_event_bytes,
             max_future_ms: i64::try_from(settings.config.events.max_future_secs)
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
-            all_windows: match settings.config.windows.windows.len() {
-                // Validated: at most 32 windows.
-                n @ 1..=31 => (1u32 << n) - 1,
-                0 => 0,
-                _ => u32::MAX,
-            },
             fields: settings.classifier.fields_needed(),
             settings,
         }
@@ -154,7 +140,7 @@ impl Engine {
             Prepared::Event(e) if e.time_ms > wall_ms.saturating_add(self.max_future_ms) => {
                 Outcome::Invalid(Reject::FutureTime)
             }
-            Prepared::Event(e) => self.count(st, e, wall_ms),
+            Prepared::Event(e) => Self::count(st, e, wall_ms),
         };
         let o = &mut st.outcomes;
         match outcome {
@@ -167,12 +153,6 @@ impl Engine {
                     if let Some(n) = o.window_late.get_mut(i) {
                         *n += 1;
                     }
-                }
-            }
-            Outcome::Late { .. } => {
-                o.late += 1;
-                for n in &mut o.window_late {
-                    *n += 1;
                 }
             }
             Outcome::Duplicate => o.duplicate += 1,
@@ -191,7 +171,7 @@ impl Engine {
         }
     }
 
-    fn count(&self, st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
+    fn count(st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
         if st.dedup.offer(e.id, wall_ms) == Seen::Duplicate {
             return Outcome::Duplicate;
         }
@@ -203,12 +183,6 @@ impl Engine {
             e.sector,
         );
         let late_windows = st.windows.record(e.time_ms, e.category, wall_ms);
-        if self.all_windows != 0 && late_windows == self.all_windows {
-            return Outcome::Late {
-                category: e.category,
-                severity: e.severity,
-            };
-        }
         Outcome::Accepted {
             category: e.category,
             severity: e.severity,

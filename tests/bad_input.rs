@@ -59,7 +59,12 @@ fn malformed_corpus_is_counted_by_reason_and_valid_lines_all_count() {
     assert_eq!(o.duplicate, 1);
     let lines = input.split(|b| *b == b'\n').count() as u64;
     assert_eq!(o.total(), lines, "every line is accounted for");
-    let june = merged.report("2022-06".parse().unwrap()).unwrap();
+    let june = merged
+        .report(
+            "2022-06".parse().unwrap(),
+            incident_monitor::pipeline::wall_now_ms(),
+        )
+        .unwrap();
     assert_eq!(june.total, 6);
     // Each reason is logged once (rate-limited), never once per line.
     let log = String::from_utf8_lossy(&out.stderr);

@@ -122,12 +122,11 @@ fn a_backfill_of_last_year_after_this_year_counts_in_its_months() {
         a.ledger == b.ledger,
         "the months do not depend on arrival order"
     );
-    // Counted, and late for every window: in their months, in no window.
-    assert_eq!(
-        a.outcomes.accepted + a.outcomes.late,
-        b.outcomes.accepted + b.outcomes.late
-    );
-    assert!(b.outcomes.late > 9000, "{:?}", b.outcomes);
+    // Every one counted (accepted), in its month; late for the windows only.
+    assert_eq!(a.outcomes.accepted, b.outcomes.accepted);
+    assert_eq!(b.outcomes.late, 0);
+    let late_24h = b.outcomes.window_late.last().copied().unwrap();
+    assert!(late_24h > 9000, "{:?}", b.outcomes);
 }
 
 fn report_json(state: &std::path::Path, month: &str) -> serde_json::Value {
@@ -197,8 +196,7 @@ fn the_backfilled_stream_reproduces_every_published_figure() {
 }
 
 fn incidents_in(state: &std::path::Path) -> u64 {
-    let (_, o) = state_of(state);
-    o.accepted + o.late
+    state_of(state).1.accepted
 }
 
 #[test]
@@ -273,7 +271,7 @@ fn a_regenerated_file_at_the_same_path_is_read_from_its_start() {
     let out = run_stdin(&b, &["--state-dir", fresh_b.path("s").to_str().unwrap()]);
     assert!(out.status.success());
     let (_, o_b) = state_of(&fresh_b.path("s"));
-    assert_eq!(n_ab, n_a + o_b.accepted + o_b.late);
+    assert_eq!(n_ab, n_a + o_b.accepted);
     // Nothing of the first part was read again.
     let (_, o_a) = {
         let d = TempDir::new("regen-a");
@@ -404,4 +402,208 @@ fn the_demo_never_deletes_a_directory_it_did_not_create() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not empty"), "{err}");
     assert_eq!(std::fs::read(mine.join("notes.txt")).unwrap(), b"keep me");
+}
+
+/// Runs JSONL lines (UTC months) into a new state directory.
+fn state_with(lines: &[String]) -> (TempDir, std::path::PathBuf) {
+    let dir = TempDir::new("months");
+    let state = dir.path("state");
+    let mut input = lines.join("\n");
+    input.push('\n');
+    let out = run_stdin(input.as_bytes(), &["--state-dir", state.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, state)
+}
+
+fn incident(id: &str, t_ms: i64) -> String {
+    let t = jiff::Timestamp::from_millisecond(t_ms).unwrap();
+    format!(r#"{{"id":"{id}","time":"{t}","type":"phishing"}}"#)
+}
+
+fn report_text(state: &std::path::Path, month: &str, lang: &str, format: &str) -> String {
+    ok(bin().args([
+        "report",
+        "--month",
+        month,
+        "--lang",
+        lang,
+        "--format",
+        format,
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]))
+}
+
+const EN_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+#[test]
+fn the_running_month_is_compared_month_to_date() {
+    use jiff::civil::date;
+    let now = jiff::Timestamp::now();
+    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let (y, m) = (today.year(), today.month());
+    let start = date(y, m, 1)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .unwrap();
+    let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    let prev_start = date(py, pm, 1)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .unwrap();
+    let (s, p) = (
+        start.timestamp().as_millisecond(),
+        prev_start.timestamp().as_millisecond(),
+    );
+    let now_ms = now.as_millisecond();
+    let mut lines = Vec::new();
+    for i in 0..3 {
+        lines.push(incident(&format!("cur-{i}"), s + (now_ms - s) / 2));
+    }
+    for i in 0..4 {
+        lines.push(incident(&format!("early-{i}"), p + 60_000));
+    }
+    for i in 0..6 {
+        lines.push(incident(&format!("late-{i}"), s - 60_000));
+    }
+    let (_dir, state) = state_with(&lines);
+    // The previous month's span is whole hours up to the elapsed time; it
+    // reaches the last minute of that month only when the running month
+    // has already run longer than it.
+    let hours = (now_ms - s + 3_599_999) / 3_600_000;
+    let prev_whole = hours * 3_600_000 >= s - p;
+    let expected_prev = if prev_whole { 10 } else { 4 };
+    let month = format!("{y:04}-{m:02}");
+    let json: serde_json::Value =
+        serde_json::from_str(&report_text(&state, &month, "en", "json")).unwrap();
+    assert_eq!(json["total"], 3, "{json}");
+    let pmj = &json["previous_month"];
+    assert_eq!(pmj["basis"], "month_to_date", "{json}");
+    assert_eq!(pmj["total"], expected_prev, "{json}");
+    assert_eq!(pmj["month_total"], 10, "{json}");
+    let through: jiff::Timestamp = pmj["through"].as_str().unwrap().parse().unwrap();
+    assert!(
+        through.as_millisecond() > p && through.as_millisecond() <= s,
+        "{through}"
+    );
+    let expected_ratio = 3.0 / f64::from(expected_prev) - 1.0;
+    assert!((pmj["change_ratio"].as_f64().unwrap() - expected_ratio).abs() < 1e-9);
+
+    let day = today.day();
+    let en = report_text(&state, &month, "en", "text");
+    let span = if day == 1 {
+        format!("From 1 {} {y} (month to date)", EN_MONTHS[m as usize - 1])
+    } else {
+        format!(
+            "From 1 to {day} {} {y} (month to date)",
+            EN_MONTHS[m as usize - 1]
+        )
+    };
+    assert!(en.contains(&span), "{span:?} in {en}");
+    assert!(
+        en.contains(&format!(
+            "from the same period of {} {py}",
+            EN_MONTHS[pm as usize - 1]
+        )),
+        "{en}"
+    );
+    let vi = report_text(&state, &month, "vi", "text");
+    let span_vi = if day == 1 {
+        format!("Ngày 1/{m}/{y} (lũy kế đến nay)")
+    } else {
+        format!("Từ ngày 1 đến ngày {day}/{m}/{y} (lũy kế đến nay)")
+    };
+    assert!(vi.contains(&span_vi), "{span_vi:?} in {vi}");
+    assert!(
+        vi.contains(&format!("so với cùng kỳ tháng {pm}/{py}")),
+        "{vi}"
+    );
+    let md = report_text(&state, &month, "en", "markdown");
+    assert!(md.contains("(month to date)"), "{md}");
+    let html = report_text(&state, &month, "en", "html");
+    assert!(html.contains("(month to date)"), "{html}");
+
+    // The month before is closed: compared whole.
+    let prev_month = format!("{py:04}-{pm:02}");
+    let closed: serde_json::Value =
+        serde_json::from_str(&report_text(&state, &prev_month, "en", "json")).unwrap();
+    assert_eq!(closed["total"], 10);
+    assert_eq!(closed["previous_month"]["basis"], "closed");
+    assert!(closed["previous_month"].get("through").is_none());
+    assert!(closed.get("month_to_date").is_none());
+}
+
+#[test]
+fn a_quiet_month_inside_the_covered_range_reports_zero() {
+    let jan = 1_641_038_400_000; // 2022-01-01T12:00:00Z
+    let mar = 1_646_136_000_000; // 2022-03-01T12:00:00Z
+    let mut lines: Vec<String> = (0..5).map(|i| incident(&format!("j{i}"), jan)).collect();
+    lines.extend((0..2).map(|i| incident(&format!("m{i}"), mar)));
+    let (_dir, state) = state_with(&lines);
+    let feb = report_json(&state, "2022-02");
+    assert_eq!(feb["total"], 0);
+    assert_eq!(feb["previous_month"]["total"], 5);
+    assert_eq!(feb["previous_month"]["change_percent"], -100.0);
+    let march = report_json(&state, "2022-03");
+    assert_eq!(march["total"], 2);
+    assert_eq!(march["previous_month"]["total"], 0);
+    assert!(march["previous_month"]["change_ratio"].is_null());
+    let en = report_text(&state, "2022-02", "en", "text");
+    assert!(en.contains("recorded 0 cyber attacks"), "{en}");
+    // The state was kept this month: the running month is covered (zero).
+    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let current = report_json(&state, &format!("{:04}-{:02}", now.year(), now.month()));
+    assert_eq!(current["total"], 0);
+    // Before the first month with incidents, or in the gap after the last
+    // one (the state says nothing of it): outside the covered range.
+    for month in ["2021-12", "2022-05"] {
+        let out = fails(bin().args([
+            "report",
+            "--month",
+            month,
+            "--state-dir",
+            state.to_str().unwrap(),
+        ]));
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("2022-01 to 2022-03"), "{err}");
+    }
+}
+
+#[test]
+fn shares_round_half_away_from_zero_and_january_reads_naturally() {
+    // 1 critical of 4,000: 0.025% prints 0.03%.
+    let t = 1_641_038_400_000;
+    let mut lines: Vec<String> = (0..3999).map(|i| incident(&format!("i{i}"), t)).collect();
+    lines.push(format!(
+        r#"{{"id":"crit","time":"2022-01-01T12:00:00Z","type":"phishing","severity":"critical"}}"#
+    ));
+    let (_dir, state) = state_with(&lines);
+    let en = report_text(&state, "2022-01", "en", "text");
+    let line = en
+        .lines()
+        .find(|l| l.trim_start().starts_with("critical"))
+        .unwrap();
+    assert!(line.trim_end().ends_with("0.03%"), "{line}");
+    let html = report_text(&state, "2022-01", "en", "html");
+    for text in [&en, &html] {
+        assert!(!text.contains("one months"), "{text}");
+        assert!(!text.contains("first one"), "{text}");
+    }
+    assert!(html.contains("January 2022"));
 }

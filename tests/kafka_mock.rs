@@ -93,7 +93,12 @@ async fn ncsc_2022_through_a_four_partition_topic_is_exact() {
         lines.len() as u64,
         "every message has exactly one outcome"
     );
-    let june = merged.report("2022-06".parse().unwrap()).unwrap();
+    let june = merged
+        .report(
+            "2022-06".parse().unwrap(),
+            incident_monitor::pipeline::wall_now_ms(),
+        )
+        .unwrap();
     assert_eq!(june.total, 1178);
     assert_eq!(june.previous_month.total, 847);
     assert_eq!(june.year_to_date.total, 6641);

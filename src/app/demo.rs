@@ -229,7 +229,7 @@ fn print_report(started: &Started, who: &ReportConfig) {
     let tz = m.engine().settings().config.timezone.clone();
     drop(m);
     let june = "2022-06".parse().unwrap_or(crate::calendar::YearMonth(0));
-    let r = MonthlyReport::build(&ledger, &tz, june);
+    let r = MonthlyReport::build(&ledger, &tz, june, crate::pipeline::wall_now_ms());
     println!("{}", render(&r, Lang::Vi, Format::Text, who));
     println!();
     println!("{}", crate::report::sentence(&r, Lang::En, who));

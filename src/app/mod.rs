@@ -123,7 +123,7 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
             .map_or_else(|| Config::default().report, |m| m.report),
     };
     let merged = MergedState::load(&store)?;
-    let r = merged.report(args.month)?;
+    let r = merged.report(args.month, crate::pipeline::wall_now_ms())?;
     Ok(render(&r, args.lang, args.format, &who))
 }
 

@@ -40,13 +40,19 @@ impl LiveReports {
                 ledger.merge(&snap.ledger);
             }
         }
-        Ok(MergedState { ledger, timezone })
+        Ok(MergedState {
+            ledger,
+            timezone,
+            covered_until_ms: Some(crate::pipeline::wall_now_ms()),
+        })
     }
 }
 
 impl Reports for LiveReports {
     fn render(&self, month: YearMonth, lang: Lang, format: Format) -> Result<String, ReportError> {
-        let r = self.merged()?.report(month)?;
+        let r = self
+            .merged()?
+            .report(month, crate::pipeline::wall_now_ms())?;
         Ok(render(&r, lang, format, &self.who))
     }
 }

@@ -23,6 +23,18 @@ pub fn percent_hundredths(current: u64, previous: u64) -> Option<i64> {
     Some(if num < 0 { -q } else { q })
 }
 
+/// `part` as a share of `whole` in hundredths of a percent, rounded half
+/// away from zero (1 of 4,000 is 0.025%: `3`, printed 0.03%); `None` when
+/// `whole` is zero.
+pub fn share_hundredths(part: u64, whole: u64) -> Option<i64> {
+    if whole == 0 {
+        return None;
+    }
+    let num = i128::from(part) * 10_000;
+    let den = i128::from(whole);
+    i64::try_from((num * 2 + den) / (2 * den)).ok()
+}
+
 /// The periods that year-to-date figures compare (for June: January..June,
 /// the six months before it, and January..June of the previous year).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +127,17 @@ mod tests {
         assert_eq!(percent_hundredths(40_001, 40_000), Some(0)); // 0.0025% → 0.00
         assert_eq!(percent_hundredths(20_001, 20_000), Some(1)); // 0.005% → 0.01
         assert_eq!(percent_hundredths(19_999, 20_000), Some(-1)); // -0.005% → -0.01
+    }
+
+    #[test]
+    fn shares_round_half_away_from_zero() {
+        assert_eq!(share_hundredths(1, 4000), Some(3));
+        assert_eq!(share_hundredths(1, 8000), Some(1));
+        assert_eq!(share_hundredths(1, 20_001), Some(0));
+        assert_eq!(share_hundredths(1, 3), Some(3333));
+        assert_eq!(share_hundredths(2, 3), Some(6667));
+        assert_eq!(share_hundredths(5, 5), Some(10_000));
+        assert_eq!(share_hundredths(0, 0), None);
     }
 
     #[test]

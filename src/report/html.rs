@@ -121,7 +121,11 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         esc(&sentence(r, lang, who))
     );
     out.push_str("<div class=\"figures\">");
-    figure(&mut out, lang, r.total, &lang.month(m), r.exact.month);
+    let this_month = match &r.month_to_date {
+        Some(mtd) => lang.day_span(m, 1, mtd.day),
+        None => lang.month(m),
+    };
+    figure(&mut out, lang, r.total, &this_month, r.exact.month);
     figure(
         &mut out,
         lang,

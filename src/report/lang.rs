@@ -133,20 +133,59 @@ impl Lang {
     /// The year-to-date period: `the first half of 2022` / `6 tháng đầu năm 2022`.
     pub fn first_months(self, n: u32, year: i32) -> String {
         match (self, n) {
+            (Lang::En, 1) => format!("January {year}"),
             (Lang::En, 3) => format!("the first quarter of {year}"),
             (Lang::En, 6) => format!("the first half of {year}"),
             (Lang::En, 12) => format!("the whole of {year}"),
             (Lang::En, n) => format!("the first {} months of {year}", EN_NUMBERS[n as usize % 13]),
+            (Lang::Vi, 1) => format!("tháng 1/{year}"),
             (Lang::Vi, 12) => format!("cả năm {year}"),
             (Lang::Vi, n) => format!("{n} tháng đầu năm {year}"),
         }
     }
 
+    /// Days `from` to `to` of a month, for month-to-date spans:
+    /// `1 to 14 June 2022` / `từ ngày 1 đến ngày 14/6/2022`.
+    pub fn day_span(self, m: YearMonth, from: u8, to: u8) -> String {
+        match self {
+            Lang::En if from == to => format!("{from} {}", self.month(m)),
+            Lang::En => format!("{from} to {to} {}", self.month(m)),
+            Lang::Vi if from == to => format!("ngày {from}/{}/{}", m.month(), m.year()),
+            Lang::Vi => format!("từ ngày {from} đến ngày {to}/{}/{}", m.month(), m.year()),
+        }
+    }
+
+    /// The same elapsed span of the previous month:
+    /// `the same period of May 2022 (1 to 14 May 2022)` /
+    /// `cùng kỳ tháng 5/2022 (từ ngày 1 đến ngày 14/5/2022)`.
+    pub fn same_span(self, m: YearMonth, to_day: u8) -> String {
+        match self {
+            Lang::En => format!(
+                "the same period of {} ({})",
+                self.month(m),
+                self.day_span(m, 1, to_day)
+            ),
+            Lang::Vi => format!(
+                "cùng kỳ {} ({})",
+                self.month(m),
+                self.day_span(m, 1, to_day)
+            ),
+        }
+    }
+
+    /// A column header for a month-to-date span: `Jun 2022 (1–14)` /
+    /// `T6/2022 (1–14)`.
+    pub fn span_short(self, m: YearMonth, to_day: u8) -> String {
+        format!("{} (1–{to_day})", self.month_short(m))
+    }
+
     /// The equally long period just before: `the previous six months` / `6 tháng trước`.
     pub fn previous_months(self, n: u32) -> String {
-        match self {
-            Lang::En => format!("the previous {} months", EN_NUMBERS[n as usize % 13]),
-            Lang::Vi => format!("{n} tháng trước"),
+        match (self, n) {
+            (Lang::En, 1) => "the previous month".to_owned(),
+            (Lang::En, n) => format!("the previous {} months", EN_NUMBERS[n as usize % 13]),
+            (Lang::Vi, 1) => "tháng trước".to_owned(),
+            (Lang::Vi, n) => format!("{n} tháng trước"),
         }
     }
 
@@ -261,5 +300,17 @@ mod tests {
         );
         assert_eq!(Lang::Vi.first_months(6, 2021), "6 tháng đầu năm 2021");
         assert_eq!(Lang::En.previous_months(6), "the previous six months");
+        assert_eq!(Lang::En.first_months(1, 2022), "January 2022");
+        assert_eq!(Lang::En.previous_months(1), "the previous month");
+        let june = "2022-06".parse().unwrap();
+        assert_eq!(Lang::En.day_span(june, 1, 14), "1 to 14 June 2022");
+        assert_eq!(
+            Lang::Vi.day_span(june, 1, 14),
+            "từ ngày 1 đến ngày 14/6/2022"
+        );
+        assert_eq!(
+            Lang::Vi.same_span("2022-05".parse().unwrap(), 14),
+            "cùng kỳ tháng 5/2022 (từ ngày 1 đến ngày 14/5/2022)"
+        );
     }
 }

@@ -9,10 +9,13 @@ mod render;
 mod svg;
 
 pub use lang::Lang;
-pub use model::{Comparison, MonthlyReport, Named, PreviousMonth, TrendPoint, YearToDateFigures};
+pub use model::{
+    Comparison, MonthToDate, MonthlyReport, Named, PreviousMonth, TrendPoint, YearToDateFigures,
+};
 pub use render::{Format, render, sentence};
 
-use crate::calendar::{Ledger, YearMonth};
+use crate::calendar::{Ledger, MonthIndex, YearMonth};
+use crate::event::EpochMillis;
 use crate::state::{Snapshot, StateStore, StoreError};
 
 /// Why a report cannot be produced.
@@ -37,6 +40,9 @@ pub enum ReportError {
 pub struct MergedState {
     pub ledger: Ledger,
     pub timezone: String,
+    /// When the state was last kept (the newest checkpoint's wall time; for
+    /// a live monitor, now): that month is covered even without incidents.
+    pub covered_until_ms: Option<EpochMillis>,
 }
 
 impl MergedState {
@@ -61,6 +67,7 @@ impl MergedState {
         Ok(MergedState {
             ledger,
             timezone: first.timezone.clone(),
+            covered_until_ms: snaps.iter().map(|s| s.written_ms).max(),
         })
     }
 
@@ -70,18 +77,40 @@ impl MergedState {
         MergedState::from_snapshots(&snaps, &store.dir().display().to_string())
     }
 
-    /// The report of month `m`; an error when the state has no data for it.
-    pub fn report(&self, m: YearMonth) -> Result<MonthlyReport, ReportError> {
-        if self.ledger.month(m).is_none() {
-            let mut months = self.ledger.months().map(|(k, _)| k);
-            let first = months.next();
-            let last = self.ledger.months().map(|(k, _)| k).last();
-            return Err(ReportError::NoData {
-                month: m.to_string(),
-                first: first.map_or("-".into(), |k| k.to_string()),
-                last: last.map_or("-".into(), |k| k.to_string()),
-            });
+    /// The months with incidents: the first and the last.
+    pub fn data_range(&self) -> Option<(YearMonth, YearMonth)> {
+        let first = self.ledger.months().map(|(k, _)| k).next()?;
+        let last = self.ledger.months().map(|(k, _)| k).last()?;
+        Some((first, last))
+    }
+
+    /// Whether month `m` is covered by the state: between its first and
+    /// last months with incidents, or the month it was last kept in (the
+    /// running month of a monitor that has seen nothing yet this month).
+    pub fn covers(&self, m: YearMonth) -> bool {
+        let in_range = self
+            .data_range()
+            .is_some_and(|(first, last)| first <= m && m <= last);
+        let kept_in = || {
+            let t = self.covered_until_ms?;
+            let tz = jiff::tz::TimeZone::get(&self.timezone).ok()?;
+            MonthIndex::new(tz).locate(t).map(|slot| slot.month)
+        };
+        in_range || kept_in() == Some(m)
+    }
+
+    /// The report of month `m` at instant `now` (the running month is
+    /// compared month to date). A month inside the covered range without
+    /// incidents reports zero; one outside it is an error.
+    pub fn report(&self, m: YearMonth, now: EpochMillis) -> Result<MonthlyReport, ReportError> {
+        if self.covers(m) {
+            return Ok(MonthlyReport::build(&self.ledger, &self.timezone, m, now));
         }
-        Ok(MonthlyReport::build(&self.ledger, &self.timezone, m))
+        let range = self.data_range();
+        Err(ReportError::NoData {
+            month: m.to_string(),
+            first: range.map_or("-".into(), |(f, _)| f.to_string()),
+            last: range.map_or("-".into(), |(_, l)| l.to_string()),
+        })
     }
 }

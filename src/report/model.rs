@@ -4,8 +4,9 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::calendar::change::{YearToDate, percent_hundredths, ratio};
-use crate::calendar::{Ledger, YearMonth};
-use crate::event::Severity;
+use crate::calendar::{Ledger, MonthIndex, YearMonth};
+use crate::event::time::format_rfc3339;
+use crate::event::{EpochMillis, Severity};
 
 /// Counts keyed by name, serialised as a JSON object in this order.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,13 +36,39 @@ pub struct Comparison {
     pub change_percent: Option<f64>,
 }
 
-/// The previous month.
+/// The previous month, as compared: whole (`basis` `closed`), or, for the
+/// running month, its first days up to the same elapsed time
+/// (`month_to_date`, through `through`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PreviousMonth {
     pub month: String,
+    /// The compared figure: the whole month, or its same elapsed span.
     pub total: u64,
     pub change_ratio: Option<f64>,
     pub change_percent: Option<f64>,
+    /// `closed` or `month_to_date`.
+    pub basis: &'static str,
+    /// For `month_to_date`: the instant the compared span of the previous
+    /// month ends at (RFC 3339, in the report's timezone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
+    /// For `month_to_date`: the previous month's whole total, for context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month_total: Option<u64>,
+}
+
+/// The running month's span: from its start to the report's instant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MonthToDate {
+    /// First instant of the month (RFC 3339).
+    pub from: String,
+    /// The instant the report was made (RFC 3339).
+    pub through: String,
+    /// Day of the month of `through`, and of the previous month's span end.
+    #[serde(skip)]
+    pub day: u8,
+    #[serde(skip)]
+    pub previous_day: u8,
 }
 
 /// One category this month against the previous month.
@@ -85,6 +112,9 @@ pub struct MonthlyReport {
     /// Sectors by count, largest first (zero counts left out).
     pub top_sectors: Named,
     pub previous_month: PreviousMonth,
+    /// Present for the running month only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month_to_date: Option<MonthToDate>,
     pub category_changes: Vec<CategoryChange>,
     pub year_to_date: YearToDateFigures,
     /// The 13 months ending with the report month.
@@ -108,13 +138,67 @@ fn pct(h: Option<i64>) -> Option<f64> {
     h.map(|h| h as f64 / 100.0)
 }
 
+/// The running month's comparison span, when `now` falls in month `m`.
+struct Running {
+    info: MonthToDate,
+    /// Whole hours of the previous month compared.
+    hours: usize,
+    through_ms: EpochMillis,
+    offset_at_through: i32,
+}
+
+fn running_span(timezone: &str, m: YearMonth, now: EpochMillis) -> Option<Running> {
+    let tz = jiff::tz::TimeZone::get(timezone).ok()?;
+    let index = MonthIndex::new(tz.clone());
+    let cur = index.slot(m)?;
+    if !(cur.start_ms <= now && now < cur.end_ms) {
+        return None;
+    }
+    let prev = index.slot(m.plus(-1))?;
+    let elapsed = now - cur.start_ms;
+    // The hours of the previous month that began before the same elapsed
+    // time (the ledger keeps hourly counts), at most the whole month.
+    let hours = usize::try_from((elapsed + 3_599_999) / 3_600_000).ok()?;
+    let through_ms = (prev.start_ms + hours as i64 * 3_600_000).min(prev.end_ms);
+    let local = |t: EpochMillis| {
+        let ts = jiff::Timestamp::from_millisecond(t).ok()?;
+        let z = ts.to_zoned_datetime(tz.clone());
+        Some((u8::try_from(z.day()).ok()?, z.offset().seconds()))
+    };
+    let (day, now_offset) = local(now)?;
+    let (_, start_offset) = local(cur.start_ms)?;
+    let (previous_day, offset_at_through) = local((through_ms - 1).max(prev.start_ms))?;
+    Some(Running {
+        info: MonthToDate {
+            from: format_rfc3339(cur.start_ms, start_offset),
+            through: format_rfc3339(now, now_offset),
+            day,
+            previous_day,
+        },
+        hours,
+        through_ms,
+        offset_at_through,
+    })
+}
+
 impl MonthlyReport {
-    /// Builds the report of month `m` from a ledger.
-    pub fn build(ledger: &Ledger, timezone: &str, m: YearMonth) -> MonthlyReport {
+    /// Builds the report of month `m` from a ledger, at instant `now`: a
+    /// month that `now` falls in (in `timezone`) is the running month, and
+    /// is compared month to date with the same elapsed span of the month
+    /// before; any other month is closed and compared whole.
+    pub fn build(ledger: &Ledger, timezone: &str, m: YearMonth, now: EpochMillis) -> MonthlyReport {
+        let running = running_span(timezone, m, now);
         let cats = ledger.categories();
         let total = ledger.total(m);
         let prev = m.plus(-1);
-        let prev_total = ledger.total(prev);
+        // The previous month's figure per category, as compared.
+        let prev_of = |c: usize| match &running {
+            Some(r) => ledger
+                .month(prev)
+                .map_or(0, |mc| mc.category_first_hours(c, r.hours)),
+            None => ledger.category_total(prev, c),
+        };
+        let prev_total: u64 = (0..cats.len()).map(prev_of).sum();
         let month_counts = ledger.month(m);
         let by_category = Named(
             cats.iter()
@@ -146,7 +230,7 @@ impl MonthlyReport {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let (cur, before) = (ledger.category_total(m, i), ledger.category_total(prev, i));
+                let (cur, before) = (ledger.category_total(m, i), prev_of(i));
                 CategoryChange {
                     category: c.clone(),
                     total: cur,
@@ -225,7 +309,17 @@ impl MonthlyReport {
                 total: prev_total,
                 change_ratio: ratio(total, prev_total),
                 change_percent: pct(exact.month),
+                basis: if running.is_some() {
+                    "month_to_date"
+                } else {
+                    "closed"
+                },
+                through: running
+                    .as_ref()
+                    .map(|r| format_rfc3339(r.through_ms, r.offset_at_through)),
+                month_total: running.as_ref().map(|_| ledger.total(prev)),
             },
+            month_to_date: running.map(|r| r.info),
             category_changes,
             year_to_date,
             trend,

@@ -3,7 +3,7 @@
 use super::lang::{Lang, Word};
 use super::model::MonthlyReport;
 use crate::calendar::YearMonth;
-use crate::calendar::change::percent_hundredths;
+use crate::calendar::change::{percent_hundredths, share_hundredths};
 use crate::config::ReportConfig;
 
 /// Output format.
@@ -33,7 +33,28 @@ impl std::str::FromStr for Format {
 /// The headline in the centre's own style.
 pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
     let m = r.ym;
-    let prev = lang.month(m.plus(-1));
+    // The running month: month to date, against the same span of the month
+    // before ("From 1 to 14 June 2022 (month to date), ... up 3.20% from the
+    // same period of May 2022 (1 to 14 May 2022)").
+    let (when, prev) = match &r.month_to_date {
+        Some(mtd) => (
+            match lang {
+                Lang::En => format!("From {} (month to date)", lang.day_span(m, 1, mtd.day)),
+                Lang::Vi => format!(
+                    "{} (lũy kế đến nay)",
+                    capitalise(&lang.day_span(m, 1, mtd.day))
+                ),
+            },
+            lang.same_span(m.plus(-1), mtd.previous_day),
+        ),
+        None => (
+            match lang {
+                Lang::En => format!("In {}", lang.month(m)),
+                Lang::Vi => format!("Trong {}", lang.month(m)),
+            },
+            lang.month(m.plus(-1)),
+        ),
+    };
     let ytd = &r.year_to_date;
     let n = ytd.months;
     let first = lang.first_months(n, m.year());
@@ -49,8 +70,7 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
     match lang {
         Lang::En => {
             let mut s = format!(
-                "In {}, {} recorded {} cyber attacks causing incidents{}, {}.",
-                lang.month(m),
+                "{when}, {} recorded {} cyber attacks causing incidents{}, {}.",
                 who.organization_en,
                 lang.count(r.total),
                 scope(&who.scope_en),
@@ -68,8 +88,7 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
         }
         Lang::Vi => {
             let mut s = format!(
-                "Trong {}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {}.",
-                lang.month(m),
+                "{when}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {}.",
                 who.organization_vi,
                 lang.count(r.total),
                 scope(&who.scope_vi),
@@ -85,6 +104,15 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
             }
             s
         }
+    }
+}
+
+/// The first letter in upper case.
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -163,8 +191,8 @@ pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
         lang.count(r.previous_month.total),
         lang.signed_percent(r.exact.month),
     ]);
-    let share = |n: u64| match percent_hundredths(n, r.total) {
-        Some(h) => lang.percent(h + 10_000),
+    let share = |n: u64| match share_hundredths(n, r.total) {
+        Some(h) => lang.percent(h),
         None => "—".to_owned(),
     };
     let ytd = &r.year_to_date;
@@ -182,13 +210,20 @@ pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
         lang.word(Word::Total).to_owned(),
     ];
     trend_headers.extend(r.by_category.0.iter().map(|(c, _)| c.clone()));
+    let (this_col, prev_col) = match &r.month_to_date {
+        Some(mtd) => (
+            lang.span_short(m, mtd.day),
+            lang.span_short(prev, mtd.previous_day),
+        ),
+        None => (lang.month_short(m), lang.month_short(prev)),
+    };
     vec![
         Table {
             title: lang.word(Word::ByCategory).to_owned(),
             headers: vec![
                 lang.word(Word::Category).to_owned(),
-                lang.month_short(m),
-                lang.month_short(prev),
+                this_col,
+                prev_col,
                 lang.word(Word::Change).to_owned(),
             ],
             rows: by_cat,

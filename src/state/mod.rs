@@ -105,8 +105,12 @@ impl FileIdentity {
 /// Outcome counters (spec §6 `events_total`, `invalid_events_total`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcomes {
+    /// New incidents, counted in their months however late they arrived.
     pub accepted: u64,
     pub duplicate: u64,
+    /// Incidents a version-1 build left uncounted as older than its dedup
+    /// horizon (restored from its checkpoints; nothing is dropped as late
+    /// any more: lateness is per window, in `window_late`).
     pub late: u64,
     pub invalid: [u64; Reject::ALL.len()],
     /// Per window: incidents older than the window's range when they arrived.
