@@ -215,13 +215,12 @@ pub fn generate_to_kafka(args: &GenerateArgs, brokers: &str, topic: &str) -> Res
     let start = std::time::Instant::now();
     let mut n = 0u64;
     for line in lines {
-        if let Some(rate) = args.rate {
-            if let Some(wait) = start
+        if let Some(rate) = args.rate
+            && let Some(wait) = start
                 .checked_add(crate::generate::due_after(n, rate))
                 .and_then(|due| due.checked_duration_since(std::time::Instant::now()))
-            {
-                producer.poll(wait);
-            }
+        {
+            producer.poll(wait);
         }
         let mut rec = BaseRecord::to(topic)
             .key(incident_id(&line).unwrap_or(""))
