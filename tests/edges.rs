@@ -590,9 +590,10 @@ fn shares_round_half_away_from_zero_and_january_reads_naturally() {
     // 1 critical of 4,000: 0.025% prints 0.03%.
     let t = 1_641_038_400_000;
     let mut lines: Vec<String> = (0..3999).map(|i| incident(&format!("i{i}"), t)).collect();
-    lines.push(format!(
-        r#"{{"id":"crit","time":"2022-01-01T12:00:00Z","type":"phishing","severity":"critical"}}"#
-    ));
+    lines.push(
+        r#"{"id":"crit","time":"2022-01-01T12:00:00Z","type":"phishing","severity":"critical"}"#
+            .to_owned(),
+    );
     let (_dir, state) = state_with(&lines);
     let en = report_text(&state, "2022-01", "en", "text");
     let line = en
