@@ -608,3 +608,58 @@ fn shares_round_half_away_from_zero_and_january_reads_naturally() {
     }
     assert!(html.contains("January 2022"));
 }
+
+#[test]
+fn an_unreachable_broker_is_named_and_a_drain_gives_up_on_time() {
+    let dir = TempDir::new("nobroker");
+    let port = free_port();
+    let brokers = format!("127.0.0.1:{port}");
+    let cfg = dir.path("c.toml");
+    std::fs::write(&cfg, "[kafka]\nconnect_timeout_secs = 4\n").unwrap();
+    let state = dir.path("state");
+    let started = std::time::Instant::now();
+    let out = fails(bin().args([
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--brokers",
+        &brokers,
+        "--topic",
+        "incidents",
+        "--until-end",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]));
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.contains(&brokers) && last.contains("connect_timeout_secs"),
+        "{last}"
+    );
+    // The timeout, plus at most a metrics tick and the final checkpoint.
+    assert!(took >= std::time::Duration::from_secs(4), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(4 + 10), "{took:?}");
+
+    // A long run keeps retrying and says why it is not ready.
+    let mut run = Running::start(&[
+        "run",
+        "--brokers",
+        &brokers,
+        "--topic",
+        "incidents",
+        "--state-dir",
+        dir.path("state2").to_str().unwrap(),
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    let addr = run.metrics_addr(20);
+    wait_until(20, "/readyz names the broker", || {
+        let (code, body) = http_get(&addr, "/readyz");
+        code == 503 && body.contains(&brokers) && body.contains("no Kafka broker can be reached")
+    });
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert_eq!(sample(&metrics, "incident_monitor_ready"), Some(0.0));
+    assert!(run.child.try_wait().unwrap().is_none(), "still running");
+}

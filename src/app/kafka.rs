@@ -24,7 +24,7 @@ use super::{AppError, LiveReports, Monitor, RunSummary, Stage};
 use crate::config::{KafkaConfig, Settings};
 use crate::metrics::Metrics;
 use crate::pipeline::{Engine, wall_now_ms};
-use crate::source::kafka::{DeadLetter, MonitorContext, commit, consumer_config};
+use crate::source::kafka::{BrokerHealth, DeadLetter, MonitorContext, commit, consumer_config};
 use crate::state::{PartitionKey, StateStore};
 
 /// Options of a Kafka run.
@@ -92,6 +92,7 @@ pub async fn run_kafka(
         topic: k.topic.clone(),
         lag: Mutex::new(BTreeMap::new()),
         assigned: Mutex::new(Vec::new()),
+        brokers: Mutex::new(BrokerHealth::new(Instant::now())),
     };
     let consumer: StreamConsumer<MonitorContext> = consumer_config(&k)
         .create_with_context(ctx)
@@ -125,6 +126,9 @@ pub async fn run_kafka(
     // The checkpoint being written off the loop (one at a time): its
     // positions are committed once it is on disk.
     let mut writing: Option<Writing> = None;
+    let connect_timeout = Duration::from_secs(k.connect_timeout_secs);
+    // Why a drain (`--until-end`) gave up, if it did.
+    let mut gave_up: Option<String> = None;
 
     let completed = 'consume: loop {
         tokio::select! {
@@ -141,10 +145,16 @@ pub async fn run_kafka(
                     metrics.set_lag(&k.topic, &own);
                 }
                 metrics.set_queue_depth("apply", stage.depth());
-                match (assigned.is_empty(), errors_in_a_row) {
-                    (false, 0) => metrics.set_ready(true, ""),
-                    (true, 0) => metrics.set_ready(false, "waiting for a partition assignment from the group"),
-                    (_, _) => metrics.set_ready(false, &format!("consumer errors: {last_error}")),
+                let unreachable = consumer.context().brokers.lock().ok().and_then(|b| b.unreachable());
+                match (unreachable, assigned.is_empty(), errors_in_a_row) {
+                    (Some(why), _, _) => metrics.set_ready(false, &format!("{why} (brokers: {})", k.brokers)),
+                    (None, false, 0) => metrics.set_ready(true, ""),
+                    (None, true, 0) => metrics.set_ready(false, "waiting for a partition assignment from the group"),
+                    (None, _, _) => metrics.set_ready(false, &format!("consumer errors: {last_error}")),
+                }
+                if opts.until_end && let Some(why) = give_up(&consumer, &k.brokers, connect_timeout) {
+                    gave_up = Some(why);
+                    break false;
                 }
             }
             _ = checkpoint.tick(), if writing.is_none() => {
@@ -226,7 +236,17 @@ pub async fn run_kafka(
                             if errors_in_a_row <= 3 || errors_in_a_row.is_power_of_two() {
                                 tracing::warn!(error = %e, attempt = errors_in_a_row, backoff_secs = backoff.as_secs(), "consumer error; retrying");
                             }
-                            metrics.set_ready(false, &format!("consumer errors: {last_error}"));
+                            let unreachable = consumer.context().brokers.lock().ok().and_then(|b| b.unreachable());
+                            metrics.set_ready(false, &match unreachable {
+                                Some(why) => format!("{why} (brokers: {})", k.brokers),
+                                None => format!("consumer errors: {last_error}"),
+                            });
+                            if opts.until_end && let Some(why) = give_up(&consumer, &k.brokers, connect_timeout) {
+                                gave_up = Some(why);
+                                break 'consume false;
+                            }
+                            // A drain wakes up in time to give up on time.
+                            let backoff = if opts.until_end { backoff.min(Duration::from_secs(1)) } else { backoff };
                             tokio::select! {
                                 () = shutdown.cancelled() => {}
                                 () = tokio::time::sleep(backoff) => {}
@@ -285,11 +305,34 @@ pub async fn run_kafka(
         endpoint.publish(&mut m);
     }
     endpoint.stop().await;
+    if let Some(why) = gave_up {
+        return Err(rt(why));
+    }
     Ok(RunSummary {
         outcomes,
         lines_this_run: 0,
         completed,
     })
+}
+
+/// Why a drain should stop waiting: no broker has been reachable for
+/// `timeout`; the line names them.
+fn give_up(
+    consumer: &StreamConsumer<MonitorContext>,
+    configured: &str,
+    timeout: Duration,
+) -> Option<String> {
+    let b = consumer.context().brokers.lock().ok()?;
+    let down = b.down_for(Instant::now())?;
+    if down < timeout {
+        return None;
+    }
+    let why = b.unreachable()?;
+    Some(format!(
+        "gave up after {} s (kafka.connect_timeout_secs): {why}; brokers configured: {configured}; \
+         check --brokers / kafka.brokers and that they are running",
+        down.as_secs()
+    ))
 }
 
 /// Messages taken from librdkafka per turn of the loop, at most.

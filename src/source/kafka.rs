@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
@@ -100,10 +100,134 @@ pub struct MonitorContext {
     pub lag: Mutex<BTreeMap<i32, i64>>,
     /// Partitions currently assigned.
     pub assigned: Mutex<Vec<i32>>,
+    /// Which brokers can be reached, from statistics and error callbacks.
+    pub brokers: Mutex<BrokerHealth>,
+}
+
+/// Which brokers the client can reach: the broker states of librdkafka's
+/// statistics (every `statistics.interval.ms`) and the failures its error
+/// callback reports in between (connect and resolve failures, "all brokers
+/// down"), with the last reason seen for each broker.
+#[derive(Debug)]
+pub struct BrokerHealth {
+    started: Instant,
+    /// When a broker was last seen up.
+    last_up: Option<Instant>,
+    /// Whether a broker was up at the last report.
+    up_now: bool,
+    /// Whether anything has been heard yet (statistics or an error).
+    heard: bool,
+    /// Broker (`host:port`) → the last failure reported for it.
+    reasons: BTreeMap<String, String>,
+    /// Brokers not up at the last statistics.
+    down: Vec<String>,
+}
+
+impl BrokerHealth {
+    pub fn new(now: Instant) -> BrokerHealth {
+        BrokerHealth {
+            started: now,
+            last_up: None,
+            up_now: false,
+            heard: false,
+            reasons: BTreeMap::new(),
+            down: Vec::new(),
+        }
+    }
+
+    /// The brokers of one statistics report: `(nodename, state, source)`.
+    /// Internal and logical brokers (librdkafka's own) are not counted.
+    pub fn on_stats<'a>(
+        &mut self,
+        brokers: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+        now: Instant,
+    ) {
+        self.heard = true;
+        self.down.clear();
+        self.up_now = false;
+        for (node, state, source) in brokers {
+            if !matches!(source, "configured" | "learned") {
+                continue;
+            }
+            if state == "UP" {
+                self.up_now = true;
+                self.reasons.remove(node);
+            } else if !self.down.iter().any(|d| d == node) {
+                self.down.push(node.to_owned());
+            }
+        }
+        self.down.sort();
+        if self.up_now {
+            self.last_up = Some(now);
+        }
+    }
+
+    /// An error from the client. `reason` starts with the broker's name
+    /// (`host:port/id: ...`) for connection and resolve failures.
+    pub fn on_error(&mut self, code: Option<rdkafka::types::RDKafkaErrorCode>, reason: &str) {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        match code {
+            Some(C::AllBrokersDown) => {
+                self.heard = true;
+                self.up_now = false;
+            }
+            Some(C::BrokerTransportFailure | C::Resolve | C::Authentication) => {
+                self.heard = true;
+                if let Some((name, why)) = reason.split_once(": ")
+                    && let Some((node, _)) = name.split_once('/')
+                {
+                    self.reasons.insert(node.to_owned(), why.trim().to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `None` while a broker is up (or before anything is known); else one
+    /// line naming the brokers that cannot be reached and why.
+    pub fn unreachable(&self) -> Option<String> {
+        if self.up_now || !self.heard {
+            return None;
+        }
+        let mut names: Vec<&String> = self.down.iter().collect();
+        for n in self.reasons.keys() {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names.sort();
+        let list: Vec<String> = names
+            .iter()
+            .map(|n| match self.reasons.get(*n) {
+                Some(why) => format!("{n} ({why})"),
+                None => (*n).clone(),
+            })
+            .collect();
+        Some(if list.is_empty() {
+            "no Kafka broker can be reached".to_owned()
+        } else {
+            format!("no Kafka broker can be reached: {}", list.join(", "))
+        })
+    }
+
+    /// How long no broker has been up, when none is now.
+    pub fn down_for(&self, now: Instant) -> Option<Duration> {
+        self.unreachable()?;
+        Some(now.saturating_duration_since(self.last_up.unwrap_or(self.started)))
+    }
 }
 
 impl ClientContext for MonitorContext {
     fn stats(&self, stats: Statistics) {
+        if let Ok(mut b) = self.brokers.lock() {
+            b.on_stats(
+                stats
+                    .brokers
+                    .values()
+                    .map(|b| (b.nodename.as_str(), b.state.as_str(), b.source.as_str())),
+                Instant::now(),
+            );
+        }
         let Some(t) = stats.topics.get(&self.topic) else {
             return;
         };
@@ -128,6 +252,9 @@ impl ClientContext for MonitorContext {
         ) {
             tracing::debug!(reason, "end of partition");
             return;
+        }
+        if let Ok(mut b) = self.brokers.lock() {
+            b.on_error(error.rdkafka_error_code(), reason);
         }
         tracing::warn!(error = %error, reason, "kafka client error");
     }
@@ -310,5 +437,49 @@ impl DeadLetter {
         if let Err(e) = self.producer.flush(timeout) {
             tracing::warn!(error = %e, "dead-letter flush incomplete");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::types::RDKafkaErrorCode as C;
+
+    use super::*;
+
+    #[test]
+    fn broker_health_names_what_is_down_and_for_how_long() {
+        let t0 = Instant::now();
+        let mut h = BrokerHealth::new(t0);
+        assert_eq!(h.unreachable(), None, "nothing known yet");
+        h.on_error(
+            Some(C::BrokerTransportFailure),
+            "127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9 failed: Connection refused",
+        );
+        h.on_stats(
+            [
+                ("127.0.0.1:9", "DOWN", "configured"),
+                (":0", "INIT", "internal"),
+            ]
+            .into_iter(),
+            t0,
+        );
+        let why = h.unreachable().unwrap();
+        assert!(
+            why.contains("127.0.0.1:9 (Connect to ipv4#127.0.0.1:9 failed: Connection refused)"),
+            "{why}"
+        );
+        assert!(!why.contains(":0"), "{why}");
+        let later = t0 + Duration::from_secs(61);
+        assert_eq!(h.down_for(later), Some(Duration::from_secs(61)));
+        // Up: reachable, and the clock restarts from there.
+        h.on_stats([("127.0.0.1:9", "UP", "configured")].into_iter(), later);
+        assert_eq!(h.unreachable(), None);
+        assert_eq!(h.down_for(later), None);
+        h.on_error(Some(C::AllBrokersDown), "1/1 brokers are down");
+        assert!(h.unreachable().is_some());
+        assert_eq!(
+            h.down_for(later + Duration::from_secs(5)),
+            Some(Duration::from_secs(5))
+        );
     }
 }
