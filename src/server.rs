@@ -139,16 +139,10 @@ fn decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `GET /report`: 400 for a bad parameter, 404 for a month without data.
-async fn report(query: &str, reports: Option<Arc<dyn Reports>>) -> Response<Full<Bytes>> {
-    const PLAIN: &str = "text/plain; charset=utf-8";
-    let Some(reports) = reports else {
-        return text(
-            StatusCode::NOT_FOUND,
-            PLAIN,
-            "reports are not served by this process\n".into(),
-        );
-    };
+/// The parameters of `GET /report`: `month` (required, `YYYY-MM`),
+/// `lang` (`en` by default) and `format` (`html` by default), `%XX` and `+`
+/// decoded; the error is the 400 message.
+pub fn parse_report_query(query: &str) -> Result<(YearMonth, Lang, Format), String> {
     let (mut month, mut lang, mut format) = (None, "en".to_owned(), "html".to_owned());
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -159,23 +153,32 @@ async fn report(query: &str, reports: Option<Arc<dyn Reports>>) -> Response<Full
             _ => {}
         }
     }
-    let bad = |msg: String| text(StatusCode::BAD_REQUEST, PLAIN, format!("{msg}\n"));
     let month: YearMonth = match month.as_deref().map(str::parse::<YearMonth>) {
         None => {
-            return bad(
+            return Err(
                 "month is required: /report?month=YYYY-MM&lang=vi|en&format=html|json|markdown"
                     .into(),
             );
         }
-        Some(Err(e)) => return bad(e.to_string()),
+        Some(Err(e)) => return Err(e.to_string()),
         Some(Ok(m)) => m,
     };
-    let lang: Lang = match lang.parse() {
-        Ok(l) => l,
-        Err(e) => return bad(e),
+    Ok((month, lang.parse()?, format.parse()?))
+}
+
+/// `GET /report`: 400 for a bad parameter, 404 for a month without data.
+async fn report(query: &str, reports: Option<Arc<dyn Reports>>) -> Response<Full<Bytes>> {
+    const PLAIN: &str = "text/plain; charset=utf-8";
+    let Some(reports) = reports else {
+        return text(
+            StatusCode::NOT_FOUND,
+            PLAIN,
+            "reports are not served by this process\n".into(),
+        );
     };
-    let format: Format = match format.parse() {
-        Ok(f) => f,
+    let bad = |msg: String| text(StatusCode::BAD_REQUEST, PLAIN, format!("{msg}\n"));
+    let (month, lang, format) = match parse_report_query(query) {
+        Ok(p) => p,
         Err(e) => return bad(e),
     };
     // Reading the other partitions' checkpoints is file I/O: off the runtime.

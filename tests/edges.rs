@@ -354,7 +354,15 @@ fn each_bad_setting_is_one_line_and_exit_2() {
         // A file run uses no Kafka client: properties are checked by
         // check-config and when a Kafka run creates its consumer.
         let source: &[&str] = if toml.contains("kafka.properties") {
-            &["--brokers", "127.0.0.1:9", "--topic", "t", "--until-end"]
+            &[
+                "--brokers",
+                "127.0.0.1:9",
+                "--topic",
+                "t",
+                "--until-end",
+                "--metrics-addr",
+                "127.0.0.1:0",
+            ]
         } else {
             &["--input", "-"]
         };

@@ -59,6 +59,13 @@ pub async fn run_kafka(
 ) -> Result<RunSummary, AppError> {
     let cfg = settings.config.clone();
     let k: KafkaConfig = cfg.kafka.clone();
+    // Settings librdkafka refuses are a configuration error, found before
+    // anything is opened or written.
+    crate::source::kafka::check_properties(&k).map_err(|e| {
+        AppError::Usage(format!(
+            "kafka.properties: librdkafka refuses this configuration: {e}"
+        ))
+    })?;
     let endpoint_settings = settings.clone();
     let monitor = Arc::new(Mutex::new(
         Monitor::open(Engine::new(settings), store.clone()).map_err(rt)?,

@@ -20,6 +20,8 @@ pub mod time;
 
 use std::borrow::Cow;
 
+#[cfg(feature = "reference-model")]
+pub use parse::parse_with_serde_json;
 pub use parse::{Fields, MAX_ID_BYTES, parse, parse_fields};
 pub use reject::Reject;
 pub use time::EpochMillis;

@@ -947,7 +947,10 @@ fn block_at(bytes: &[u8], start: usize) -> [u8; 64] {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "reference-model"))]
 mod serde_model;
+/// The serde_json reference model of this reader (differential fuzzing).
+#[cfg(feature = "reference-model")]
+pub use serde_model::parse_with_serde_json;
 #[cfg(test)]
 mod tests;

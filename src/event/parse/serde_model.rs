@@ -14,7 +14,7 @@ use super::{Field, Fields, Lenient, Raw};
 use crate::event::{Event, Reject, Severity, Target};
 
 /// The whole parse with serde_json.
-pub(super) fn parse_with_serde_json(bytes: &[u8], want: Fields) -> Result<Event<'_>, Reject> {
+pub fn parse_with_serde_json(bytes: &[u8], want: Fields) -> Result<Event<'_>, Reject> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Reject::Empty);
     }
