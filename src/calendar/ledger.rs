@@ -173,16 +173,17 @@ impl Ledger {
                 .or_insert_with(|| MonthCounts::new(nc, ns));
             for (oc, &c) in cat_map.iter().enumerate() {
                 for s in 0..Severity::COUNT {
-                    mine.by_category_severity[c * Severity::COUNT + s] +=
-                        theirs.by_category_severity[oc * Severity::COUNT + s];
+                    let cell = &mut mine.by_category_severity[c * Severity::COUNT + s];
+                    *cell =
+                        cell.saturating_add(theirs.by_category_severity[oc * Severity::COUNT + s]);
                 }
                 for h in 0..HOURS_PER_MONTH_MAX {
-                    mine.hourly[c * HOURS_PER_MONTH_MAX + h] +=
-                        theirs.hourly[oc * HOURS_PER_MONTH_MAX + h];
+                    let cell = &mut mine.hourly[c * HOURS_PER_MONTH_MAX + h];
+                    *cell = cell.saturating_add(theirs.hourly[oc * HOURS_PER_MONTH_MAX + h]);
                 }
             }
             for (os, &s) in sec_map.iter().enumerate() {
-                mine.by_sector[s] += theirs.by_sector[os];
+                mine.by_sector[s] = mine.by_sector[s].saturating_add(theirs.by_sector[os]);
             }
         }
     }

@@ -140,6 +140,35 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
     w.buf
 }
 
+/// The largest count a checkpoint may hold in one field: far above any real
+/// count (a trillion incidents), and low enough that sums over every month,
+/// category and partition cannot overflow a u64.
+pub const MAX_COUNT: u64 = 1 << 40;
+
+fn count_value(r: &mut Reader<'_>) -> Result<u64, CodecError> {
+    let v = r.u64()?;
+    if v > MAX_COUNT {
+        return Err(CodecError::Invalid(format!(
+            "a count of {v} is not plausible (at most {MAX_COUNT})"
+        )));
+    }
+    Ok(v)
+}
+
+/// A list of distinct names (categories or sectors).
+fn names(r: &mut Reader<'_>, what: &str) -> Result<Vec<String>, CodecError> {
+    let n = r.count(4)?;
+    let mut out: Vec<String> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = r.str()?;
+        if out.iter().any(|o| o == name) {
+            return Err(CodecError::Invalid(format!("{what} {name:?} listed twice")));
+        }
+        out.push(name.to_owned());
+    }
+    Ok(out)
+}
+
 /// Reads a checkpoint, verifying magic, version and checksum.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     if bytes.len() < MAGIC.len() + 2 + 8 || &bytes[..MAGIC.len()] != MAGIC {
@@ -180,28 +209,23 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     };
     let timezone = r.str()?.to_owned();
     let written_ms = r.i64()?;
-    let n = r.count(4)?;
-    let categories: Vec<String> = (0..n)
-        .map(|_| r.str().map(str::to_owned))
-        .collect::<Result<_, _>>()?;
-    let n = r.count(4)?;
-    let sectors: Vec<String> = (0..n)
-        .map(|_| r.str().map(str::to_owned))
-        .collect::<Result<_, _>>()?;
+    let categories = names(&mut r, "category")?;
+    let sectors = names(&mut r, "sector")?;
 
     let mut outcomes = Outcomes {
-        accepted: r.u64()?,
-        duplicate: r.u64()?,
-        late: r.u64()?,
+        accepted: count_value(&mut r)?,
+        duplicate: count_value(&mut r)?,
+        late: count_value(&mut r)?,
         ..Outcomes::default()
     };
     let n = r.count(12)?;
     for _ in 0..n {
         let code = r.str()?;
-        let v = r.u64()?;
+        let v = count_value(&mut r)?;
         // A reason this build does not know is kept under not_json rather
         // than lost; totals stay right.
         let reason = Reject::from_code(code).unwrap_or(Reject::NotJson);
+        // Both at most MAX_COUNT: no overflow.
         outcomes.invalid[reason.index()] += v;
     }
 
@@ -216,7 +240,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
             .iter_mut()
             .chain(m.by_sector.iter_mut())
         {
-            *v = r.u64()?;
+            *v = count_value(&mut r)?;
         }
         let nz = r.count(8)?;
         for _ in 0..nz {
@@ -261,7 +285,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         let name = r.str()?.to_owned();
         let slide_ms = r.i64()?;
         let panes = r.u32()? as usize;
-        let late = r.u64()?;
+        let late = count_value(&mut r)?;
         let k = r.count(8 + 4 * nc)?;
         let mut pane_counts = Vec::with_capacity(k);
         for _ in 0..k {

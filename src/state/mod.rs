@@ -260,7 +260,9 @@ impl PartitionState {
                 &cat_map,
             );
             for (i, &n) in theirs.by_sector.iter().enumerate() {
-                mine.by_sector[sec_map[i]] += n;
+                // Several unknown sectors fold into `other`.
+                let cell = &mut mine.by_sector[sec_map[i]];
+                *cell = cell.saturating_add(n);
             }
             st.ledger.insert_month(month, mine);
         }
@@ -304,6 +306,8 @@ impl PartitionState {
 }
 
 /// Copies `[category][width]` rows from one category order to another.
+/// Categories are distinct by name in a decoded checkpoint, so each target
+/// row receives one source row.
 fn remap<T: Copy + std::ops::AddAssign>(from: &[T], to: &mut [T], width: usize, cat_map: &[usize]) {
     for (oc, &c) in cat_map.iter().enumerate() {
         let src = &from[oc * width..(oc + 1) * width];

@@ -185,3 +185,40 @@ fn a_checkpoint_written_late_never_replaces_a_newer_one() {
     assert_eq!(on_disk.position.next_offset, newer.next_offset);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Re-seals a checkpoint body that was edited (fixes the checksum).
+fn reseal(mut bytes: Vec<u8>) -> Vec<u8> {
+    let n = bytes.len();
+    let sum = xxhash_rust::xxh3::xxh3_64(&bytes[10..n - 8]);
+    bytes[n - 8..].copy_from_slice(&sum.to_le_bytes());
+    bytes
+}
+
+#[test]
+fn implausible_counts_and_repeated_names_are_refused_not_added() {
+    // Found by the checkpoint fuzz target: two invalid-reason counters near
+    // u64::MAX under one reason overflowed when added.
+    let found = include_bytes!("../../tests/fuzz/regressions/checkpoint-invalid-count-overflow");
+    let bytes = reseal(found.to_vec());
+    assert!(matches!(decode(&bytes), Err(codec::CodecError::Invalid(_))));
+
+    let mut e = engine("");
+    let good = encode(&filled(&mut e), "UTC", 0);
+    assert!(decode(&good).is_ok());
+    // A category listed twice would add two rows into one.
+    let mut st = filled(&mut e);
+    st.ledger = crate::calendar::Ledger::new(
+        vec!["phishing".to_owned(), "phishing".to_owned()].into(),
+        st.ledger.sectors().into(),
+    );
+    let twice = encode(&st, "UTC", 0);
+    match decode(&twice) {
+        Err(codec::CodecError::Invalid(m)) => assert!(m.contains("listed twice"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // A count above MAX_COUNT where `accepted` is stored.
+    let mut st = filled(&mut e);
+    st.outcomes.accepted = super::file::MAX_COUNT + 1;
+    let huge = encode(&st, "UTC", 0);
+    assert!(matches!(decode(&huge), Err(codec::CodecError::Invalid(_))));
+}
