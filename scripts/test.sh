@@ -4,7 +4,8 @@
 # starts the broker, and runs the whole suite: unit, property, golden-file,
 # black-box tests of the real binary (kill -9 and restart, the demo and its
 # metrics), Kafka tests on librdkafka's mock cluster and on the real broker,
-# and the benchmarks in test mode.
+# the benchmarks in test mode, and each fuzz target for a few seconds
+# (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,3 +16,4 @@ BROKER_PID="${PID_KV#PID=}"
 trap 'kill "$BROKER_PID" 2>/dev/null || true' EXIT
 
 cargo test --all-targets -- --include-ignored
+FUZZ_SECS="${FUZZ_SECS:-10}" ./scripts/fuzz.sh

@@ -8,7 +8,8 @@
 #     virtualenv;
 #   - docker-compose (Debian's package) to validate the compose file; there
 #     is no Docker engine here, `config` needs none;
-#   - chromium (Debian's package), headless, to render the report page.
+#   - chromium (Debian's package), headless, to render the report page;
+#   - cargo-fuzz (crates.io), for the bounded fuzz runs (scripts/fuzz.sh).
 # Prints nothing on success but the paths; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,10 @@ fi
 
 if ! command -v docker-compose >/dev/null 2>&1; then
   { apt-get install -y -qq docker-compose >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null; }
+fi
+
+if [ ! -x "$TOOLS/cargo-fuzz/bin/cargo-fuzz" ]; then
+  cargo install --quiet --locked cargo-fuzz --version 0.13.2 --root "$TOOLS/cargo-fuzz" >/dev/null 2>&1
 fi
 
 echo "PROMTOOL=$TOOLS/prometheus/usr/bin/promtool"

@@ -145,6 +145,12 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
 /// category and partition cannot overflow a u64.
 pub const MAX_COUNT: u64 = 1 << 40;
 
+/// Adds two checkpointed counts that fold into one (unknown reasons, unknown
+/// sectors), held within [`MAX_COUNT`] so the state encodes again.
+pub(crate) fn add_count(a: u64, b: u64) -> u64 {
+    a.saturating_add(b).min(MAX_COUNT)
+}
+
 fn count_value(r: &mut Reader<'_>) -> Result<u64, CodecError> {
     let v = r.u64()?;
     if v > MAX_COUNT {
@@ -225,8 +231,8 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         // A reason this build does not know is kept under not_json rather
         // than lost; totals stay right.
         let reason = Reject::from_code(code).unwrap_or(Reject::NotJson);
-        // Both at most MAX_COUNT: no overflow.
-        outcomes.invalid[reason.index()] += v;
+        let cell = &mut outcomes.invalid[reason.index()];
+        *cell = add_count(*cell, v);
     }
 
     let (nc, ns) = (categories.len(), sectors.len());

@@ -262,7 +262,7 @@ impl PartitionState {
             for (i, &n) in theirs.by_sector.iter().enumerate() {
                 // Several unknown sectors fold into `other`.
                 let cell = &mut mine.by_sector[sec_map[i]];
-                *cell = cell.saturating_add(n);
+                *cell = file::add_count(*cell, n);
             }
             st.ledger.insert_month(month, mine);
         }
