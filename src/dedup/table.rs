@@ -88,6 +88,11 @@ impl IdTable {
         self.len
     }
 
+    /// Heap bytes held by the slots.
+    pub fn heap_bytes(&self) -> usize {
+        self.lines.capacity() * std::mem::size_of::<Line>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
