@@ -311,3 +311,42 @@ pub fn url_encode(s: &str) -> String {
     }
     out
 }
+
+/// `report` of a state directory, as text.
+pub fn report_of(state: &Path, month: &str, lang: &str, format: &str) -> String {
+    ok(bin().args([
+        "report",
+        "--month",
+        month,
+        "--lang",
+        lang,
+        "--format",
+        format,
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]))
+}
+
+/// The June 2022 figures of spec §9 in a `report --format json` document.
+pub fn assert_june_2022_figures(v: &serde_json::Value) {
+    assert_eq!(v["month"], "2022-06");
+    assert_eq!(v["total"], 1178);
+    assert_eq!(v["by_category"]["phishing"], 766);
+    assert_eq!(v["by_category"]["deface"], 83);
+    assert_eq!(v["by_category"]["malware"], 329);
+    assert_eq!(v["previous_month"]["month"], "2022-05");
+    assert_eq!(v["previous_month"]["total"], 847);
+    assert_eq!(v["previous_month"]["basis"], "closed");
+    let r = v["previous_month"]["change_ratio"].as_f64().unwrap();
+    assert!((r - (1178.0 / 847.0 - 1.0)).abs() < 1e-12);
+    assert_eq!(v["previous_month"]["change_percent"], 39.08);
+    let ytd = &v["year_to_date"];
+    assert_eq!(ytd["total"], 6641);
+    assert_eq!(ytd["by_category"]["phishing"], 1696);
+    assert_eq!(ytd["by_category"]["deface"], 859);
+    assert_eq!(ytd["by_category"]["malware"], 4086);
+    assert_eq!(ytd["previous_period"]["total"], 4914);
+    assert_eq!(ytd["previous_period"]["change_percent"], 35.14);
+    assert_eq!(ytd["same_period_last_year"]["total"], 4815);
+    assert_eq!(ytd["same_period_last_year"]["change_percent"], 37.92);
+}
