@@ -33,6 +33,7 @@
 //!   file), the apply stage thread, the embedded demo, live reports.
 //! * [`server`]: the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
 //!   `/report`).
+//! * [`progress`]: the progress line or log events of long runs.
 //! * [`generate`]: synthetic streams, including the `ncsc-2022` replay of the
 //!   published figures.
 //! * [`config`]: the TOML configuration, its defaults and validation.
@@ -49,6 +50,7 @@ pub mod event;
 pub mod generate;
 pub mod metrics;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod server;
 pub mod source;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use incident_monitor::app::{self, AppError, GenerateArgs, KafkaOptions, ReportArgs};
 use incident_monitor::calendar::YearMonth;
 use incident_monitor::generate::Scenario;
+use incident_monitor::progress::ProgressMode;
 use incident_monitor::report::{Format, Lang};
 use incident_monitor::source::file::Input;
 use incident_monitor::state::StateStore;
@@ -21,6 +22,13 @@ struct Cli {
     /// Log format on stderr: human or json (for log shippers).
     #[arg(long, global = true, default_value = "human")]
     log_format: LogFormat,
+    /// No progress line or progress log events for long runs.
+    #[arg(long, global = true)]
+    quiet: bool,
+    /// Seconds between progress log events when stderr is not a terminal
+    /// (0: none).
+    #[arg(long, global = true, default_value_t = 10.0)]
+    progress_interval: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,7 +144,15 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    match dispatch(cli.command) {
+    if !(0.0..=86_400.0).contains(&cli.progress_interval) {
+        eprintln!(
+            "error: --progress-interval {} is out of range: must be 0 to 86400 seconds (0: none)",
+            cli.progress_interval
+        );
+        return ExitCode::from(2);
+    }
+    let progress = ProgressMode::choose(cli.quiet, cli.progress_interval);
+    match dispatch(cli.command, progress) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -145,7 +161,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(command: Command) -> Result<(), AppError> {
+fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
     match command {
         Command::Run {
             config,
@@ -187,6 +203,7 @@ fn dispatch(command: Command) -> Result<(), AppError> {
                             Input::parse(&input),
                             StateStore::new(&dir),
                             explicit_metrics_addr,
+                            progress,
                             shutdown.cancelled_owned(),
                         )
                         .await
@@ -195,28 +212,40 @@ fn dispatch(command: Command) -> Result<(), AppError> {
                         let opts = KafkaOptions {
                             until_end,
                             metrics_addr,
+                            // Progress is for a drain, which ends; a live
+                            // consumer reports through its metrics.
+                            progress: if until_end {
+                                progress
+                            } else {
+                                ProgressMode::Off
+                            },
                         };
                         app::run_kafka(settings, StateStore::new(&dir), opts, shutdown, None).await
                     }
                 }
             })?;
             let o = &summary.outcomes;
+            let secs = summary.elapsed.as_secs_f64();
             tracing::info!(
                 completed = summary.completed,
+                events_this_run = summary.events_this_run,
+                secs = (secs * 1000.0).round() / 1000.0,
+                events_per_sec = if secs > 0.0 { (summary.events_this_run as f64 / secs).round() } else { 0.0 },
                 accepted = o.accepted,
                 duplicate = o.duplicate,
                 invalid = o.invalid_total(),
                 late = o.late,
                 state_dir = %dir.display(),
-                "run finished; totals cover every run on this state"
+                "run finished; the counters cover every run on this state"
             );
             Ok(())
         }
         Command::Demo {
             metrics_addr,
             state_dir,
-        } => runtime()?
-            .block_on(async { app::demo(metrics_addr, state_dir, shutdown_token()).await }),
+        } => runtime()?.block_on(async {
+            app::demo(metrics_addr, state_dir, progress, shutdown_token()).await
+        }),
         Command::Report {
             month,
             lang,
@@ -252,8 +281,13 @@ fn dispatch(command: Command) -> Result<(), AppError> {
             };
             match (brokers, topic) {
                 (Some(b), Some(t)) => {
-                    let n = app::generate_to_kafka(&args, &b, &t)?;
-                    eprintln!("produced {n} messages to {t}");
+                    let started = std::time::Instant::now();
+                    let n = app::generate_to_kafka(&args, &b, &t, progress)?;
+                    let secs = started.elapsed().as_secs_f64();
+                    eprintln!(
+                        "produced {n} messages to {t} in {secs:.1} s ({:.0} messages/s)",
+                        if secs > 0.0 { n as f64 / secs } else { 0.0 }
+                    );
                     Ok(())
                 }
                 _ => app::generate(&args).map(|_| ()),

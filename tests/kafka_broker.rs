@@ -340,3 +340,78 @@ fn sigkill_mid_stream_and_restart_gives_the_uninterrupted_figures() {
     );
     assert_eq!(got_o, want_o);
 }
+
+/// A drain of several seconds (a small fetch size throttles it) shows its
+/// progress as log events whose counts rise and end at the run's totals;
+/// `generate --brokers` shows its own.
+#[test]
+#[ignore = "needs the test broker: run ./scripts/test.sh"]
+fn a_drain_and_bulk_production_log_their_progress() {
+    let topic = unique("progress");
+    create_topic(&topic, 2);
+    let b = brokers();
+    let out = bin()
+        .env("RUST_LOG", "info")
+        .args([
+            "--log-format",
+            "json",
+            "--progress-interval",
+            "0.3",
+            "generate",
+            "--scenario",
+            "live",
+            "--count",
+            "150000",
+            "--brokers",
+            &b,
+            "--topic",
+            &topic,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let produced = progress_events(&log);
+    assert!(!produced.is_empty(), "{log}");
+    let last = produced.last().unwrap();
+    assert_eq!(last["events"], 150_000);
+    assert_eq!(last["acknowledged"], 150_000);
+    assert_eq!(last["percent"], 100.0);
+
+    let dir = TempDir::new("progress-drain");
+    let cfg = config_file(&dir, "");
+    // Throttled: small fetches, so the drain lasts several seconds.
+    let throttled = format!(
+        "{}\"fetch.max.bytes\" = \"1000000\"\n\"max.partition.fetch.bytes\" = \"16384\"\n\"queued.max.messages.kbytes\" = \"64\"\n",
+        std::fs::read_to_string(&cfg).unwrap()
+    );
+    std::fs::write(&cfg, throttled).unwrap();
+    let state = dir.path("state");
+    let mut args = vec![
+        "--log-format".to_owned(),
+        "json".into(),
+        "--progress-interval".into(),
+        "0.3".into(),
+    ];
+    args.extend(run_args(&cfg, &topic, &unique("g"), &state, true));
+    let out = bin().env("RUST_LOG", "info").args(&args).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    let events = progress_events(&log);
+    let finished = finished_event(&log);
+    assert_progress_agrees(&events, &finished);
+    assert_eq!(finished["events_this_run"], 150_000);
+    let last = events.last().unwrap();
+    assert_eq!(last["lag"], 0);
+    assert_eq!(last["percent"], 100.0);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["lag"].as_u64().is_some_and(|l| l > 0)),
+        "{events:?}"
+    );
+}

@@ -58,6 +58,7 @@ async fn drain(cfg: Config, state: &std::path::Path) -> incident_monitor::app::R
     let opts = KafkaOptions {
         until_end: true,
         metrics_addr: "127.0.0.1:0".into(),
+        progress: incident_monitor::progress::ProgressMode::Off,
     };
     let run = run_kafka(
         cfg.validate().unwrap(),

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::{AppError, KafkaOptions, Started, run_kafka};
 use crate::config::{Config, ReportConfig};
 use crate::generate::{LiveStream, incident_id, ncsc_2022};
+use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::report::{Format, Lang, MonthlyReport, render};
 use crate::state::StateStore;
 
@@ -40,6 +41,7 @@ fn rt(e: impl std::fmt::Display) -> AppError {
 pub async fn demo(
     metrics_addr: String,
     state_dir: Option<std::path::PathBuf>,
+    progress: ProgressMode,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let cluster = MockCluster::new(1)
@@ -77,8 +79,22 @@ pub async fn demo(
         recent_step,
     ));
     let replay_len = replay.len() as u64;
-    for line in &replay {
+    // Progress of the replay: produced, then counted by the monitor.
+    let mut shown = Progress::new(progress, "demo replay", Unit::Messages);
+    let every = shown.tick();
+    let mut next_show = std::time::Instant::now() + every;
+    let at = |n: u64| Snapshot {
+        events: n,
+        done: n,
+        total: Some(replay_len),
+        ..Snapshot::default()
+    };
+    for (n, line) in (1u64..).zip(&replay) {
         send(&producer, line).await;
+        if n.is_multiple_of(1024) && std::time::Instant::now() >= next_show {
+            next_show += every;
+            shown.update(&at(n));
+        }
     }
     let _ = producer.flush(Duration::from_secs(30));
 
@@ -86,6 +102,7 @@ pub async fn demo(
     let opts = KafkaOptions {
         until_end: false,
         metrics_addr,
+        progress: ProgressMode::Off,
     };
     let pipeline_stop = shutdown.clone();
     let pipeline = tokio::spawn(run_kafka(
@@ -111,7 +128,9 @@ pub async fn demo(
             .lock()
             .map(|m| m.outcomes().total())
             .unwrap_or(0);
+        shown.update(&at(seen.min(replay_len)));
         if seen >= replay_len {
+            shown.finish(&at(replay_len));
             break;
         }
         tokio::select! {

@@ -24,6 +24,7 @@ use super::{AppError, LiveReports, Monitor, RunSummary, Stage};
 use crate::config::{KafkaConfig, Settings};
 use crate::metrics::Metrics;
 use crate::pipeline::{Engine, wall_now_ms};
+use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::source::kafka::{BrokerHealth, DeadLetter, MonitorContext, commit, consumer_config};
 use crate::state::{PartitionKey, StateStore};
 
@@ -34,6 +35,8 @@ pub struct KafkaOptions {
     pub until_end: bool,
     /// Metrics endpoint address (port 0: any free port).
     pub metrics_addr: String,
+    /// Progress of a drain (`until_end`).
+    pub progress: ProgressMode,
 }
 
 /// Handed to the caller once the loop is running (the demo and tests use it).
@@ -123,6 +126,31 @@ pub async fn run_kafka(
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     checkpoint.tick().await;
 
+    let run_started = Instant::now();
+    let mut shown = Progress::new(opts.progress, "run --until-end", Unit::Messages);
+    let mut progress_tick = tokio::time::interval(shown.tick());
+    progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    progress_tick.tick().await;
+    let baseline = monitor
+        .lock()
+        .map_err(|_| rt("monitor lock poisoned"))?
+        .outcomes_seen()
+        .total();
+    // Messages applied by this run, and the lag of the partitions held.
+    let snapshot = |m: &Monitor, lag: Option<u64>| -> Snapshot {
+        let o = m.outcomes_seen();
+        let applied = o.total().saturating_sub(baseline);
+        Snapshot {
+            events: applied,
+            done: applied,
+            total: lag.map(|l| applied + l),
+            lag,
+            accepted: Some(o.accepted),
+            duplicate: Some(o.duplicate),
+            invalid: Some(o.invalid_total()),
+            acked: None,
+        }
+    };
     let mut eof: BTreeSet<i32> = BTreeSet::new();
     let mut errors_in_a_row = 0u32;
     // Throughput of this run, from the first message (excludes group join).
@@ -143,6 +171,11 @@ pub async fn run_kafka(
             () = shutdown.cancelled() => {
                 tracing::info!("shutdown requested: stop consuming, checkpoint, commit");
                 break false;
+            }
+            _ = progress_tick.tick(), if !shown.is_off() => {
+                let lag = held_lag(consumer.context());
+                let s = snapshot(&*monitor.lock().map_err(|_| rt("monitor lock poisoned"))?, lag);
+                shown.update(&s);
             }
             _ = update.tick() => {
                 let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
@@ -271,6 +304,7 @@ pub async fn run_kafka(
         }
     };
 
+    let last_lag = held_lag(consumer.context());
     // Drain: bounded, so a dead broker cannot hold the process forever.
     let drain = Duration::from_secs(k.drain_timeout_secs);
     let result = tokio::time::timeout(drain, async {
@@ -308,6 +342,11 @@ pub async fn run_kafka(
         .lock()
         .map(|m| m.outcomes_seen())
         .unwrap_or_default();
+    if let Ok(m) = monitor.lock() {
+        // Drained: nothing is left, whatever the last statistics said.
+        let lag = if completed { Some(0) } else { last_lag };
+        shown.finish(&snapshot(&m, lag));
+    }
     if let Ok(mut m) = monitor.lock() {
         endpoint.publish(&mut m);
     }
@@ -317,9 +356,22 @@ pub async fn run_kafka(
     }
     Ok(RunSummary {
         outcomes,
-        lines_this_run: 0,
+        events_this_run: messages_this_run,
+        elapsed: run_started.elapsed(),
         completed,
     })
+}
+
+/// The summed lag of the partitions held, from the last statistics.
+fn held_lag(ctx: &MonitorContext) -> Option<u64> {
+    let assigned = ctx.assigned.lock().ok()?.clone();
+    let lag = ctx.lag.lock().ok()?;
+    let own: Vec<u64> = lag
+        .iter()
+        .filter(|(p, _)| assigned.contains(p))
+        .map(|(_, v)| u64::try_from(*v).unwrap_or(0))
+        .collect();
+    (!own.is_empty()).then(|| own.iter().sum())
 }
 
 /// Why a drain should stop waiting: no broker has been reachable for

@@ -23,6 +23,7 @@ pub use stage::Stage;
 use crate::calendar::YearMonth;
 use crate::config::{Config, ConfigError, ReportConfig, Settings};
 use crate::generate::{LiveStream, Scenario, incident_id, ncsc_2022, write_lines};
+use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::report::{Format, Lang, MergedState, ReportError, render};
 use crate::state::StateStore;
 
@@ -148,6 +149,9 @@ pub fn emit(text: &str, output: Option<&Path>) -> Result<(), AppError> {
     }
 }
 
+/// A scenario's lines.
+type Lines = Box<dyn Iterator<Item = String>>;
+
 /// Options of `generate`.
 #[derive(Debug, Clone)]
 pub struct GenerateArgs {
@@ -158,8 +162,25 @@ pub struct GenerateArgs {
 }
 
 impl GenerateArgs {
+    /// The scenario's lines and how many there are.
+    fn lines_with_total(&self) -> Result<(Lines, Option<u64>), AppError> {
+        let total = match self.scenario {
+            Scenario::Ncsc2022 => None,
+            Scenario::Live => Some(self.count.unwrap_or(10_000)),
+        };
+        let lines = self.lines()?;
+        Ok(match (self.scenario, total) {
+            (Scenario::Ncsc2022, _) => {
+                let all: Vec<String> = lines.collect();
+                let n = all.len() as u64;
+                (Box::new(all.into_iter()), Some(n))
+            }
+            (_, total) => (lines, total),
+        })
+    }
+
     /// The scenario's lines, after checking the flags that shape it.
-    fn lines(&self) -> Result<Box<dyn Iterator<Item = String>>, AppError> {
+    fn lines(&self) -> Result<Lines, AppError> {
         let range = crate::generate::RATE_RANGE;
         if let Some(r) = self.rate
             && !range.contains(&r)
@@ -203,9 +224,28 @@ pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
 
 /// `generate --brokers --topic`: produces the scenario to Kafka, keyed by
 /// incident id so re-deliveries meet on one partition.
-pub fn generate_to_kafka(args: &GenerateArgs, brokers: &str, topic: &str) -> Result<u64, AppError> {
+pub fn generate_to_kafka(
+    args: &GenerateArgs,
+    brokers: &str,
+    topic: &str,
+    progress: ProgressMode,
+) -> Result<u64, AppError> {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let lines = args.lines()?;
+    let (lines, total) = args.lines_with_total()?;
+    let mut shown = Progress::new(progress, "generate --brokers", Unit::Messages);
+    let every = shown.tick();
+    let mut next_show = std::time::Instant::now() + every;
+    // Produced and acknowledged (no longer in flight).
+    let snapshot = |n: u64, producer: &BaseProducer| {
+        let in_flight = u64::try_from(producer.in_flight_count()).unwrap_or(0);
+        Snapshot {
+            events: n,
+            done: n,
+            total,
+            acked: Some(n.saturating_sub(in_flight)),
+            ..Snapshot::default()
+        }
+    };
     let producer: BaseProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "20")
@@ -242,13 +282,18 @@ pub fn generate_to_kafka(args: &GenerateArgs, brokers: &str, topic: &str) -> Res
         }
         producer.poll(std::time::Duration::ZERO);
         n += 1;
+        // A clock read per 1,024 messages, not per message.
+        if n.is_multiple_of(1024) && !shown.is_off() && std::time::Instant::now() >= next_show {
+            next_show += every;
+            shown.update(&snapshot(n, &producer));
+        }
     }
-    producer
-        .flush(std::time::Duration::from_secs(60))
-        .map_err(|e| {
-            AppError::Runtime(format!(
-                "{n} messages queued but not all delivered to {topic} within 60 s: {e}"
-            ))
-        })?;
+    let flushed = producer.flush(std::time::Duration::from_secs(60));
+    shown.finish(&snapshot(n, &producer));
+    flushed.map_err(|e| {
+        AppError::Runtime(format!(
+            "{n} messages queued but not all delivered to {topic} within 60 s: {e}"
+        ))
+    })?;
     Ok(n)
 }

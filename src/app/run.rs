@@ -12,6 +12,7 @@ use super::endpoint::Endpoint;
 use super::{AppError, LiveReports, Monitor};
 use crate::config::Settings;
 use crate::pipeline::{Engine, wall_now_ms};
+use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::source::file::{self, Input, Resume, SourceMsg};
 use crate::state::{Outcomes, PartitionKey, StateStore};
 
@@ -20,8 +21,10 @@ use crate::state::{Outcomes, PartitionKey, StateStore};
 pub struct RunSummary {
     /// Counters over the whole state (this run and the runs before it).
     pub outcomes: Outcomes,
-    /// Lines read by this run.
-    pub lines_this_run: u64,
+    /// Lines (or messages) handled by this run.
+    pub events_this_run: u64,
+    /// How long the run took, start-up included.
+    pub elapsed: Duration,
     /// Whether the input was read to its end (false: stopped by a signal).
     pub completed: bool,
 }
@@ -36,8 +39,10 @@ pub async fn run_input(
     input: Input,
     store: StateStore,
     metrics_addr: Option<String>,
+    progress: ProgressMode,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary, AppError> {
+    let started = std::time::Instant::now();
     let _lock = store.lock().map_err(|e| AppError::Runtime(e.to_string()))?;
     let interval = Duration::from_millis(settings.config.state.checkpoint_interval_ms);
     let mut update = tokio::time::interval(Duration::from_millis(
@@ -130,6 +135,34 @@ pub async fn run_input(
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    // Progress: bytes of the file (its length now) or lines of stdin.
+    let total_bytes = match &input {
+        Input::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        Input::Stdin => None,
+    };
+    let baseline = lock()?.outcomes();
+    let mut shown = Progress::new(progress, "run --input", Unit::Bytes);
+    let mut progress_tick = tokio::time::interval(shown.tick());
+    progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    progress_tick.tick().await;
+    let snapshot = |m: &Monitor| -> Snapshot {
+        let (done, records) = m
+            .partitions()
+            .find(|p| p.key == key)
+            .map_or((0, records_before), |p| {
+                (p.position.next_offset, p.position.records)
+            });
+        let o = m.outcomes();
+        Snapshot {
+            events: records.saturating_sub(records_before),
+            done,
+            total: total_bytes,
+            accepted: Some(o.accepted.saturating_sub(baseline.accepted)),
+            duplicate: Some(o.duplicate.saturating_sub(baseline.duplicate)),
+            invalid: Some(o.invalid_total().saturating_sub(baseline.invalid_total())),
+            ..Snapshot::default()
+        }
+    };
     tokio::pin!(shutdown);
     let runtime = |e: super::MonitorError| AppError::Runtime(e.to_string());
     let completed = loop {
@@ -151,6 +184,10 @@ pub async fn run_input(
                     e.metrics.set_queue_depth("input", rx.len());
                 }
             }
+            _ = progress_tick.tick(), if !shown.is_off() => {
+                let s = snapshot(&*lock()?);
+                shown.update(&s);
+            }
             msg = rx.recv() => match msg {
                 Some(SourceMsg::Batch(b)) => {
                     lock()?.apply_batch(&key, b.iter(), b.end_offset, wall_now_ms()).map_err(runtime)?;
@@ -166,19 +203,18 @@ pub async fn run_input(
         }
     };
     drop(rx);
+    let last = snapshot(&*lock()?);
+    shown.finish(&last);
     lock()?.checkpoint(wall_now_ms()).map_err(runtime)?;
     if let Some(mut e) = endpoint {
         e.publish(&mut *lock()?);
         e.stop().await;
     }
     let guard = lock()?;
-    let records_after = guard
-        .partitions()
-        .find(|p| p.key == key)
-        .map_or(records_before, |p| p.position.records);
     Ok(RunSummary {
         outcomes: guard.outcomes(),
-        lines_this_run: records_after - records_before,
+        events_this_run: last.events,
+        elapsed: started.elapsed(),
         completed,
     })
 }

@@ -350,3 +350,50 @@ pub fn assert_june_2022_figures(v: &serde_json::Value) {
     assert_eq!(ytd["same_period_last_year"]["total"], 4815);
     assert_eq!(ytd["same_period_last_year"]["change_percent"], 37.92);
 }
+
+/// The `progress` log events in JSON logs (`--log-format json`), as their
+/// `fields` objects, in order.
+pub fn progress_events(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "progress")
+        .map(|v| v["fields"].clone())
+        .collect()
+}
+
+/// The `run finished` log event's fields in JSON logs.
+pub fn finished_event(stderr: &str) -> serde_json::Value {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| {
+            v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("run finished"))
+        })
+        .map(|v| v["fields"].clone())
+        .unwrap_or_else(|| panic!("no run finished event in:\n{stderr}"))
+}
+
+/// Progress events come in order, their counts never fall, and the last one
+/// states the run's totals.
+pub fn assert_progress_agrees(events: &[serde_json::Value], finished: &serde_json::Value) {
+    assert!(events.len() >= 2, "{events:?}");
+    let counts: Vec<u64> = events
+        .iter()
+        .map(|e| e["events"].as_u64().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(counts[0] < *counts.last().unwrap(), "{counts:?}");
+    let last = events.last().unwrap();
+    assert_eq!(
+        last["events"], finished["events_this_run"],
+        "{last} vs {finished}"
+    );
+    for key in ["accepted", "duplicate", "invalid"] {
+        if !last[key].is_null() {
+            assert_eq!(last[key], finished[key], "{key}: {last} vs {finished}");
+        }
+    }
+}
