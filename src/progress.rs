@@ -6,9 +6,36 @@
 //! counters they already keep (nothing is counted per event for it): the
 //! cost is one snapshot per tick, a few times a second at most.
 
+use std::io::Write;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The progress line on screen, if any: log lines are written around it
+/// (see [`LogWriter`]), so a warning never lands in the middle of it.
+static ON_SCREEN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Writes log lines to stderr, lifting the progress line off the terminal
+/// while they are written (it is redrawn under them). Give
+/// `tracing_subscriber::fmt().with_writer(progress::LogWriter::default)`.
+#[derive(Debug, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = ON_SCREEN.lock().ok().and_then(|b| b.clone());
+        match bar {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,6 +119,10 @@ impl Progress {
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_prefix(what);
+            bar.set_message("starting");
+            if let Ok(mut on) = ON_SCREEN.lock() {
+                *on = Some(bar.clone());
+            }
             bar
         });
         let now = Instant::now();
@@ -151,6 +182,9 @@ impl Progress {
         match self.mode {
             ProgressMode::Terminal => {
                 if let Some(bar) = self.bar.take() {
+                    if let Ok(mut on) = ON_SCREEN.lock() {
+                        *on = None;
+                    }
                     bar.finish_and_clear();
                 }
             }
