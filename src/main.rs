@@ -26,7 +26,7 @@ struct Cli {
     #[arg(long, global = true)]
     quiet: bool,
     /// Seconds between progress log events when stderr is not a terminal
-    /// (0: none).
+    /// (0.1 to 86400; 0: none).
     #[arg(long, global = true, default_value_t = 10.0)]
     progress_interval: f64,
     #[command(subcommand)]
@@ -144,9 +144,9 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    if !(0.0..=86_400.0).contains(&cli.progress_interval) {
+    if cli.progress_interval != 0.0 && !(0.1..=86_400.0).contains(&cli.progress_interval) {
         eprintln!(
-            "error: --progress-interval {} is out of range: must be 0 to 86400 seconds (0: none)",
+            "error: --progress-interval {} is out of range: must be 0.1 to 86400 seconds, or 0 for none",
             cli.progress_interval
         );
         return ExitCode::from(2);

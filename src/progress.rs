@@ -63,11 +63,12 @@ impl ProgressMode {
         }
     }
 
-    /// How often the caller should take a snapshot.
+    /// How often the caller should take a snapshot: each one is a redraw
+    /// or a log event.
     pub fn tick(&self) -> Duration {
         match self {
             ProgressMode::Terminal => Duration::from_millis(200),
-            ProgressMode::Log(every) => (*every).min(Duration::from_secs(1)),
+            ProgressMode::Log(every) => *every,
             ProgressMode::Off => Duration::from_secs(3600),
         }
     }
@@ -106,7 +107,8 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     /// The previous snapshot and when it was taken (for the recent rate).
     last: Option<(Instant, u64)>,
-    last_log: Instant,
+    /// When the next snapshot is due (for loops without a timer).
+    next: Instant,
     logged: bool,
 }
 
@@ -133,7 +135,7 @@ impl Progress {
             started: now,
             bar,
             last: None,
-            last_log: now,
+            next: now + mode.tick(),
             logged: false,
         }
     }
@@ -147,8 +149,22 @@ impl Progress {
         self.mode == ProgressMode::Off
     }
 
-    /// Shows a snapshot: redraws the line, or logs an event when the
-    /// interval has passed since the last one.
+    /// Whether a snapshot is due now, for loops that have no timer of their
+    /// own (they ask every so many messages, not every message).
+    pub fn due(&mut self) -> bool {
+        if self.is_off() {
+            return false;
+        }
+        let now = Instant::now();
+        if now < self.next {
+            return false;
+        }
+        self.next = now + self.tick();
+        true
+    }
+
+    /// Shows a snapshot (the caller takes one every [`Progress::tick`]):
+    /// redraws the line, or logs an event.
     pub fn update(&mut self, s: &Snapshot) {
         let now = Instant::now();
         let rate = match self.last {
@@ -165,12 +181,9 @@ impl Progress {
                     bar.set_message(self.line(s, rate));
                 }
             }
-            ProgressMode::Log(every) => {
-                if now.duration_since(self.last_log) >= every {
-                    self.last_log = now;
-                    self.logged = true;
-                    self.log(s, rate);
-                }
+            ProgressMode::Log(_) => {
+                self.logged = true;
+                self.log(s, rate);
             }
         }
     }

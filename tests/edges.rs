@@ -625,3 +625,28 @@ fn an_unreachable_broker_is_named_and_a_drain_gives_up_on_time() {
     assert_eq!(sample(&metrics, "incident_monitor_ready"), Some(0.0));
     assert!(run.child.try_wait().unwrap().is_none(), "still running");
 }
+
+/// A state written by the previous build (checkpoint format 1: dedup by
+/// event time, full 128-bit ids, no file identity) is read: its months are
+/// kept, and its incidents delivered again are duplicates, not new.
+#[test]
+fn a_version_1_state_is_read_and_its_incidents_still_count_once() {
+    let dir = TempDir::new("v1");
+    let state = dir.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    for f in ["input-0.state", "monitor.json"] {
+        std::fs::copy(repo("tests/fixtures/v1-state").join(f), state.join(f)).unwrap();
+    }
+    let (before, o) = state_of(&state);
+    assert_eq!((o.accepted, o.duplicate), (193, 7));
+    let input = std::fs::read(repo("tests/fixtures/v1-input.jsonl")).unwrap();
+    let out = run_stdin(&input, &["--state-dir", state.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (after, o) = state_of(&state);
+    assert_eq!((o.accepted, o.duplicate), (193, 7 + 200));
+    assert!(after.ledger == before.ledger);
+}

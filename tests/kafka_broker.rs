@@ -350,31 +350,21 @@ fn a_drain_and_bulk_production_log_their_progress() {
     let topic = unique("progress");
     create_topic(&topic, 2);
     let b = brokers();
-    let out = bin()
-        .env("RUST_LOG", "info")
-        .args([
-            "--log-format",
-            "json",
-            "--progress-interval",
-            "0.3",
-            "generate",
-            "--scenario",
-            "live",
-            "--count",
-            "150000",
-            "--brokers",
-            &b,
-            "--topic",
-            &topic,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = ok_log(bin().args([
+        "--log-format",
+        "json",
+        "--progress-interval",
+        "0.3",
+        "generate",
+        "--scenario",
+        "live",
+        "--count",
+        "150000",
+        "--brokers",
+        &b,
+        "--topic",
+        &topic,
+    ]));
     let produced = progress_events(&log);
     assert!(!produced.is_empty(), "{log}");
     let last = produced.last().unwrap();
@@ -398,9 +388,7 @@ fn a_drain_and_bulk_production_log_their_progress() {
         "0.3".into(),
     ];
     args.extend(run_args(&cfg, &topic, &unique("g"), &state, true));
-    let out = bin().env("RUST_LOG", "info").args(&args).output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{log}");
+    let log = ok_log(bin().args(&args));
     let events = progress_events(&log);
     let finished = finished_event(&log);
     assert_progress_agrees(&events, &finished);

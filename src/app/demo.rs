@@ -81,8 +81,6 @@ pub async fn demo(
     let replay_len = replay.len() as u64;
     // Progress of the replay: produced, then counted by the monitor.
     let mut shown = Progress::new(progress, "demo replay", Unit::Messages);
-    let every = shown.tick();
-    let mut next_show = std::time::Instant::now() + every;
     let at = |n: u64| Snapshot {
         events: n,
         done: n,
@@ -91,8 +89,7 @@ pub async fn demo(
     };
     for (n, line) in (1u64..).zip(&replay) {
         send(&producer, line).await;
-        if n.is_multiple_of(1024) && std::time::Instant::now() >= next_show {
-            next_show += every;
+        if n.is_multiple_of(1024) && shown.due() {
             shown.update(&at(n));
         }
     }
@@ -128,7 +125,9 @@ pub async fn demo(
             .lock()
             .map(|m| m.outcomes().total())
             .unwrap_or(0);
-        shown.update(&at(seen.min(replay_len)));
+        if shown.due() {
+            shown.update(&at(seen.min(replay_len)));
+        }
         if seen >= replay_len {
             shown.finish(&at(replay_len));
             break;

@@ -131,25 +131,15 @@ pub async fn run_kafka(
     let mut progress_tick = tokio::time::interval(shown.tick());
     progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     progress_tick.tick().await;
-    let baseline = monitor
-        .lock()
-        .map_err(|_| rt("monitor lock poisoned"))?
-        .outcomes_seen()
-        .total();
-    // Messages applied by this run, and the lag of the partitions held.
-    let snapshot = |m: &Monitor, lag: Option<u64>| -> Snapshot {
-        let o = m.outcomes_seen();
-        let applied = o.total().saturating_sub(baseline);
-        Snapshot {
-            events: applied,
-            done: applied,
-            total: lag.map(|l| applied + l),
-            lag,
-            accepted: Some(o.accepted),
-            duplicate: Some(o.duplicate),
-            invalid: Some(o.invalid_total()),
-            acked: None,
-        }
+    // Messages read by this run against those read plus the lag still
+    // ahead. Not the outcome counters: they include each assigned
+    // partition's restored history.
+    let snapshot = |read: u64, lag: Option<u64>| Snapshot {
+        events: read,
+        done: read,
+        total: lag.map(|l| read + l),
+        lag,
+        ..Snapshot::default()
     };
     let mut eof: BTreeSet<i32> = BTreeSet::new();
     let mut errors_in_a_row = 0u32;
@@ -173,24 +163,16 @@ pub async fn run_kafka(
                 break false;
             }
             _ = progress_tick.tick(), if !shown.is_off() => {
-                let lag = held_lag(consumer.context());
-                let s = snapshot(&*monitor.lock().map_err(|_| rt("monitor lock poisoned"))?, lag);
-                shown.update(&s);
+                let lag = lag_total(&held_lags(consumer.context()));
+                shown.update(&snapshot(messages_this_run, lag));
             }
             _ = update.tick() => {
-                let assigned = consumer.context().assigned.lock().map(|a| a.clone()).unwrap_or_default();
                 endpoint.publish(&mut *monitor.lock().map_err(|_| rt("monitor lock poisoned"))?);
-                if let Ok(lag) = consumer.context().lag.lock() {
-                    let own: Vec<(i32, i64)> = lag.iter().filter(|(p, _)| assigned.contains(p)).map(|(p, l)| (*p, *l)).collect();
-                    metrics.set_lag(&k.topic, &own);
-                }
+                metrics.set_lag(&k.topic, &held_lags(consumer.context()));
                 metrics.set_queue_depth("apply", stage.depth());
-                let unreachable = consumer.context().brokers.lock().ok().and_then(|b| b.unreachable());
-                match (unreachable, assigned.is_empty(), errors_in_a_row) {
-                    (Some(why), _, _) => metrics.set_ready(false, &format!("{why} (brokers: {})", k.brokers)),
-                    (None, false, 0) => metrics.set_ready(true, ""),
-                    (None, true, 0) => metrics.set_ready(false, "waiting for a partition assignment from the group"),
-                    (None, _, _) => metrics.set_ready(false, &format!("consumer errors: {last_error}")),
+                match not_ready(consumer.context(), &k.brokers, &last_error, errors_in_a_row) {
+                    Some(why) => metrics.set_ready(false, &why),
+                    None => metrics.set_ready(true, ""),
                 }
                 if opts.until_end && let Some(why) = give_up(&consumer, &k.brokers, connect_timeout) {
                     gave_up = Some(why);
@@ -276,11 +258,8 @@ pub async fn run_kafka(
                             if errors_in_a_row <= 3 || errors_in_a_row.is_power_of_two() {
                                 tracing::warn!(error = %e, attempt = errors_in_a_row, backoff_secs = backoff.as_secs(), "consumer error; retrying");
                             }
-                            let unreachable = consumer.context().brokers.lock().ok().and_then(|b| b.unreachable());
-                            metrics.set_ready(false, &match unreachable {
-                                Some(why) => format!("{why} (brokers: {})", k.brokers),
-                                None => format!("consumer errors: {last_error}"),
-                            });
+                            let why = not_ready(consumer.context(), &k.brokers, &last_error, errors_in_a_row);
+                            metrics.set_ready(false, &why.unwrap_or_default());
                             if opts.until_end && let Some(why) = give_up(&consumer, &k.brokers, connect_timeout) {
                                 gave_up = Some(why);
                                 break 'consume false;
@@ -304,7 +283,7 @@ pub async fn run_kafka(
         }
     };
 
-    let last_lag = held_lag(consumer.context());
+    let last_lag = lag_total(&held_lags(consumer.context()));
     // Drain: bounded, so a dead broker cannot hold the process forever.
     let drain = Duration::from_secs(k.drain_timeout_secs);
     let result = tokio::time::timeout(drain, async {
@@ -342,11 +321,11 @@ pub async fn run_kafka(
         .lock()
         .map(|m| m.outcomes_seen())
         .unwrap_or_default();
-    if let Ok(m) = monitor.lock() {
-        // Drained: nothing is left, whatever the last statistics said.
-        let lag = if completed { Some(0) } else { last_lag };
-        shown.finish(&snapshot(&m, lag));
-    }
+    // Drained: nothing is left, whatever the last statistics said.
+    shown.finish(&snapshot(
+        messages_this_run,
+        if completed { Some(0) } else { last_lag },
+    ));
     if let Ok(mut m) = monitor.lock() {
         endpoint.publish(&mut m);
     }
@@ -362,16 +341,44 @@ pub async fn run_kafka(
     })
 }
 
-/// The summed lag of the partitions held, from the last statistics.
-fn held_lag(ctx: &MonitorContext) -> Option<u64> {
-    let assigned = ctx.assigned.lock().ok()?.clone();
-    let lag = ctx.lag.lock().ok()?;
-    let own: Vec<u64> = lag
-        .iter()
+/// The lag of each partition held, from the last statistics (known lags
+/// only: never negative).
+fn held_lags(ctx: &MonitorContext) -> Vec<(i32, i64)> {
+    let assigned = ctx.assigned.lock().map(|a| a.clone()).unwrap_or_default();
+    let Ok(lag) = ctx.lag.lock() else {
+        return Vec::new();
+    };
+    lag.iter()
         .filter(|(p, _)| assigned.contains(p))
-        .map(|(_, v)| u64::try_from(*v).unwrap_or(0))
-        .collect();
-    (!own.is_empty()).then(|| own.iter().sum())
+        .map(|(p, l)| (*p, *l))
+        .collect()
+}
+
+/// Summed lag; `None` before the statistics know any.
+fn lag_total(lags: &[(i32, i64)]) -> Option<u64> {
+    (!lags.is_empty()).then(|| {
+        lags.iter()
+            .map(|(_, l)| u64::try_from(*l).unwrap_or(0))
+            .sum()
+    })
+}
+
+/// Why the consumer is not ready, if it is not: brokers that cannot be
+/// reached (named), no partition yet, or errors in a row.
+fn not_ready(
+    ctx: &MonitorContext,
+    brokers: &str,
+    last_error: &str,
+    errors_in_a_row: u32,
+) -> Option<String> {
+    if let Some(why) = ctx.brokers.lock().ok().and_then(|b| b.unreachable()) {
+        return Some(format!("{why} (brokers: {brokers})"));
+    }
+    if errors_in_a_row > 0 {
+        return Some(format!("consumer errors: {last_error}"));
+    }
+    let unassigned = ctx.assigned.lock().map_or(true, |a| a.is_empty());
+    unassigned.then(|| "waiting for a partition assignment from the group".to_owned())
 }
 
 /// Why a drain should stop waiting: no broker has been reachable for

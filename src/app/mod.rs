@@ -162,25 +162,9 @@ pub struct GenerateArgs {
 }
 
 impl GenerateArgs {
-    /// The scenario's lines and how many there are.
-    fn lines_with_total(&self) -> Result<(Lines, Option<u64>), AppError> {
-        let total = match self.scenario {
-            Scenario::Ncsc2022 => None,
-            Scenario::Live => Some(self.count.unwrap_or(10_000)),
-        };
-        let lines = self.lines()?;
-        Ok(match (self.scenario, total) {
-            (Scenario::Ncsc2022, _) => {
-                let all: Vec<String> = lines.collect();
-                let n = all.len() as u64;
-                (Box::new(all.into_iter()), Some(n))
-            }
-            (_, total) => (lines, total),
-        })
-    }
-
-    /// The scenario's lines, after checking the flags that shape it.
-    fn lines(&self) -> Result<Lines, AppError> {
+    /// The scenario's lines and how many there are, after checking the
+    /// flags that shape it.
+    fn lines(&self) -> Result<(Lines, u64), AppError> {
         let range = crate::generate::RATE_RANGE;
         if let Some(r) = self.rate
             && !range.contains(&r)
@@ -198,17 +182,20 @@ impl GenerateArgs {
                         "--count does not apply to ncsc-2022, a fixed replay of the published figures; use --scenario live".into(),
                     ));
                 }
-                Box::new(ncsc_2022(self.seed).into_iter())
+                let all = ncsc_2022(self.seed);
+                let n = all.len() as u64;
+                (Box::new(all.into_iter()), n)
             }
             Scenario::Live => {
                 let count = self.count.unwrap_or(10_000);
-                if self.rate.is_some() {
+                let lines: Lines = if self.rate.is_some() {
                     // Paced: event times are the wall clock when written.
                     Box::new(LiveStream::real_time(self.seed, Some(count)))
                 } else {
                     let now = crate::pipeline::wall_now_ms();
                     Box::new(LiveStream::ending_at(self.seed, count, now, 10))
-                }
+                };
+                (lines, count)
             }
         })
     }
@@ -216,7 +203,7 @@ impl GenerateArgs {
 
 /// `generate`: writes a scenario as JSONL to stdout.
 pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
-    let lines = args.lines()?;
+    let (lines, _) = args.lines()?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     write_lines(lines, &mut out, args.rate)
         .map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
@@ -231,17 +218,15 @@ pub fn generate_to_kafka(
     progress: ProgressMode,
 ) -> Result<u64, AppError> {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let (lines, total) = args.lines_with_total()?;
+    let (lines, total) = args.lines()?;
     let mut shown = Progress::new(progress, "generate --brokers", Unit::Messages);
-    let every = shown.tick();
-    let mut next_show = std::time::Instant::now() + every;
     // Produced and acknowledged (no longer in flight).
     let snapshot = |n: u64, producer: &BaseProducer| {
         let in_flight = u64::try_from(producer.in_flight_count()).unwrap_or(0);
         Snapshot {
             events: n,
             done: n,
-            total,
+            total: Some(total),
             acked: Some(n.saturating_sub(in_flight)),
             ..Snapshot::default()
         }
@@ -256,9 +241,7 @@ pub fn generate_to_kafka(
     let mut n = 0u64;
     for line in lines {
         if let Some(rate) = args.rate
-            && let Some(wait) = start
-                .checked_add(crate::generate::due_after(n, rate))
-                .and_then(|due| due.checked_duration_since(std::time::Instant::now()))
+            && let Some(wait) = crate::generate::wait_before(start, n, rate)
         {
             producer.poll(wait);
         }
@@ -283,8 +266,7 @@ pub fn generate_to_kafka(
         producer.poll(std::time::Duration::ZERO);
         n += 1;
         // A clock read per 1,024 messages, not per message.
-        if n.is_multiple_of(1024) && !shown.is_off() && std::time::Instant::now() >= next_show {
-            next_show += every;
+        if n.is_multiple_of(1024) && shown.due() {
             shown.update(&snapshot(n, &producer));
         }
     }

@@ -112,13 +112,9 @@ pub async fn run_input(
             st.position.input = input.name();
             st.position.identity = match &input {
                 Input::Stdin => None,
-                Input::File(path) => Some(
-                    file::identify(path)
-                        .map_err(|e| {
-                            AppError::Runtime(format!("cannot read {}: {e}", input.name()))
-                        })?
-                        .0,
-                ),
+                Input::File(path) => Some(file::identify(path).map_err(|e| {
+                    AppError::Runtime(format!("cannot read {}: {e}", input.name()))
+                })?),
             };
             st.position.next_offset = 0;
             st.position.records = 0;

@@ -79,10 +79,15 @@ pub struct MonthToDate {
 }
 
 impl MonthToDate {
-    pub fn compute(ledger: &Ledger, current: &MonthSlot, clock: EpochMillis) -> MonthToDate {
+    /// The hours of the previous month compared with the running month at
+    /// `clock`: those whose start lies before the elapsed time.
+    pub fn hours(current: &MonthSlot, clock: EpochMillis) -> usize {
         let elapsed = (clock - current.start_ms).max(0);
-        // Hours of the previous month whose start lies before `elapsed`.
-        let hours = usize::try_from((elapsed + 3_599_999) / 3_600_000).unwrap_or(usize::MAX);
+        usize::try_from((elapsed + 3_599_999) / 3_600_000).unwrap_or(usize::MAX)
+    }
+
+    pub fn compute(ledger: &Ledger, current: &MonthSlot, clock: EpochMillis) -> MonthToDate {
+        let hours = Self::hours(current, clock);
         let prev = current.month.plus(-1);
         let n = ledger.categories().len();
         let cur = (0..n)

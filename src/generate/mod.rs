@@ -59,11 +59,15 @@ pub fn incident_id(line: &str) -> Option<&str> {
 /// The smallest and largest `--rate` (events per second).
 pub const RATE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=10_000_000.0;
 
-/// When the `n`th line of a stream paced at `rate` per second is due, as an
-/// offset from its start (saturating: never a panic, whatever `n` and
-/// `rate`).
-pub fn due_after(n: u64, rate: f64) -> Duration {
-    Duration::try_from_secs_f64(n as f64 / rate).unwrap_or(Duration::MAX)
+/// How long to wait before the `n`th line of a stream paced at `rate` per
+/// second that started at `start`; `None` when it is due (never a panic,
+/// whatever `n` and `rate`).
+pub fn wait_before(start: Instant, n: u64, rate: f64) -> Option<Duration> {
+    let due_after = Duration::try_from_secs_f64(n as f64 / rate).unwrap_or(Duration::MAX);
+    start
+        .checked_add(due_after)?
+        .checked_duration_since(Instant::now())
+        .filter(|w| !w.is_zero())
 }
 
 /// Writes lines to `out`, at most `rate` per second when given. A closed pipe
@@ -75,16 +79,11 @@ where
     let start = Instant::now();
     let mut n = 0u64;
     for line in lines {
-        if let Some(rate) = rate {
-            let now = Instant::now();
-            if let Some(wait) = start
-                .checked_add(due_after(n, rate))
-                .and_then(|due| due.checked_duration_since(now))
-                && !wait.is_zero()
-            {
-                out.flush()?;
-                std::thread::sleep(wait);
-            }
+        if let Some(rate) = rate
+            && let Some(wait) = wait_before(start, n, rate)
+        {
+            out.flush()?;
+            std::thread::sleep(wait);
         }
         match out
             .write_all(line.as_bytes())

@@ -10,7 +10,7 @@ mod svg;
 
 pub use lang::Lang;
 pub use model::{
-    Comparison, MonthToDate, MonthlyReport, Named, PreviousMonth, TrendPoint, YearToDateFigures,
+    Comparison, MonthlyReport, Named, PreviousMonth, RunningSpan, TrendPoint, YearToDateFigures,
 };
 pub use render::{Format, render, sentence};
 

@@ -3,7 +3,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::calendar::change::{YearToDate, percent_hundredths, ratio};
+use crate::calendar::change::{self, YearToDate, percent_hundredths, ratio};
 use crate::calendar::{Ledger, MonthIndex, YearMonth};
 use crate::event::time::format_rfc3339;
 use crate::event::{EpochMillis, Severity};
@@ -59,7 +59,7 @@ pub struct PreviousMonth {
 
 /// The running month's span: from its start to the report's instant.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct MonthToDate {
+pub struct RunningSpan {
     /// First instant of the month (RFC 3339).
     pub from: String,
     /// The instant the report was made (RFC 3339).
@@ -114,7 +114,7 @@ pub struct MonthlyReport {
     pub previous_month: PreviousMonth,
     /// Present for the running month only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub month_to_date: Option<MonthToDate>,
+    pub month_to_date: Option<RunningSpan>,
     pub category_changes: Vec<CategoryChange>,
     pub year_to_date: YearToDateFigures,
     /// The 13 months ending with the report month.
@@ -138,16 +138,16 @@ fn pct(h: Option<i64>) -> Option<f64> {
     h.map(|h| h as f64 / 100.0)
 }
 
-/// The running month's comparison span, when `now` falls in month `m`.
+/// The running month's comparison, when `now` falls in month `m`.
 struct Running {
-    info: MonthToDate,
-    /// Whole hours of the previous month compared.
-    hours: usize,
-    through_ms: EpochMillis,
-    offset_at_through: i32,
+    span: RunningSpan,
+    /// The previous month's same span, per category.
+    previous: Vec<u64>,
+    /// The instant that span ends at (RFC 3339).
+    previous_through: String,
 }
 
-fn running_span(timezone: &str, m: YearMonth, now: EpochMillis) -> Option<Running> {
+fn running(ledger: &Ledger, timezone: &str, m: YearMonth, now: EpochMillis) -> Option<Running> {
     let tz = jiff::tz::TimeZone::get(timezone).ok()?;
     let index = MonthIndex::new(tz.clone());
     let cur = index.slot(m)?;
@@ -155,29 +155,30 @@ fn running_span(timezone: &str, m: YearMonth, now: EpochMillis) -> Option<Runnin
         return None;
     }
     let prev = index.slot(m.plus(-1))?;
-    let elapsed = now - cur.start_ms;
-    // The hours of the previous month that began before the same elapsed
-    // time (the ledger keeps hourly counts), at most the whole month.
-    let hours = usize::try_from((elapsed + 3_599_999) / 3_600_000).ok()?;
-    let through_ms = (prev.start_ms + hours as i64 * 3_600_000).min(prev.end_ms);
+    let hours = i64::try_from(change::MonthToDate::hours(&cur, now)).ok()?;
+    let through_ms = prev
+        .start_ms
+        .saturating_add(hours.saturating_mul(3_600_000))
+        .min(prev.end_ms);
+    // Day of the month and UTC offset at an instant, in the zone.
     let local = |t: EpochMillis| {
-        let ts = jiff::Timestamp::from_millisecond(t).ok()?;
-        let z = ts.to_zoned_datetime(tz.clone());
+        let z = jiff::Timestamp::from_millisecond(t)
+            .ok()?
+            .to_zoned_datetime(tz.clone());
         Some((u8::try_from(z.day()).ok()?, z.offset().seconds()))
     };
     let (day, now_offset) = local(now)?;
     let (_, start_offset) = local(cur.start_ms)?;
-    let (previous_day, offset_at_through) = local((through_ms - 1).max(prev.start_ms))?;
+    let (previous_day, through_offset) = local((through_ms - 1).max(prev.start_ms))?;
     Some(Running {
-        info: MonthToDate {
+        span: RunningSpan {
             from: format_rfc3339(cur.start_ms, start_offset),
             through: format_rfc3339(now, now_offset),
             day,
             previous_day,
         },
-        hours,
-        through_ms,
-        offset_at_through,
+        previous: change::MonthToDate::compute(ledger, &cur, now).previous_same_span,
+        previous_through: format_rfc3339(through_ms, through_offset),
     })
 }
 
@@ -187,15 +188,13 @@ impl MonthlyReport {
     /// is compared month to date with the same elapsed span of the month
     /// before; any other month is closed and compared whole.
     pub fn build(ledger: &Ledger, timezone: &str, m: YearMonth, now: EpochMillis) -> MonthlyReport {
-        let running = running_span(timezone, m, now);
+        let running = running(ledger, timezone, m, now);
         let cats = ledger.categories();
         let total = ledger.total(m);
         let prev = m.plus(-1);
         // The previous month's figure per category, as compared.
         let prev_of = |c: usize| match &running {
-            Some(r) => ledger
-                .month(prev)
-                .map_or(0, |mc| mc.category_first_hours(c, r.hours)),
+            Some(r) => r.previous[c],
             None => ledger.category_total(prev, c),
         };
         let prev_total: u64 = (0..cats.len()).map(prev_of).sum();
@@ -314,12 +313,10 @@ impl MonthlyReport {
                 } else {
                     "closed"
                 },
-                through: running
-                    .as_ref()
-                    .map(|r| format_rfc3339(r.through_ms, r.offset_at_through)),
                 month_total: running.as_ref().map(|_| ledger.total(prev)),
+                through: running.as_ref().map(|r| r.previous_through.clone()),
             },
-            month_to_date: running.map(|r| r.info),
+            month_to_date: running.map(|r| r.span),
             category_changes,
             year_to_date,
             trend,

@@ -77,13 +77,18 @@ pub struct Resume {
     pub offset: u64,
 }
 
-/// The identity of a file now (see [`FileIdentity`]) and its length.
-pub fn identify(path: &std::path::Path) -> io::Result<(FileIdentity, u64)> {
+/// The first `n` bytes of a file (fewer if it is shorter) and its length.
+fn head_of(path: &std::path::Path, n: usize) -> io::Result<(Vec<u8>, u64)> {
     let f = File::open(path)?;
     let len = f.metadata()?.len();
-    let mut head = Vec::with_capacity(FileIdentity::HEAD);
-    f.take(FileIdentity::HEAD as u64).read_to_end(&mut head)?;
-    Ok((FileIdentity::of_head(&head), len))
+    let mut head = Vec::with_capacity(n);
+    f.take(n as u64).read_to_end(&mut head)?;
+    Ok((head, len))
+}
+
+/// The identity of a file now (see [`FileIdentity`]).
+pub fn identify(path: &std::path::Path) -> io::Result<FileIdentity> {
+    Ok(FileIdentity::of_head(&head_of(path, FileIdentity::HEAD)?.0))
 }
 
 /// Whether a file is the one a position was recorded for: its head hashes
@@ -95,16 +100,10 @@ pub fn is_same_file(
     recorded: Option<FileIdentity>,
     offset: u64,
 ) -> io::Result<bool> {
-    let f = File::open(path)?;
-    if f.metadata()?.len() < offset {
-        return Ok(false);
-    }
-    let Some(id) = recorded else {
-        return Ok(true);
-    };
-    let mut head = Vec::with_capacity(id.head_len as usize);
-    f.take(u64::from(id.head_len)).read_to_end(&mut head)?;
-    Ok(head.len() == id.head_len as usize && FileIdentity::of_head(&head) == id)
+    let want = recorded.map_or(0, |id| id.head_len as usize);
+    let (head, len) = head_of(path, want)?;
+    Ok(len >= offset
+        && recorded.is_none_or(|id| head.len() == want && FileIdentity::of_head(&head) == id))
 }
 
 /// Starts the reader thread. It stops at end of input, on error, or when the
@@ -284,8 +283,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("f.jsonl");
         std::fs::write(&p, b"line one\nline two\n").unwrap();
-        let (id, len) = identify(&p).unwrap();
-        assert_eq!((id.head_len, len), (18, 18));
+        let id = identify(&p).unwrap();
+        assert_eq!(id.head_len, 18);
         assert!(is_same_file(&p, Some(id), 18).unwrap());
         // Appended to: the same file.
         std::fs::write(&p, b"line one\nline two\nline three\n").unwrap();
@@ -298,7 +297,7 @@ mod tests {
         assert!(!is_same_file(&p, None, 18).unwrap());
         // A long file hashes only its head.
         std::fs::write(&p, vec![b'x'; 10_000]).unwrap();
-        assert_eq!(identify(&p).unwrap().0.head_len, FileIdentity::HEAD as u32);
+        assert_eq!(identify(&p).unwrap().head_len, FileIdentity::HEAD as u32);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

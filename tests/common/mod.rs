@@ -43,8 +43,8 @@ impl Drop for TempDir {
     }
 }
 
-/// Runs the binary and asserts success; returns stdout.
-pub fn ok(cmd: &mut Command) -> String {
+/// Runs the binary and asserts success.
+fn succeeded(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -52,7 +52,18 @@ pub fn ok(cmd: &mut Command) -> String {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out
+}
+
+/// Runs the binary and asserts success; returns stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    String::from_utf8(succeeded(cmd).stdout).unwrap()
+}
+
+/// Runs the binary with info logs and asserts success; returns its log
+/// (stderr).
+pub fn ok_log(cmd: &mut Command) -> String {
+    String::from_utf8(succeeded(cmd.env("RUST_LOG", "info")).stderr).unwrap()
 }
 
 /// Runs the binary expecting failure.
