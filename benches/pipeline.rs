@@ -9,9 +9,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use incident_monitor::config::Config;
+use incident_monitor::count::Engine;
 use incident_monitor::event::parse;
 use incident_monitor::generate::LiveStream;
-use incident_monitor::pipeline::Engine;
 use incident_monitor::state::PartitionKey;
 
 const EVENTS: usize = 100_000;
@@ -25,7 +25,7 @@ fn events() -> Vec<String> {
 fn bench(c: &mut Criterion) {
     let lines = events();
     // Arrival time: every generated event is in the past.
-    let wall = incident_monitor::pipeline::wall_now_ms();
+    let wall = incident_monitor::clock::wall_now_ms();
     let bytes: usize = lines.iter().map(String::len).sum();
     let settings = Config::default()
         .validate()

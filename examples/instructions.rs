@@ -19,15 +19,15 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use incident_monitor::config::Config;
+use incident_monitor::count::Engine;
 use incident_monitor::event::parse;
 use incident_monitor::generate::LiveStream;
-use incident_monitor::pipeline::Engine;
 use incident_monitor::state::PartitionKey;
 
 fn main() -> ExitCode {
     let step = std::env::args().nth(1).unwrap_or_default();
     // Arrival time: every generated event is in the past.
-    let wall = incident_monitor::pipeline::wall_now_ms();
+    let wall = incident_monitor::clock::wall_now_ms();
     // The same events as benches/pipeline.rs.
     let lines: Vec<String> = LiveStream::ending_at(7, 100_000, 1_790_000_000_000, 10).collect();
     let settings = match Config::default().validate() {

@@ -28,6 +28,8 @@ use std::collections::BTreeMap;
 
 use crate::event::EpochMillis;
 
+#[allow(unsafe_code)]
+mod prefetch;
 mod table;
 
 use table::IdTable;
@@ -186,7 +188,8 @@ impl Dedup {
         }
     }
 
-    pub fn len(&self) -> usize {
+    /// Ids remembered now.
+    pub fn remembered(&self) -> usize {
         self.ids.len()
     }
 
@@ -213,10 +216,6 @@ impl Dedup {
     #[inline(always)]
     pub fn prefetch(&self, id: &IdHash) {
         self.ids.prefetch(id);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
     }
 
     /// Arrival buckets with their ids, oldest first (for checkpoints). An
@@ -276,7 +275,7 @@ mod tests {
         assert_eq!(d.offer(a, 0), Seen::New);
         assert_eq!(d.offer(IdHash::of("b"), 0), Seen::New);
         assert_eq!(d.offer(a, HOUR), Seen::Duplicate);
-        assert_eq!(d.len(), 2);
+        assert_eq!(d.remembered(), 2);
     }
 
     #[test]
@@ -315,10 +314,10 @@ mod tests {
         let mut d = Dedup::new(1000 * DAY, 1000);
         for i in 0..5000i64 {
             assert_eq!(d.offer(IdHash::of(&i.to_string()), i * 60_000), Seen::New);
-            assert!(d.len() <= 1000);
+            assert!(d.remembered() <= 1000);
         }
-        assert!(d.len() >= 1000 - 1000 / 64);
-        assert_eq!(d.evicted(), 5000 - d.len() as u64);
+        assert!(d.remembered() >= 1000 - 1000 / 64);
+        assert_eq!(d.evicted(), 5000 - d.remembered() as u64);
         assert_eq!(d.offer(IdHash::of("4999"), 5000 * 60_000), Seen::Duplicate);
         // Evicted: counts again (the documented price of the cap).
         assert_eq!(d.offer(IdHash::of("0"), 5000 * 60_000), Seen::New);
@@ -339,7 +338,7 @@ mod tests {
         }
         let parts = d.buckets().map(|(k, v)| (k, v.to_vec())).collect();
         let mut r = Dedup::restore(3 * DAY, 1_000_000, parts, 99 * HOUR);
-        assert_eq!(r.len(), d.len());
+        assert_eq!(r.remembered(), d.remembered());
         for i in 0..200i64 {
             let (id, t) = (IdHash::of(&(i % 130).to_string()), (99 + i) * HOUR);
             assert_eq!(r.offer(id, t), d.offer(id, t), "{i}");
@@ -359,8 +358,8 @@ mod tests {
                 d.offer(IdHash::of(&(i - 20_000).to_string()), t);
             }
         }
-        let per_id = d.heap_bytes() as f64 / d.len() as f64;
-        eprintln!("{} ids: {:.1} bytes per id", d.len(), per_id);
+        let per_id = d.heap_bytes() as f64 / d.remembered() as f64;
+        eprintln!("{} ids: {:.1} bytes per id", d.remembered(), per_id);
         assert!((32.0..=64.0).contains(&per_id), "{per_id}");
     }
 
@@ -370,6 +369,6 @@ mod tests {
         d.offer(IdHash::of("old"), 0);
         let parts = d.buckets().map(|(k, v)| (k, v.to_vec())).collect();
         let r = Dedup::restore(30 * DAY, 1_000_000, parts, 31 * DAY);
-        assert!(r.is_empty());
+        assert_eq!(r.remembered(), 0);
     }
 }

@@ -1,5 +1,6 @@
 //! The `incident-monitor` binary: parses the command line, sets up logging
 //! and calls one function of the library.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -193,8 +194,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             let explicit_metrics_addr = metrics_addr.clone();
             let metrics_addr =
                 metrics_addr.unwrap_or_else(|| settings.config.metrics.listen_addr.clone());
-            let runtime = runtime()?;
-            let summary = runtime.block_on(async {
+            let summary = on_runtime(async {
                 let shutdown = shutdown_token();
                 match input {
                     Some(input) => {
@@ -243,7 +243,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
         Command::Demo {
             metrics_addr,
             state_dir,
-        } => runtime()?.block_on(async {
+        } => on_runtime(async {
             app::demo(metrics_addr, state_dir, progress, shutdown_token()).await
         }),
         Command::Report {
@@ -301,12 +301,22 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
-    tokio::runtime::Builder::new_multi_thread()
+/// How long the runtime may wait, at exit, for blocking tasks still
+/// running (a checkpoint write, a stdin read that never returns): the
+/// runs have checkpointed and committed by then, so exit is bounded.
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs a command's future on a runtime, then shuts the runtime down with a
+/// bound.
+fn on_runtime<T>(f: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))
+        .map_err(AppError::io("cannot start the runtime"))?;
+    let out = runtime.block_on(f);
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    out
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; a second signal exits

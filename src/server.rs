@@ -8,7 +8,6 @@
 //! touches the monitor's state, so a slow scrape cannot slow consumption.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http_body_util::Full;
@@ -96,11 +95,6 @@ pub async fn serve(
     }
     tracker.close();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), tracker.wait()).await;
-}
-
-/// The local address, for logs (port 0 resolves here).
-pub fn local_addr(l: &TcpListener) -> Option<SocketAddr> {
-    l.local_addr().ok()
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {

@@ -34,10 +34,6 @@ pub struct WindowShape {
 }
 
 impl WindowShape {
-    pub fn length_ms(&self) -> i64 {
-        self.slide_ms * self.panes as i64
-    }
-
     /// Shapes from a validated configuration.
     pub fn from_config(cfg: &WindowsConfig) -> Arc<[WindowShape]> {
         cfg.windows

@@ -62,7 +62,7 @@ fn malformed_corpus_is_counted_by_reason_and_valid_lines_all_count() {
     let june = merged
         .report(
             "2022-06".parse().unwrap(),
-            incident_monitor::pipeline::wall_now_ms(),
+            incident_monitor::clock::wall_now_ms(),
         )
         .unwrap();
     assert_eq!(june.total, 6);

@@ -5,10 +5,11 @@
 mod common;
 
 use common::*;
+use incident_monitor::clock::wall_now_ms;
 use incident_monitor::config::Config;
+use incident_monitor::count::{Engine, Outcome};
 use incident_monitor::event::Reject;
 use incident_monitor::generate::ncsc_2022;
-use incident_monitor::pipeline::{Engine, Outcome, wall_now_ms};
 use incident_monitor::state::PartitionKey;
 
 fn ncsc_engine() -> Engine {

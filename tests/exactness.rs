@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use incident_monitor::calendar::Ledger;
 use incident_monitor::config::Config;
+use incident_monitor::count::Engine;
 use incident_monitor::generate::ncsc_2022;
-use incident_monitor::pipeline::Engine;
 use incident_monitor::state::PartitionKey;
 use proptest::prelude::*;
 
@@ -22,7 +22,7 @@ fn ledger_of(lines: &[String], tz: &str) -> Ledger {
         e.apply(
             &mut st,
             l.as_bytes(),
-            incident_monitor::pipeline::wall_now_ms(),
+            incident_monitor::clock::wall_now_ms(),
         );
     }
     st.ledger

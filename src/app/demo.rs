@@ -33,10 +33,6 @@ const RECENT_EVENTS: u64 = 3000;
 /// Live events per second after the replay.
 const LIVE_RATE: u64 = 20;
 
-fn rt(e: impl std::fmt::Display) -> AppError {
-    AppError::Runtime(e.to_string())
-}
-
 /// Runs the demo until `shutdown`.
 pub async fn demo(
     metrics_addr: String,
@@ -44,12 +40,15 @@ pub async fn demo(
     progress: ProgressMode,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
-    let cluster = MockCluster::new(1)
-        .map_err(|e| rt(format!("cannot start the embedded Kafka cluster: {e}")))?;
-    cluster.create_topic(TOPIC, 4, 1).map_err(rt)?;
+    let cluster =
+        MockCluster::new(1).map_err(AppError::kafka("cannot start the embedded Kafka cluster"))?;
+    cluster
+        .create_topic(TOPIC, 4, 1)
+        .map_err(AppError::kafka(format!("cannot create the topic {TOPIC}")))?;
     let brokers = cluster.bootstrap_servers();
 
-    let mut cfg = Config::from_toml(DEMO_CONFIG).map_err(rt)?;
+    let mut cfg = Config::from_toml(DEMO_CONFIG)
+        .map_err(|m| AppError::Usage(format!("the demo's embedded configuration: {m}")))?;
     cfg.kafka.brokers = brokers.clone();
     cfg.kafka.topic = TOPIC.to_owned();
     cfg.kafka.group_id = "incident-monitor-demo".to_owned();
@@ -67,7 +66,7 @@ pub async fn demo(
         .set("bootstrap.servers", &brokers)
         .set("linger.ms", "20")
         .create()
-        .map_err(rt)?;
+        .map_err(AppError::kafka("cannot create the demo producer"))?;
     let mut replay = ncsc_2022(2022);
     // Then the last ten weeks at a low rate, so the running month and the
     // ones before it have data (month-over-month gauges are defined).
@@ -75,7 +74,7 @@ pub async fn demo(
     replay.extend(LiveStream::ending_at(
         11,
         RECENT_EVENTS,
-        crate::pipeline::wall_now_ms(),
+        crate::clock::wall_now_ms(),
         recent_step,
     ));
     let replay_len = replay.len() as u64;
@@ -113,7 +112,11 @@ pub async fn demo(
         // The pipeline failed before starting: report its error.
         return match pipeline.await {
             Ok(Err(e)) => Err(e),
-            _ => Err(rt("the pipeline stopped before it started")),
+            Ok(Ok(_)) => Err(AppError::Stage(super::StageError::Stopped)),
+            Err(source) => Err(AppError::Task {
+                what: "the pipeline",
+                source,
+            }),
         };
     };
 
@@ -179,12 +182,10 @@ fn prepare_state_dir(dir: &std::path::Path) -> Result<(), AppError> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if marker.is_file() {
-                std::fs::remove_dir_all(dir).map_err(|e| {
-                    rt(format!(
-                        "cannot clear the demo's earlier state in {}: {e}",
-                        dir.display()
-                    ))
-                })?;
+                std::fs::remove_dir_all(dir).map_err(AppError::io(format!(
+                    "cannot clear the demo's earlier state in {}",
+                    dir.display()
+                )))?;
             } else if entries.next().is_some() {
                 return Err(AppError::Usage(format!(
                     "--state-dir {} is not empty and was not created by the demo; \
@@ -208,12 +209,10 @@ fn prepare_state_dir(dir: &std::path::Path) -> Result<(), AppError> {
                 b"created by incident-monitor demo; it may clear this directory\n",
             )
         })
-        .map_err(|e| {
-            rt(format!(
-                "cannot create the demo state directory {}: {e}",
-                dir.display()
-            ))
-        })
+        .map_err(AppError::io(format!(
+            "cannot create the demo state directory {}",
+            dir.display()
+        )))
 }
 
 async fn finish(
@@ -221,7 +220,10 @@ async fn finish(
 ) -> Result<(), AppError> {
     match pipeline.await {
         Ok(r) => r.map(|_| ()),
-        Err(e) => Err(rt(format!("pipeline task failed: {e}"))),
+        Err(source) => Err(AppError::Task {
+            what: "the pipeline",
+            source,
+        }),
     }
 }
 
@@ -247,7 +249,7 @@ fn print_report(started: &Started, who: &ReportConfig) {
     let tz = m.engine().settings().config.timezone.clone();
     drop(m);
     let june = "2022-06".parse().unwrap_or(crate::calendar::YearMonth(0));
-    let r = MonthlyReport::build(&ledger, &tz, june, crate::pipeline::wall_now_ms());
+    let r = MonthlyReport::build(&ledger, &tz, june, crate::clock::wall_now_ms());
     println!("{}", render(&r, Lang::Vi, Format::Text, who));
     println!();
     println!("{}", crate::report::sentence(&r, Lang::En, who));

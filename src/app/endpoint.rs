@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{AppError, Monitor};
+use super::AppError;
+use crate::clock::wall_now_ms;
 use crate::config::Settings;
+use crate::count::Monitor;
 use crate::metrics::Metrics;
-use crate::pipeline::wall_now_ms;
 use crate::server;
 use crate::spike::SpikeDetector;
 
@@ -40,16 +41,18 @@ impl Endpoint {
             .iter()
             .map(|w| w.length_secs as f64)
             .collect();
-        let metrics = Arc::new(
-            Metrics::new(settings.categories(), &windows, &settings.sectors)
-                .map_err(|e| AppError::Runtime(e.to_string()))?,
-        );
+        let metrics = Arc::new(Metrics::new(
+            settings.categories(),
+            &windows,
+            &settings.sectors,
+        )?);
         metrics.set_ready(false, "starting");
         let listener = server::bind(addr)
             .await
             .map_err(|e| AppError::Usage(e.to_string()))?;
-        let addr = server::local_addr(&listener)
-            .ok_or_else(|| AppError::Runtime("metrics listener has no address".into()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(AppError::io("the metrics listener has no address"))?;
         tracing::info!(%addr, "serving /metrics, /healthz, /readyz and /report");
         let stop = CancellationToken::new();
         let server = tokio::spawn(server::serve(

@@ -2,32 +2,35 @@
 //! sources, the monitor and the report. `main.rs` parses flags and calls one
 //! function here.
 
+mod checkpoints;
 mod demo;
 mod endpoint;
 mod kafka;
-mod monitor;
 mod reports;
 mod run;
+mod schedule;
 mod stage;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use demo::demo;
 pub use kafka::{KafkaOptions, Started, run_kafka};
-pub use monitor::{Monitor, MonitorError};
 pub use reports::LiveReports;
 pub use run::{RunSummary, run_input};
-pub use stage::Stage;
+pub use stage::{Stage, StageError};
 
 use crate::calendar::YearMonth;
 use crate::config::{Config, ConfigError, ReportConfig, Settings};
+use crate::count::{Monitor, MonitorError};
 use crate::generate::{LiveStream, Scenario, incident_id, ncsc_2022, write_lines};
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::report::{Format, Lang, MergedState, ReportError, render};
-use crate::state::StateStore;
+use crate::state::{LockError, StateBackend, StateStore, StoreError};
 
-/// A command's failure, with the exit status it maps to.
+/// A command's failure, with the exit status it maps to and the error it
+/// came from ([`std::error::Error::source`]).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Bad flags or configuration: exit 2.
@@ -35,20 +38,91 @@ pub enum AppError {
     Usage(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Anything that went wrong while running: exit 1.
-    #[error("{0}")]
-    Runtime(String),
+    /// The rest is what went wrong while running: exit 1.
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Monitor(#[from] MonitorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error(transparent)]
+    Poisoned(#[from] Poisoned),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Kafka {
+        what: String,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("{what} failed: {source}")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+    /// A drain (`--until-end`) gave up: no broker could be reached.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) | AppError::Config(_) => 2,
-            AppError::Runtime(_) | AppError::Report(_) => 1,
+            _ => 1,
         }
     }
+
+    /// An I/O failure, with what was being done.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
+        let what = what.into();
+        move |source| AppError::Io { what, source }
+    }
+
+    /// A Kafka client failure, with what was being done.
+    pub fn kafka(what: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> AppError {
+        let what = what.into();
+        move |source| AppError::Kafka { what, source }
+    }
+}
+
+/// A lock whose holder panicked: the state behind it cannot be trusted.
+#[derive(Debug, thiserror::Error)]
+#[error("the {0} lock is poisoned: a thread panicked while holding it")]
+pub struct Poisoned(&'static str);
+
+/// Takes a lock; the one place a poisoned lock becomes an error.
+pub(crate) fn locked<'a, T>(
+    m: &'a Mutex<T>,
+    what: &'static str,
+) -> Result<MutexGuard<'a, T>, Poisoned> {
+    m.lock().map_err(|_| Poisoned(what))
+}
+
+/// A monitor shared by a loop, its apply stage and the `/report` handler.
+pub(crate) type SharedMonitor = Arc<Mutex<Monitor>>;
+
+/// The monitor of a run over a state directory, and the directory as the
+/// state backend (shared with live reports).
+pub(crate) fn open_monitor(
+    settings: &Settings,
+    store: StateStore,
+) -> Result<(SharedMonitor, Arc<dyn StateBackend>), AppError> {
+    let backend: Arc<dyn StateBackend> = Arc::new(store);
+    let engine = crate::count::Engine::new(settings.clone());
+    let monitor = Monitor::open(engine, backend.clone())?;
+    Ok((Arc::new(Mutex::new(monitor)), backend))
 }
 
 /// Loads the config file (or the built-in defaults), applies overrides, and
@@ -119,20 +193,20 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
     let who: ReportConfig = match &cfg {
         Some(c) => c.report.clone(),
         None => store
-            .load_meta()
-            .map_err(|e| AppError::Runtime(e.to_string()))?
+            .load_meta()?
             .map_or_else(|| Config::default().report, |m| m.report),
     };
     let merged = MergedState::load(&store)?;
-    let r = merged.report(args.month, crate::pipeline::wall_now_ms())?;
+    let r = merged.report(args.month, crate::clock::wall_now_ms())?;
     Ok(render(&r, args.lang, args.format, &who))
 }
 
 /// Writes a command's output to a file or stdout.
 pub fn emit(text: &str, output: Option<&Path>) -> Result<(), AppError> {
     match output {
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| AppError::Runtime(format!("cannot write {}: {e}", p.display()))),
+        Some(p) => {
+            std::fs::write(p, text).map_err(AppError::io(format!("cannot write {}", p.display())))
+        }
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
@@ -144,7 +218,7 @@ pub fn emit(text: &str, output: Option<&Path>) -> Result<(), AppError> {
                         Err(e)
                     }
                 })
-                .map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
+                .map_err(AppError::io("cannot write to stdout"))
         }
     }
 }
@@ -192,7 +266,7 @@ impl GenerateArgs {
                     // Paced: event times are the wall clock when written.
                     Box::new(LiveStream::real_time(self.seed, Some(count)))
                 } else {
-                    let now = crate::pipeline::wall_now_ms();
+                    let now = crate::clock::wall_now_ms();
                     Box::new(LiveStream::ending_at(self.seed, count, now, 10))
                 };
                 (lines, count)
@@ -205,8 +279,7 @@ impl GenerateArgs {
 pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
     let (lines, _) = args.lines()?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    write_lines(lines, &mut out, args.rate)
-        .map_err(|e| AppError::Runtime(format!("cannot write to stdout: {e}")))
+    write_lines(lines, &mut out, args.rate).map_err(AppError::io("cannot write to stdout"))
 }
 
 /// `generate --brokers --topic`: produces the scenario to Kafka, keyed by
@@ -256,7 +329,10 @@ pub fn generate_to_kafka(
                         e.rdkafka_error_code(),
                         Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
                     ) {
-                        return Err(AppError::Runtime(format!("producing to {topic}: {e}")));
+                        return Err(AppError::Kafka {
+                            what: format!("producing to {topic}"),
+                            source: e,
+                        });
                     }
                     producer.poll(std::time::Duration::from_millis(50));
                     rec = back;
@@ -272,10 +348,8 @@ pub fn generate_to_kafka(
     }
     let flushed = producer.flush(std::time::Duration::from_secs(60));
     shown.finish(&snapshot(n, &producer));
-    flushed.map_err(|e| {
-        AppError::Runtime(format!(
-            "{n} messages queued but not all delivered to {topic} within 60 s: {e}"
-        ))
-    })?;
+    flushed.map_err(AppError::kafka(format!(
+        "{n} messages queued but not all delivered to {topic} within 60 s"
+    )))?;
     Ok(n)
 }

@@ -8,16 +8,17 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use super::Monitor;
 use crate::calendar::YearMonth;
+use crate::clock::wall_now_ms;
 use crate::config::ReportConfig;
+use crate::count::Monitor;
 use crate::report::{Format, Lang, MergedState, ReportError, render};
 use crate::server::Reports;
-use crate::state::{PartitionKey, StateStore};
+use crate::state::{PartitionKey, StateBackend};
 
 pub struct LiveReports {
     pub monitor: Arc<Mutex<Monitor>>,
-    pub store: StateStore,
+    pub store: Arc<dyn StateBackend>,
     pub who: ReportConfig,
 }
 
@@ -43,16 +44,14 @@ impl LiveReports {
         Ok(MergedState {
             ledger,
             timezone,
-            covered_until_ms: Some(crate::pipeline::wall_now_ms()),
+            covered_until_ms: Some(wall_now_ms()),
         })
     }
 }
 
 impl Reports for LiveReports {
     fn render(&self, month: YearMonth, lang: Lang, format: Format) -> Result<String, ReportError> {
-        let r = self
-            .merged()?
-            .report(month, crate::pipeline::wall_now_ms())?;
+        let r = self.merged()?.report(month, wall_now_ms())?;
         Ok(render(&r, lang, format, &self.who))
     }
 }

@@ -1,19 +1,26 @@
-//! `run --input`: the thin async loop around the monitor.
+//! `run --input`: a file or stdin through the same path as Kafka.
 //!
-//! Selects, in priority order, on shutdown, the checkpoint tick and the next
-//! batch from the source. Applying a batch is synchronous and bounded (one
-//! batch of at most a few thousand lines), so the loop stays responsive.
+//! The reader thread reads and splits lines into batches and prepares
+//! them (decode, classify: the costly half) on its core; the apply stage
+//! commits them on the other (dedup, counts, positions), through the same
+//! [`Monitor::apply`] as Kafka batches. The loop only watches: shutdown,
+//! the schedule (metrics, checkpoints, progress), the checkpoint written,
+//! and the reader's end.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::checkpoints::Checkpointer;
 use super::endpoint::Endpoint;
-use super::{AppError, LiveReports, Monitor};
+use super::schedule::{Schedule, Tick};
+use super::stage::{Stage, StageSender};
+use super::{AppError, LiveReports, locked};
+use crate::clock::wall_now_ms;
 use crate::config::Settings;
-use crate::pipeline::{Engine, wall_now_ms};
+use crate::count::{Batch, Engine, Monitor};
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
-use crate::source::file::{self, Input, Resume, SourceMsg};
+use crate::source::file::{self, Input, Resume, Sink};
 use crate::state::{Outcomes, PartitionKey, StateStore};
 
 /// What a run did.
@@ -43,174 +50,248 @@ pub async fn run_input(
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary, AppError> {
     let started = std::time::Instant::now();
-    let _lock = store.lock().map_err(|e| AppError::Runtime(e.to_string()))?;
-    let interval = Duration::from_millis(settings.config.state.checkpoint_interval_ms);
-    let mut update = tokio::time::interval(Duration::from_millis(
-        settings.config.metrics.update_interval_ms,
-    ));
-    update.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let max_line = settings.config.events.max_event_bytes;
-    let who = settings.config.report.clone();
-    let endpoint_settings = settings.clone();
-    // Shared only with the /report handler, which copies ledgers under the
-    // lock; the loop is its only other user.
-    let monitor = Arc::new(Mutex::new(
-        Monitor::open(Engine::new(settings), store.clone())
-            .map_err(|e| AppError::Runtime(e.to_string()))?,
-    ));
-    let mut endpoint = match metrics_addr {
+    let _lock = store.lock()?;
+    let cfg = settings.config.clone();
+    let (monitor, backend) = super::open_monitor(&settings, store)?;
+    let endpoint = match metrics_addr {
         Some(addr) => {
             let reports = Arc::new(LiveReports {
                 monitor: monitor.clone(),
-                store,
-                who,
+                store: backend,
+                who: cfg.report.clone(),
             });
-            let e = Endpoint::start(&endpoint_settings, &addr, reports).await?;
+            let e = Endpoint::start(&settings, &addr, reports).await?;
             e.metrics.set_ready(true, "");
             Some(e)
         }
         None => None,
     };
-    let lock = || {
-        monitor
-            .lock()
-            .map_err(|_| AppError::Runtime("monitor lock poisoned".into()))
-    };
     let key = PartitionKey::input();
-    let wall = wall_now_ms();
-    let (resume, records_before) = {
-        let mut guard = lock()?;
-        let st = guard
-            .partition(&key, wall)
-            .map_err(|e| AppError::Runtime(e.to_string()))?;
-        // The same file resumes after its checkpoint; another file, the same
-        // path holding other data, and stdin start at the beginning, with
-        // the same counts and dedup memory (so the same incidents again
-        // count nothing twice, and a new stream counts every incident).
-        let same = match &input {
-            Input::Stdin => false,
-            Input::File(path) => {
-                st.position.input == input.name()
-                    && file::is_same_file(path, st.position.identity, st.position.next_offset)
-                        .map_err(|e| {
-                            AppError::Runtime(format!("cannot read {}: {e}", input.name()))
-                        })?
-            }
-        };
-        let resume = if same {
-            Resume {
-                offset: st.position.next_offset,
-            }
-        } else {
-            if st.position.next_offset > 0 || !st.position.input.is_empty() {
-                tracing::info!(
-                    previous = %st.position.input,
-                    input = %input.name(),
-                    "not the input of the last checkpoint (stdin, another file, or the same path with other data): reading it from its start"
-                );
-            }
-            st.position.input = input.name();
-            st.position.identity = match &input {
-                Input::Stdin => None,
-                Input::File(path) => Some(file::identify(path).map_err(|e| {
-                    AppError::Runtime(format!("cannot read {}: {e}", input.name()))
-                })?),
-            };
-            st.position.next_offset = 0;
-            st.position.records = 0;
-            Resume::default()
-        };
-        if resume.offset > 0 {
-            tracing::info!(input = %input.name(), offset = resume.offset, lines = st.position.records, "resuming after the last checkpoint");
-        }
-        (resume, st.position.records)
+    let (resume, records_before) = resume_point(&mut *locked(&monitor, "monitor")?, &key, &input)?;
+    let stage = Stage::start(
+        monitor.clone(),
+        endpoint.as_ref().map(|e| e.metrics.clone()),
+        None,
+        key.source.as_str().into(),
+    )?;
+    let sink = Prepare {
+        to: stage.sender(),
+        engine: Engine::new(settings),
     };
-    let mut rx = file::spawn(input.clone(), resume, max_line, 8)
-        .map_err(|e| AppError::Runtime(format!("cannot read {}: {e}", input.name())))?;
+    let reader = file::spawn(input.clone(), resume, cfg.events.max_event_bytes, sink)
+        .map_err(AppError::io(format!("cannot read {}", input.name())))?;
+    let watch = Watch {
+        total_bytes: match &input {
+            // Progress: bytes of the file (its length now) or lines of stdin.
+            Input::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        },
+        baseline: locked(&monitor, "monitor")?.outcomes(),
+        key,
+        records_before,
+    };
+    let shown = Progress::new(progress, "run --input", Unit::Bytes);
+    let schedule = Schedule::new(
+        endpoint
+            .is_some()
+            .then(|| Duration::from_millis(cfg.metrics.update_interval_ms)),
+        Duration::from_millis(cfg.state.checkpoint_interval_ms),
+        (!shown.is_off()).then(|| shown.tick()),
+    );
+    let mut run = FileRun {
+        checkpoints: Checkpointer::new(monitor.clone()),
+        monitor,
+        endpoint,
+        stage,
+        watch,
+        shown,
+        schedule,
+    };
+    let ended = run.until(reader, &input, shutdown).await;
+    let (events_this_run, outcomes) = run.finish().await?;
+    Ok(RunSummary {
+        outcomes,
+        events_this_run,
+        elapsed: started.elapsed(),
+        completed: ended?,
+    })
+}
 
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    // Progress: bytes of the file (its length now) or lines of stdin.
-    let total_bytes = match &input {
-        Input::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
-        Input::Stdin => None,
+/// The parts of a file run.
+struct FileRun {
+    monitor: Arc<Mutex<Monitor>>,
+    endpoint: Option<Endpoint>,
+    stage: Stage,
+    checkpoints: Checkpointer,
+    schedule: Schedule,
+    watch: Watch,
+    shown: Progress,
+}
+
+impl FileRun {
+    /// Watches until the reader ends (`true`: at end of input) or shutdown
+    /// (`false`); a read error is returned. The reader is stopped either way.
+    async fn until(
+        &mut self,
+        mut reader: file::Reader,
+        input: &Input,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<bool, AppError> {
+        tokio::pin!(shutdown);
+        let ended = loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => {
+                    tracing::info!("shutdown requested: checkpointing and stopping");
+                    break Ok(false);
+                }
+                tick = self.schedule.next(!self.checkpoints.is_writing()) => self.on_tick(tick)?,
+                written = self.checkpoints.written() => {
+                    written?;
+                    if let Some(e) = &self.endpoint {
+                        e.metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
+                    }
+                }
+                done = &mut reader.done => break match done {
+                    Ok(Ok(complete)) => Ok(complete),
+                    Ok(Err(e)) => Err(AppError::Io { what: format!("reading {} failed", input.name()), source: e }),
+                    Err(_) => Err(AppError::Io {
+                        what: "the input reader".into(),
+                        source: std::io::Error::other("stopped unexpectedly"),
+                    }),
+                },
+            }
+        };
+        reader.stop();
+        ended
+    }
+
+    fn on_tick(&mut self, tick: Tick) -> Result<(), AppError> {
+        match tick {
+            Tick::Checkpoint => self.checkpoints.start()?,
+            Tick::Publish => self.publish()?,
+            Tick::Progress => {
+                let s = self.watch.snapshot(&*locked(&self.monitor, "monitor")?);
+                self.shown.update(&s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything handed over is counted and checkpointed (also after a
+    /// read error, reported after); returns the lines of this run and the
+    /// counters.
+    async fn finish(mut self) -> Result<(u64, Outcomes), AppError> {
+        self.stage.stop().await?;
+        let last = self.watch.snapshot(&*locked(&self.monitor, "monitor")?);
+        self.shown.finish(&last);
+        self.checkpoints.finish().await?;
+        self.publish()?;
+        if let Some(e) = self.endpoint.take() {
+            e.stop().await;
+        }
+        let outcomes = locked(&self.monitor, "monitor")?.outcomes();
+        Ok((last.events, outcomes))
+    }
+
+    /// Writes the monitor's figures into the endpoint's metrics.
+    fn publish(&mut self) -> Result<(), AppError> {
+        if let Some(e) = self.endpoint.as_mut() {
+            e.publish(&mut *locked(&self.monitor, "monitor")?);
+            e.metrics.set_queue_depth("input", self.stage.depth());
+        }
+        Ok(())
+    }
+}
+
+/// The reader's batches, prepared on its thread, to the apply stage.
+struct Prepare {
+    to: StageSender,
+    engine: Engine,
+}
+
+impl Sink for Prepare {
+    fn spare(&mut self) -> Batch {
+        self.to.spare()
+    }
+
+    fn send(&mut self, mut batch: Batch) -> bool {
+        batch.prepare(&mut self.engine);
+        self.to.send_blocking(batch)
+    }
+}
+
+/// Where to read from: after the checkpoint for the same file; from the
+/// start for another file, the same path holding other data, or stdin,
+/// with the same counts and dedup memory (so the same incidents again count
+/// nothing twice, and a new stream counts every incident). Returns the
+/// resume point and the lines the position had counted.
+fn resume_point(
+    monitor: &mut Monitor,
+    key: &PartitionKey,
+    input: &Input,
+) -> Result<(Resume, u64), AppError> {
+    let st = monitor.partition(key, wall_now_ms())?;
+    let unreadable = || AppError::io(format!("cannot read {}", input.name()));
+    let same = match input {
+        Input::Stdin => false,
+        Input::File(path) => {
+            st.position.input == input.name()
+                && file::is_same_file(path, st.position.identity, st.position.next_offset)
+                    .map_err(unreadable())?
+        }
     };
-    let baseline = lock()?.outcomes();
-    let mut shown = Progress::new(progress, "run --input", Unit::Bytes);
-    let mut progress_tick = tokio::time::interval(shown.tick());
-    progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    progress_tick.tick().await;
-    let snapshot = |m: &Monitor| -> Snapshot {
+    if same {
+        if st.position.next_offset > 0 {
+            tracing::info!(input = %input.name(), offset = st.position.next_offset, lines = st.position.records, "resuming after the last checkpoint");
+        }
+        let resume = Resume {
+            offset: st.position.next_offset,
+        };
+        return Ok((resume, st.position.records));
+    }
+    if st.position.next_offset > 0 || !st.position.input.is_empty() {
+        tracing::info!(
+            previous = %st.position.input,
+            input = %input.name(),
+            "not the input of the last checkpoint (stdin, another file, or the same path with other data): reading it from its start"
+        );
+    }
+    st.position.input = input.name();
+    st.position.identity = match input {
+        Input::Stdin => None,
+        Input::File(path) => Some(file::identify(path).map_err(unreadable())?),
+    };
+    st.position.next_offset = 0;
+    st.position.records = 0;
+    Ok((Resume::default(), 0))
+}
+
+/// What the progress display shows of a file run.
+struct Watch {
+    key: PartitionKey,
+    records_before: u64,
+    total_bytes: Option<u64>,
+    baseline: Outcomes,
+}
+
+impl Watch {
+    fn snapshot(&self, m: &Monitor) -> Snapshot {
         let (done, records) = m
             .partitions()
-            .find(|p| p.key == key)
-            .map_or((0, records_before), |p| {
+            .find(|p| p.key == self.key)
+            .map_or((0, self.records_before), |p| {
                 (p.position.next_offset, p.position.records)
             });
-        let o = m.outcomes();
+        let (o, b) = (m.outcomes(), &self.baseline);
         Snapshot {
-            events: records.saturating_sub(records_before),
+            events: records.saturating_sub(self.records_before),
             done,
-            total: total_bytes,
-            accepted: Some(o.accepted.saturating_sub(baseline.accepted)),
-            duplicate: Some(o.duplicate.saturating_sub(baseline.duplicate)),
-            invalid: Some(o.invalid_total().saturating_sub(baseline.invalid_total())),
+            total: self.total_bytes,
+            accepted: Some(o.accepted.saturating_sub(b.accepted)),
+            duplicate: Some(o.duplicate.saturating_sub(b.duplicate)),
+            invalid: Some(o.invalid_total().saturating_sub(b.invalid_total())),
             ..Snapshot::default()
         }
-    };
-    tokio::pin!(shutdown);
-    let runtime = |e: super::MonitorError| AppError::Runtime(e.to_string());
-    let completed = loop {
-        tokio::select! {
-            biased;
-            () = &mut shutdown => {
-                tracing::info!("shutdown requested: checkpointing and stopping");
-                break false;
-            }
-            _ = tick.tick() => {
-                lock()?.checkpoint(wall_now_ms()).map_err(runtime)?;
-                if let Some(e) = &endpoint {
-                    e.metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
-                }
-            }
-            _ = update.tick(), if endpoint.is_some() => {
-                if let Some(e) = endpoint.as_mut() {
-                    e.publish(&mut *lock()?);
-                    e.metrics.set_queue_depth("input", rx.len());
-                }
-            }
-            _ = progress_tick.tick(), if !shown.is_off() => {
-                let s = snapshot(&*lock()?);
-                shown.update(&s);
-            }
-            msg = rx.recv() => match msg {
-                Some(SourceMsg::Batch(b)) => {
-                    lock()?.apply_batch(&key, b.iter(), b.end_offset, wall_now_ms()).map_err(runtime)?;
-                }
-                Some(SourceMsg::End) => break true,
-                Some(SourceMsg::Failed(e)) => {
-                    // Keep what was applied, then report the failure.
-                    lock()?.checkpoint(wall_now_ms()).map_err(runtime)?;
-                    return Err(AppError::Runtime(format!("reading {} failed: {e}", input.name())));
-                }
-                None => return Err(AppError::Runtime("the input reader stopped unexpectedly".into())),
-            }
-        }
-    };
-    drop(rx);
-    let last = snapshot(&*lock()?);
-    shown.finish(&last);
-    lock()?.checkpoint(wall_now_ms()).map_err(runtime)?;
-    if let Some(mut e) = endpoint {
-        e.publish(&mut *lock()?);
-        e.stop().await;
     }
-    let guard = lock()?;
-    Ok(RunSummary {
-        outcomes: guard.outcomes(),
-        events_this_run: last.events,
-        elapsed: started.elapsed(),
-        completed,
-    })
 }

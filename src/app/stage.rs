@@ -1,130 +1,144 @@
-//! The apply stage: a thread that applies the consumed messages to the
-//! monitor, so parsing and counting run on a second core while the consume
-//! loop keeps librdkafka's queue moving.
+//! The apply stage: a thread that counts batches into the monitor, so
+//! decoding and counting run on a core of their own while the source (the
+//! consume loop, the file reader) keeps reading.
 //!
-//! The loop copies each message (payload, key, partition, offset,
-//! timestamp) into a batch and hands full batches over a bounded channel
-//! (backpressure: the loop waits when the stage is [`DEPTH`] batches
-//! behind); applied batches come back emptied, so their buffers are reused.
-//! Order is kept: one stage, one channel. The thread prepares a batch
-//! (parse, classify) without the monitor lock and takes the lock only to
-//! commit it (dedup, counts, positions), so metrics and `/report` readers
-//! never wait for parsing. A *flush* is a barrier: it returns once every
-//! message handed over before it is applied. Revocation (the rebalance
-//! callback) and shutdown flush before they checkpoint, so a checkpoint
-//! never misses a consumed message of its partition.
+//! Every source hands it [`Batch`]es over one bounded channel (order is
+//! kept: one stage, one channel) and gets them back emptied, so buffers are
+//! reused. Backpressure never blocks a runtime worker: async senders
+//! `.await` a slot, threads (the file reader, the rebalance callback inside
+//! `block_in_place`) block on their own. The thread prepares a batch (if
+//! its source did not) without the monitor lock and takes the lock only to
+//! commit it, so metrics and `/report` readers never wait for parsing.
 //!
-//! Measured on the end-to-end benchmark: see docs/benchmarks.md.
+//! A *flush* is a barrier: it returns once every batch handed over before
+//! it is applied. A *release* (revocation) is applied in order too: the
+//! thread checkpoints the revoked partitions after their last message, so a
+//! checkpoint never misses a consumed message of its partition.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use rdkafka::Message;
+use tokio::sync::{mpsc, oneshot};
 
-use super::{AppError, Monitor};
+use super::locked;
+use crate::clock::wall_now_ms;
+use crate::count::{Batch, Engine, Item, Monitor, MonitorError};
 use crate::event::Reject;
 use crate::metrics::{LatencyRecorder, Metrics};
-use crate::pipeline::{Engine, Prepared, wall_now_ms};
-use crate::source::kafka::{DeadLetter, partition_key};
 use crate::state::PartitionKey;
 
-/// Messages per batch, at most.
+/// Messages per batch from a consumer, at most.
 pub const BATCH: usize = 1024;
 /// Batches in flight, at most: enough to absorb a fetch response (tens of
 /// thousands of messages) while the thread catches up. 8 left the loop
 /// blocked a quarter of the time on the end-to-end benchmark.
 pub const DEPTH: usize = 32;
+/// How long recorded latencies may wait for the shared summary under load.
+const LATENCY_MERGE_MS: i64 = 200;
 
-struct Item {
-    partition: i32,
-    offset: i64,
-    timestamp_ms: Option<i64>,
-    payload: Range<usize>,
-    key: Option<Range<usize>>,
+/// Why the stage stopped or could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("applying a batch failed: {0}")]
+    Monitor(#[from] MonitorError),
+    #[error(transparent)]
+    Poisoned(#[from] super::Poisoned),
+    #[error("cannot start the apply thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("the apply thread panicked")]
+    Panicked,
+    #[error("the apply thread stopped")]
+    Stopped,
+    #[error("the apply thread did not finish within {0:?}")]
+    Timeout(Duration),
 }
 
-/// Copied messages of one topic.
-#[derive(Default)]
-struct Batch {
-    data: Vec<u8>,
-    items: Vec<Item>,
+/// Where rejected messages go besides the counters (Kafka: the
+/// dead-letter topic). Called after the commit, outside the monitor lock.
+pub trait RejectSink: Send + Sync {
+    fn send(&self, batch: &Batch, item: &Item, reason: Reject);
+    /// Waits, bounded, for what was sent (at the end of the stage).
+    fn flush(&self);
 }
 
-impl Batch {
-    fn push<M: Message>(&mut self, m: &M) {
-        let mut copy = |bytes: &[u8]| {
-            let start = self.data.len();
-            self.data.extend_from_slice(bytes);
-            start..self.data.len()
-        };
-        let payload = copy(m.payload().unwrap_or(&[]));
-        let key = m.key().map(copy);
-        self.items.push(Item {
-            partition: m.partition(),
-            offset: m.offset(),
-            timestamp_ms: m.timestamp().to_millis(),
-            payload,
-            key,
-        });
-    }
-}
+/// Positions of released partitions, as checkpointed.
+pub type Released = Result<Vec<(PartitionKey, u64)>, StageError>;
 
 enum Work {
     Apply(Batch),
-    Flush(SyncSender<()>),
+    /// Ends the thread (everything before it applied).
+    Stop,
+    Flush(oneshot::Sender<()>),
+    Release(Vec<PartitionKey>, std::sync::mpsc::SyncSender<Released>),
 }
 
-/// What the loop and the thread share.
+/// What the senders and the thread share.
 struct Shared {
     monitor: Arc<Mutex<Monitor>>,
-    metrics: Arc<Metrics>,
-    dead_letter: Option<DeadLetter>,
-    topic: String,
+    metrics: Option<Arc<Metrics>>,
+    rejected: Option<Box<dyn RejectSink>>,
+    source: Arc<str>,
     /// Batches handed over and not yet committed (exported as a metric).
     depth: AtomicUsize,
-    /// Applied batches, emptied, for the loop to fill again: their buffers
-    /// are reused instead of being grown from nothing and freed each time
-    /// (which cost page faults and copies on every batch, measured).
+    /// Applied batches, emptied, for the sources to fill again: their
+    /// buffers are reused instead of being grown from nothing and freed
+    /// each time (which cost page faults and copies on every batch,
+    /// measured).
     spare: Mutex<Vec<Batch>>,
 }
 
-/// The stage, shared by the consume loop and the rebalance callback.
-pub struct Stage {
-    tx: SyncSender<Work>,
-    /// The batch being filled; behind a lock because the rebalance callback
-    /// (which runs inside the consumer's poll) must hand it over too.
-    pending: Mutex<Batch>,
-    thread: Mutex<Option<JoinHandle<Result<(), String>>>>,
+/// A handle to hand batches to the stage from a thread of its own (the
+/// file reader).
+#[derive(Clone)]
+pub struct StageSender {
+    tx: mpsc::Sender<Work>,
     shared: Arc<Shared>,
 }
 
-fn rt(e: impl std::fmt::Display) -> AppError {
-    AppError::Runtime(e.to_string())
+impl StageSender {
+    /// An emptied batch to fill, or a new one.
+    pub fn spare(&self) -> Batch {
+        let reused = self.shared.spare.lock().ok().and_then(|mut s| s.pop());
+        reused.unwrap_or_else(|| Batch::new(self.shared.source.clone()))
+    }
+
+    /// Hands a batch over, waiting for room; `false` once the stage is gone.
+    /// Not for runtime threads (it blocks).
+    pub fn send_blocking(&self, batch: Batch) -> bool {
+        self.shared.depth.fetch_add(1, Ordering::Relaxed);
+        self.tx.blocking_send(Work::Apply(batch)).is_ok()
+    }
+}
+
+/// The stage, shared by a loop and (Kafka) the rebalance callback.
+pub struct Stage {
+    sender: StageSender,
+    /// The batch being filled; behind a lock because the rebalance callback
+    /// (which runs inside the consumer's poll) must hand it over too.
+    pending: Mutex<Batch>,
+    thread: Mutex<Option<JoinHandle<Result<(), StageError>>>>,
 }
 
 impl Stage {
+    /// Starts the thread. Batches are of `source` (a partition key's
+    /// source); `metrics` gets latencies, `rejected` rejected messages.
     pub fn start(
         monitor: Arc<Mutex<Monitor>>,
-        metrics: Arc<Metrics>,
-        dead_letter: Option<DeadLetter>,
-        topic: String,
-    ) -> Result<Stage, AppError> {
-        let (tx, rx) = sync_channel(DEPTH);
+        metrics: Option<Arc<Metrics>>,
+        rejected: Option<Box<dyn RejectSink>>,
+        source: Arc<str>,
+    ) -> Result<Stage, StageError> {
+        let (tx, rx) = mpsc::channel(DEPTH);
         // The thread's own engine prepares (the month cache is per engine);
         // the monitor's commits.
-        let engine = monitor
-            .lock()
-            .map_err(|_| rt("monitor lock poisoned"))?
-            .engine()
-            .clone();
+        let engine = locked(&monitor, "monitor")?.engine().clone();
         let shared = Arc::new(Shared {
             monitor,
             metrics,
-            dead_letter,
-            topic,
+            rejected,
+            source: source.clone(),
             depth: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
         });
@@ -132,131 +146,160 @@ impl Stage {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("apply".into())
-                .spawn(move || apply_loop(&rx, &shared, engine))
-                .map_err(|e| rt(format!("cannot start the apply thread: {e}")))?
+                .spawn(move || apply_loop(rx, &shared, engine))
+                .map_err(StageError::Spawn)?
         };
         Ok(Stage {
-            tx,
-            pending: Mutex::new(Batch::default()),
+            sender: StageSender { tx, shared },
+            pending: Mutex::new(Batch::new(source)),
             thread: Mutex::new(Some(thread)),
-            shared,
         })
+    }
+
+    /// A handle for a reading thread.
+    pub fn sender(&self) -> StageSender {
+        self.sender.clone()
     }
 
     /// Batches waiting for the apply thread.
     pub fn depth(&self) -> usize {
-        self.shared.depth.load(Ordering::Relaxed)
+        self.sender.shared.depth.load(Ordering::Relaxed)
     }
 
-    /// Copies a message into the current batch; hands the batch over when
-    /// full.
-    pub fn push<M: Message>(&self, m: &M) -> Result<(), AppError> {
-        let full = {
-            let mut p = self.pending.lock().map_err(|_| rt("stage lock poisoned"))?;
-            p.push(m);
-            (p.items.len() >= BATCH).then(|| std::mem::replace(&mut *p, self.spare_batch()))
-        };
-        match full {
-            Some(b) => self.send(Work::Apply(b)),
+    /// Adds a message to the batch being filled (`fill` copies it in);
+    /// returns the batch once it is full, for [`Stage::send`].
+    pub fn push(&self, fill: impl FnOnce(&mut Batch)) -> Result<Option<Batch>, StageError> {
+        let mut p = locked(&self.pending, "stage batch")?;
+        fill(&mut p);
+        Ok((p.len() >= BATCH).then(|| std::mem::replace(&mut *p, self.sender.spare())))
+    }
+
+    /// The batch being filled, if it holds anything.
+    fn take_pending(&self) -> Result<Option<Batch>, StageError> {
+        let mut p = locked(&self.pending, "stage batch")?;
+        Ok((!p.is_empty()).then(|| std::mem::replace(&mut *p, self.sender.spare())))
+    }
+
+    /// Hands a batch over, waiting (without blocking the worker) for room.
+    pub async fn send(&self, batch: Batch) -> Result<(), StageError> {
+        self.sender.shared.depth.fetch_add(1, Ordering::Relaxed);
+        match self.sender.tx.send(Work::Apply(batch)).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.failure()),
+        }
+    }
+
+    /// Hands the batch being filled over, however small (the consume loop
+    /// does whenever librdkafka has nothing more ready, so a slow stream is
+    /// counted at once).
+    pub async fn send_pending(&self) -> Result<(), StageError> {
+        match self.take_pending()? {
+            Some(b) => self.send(b).await,
             None => Ok(()),
         }
     }
 
-    /// Hands the current batch over, however small (the loop calls this
-    /// whenever librdkafka has nothing more ready, so a slow stream is
-    /// applied at once).
-    pub fn send_pending(&self) -> Result<(), AppError> {
-        let b = {
-            let mut p = self.pending.lock().map_err(|_| rt("stage lock poisoned"))?;
-            if p.items.is_empty() {
-                return Ok(());
-            }
-            std::mem::replace(&mut *p, self.spare_batch())
-        };
-        self.send(Work::Apply(b))
-    }
-
-    /// An emptied batch to fill, or a new one.
-    fn spare_batch(&self) -> Batch {
-        self.shared
-            .spare
-            .lock()
-            .ok()
-            .and_then(|mut s| s.pop())
-            .unwrap_or_default()
-    }
-
-    /// Returns once every message pushed so far is committed.
-    pub fn flush(&self) -> Result<(), AppError> {
-        self.send_pending()?;
-        let (ack, done) = sync_channel(1);
-        self.send(Work::Flush(ack))?;
-        done.recv().map_err(|_| self.failure())
-    }
-
-    fn send(&self, w: Work) -> Result<(), AppError> {
-        if matches!(w, Work::Apply(_)) {
-            self.shared.depth.fetch_add(1, Ordering::Relaxed);
+    /// Returns once every message handed over so far is committed.
+    pub async fn flush(&self) -> Result<(), StageError> {
+        self.send_pending().await?;
+        let (ack, done) = oneshot::channel();
+        if self.sender.tx.send(Work::Flush(ack)).await.is_err() {
+            return Err(self.failure());
         }
-        self.tx.send(w).map_err(|_| self.failure())
+        done.await.map_err(|_| self.failure())
+    }
+
+    /// Checkpoints and forgets `keys` once every message handed over
+    /// before is applied, waiting at most `timeout`. Blocking: for the
+    /// rebalance callback, which runs it outside the runtime's workers
+    /// (see `app::kafka::context`).
+    pub fn release_blocking(&self, keys: Vec<PartitionKey>, timeout: Duration) -> Released {
+        let tx = &self.sender.tx;
+        if let Some(b) = self.take_pending()? {
+            self.sender.shared.depth.fetch_add(1, Ordering::Relaxed);
+            tx.blocking_send(Work::Apply(b))
+                .map_err(|_| self.failure())?;
+        }
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        tx.blocking_send(Work::Release(keys, reply))
+            .map_err(|_| self.failure())?;
+        match answer.recv_timeout(timeout) {
+            Ok(released) => released,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(StageError::Timeout(timeout)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(self.failure()),
+        }
+    }
+
+    /// Stops the stage: every batch handed over is applied, rejected
+    /// messages are flushed, and the thread's error (if it failed) is
+    /// returned. Waits on a blocking thread, not a worker.
+    pub async fn stop(&self) -> Result<(), StageError> {
+        self.send_pending().await?;
+        if self.sender.tx.send(Work::Stop).await.is_err() {
+            return Err(self.failure());
+        }
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        match handle {
+            Some(h) => match tokio::task::spawn_blocking(move || h.join()).await {
+                Ok(Ok(result)) => result,
+                _ => Err(StageError::Panicked),
+            },
+            None => Err(StageError::Stopped),
+        }
     }
 
     /// The stage stopped: its error.
-    fn failure(&self) -> AppError {
+    fn failure(&self) -> StageError {
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         match handle.map(JoinHandle::join) {
-            Some(Ok(Err(e))) => rt(e),
-            Some(Err(_)) => rt("the apply thread panicked"),
-            _ => rt("the apply thread stopped"),
+            Some(Ok(Err(e))) => e,
+            Some(Err(_)) => StageError::Panicked,
+            _ => StageError::Stopped,
         }
     }
 }
 
-/// How long recorded latencies may wait for the shared summary under load.
-const LATENCY_MERGE_MS: i64 = 200;
-
-fn apply_loop(rx: &Receiver<Work>, shared: &Shared, mut engine: Engine) -> Result<(), String> {
-    let mut keys: Vec<(i32, PartitionKey)> = Vec::new();
+fn apply_loop(
+    mut rx: mpsc::Receiver<Work>,
+    shared: &Shared,
+    mut engine: Engine,
+) -> Result<(), StageError> {
     let mut latency = LatencyRecorder::default();
     let mut merged_at = wall_now_ms();
-    let mut prepared: Vec<Prepared> = Vec::with_capacity(BATCH);
     let mut rejected: Vec<(usize, Reject)> = Vec::new();
-    for work in rx {
-        let batch = match work {
+    while let Some(work) = rx.blocking_recv() {
+        let mut batch = match work {
             Work::Apply(b) => b,
             Work::Flush(ack) => {
                 let _ = ack.send(());
                 continue;
             }
+            Work::Stop => break,
+            Work::Release(keys, reply) => {
+                let released = locked(&shared.monitor, "monitor")
+                    .map_err(StageError::from)
+                    .and_then(|mut m| Ok(m.release(&keys, wall_now_ms())?));
+                let _ = reply.send(released);
+                continue;
+            }
         };
         let wall = wall_now_ms();
-        for it in &batch.items {
-            if let Some(ts) = it.timestamp_ms {
+        if shared.metrics.is_some() {
+            for ts in batch.items().iter().filter_map(|it| it.timestamp_ms) {
                 latency.record_ms(wall - ts);
             }
         }
-        prepared.clear();
-        prepared.extend(
-            batch
-                .items
-                .iter()
-                .map(|it| engine.prepare(&batch.data[it.payload.clone()])),
-        );
-        commit(shared, &batch, &prepared, &mut keys, wall, &mut rejected)?;
+        // Prepared outside the lock (a no-op for a batch its source
+        // prepared), committed under it.
+        batch.prepare(&mut engine);
+        locked(&shared.monitor, "monitor")?.apply(&mut batch, wall, |i, r| {
+            rejected.push((i, r));
+        })?;
         // Dead letters after the commit (a message skipped as already
         // counted is not sent again) and outside the monitor lock.
-        if let Some(dlq) = &shared.dead_letter {
+        if let Some(sink) = &shared.rejected {
             for (i, reason) in rejected.drain(..) {
-                let it = &batch.items[i];
-                let key = it.key.clone().map(|r| &batch.data[r]);
-                dlq.send(
-                    key,
-                    &batch.data[it.payload.clone()],
-                    reason,
-                    &shared.topic,
-                    it.partition,
-                    it.offset,
-                );
+                sink.send(&batch, &batch.items()[i], reason);
             }
         }
         rejected.clear();
@@ -265,71 +308,27 @@ fn apply_loop(rx: &Receiver<Work>, shared: &Shared, mut engine: Engine) -> Resul
         // histogram and takes a lock, which per batch (a thousand times a
         // second) was 1% of the process for figures read once a second.
         let caught_up = shared.depth.fetch_sub(1, Ordering::Relaxed) == 1;
-        if caught_up || wall - merged_at >= LATENCY_MERGE_MS {
-            shared.metrics.absorb_latency(&mut latency);
+        if let Some(metrics) = &shared.metrics
+            && (caught_up || wall - merged_at >= LATENCY_MERGE_MS)
+        {
+            metrics.absorb_latency(&mut latency);
             merged_at = wall;
         }
         recycle(shared, batch);
     }
-    if let Some(dlq) = &shared.dead_letter {
-        dlq.flush(std::time::Duration::from_secs(5));
+    if let Some(sink) = &shared.rejected {
+        sink.flush();
     }
     Ok(())
 }
 
-/// Empties a batch and keeps it for the loop, up to one per slot of the
+/// Empties a batch and keeps it for the sources, up to one per slot of the
 /// channel (more would only hold memory).
 fn recycle(shared: &Shared, mut batch: Batch) {
-    batch.data.clear();
-    batch.items.clear();
+    batch.clear();
     if let Ok(mut spare) = shared.spare.lock()
         && spare.len() < DEPTH
     {
         spare.push(batch);
     }
-}
-
-/// Commits a prepared batch, run by run of one partition (librdkafka
-/// delivers fetches per partition): one state lookup per run. Rejected
-/// messages that were counted go to `rejected` (batch index, reason).
-fn commit(
-    shared: &Shared,
-    batch: &Batch,
-    prepared: &[Prepared],
-    keys: &mut Vec<(i32, PartitionKey)>,
-    wall: i64,
-    rejected: &mut Vec<(usize, Reject)>,
-) -> Result<(), String> {
-    let mut m = shared
-        .monitor
-        .lock()
-        .map_err(|_| "monitor lock poisoned".to_owned())?;
-    let mut start = 0;
-    while start < batch.items.len() {
-        let partition = batch.items[start].partition;
-        let end = batch.items[start..]
-            .iter()
-            .position(|it| it.partition != partition)
-            .map_or(batch.items.len(), |n| start + n);
-        let idx = match keys.iter().position(|(p, _)| *p == partition) {
-            Some(i) => i,
-            None => {
-                keys.push((partition, partition_key(&shared.topic, partition)));
-                keys.len() - 1
-            }
-        };
-        let offsets = batch.items[start..end]
-            .iter()
-            .map(|it| u64::try_from(it.offset).unwrap_or(0));
-        m.commit_run(
-            &keys[idx].1,
-            &prepared[start..end],
-            offsets,
-            wall,
-            |i, reason| rejected.push((start + i, reason)),
-        )
-        .map_err(|e| e.to_string())?;
-        start = end;
-    }
-    Ok(())
 }

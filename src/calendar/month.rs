@@ -96,10 +96,6 @@ impl MonthIndex {
         }
     }
 
-    pub fn timezone(&self) -> &TimeZone {
-        &self.tz
-    }
-
     /// The month containing `t`. `None` only outside the supported years
     /// (-9998..=9998).
     #[inline]

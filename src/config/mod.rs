@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 pub use model::*;
 
-use crate::classify::{Classifier, ClassifyError};
+use crate::classify::{Classifier, ClassifyError, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe};
 
 /// Why a configuration cannot be used. Every message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -288,19 +288,6 @@ fn check_range(field: &'static str, value: u64, lo: u64, hi: u64) -> Result<(), 
         ))
     }
 }
-
-/// Label values must be short and plain.
-pub fn is_label_safe(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-/// Sector for a `target.sector` not in the configured list.
-pub const SECTOR_OTHER: &str = "other";
-/// Sector for an incident without `target.sector`.
-pub const SECTOR_UNKNOWN: &str = "unknown";
 
 /// The validated configuration, cheap to clone and share.
 #[derive(Debug, Clone)]

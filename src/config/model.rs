@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::classify::ClassificationConfig;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -42,6 +44,8 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventsConfig {
+    /// The format of incoming messages (`native`: spec §2).
+    pub format: crate::decode::Format,
     /// Messages longer than this are rejected as `too_large`.
     pub max_event_bytes: usize,
     /// An event dated more than this after the wall clock when it arrives is
@@ -52,82 +56,9 @@ pub struct EventsConfig {
 impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig {
+            format: crate::decode::Format::Native,
             max_event_bytes: 65_536,
             max_future_secs: 86_400,
-        }
-    }
-}
-
-/// Classification rules (spec §3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClassificationConfig {
-    /// Category of an event no rule matches.
-    pub default_category: String,
-    /// Rules in order; the first that matches decides the category.
-    pub rules: Vec<RuleConfig>,
-}
-
-/// One classification rule. Every condition given must match; within a
-/// condition any listed value matches. At least one condition is required.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RuleConfig {
-    /// Category assigned when the rule matches.
-    pub category: String,
-    /// `type` equals one of these (case-insensitive).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub types: Vec<String>,
-    /// `signature` contains one of these (case-insensitive).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub signature_contains: Vec<String>,
-    /// `mitre` starts with one of these (case-insensitive, `T1566` matches
-    /// `T1566.002`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mitre_prefixes: Vec<String>,
-    /// One of `tags` equals one of these (case-insensitive).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    /// `target.sector` equals one of these (case-insensitive).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sectors: Vec<String>,
-}
-
-fn types_rule(category: &str, types: &[&str]) -> RuleConfig {
-    RuleConfig {
-        category: category.to_owned(),
-        types: types.iter().map(|t| (*t).to_owned()).collect(),
-        ..RuleConfig::default()
-    }
-}
-
-impl Default for ClassificationConfig {
-    fn default() -> Self {
-        ClassificationConfig {
-            default_category: "other".to_owned(),
-            rules: vec![
-                types_rule(
-                    "phishing",
-                    &["phishing", "spear-phishing", "credential-harvesting"],
-                ),
-                types_rule("deface", &["deface", "defacement", "website-defacement"]),
-                types_rule(
-                    "malware",
-                    &[
-                        "malware",
-                        "ransomware",
-                        "trojan",
-                        "botnet",
-                        "backdoor",
-                        "worm",
-                    ],
-                ),
-                types_rule("ddos", &["ddos", "dos"]),
-                types_rule(
-                    "intrusion",
-                    &["intrusion", "unauthorized-access", "exploit", "brute-force"],
-                ),
-            ],
         }
     }
 }

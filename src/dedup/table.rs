@@ -93,10 +93,6 @@ impl IdTable {
         self.lines.capacity() * std::mem::size_of::<Line>()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Makes room for `extra` more ids without growing on the way.
     pub fn reserve(&mut self, extra: usize) {
         let want = slots_for(self.len + extra);
@@ -204,16 +200,7 @@ impl IdTable {
     /// an [`IdTable::insert`] a little later finds it in cache.
     #[inline(always)]
     pub fn prefetch(&self, id: &IdHash) {
-        let line = &self.lines[self.home(id.0) >> 2];
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
-        // SAFETY: a prefetch is a hint: it reads nothing into the program
-        // and cannot fault; the address is that of a live line anyway.
-        unsafe {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(line).cast::<i8>());
-        }
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
-        let _ = line;
+        super::prefetch::line(&self.lines[self.home(id.0) >> 2]);
     }
 
     #[inline(always)]

@@ -93,7 +93,7 @@ impl Iterator for LiveStream {
         }
         self.n += 1;
         let time = if self.wall {
-            crate::pipeline::wall_now_ms()
+            crate::clock::wall_now_ms()
         } else {
             self.next_ms += self.step_ms;
             self.next_ms + self.rng.range(-self.step_ms * 20, 1)

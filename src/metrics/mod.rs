@@ -20,6 +20,7 @@ use prometheus::{
 
 pub use latency::{LatencyRecorder, LatencySummary};
 
+use crate::count::MonitorView;
 use crate::event::{Reject, Severity};
 
 /// Metric names.
@@ -44,45 +45,6 @@ pub mod names {
     pub const MONTH_TO_DATE: &str = "incident_monitor_incidents_month_to_date";
     pub const SECTOR_TOTAL: &str = "incident_monitor_incidents_sector_total";
     pub const DEDUP_EVICTED: &str = "incident_monitor_dedup_evicted_total";
-}
-
-/// Everything exported, as plain numbers (computed by the monitor).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MonitorView {
-    pub accepted: u64,
-    pub duplicate: u64,
-    pub late: u64,
-    pub invalid: [u64; Reject::ALL.len()],
-    pub window_late: Vec<u64>,
-    /// `[category][severity]` over every month held.
-    pub incidents: Vec<u64>,
-    /// Per sector label, over every month held.
-    pub sectors: Vec<u64>,
-    /// `[window][category]` distinct incidents in each window now.
-    pub windows: Vec<Vec<u64>>,
-    pub month: Option<MonthView>,
-    pub assigned_partitions: usize,
-    /// Incident ids evicted from dedup memory by the per-partition cap.
-    pub dedup_evicted: u64,
-}
-
-/// The running month and the one before it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MonthView {
-    /// `YYYY-MM` of the running month (in the configured timezone).
-    pub current_month: String,
-    pub current: Vec<u64>,
-    pub previous: Vec<u64>,
-    /// The month before the previous one (M-2), per category.
-    pub previous_2: Vec<u64>,
-    /// Month to date of the running month, and the same elapsed span of the
-    /// previous month, per category.
-    pub mtd_current: Vec<u64>,
-    pub mtd_previous: Vec<u64>,
-    /// Per category, then `all`: closed months (M-1 against M-2).
-    pub closed_change: Vec<Option<f64>>,
-    /// Per category, then `all`: month to date against the same span of M-1.
-    pub mtd_change: Vec<Option<f64>>,
 }
 
 /// Liveness and readiness, shared with the HTTP endpoint.
@@ -112,7 +74,6 @@ impl Health {
 pub struct Metrics {
     registry: Registry,
     categories: Vec<String>,
-    windows: Vec<String>,
     incidents_total: Vec<IntCounter>,
     sector_total: Vec<IntCounter>,
     incidents_window: Vec<IntGauge>,
@@ -333,7 +294,6 @@ impl Metrics {
         }
         Ok(Metrics {
             categories: categories.to_vec(),
-            windows: windows.to_vec(),
             incidents_total,
             sector_total,
             incidents_window,
@@ -385,14 +345,6 @@ impl Metrics {
             last_month: Mutex::new(String::new()),
             registry: r,
         })
-    }
-
-    pub fn categories(&self) -> &[String] {
-        &self.categories
-    }
-
-    pub fn windows(&self) -> &[String] {
-        &self.windows
     }
 
     /// Writes a view into the metrics.

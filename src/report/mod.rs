@@ -12,9 +12,10 @@ pub use lang::Lang;
 pub use model::{
     Comparison, MonthlyReport, Named, PreviousMonth, RunningSpan, TrendPoint, YearToDateFigures,
 };
-pub use render::{Format, render, sentence};
+pub use render::{Format, sentence};
 
 use crate::calendar::{Ledger, MonthIndex, YearMonth};
+use crate::config::ReportConfig;
 use crate::event::EpochMillis;
 use crate::state::{Snapshot, StateStore, StoreError};
 
@@ -112,5 +113,15 @@ impl MergedState {
             first: range.map_or("-".into(), |(f, _)| f.to_string()),
             last: range.map_or("-".into(), |(_, l)| l.to_string()),
         })
+    }
+}
+
+/// Renders the whole report in a format.
+pub fn render(r: &MonthlyReport, lang: Lang, format: Format, who: &ReportConfig) -> String {
+    match format {
+        Format::Html => html::render_html(r, lang, who),
+        Format::Json => render::render_json(r, lang, who),
+        Format::Text => render::render_text(r, lang, false, who),
+        Format::Markdown => render::render_text(r, lang, true, who),
     }
 }

@@ -321,50 +321,51 @@ pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
     ]
 }
 
-/// Renders the whole report.
-pub fn render(r: &MonthlyReport, lang: Lang, format: Format, who: &ReportConfig) -> String {
+/// The report as JSON, with its sentence.
+pub(super) fn render_json(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
+    #[derive(serde::Serialize)]
+    struct WithSentence<'a> {
+        #[serde(flatten)]
+        report: &'a MonthlyReport,
+        lang: &'static str,
+        sentence: String,
+    }
+    let doc = WithSentence {
+        report: r,
+        lang: match lang {
+            Lang::En => "en",
+            Lang::Vi => "vi",
+        },
+        sentence: sentence(r, lang, who),
+    };
+    // Serialising plain structs, strings and numbers cannot fail.
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The report as plain text (`markdown` false) or Markdown.
+pub(super) fn render_text(
+    r: &MonthlyReport,
+    lang: Lang,
+    markdown: bool,
+    who: &ReportConfig,
+) -> String {
     let title = format!("{} — {}", lang.word(Word::Title), lang.month(r.ym));
     let head = format!("{}: {}", lang.word(Word::Timezone), r.timezone);
-    match format {
-        Format::Html => super::html::render_html(r, lang, who),
-        Format::Json => {
-            #[derive(serde::Serialize)]
-            struct WithSentence<'a> {
-                #[serde(flatten)]
-                report: &'a MonthlyReport,
-                lang: &'static str,
-                sentence: String,
-            }
-            let doc = WithSentence {
-                report: r,
-                lang: match lang {
-                    Lang::En => "en",
-                    Lang::Vi => "vi",
-                },
-                sentence: sentence(r, lang, who),
-            };
-            // Serialising plain structs, strings and numbers cannot fail.
-            let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-            s.push('\n');
-            s
-        }
-        Format::Text => {
-            let mut out = format!("{title}\n{head}\n\n{}\n\n", sentence(r, lang, who));
-            for t in tables(r, lang) {
-                t.text(&mut out);
-            }
-            out.truncate(out.trim_end().len());
-            out.push('\n');
-            out
-        }
-        Format::Markdown => {
-            let mut out = format!("# {title}\n\n_{head}_\n\n{}\n\n", sentence(r, lang, who));
-            for t in tables(r, lang) {
-                t.markdown(&mut out);
-            }
-            out.truncate(out.trim_end().len());
-            out.push('\n');
-            out
+    let mut out = if markdown {
+        format!("# {title}\n\n_{head}_\n\n{}\n\n", sentence(r, lang, who))
+    } else {
+        format!("{title}\n{head}\n\n{}\n\n", sentence(r, lang, who))
+    };
+    for t in tables(r, lang) {
+        if markdown {
+            t.markdown(&mut out);
+        } else {
+            t.text(&mut out);
         }
     }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
 }

@@ -1,23 +1,32 @@
 //! The JSONL source: a file or stdin, read on its own thread.
 //!
-//! Blocking reads stay off the async runtime: a dedicated thread reads lines
-//! into batches and hands them over a bounded channel (backpressure: when the
-//! pipeline is busy the reader waits). A line longer than the event size
-//! limit is not buffered whole: its first `max + 1` bytes are kept (enough for
-//! the pipeline to reject it as `too_large`) and the rest is skipped.
+//! Blocking reads stay off the async runtime: a dedicated thread reads the
+//! input in large chunks straight into a batch's buffer, finds the line ends
+//! there (`memchr`), names each line as a message (partition 0, its byte
+//! offset, the offset after it) and hands full batches to a [`Sink`]
+//! (backpressure: when the counting side is busy the reader waits). Lines
+//! are never copied one by one; only the unfinished line at the end of a
+//! batch moves to the next. A line longer than the event size limit is not
+//! buffered whole: its first `max + 1` bytes are kept (enough to reject it
+//! as `too_large`) and the rest is skipped.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
+use crate::count::Batch;
 use crate::state::FileIdentity;
 
 /// Lines per batch, at most.
 const BATCH_LINES: usize = 2048;
 /// Bytes per batch, roughly at most.
 const BATCH_BYTES: usize = 1 << 20;
+/// Bytes asked of the input per read.
+const CHUNK: usize = 256 * 1024;
 
 /// Where to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,29 +54,27 @@ impl Input {
     }
 }
 
-/// Consecutive lines and the position after the last one.
-#[derive(Debug, Default)]
-pub struct LineBatch {
-    pub data: Vec<u8>,
-    /// `(start, end)` of each line in `data`, without the line terminator.
-    pub lines: Vec<(usize, usize)>,
-    /// Byte offset in the input just after the last line.
-    pub end_offset: u64,
+/// Where the reader hands its lines.
+pub trait Sink: Send + 'static {
+    /// An empty batch to fill (reused buffers).
+    fn spare(&mut self) -> Batch;
+    /// Hands a batch over; `false` once nobody receives (stop reading).
+    fn send(&mut self, batch: Batch) -> bool;
 }
 
-impl LineBatch {
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.lines.iter().map(|&(s, e)| &self.data[s..e])
+/// The reader thread, seen from the loop.
+pub struct Reader {
+    /// Resolves when the reader ends: `Ok(true)` at end of input (every line
+    /// handed over), `Ok(false)` when stopped, or the read error.
+    pub done: oneshot::Receiver<io::Result<bool>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Reader {
+    /// Asks the reader to stop after the batch it is reading.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// What the reader thread sends.
-#[derive(Debug)]
-pub enum SourceMsg {
-    Batch(LineBatch),
-    /// End of input: every line has been sent.
-    End,
-    Failed(io::Error),
 }
 
 /// Where to resume: a byte offset to seek to (files; stdin always starts
@@ -106,15 +113,9 @@ pub fn is_same_file(
         && recorded.is_none_or(|id| head.len() == want && FileIdentity::of_head(&head) == id))
 }
 
-/// Starts the reader thread. It stops at end of input, on error, or when the
-/// receiver is dropped.
-pub fn spawn(
-    input: Input,
-    resume: Resume,
-    max_line: usize,
-    capacity: usize,
-) -> io::Result<mpsc::Receiver<SourceMsg>> {
-    let (tx, rx) = mpsc::channel(capacity);
+/// Starts the reader thread. It stops at end of input, on error, when
+/// asked, or when the sink no longer receives.
+pub fn spawn(input: Input, resume: Resume, max_line: usize, sink: impl Sink) -> io::Result<Reader> {
     let reader: Box<dyn Read + Send> = match &input {
         Input::Stdin => Box::new(io::stdin()),
         Input::File(path) => {
@@ -139,102 +140,151 @@ pub fn spawn(
         Input::Stdin => 0,
         Input::File(_) => resume.offset,
     };
+    let (tx, done) = oneshot::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
     std::thread::Builder::new()
         .name("input-reader".into())
         .spawn(move || {
-            let mut r = BufReader::with_capacity(256 * 1024, reader);
-            let msg = match read_all(&mut r, start, max_line, &tx) {
-                Ok(true) => SourceMsg::End,
-                Ok(false) => return,
-                Err(e) => SourceMsg::Failed(e),
-            };
-            let _ = tx.blocking_send(msg);
+            let mut lines = Lines::new(sink, start, max_line);
+            let _ = tx.send(lines.read_all(reader, CHUNK, &stopped));
         })?;
-    Ok(rx)
+    Ok(Reader { done, stop })
 }
 
-/// Reads batches until EOF (`Ok(true)`) or until the receiver is gone
-/// (`Ok(false)`).
-fn read_all<R: Read>(
-    r: &mut BufReader<R>,
-    mut offset: u64,
-    max_line: usize,
-    tx: &mpsc::Sender<SourceMsg>,
-) -> io::Result<bool> {
-    let mut batch = LineBatch::default();
-    loop {
-        // About to wait for more input (a pipe or stdin that is slow): hand
-        // over what is read so far, so a live stream is counted as it comes.
-        if !batch.lines.is_empty() && r.buffer().is_empty() {
-            let ready = std::mem::take(&mut batch);
-            if tx.blocking_send(SourceMsg::Batch(ready)).is_err() {
-                return Ok(false);
-            }
-        }
-        let start = batch.data.len();
-        let (consumed, ended) = read_line_capped(r, &mut batch.data, max_line + 1)?;
-        if consumed == 0 {
-            break;
-        }
-        offset += consumed as u64;
-        let mut end = batch.data.len();
-        if ended && batch.data[start..end].ends_with(b"\n") {
-            end -= 1;
-        }
-        if batch.data[start..end].ends_with(b"\r") {
-            end -= 1;
-        }
-        batch.data.truncate(end);
-        batch.lines.push((start, end));
-        batch.end_offset = offset;
-        if batch.lines.len() >= BATCH_LINES || batch.data.len() >= BATCH_BYTES {
-            let full = std::mem::take(&mut batch);
-            if tx.blocking_send(SourceMsg::Batch(full)).is_err() {
-                return Ok(false);
-            }
-        }
-    }
-    if !batch.lines.is_empty() && tx.blocking_send(SourceMsg::Batch(batch)).is_err() {
-        return Ok(false);
-    }
-    Ok(true)
-}
-
-/// Appends one line (with its `\n`) to `buf`, keeping at most `cap` bytes of
-/// it; the rest of an over-long line is consumed and dropped. Returns the
-/// bytes consumed from the input and whether a `\n` ended the line.
-fn read_line_capped(
-    r: &mut impl BufRead,
-    buf: &mut Vec<u8>,
+/// Splits what is read into lines, batch by batch.
+struct Lines<S: Sink> {
+    sink: S,
+    batch: Batch,
+    /// Where the unfinished line starts in the batch's buffer, and in the
+    /// input.
+    line_start: usize,
+    line_offset: u64,
+    /// Bytes of the unfinished line dropped past the cap.
+    dropped: u64,
+    /// The unfinished line is over the cap: drop until its end.
+    skipping: bool,
     cap: usize,
-) -> io::Result<(usize, bool)> {
-    let mut consumed = 0;
-    let mut kept = 0;
-    loop {
-        let chunk = match r.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok((consumed, false));
+}
+
+impl<S: Sink> Lines<S> {
+    fn new(mut sink: S, offset: u64, max_line: usize) -> Lines<S> {
+        Lines {
+            batch: sink.spare(),
+            sink,
+            line_start: 0,
+            line_offset: offset,
+            dropped: 0,
+            skipping: false,
+            cap: max_line.saturating_add(1),
         }
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let keep = take.min(cap.saturating_sub(kept));
-        buf.extend_from_slice(&chunk[..keep]);
-        kept += keep;
-        if done && keep < take {
-            // Keep the terminator so the caller strips it consistently.
-            buf.push(b'\n');
+    }
+
+    /// Reads until end of input (`Ok(true)`), a stop (`Ok(false)`) or an
+    /// error.
+    fn read_all(&mut self, mut r: impl Read, chunk: usize, stop: &AtomicBool) -> io::Result<bool> {
+        loop {
+            let data = self.batch.data_mut();
+            let before = data.len();
+            data.resize(before + chunk, 0);
+            let n = loop {
+                match r.read(&mut data[before..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        data.truncate(before);
+                        return Err(e);
+                    }
+                }
+            };
+            data.truncate(before + n);
+            if n == 0 {
+                self.finish_last_line();
+                let last = std::mem::take(&mut self.batch);
+                return Ok(last.is_empty() || self.sink.send(last));
+            }
+            self.split(before);
+            // Full, or the input had no more ready (a pipe, a terminal, a
+            // slow producer): hand over what is read, so a live stream is
+            // counted as it comes.
+            let full = self.batch.len() >= BATCH_LINES || self.batch.bytes() >= BATCH_BYTES;
+            if (full || n < chunk) && !self.batch.is_empty() && !self.hand_over() {
+                return Ok(false);
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
         }
-        r.consume(take);
-        consumed += take;
-        if done {
-            return Ok((consumed, true));
+    }
+
+    /// Names the lines completed by the bytes from `from` on.
+    fn split(&mut self, mut from: usize) {
+        if self.skipping {
+            let data = self.batch.data_mut();
+            match memchr::memchr(b'\n', &data[from..]) {
+                None => {
+                    self.dropped += (data.len() - from) as u64;
+                    data.truncate(from);
+                    return;
+                }
+                Some(i) => {
+                    self.dropped += i as u64;
+                    data.drain(from..from + i);
+                    self.skipping = false;
+                }
+            }
         }
+        while let Some(i) = memchr::memchr(b'\n', &self.batch.data_mut()[from..]) {
+            let nl = from + i;
+            self.push_line(nl, 1);
+            self.line_start = nl + 1;
+            from = nl + 1;
+        }
+        // Bound the unfinished line: keep `cap` bytes, drop the rest.
+        let data = self.batch.data_mut();
+        if data.len() - self.line_start > self.cap {
+            self.dropped += (data.len() - self.line_start - self.cap) as u64;
+            data.truncate(self.line_start + self.cap);
+            self.skipping = true;
+        }
+    }
+
+    /// Names `line_start..end` (without a `\r` before the end, and at most
+    /// `cap` bytes) a line that took `terminator` more bytes of input.
+    fn push_line(&mut self, end: usize, terminator: u64) {
+        let data = self.batch.data_mut();
+        let mut stop = end;
+        if stop > self.line_start && data[stop - 1] == b'\r' {
+            stop -= 1;
+        }
+        let stop = stop.min(self.line_start + self.cap);
+        let took = (end - self.line_start) as u64 + self.dropped + terminator;
+        let offset = self.line_offset;
+        self.batch
+            .push_range(0, offset, offset + took, self.line_start..stop);
+        self.line_offset += took;
+        self.dropped = 0;
+    }
+
+    /// A last line without a line end.
+    fn finish_last_line(&mut self) {
+        let len = self.batch.bytes();
+        if len > self.line_start || self.dropped > 0 {
+            self.push_line(len, 0);
+            self.line_start = len;
+            self.skipping = false;
+        }
+    }
+
+    /// Sends the batch; the unfinished line moves to the next one.
+    fn hand_over(&mut self) -> bool {
+        let mut next = self.sink.spare();
+        let data = self.batch.data_mut();
+        next.data_mut().extend_from_slice(&data[self.line_start..]);
+        data.truncate(self.line_start);
+        self.line_start = 0;
+        let full = std::mem::replace(&mut self.batch, next);
+        self.sink.send(full)
     }
 }
 
@@ -242,18 +292,51 @@ fn read_line_capped(
 mod tests {
     use super::*;
 
-    fn collect(input: &[u8], max: usize) -> (Vec<Vec<u8>>, u64) {
-        let (tx, mut rx) = mpsc::channel(1024);
-        let mut r = BufReader::with_capacity(4, io::Cursor::new(input.to_vec()));
-        assert!(read_all(&mut r, 0, max, &tx).unwrap());
-        drop(tx);
-        let mut lines = Vec::new();
-        let mut end = 0;
-        while let Ok(SourceMsg::Batch(b)) = rx.try_recv() {
-            lines.extend(b.iter().map(<[u8]>::to_vec));
-            end = b.end_offset;
+    /// Batches kept in memory.
+    #[derive(Default)]
+    struct Collect(std::sync::Arc<std::sync::Mutex<Vec<Batch>>>);
+
+    impl Sink for Collect {
+        fn spare(&mut self) -> Batch {
+            Batch::new("input".into())
         }
-        (lines, end)
+        fn send(&mut self, batch: Batch) -> bool {
+            self.0.lock().unwrap().push(batch);
+            true
+        }
+    }
+
+    /// Lines and the offset after the last, read `chunk` bytes at a time.
+    fn collect_in(input: &[u8], max: usize, chunk: usize) -> (Vec<Vec<u8>>, u64) {
+        let out = Collect::default();
+        let got = out.0.clone();
+        let mut lines = Lines::new(out, 0, max);
+        let stop = AtomicBool::new(false);
+        assert!(
+            lines
+                .read_all(io::Cursor::new(input.to_vec()), chunk, &stop)
+                .unwrap()
+        );
+        let mut all = Vec::new();
+        let mut end = 0;
+        let mut expect_offset = 0;
+        for b in got.lock().unwrap().iter() {
+            for it in b.items() {
+                assert_eq!(it.offset, expect_offset, "offsets are contiguous");
+                expect_offset = it.next;
+                all.push(b.payload(it).to_vec());
+                end = it.next;
+            }
+        }
+        (all, end)
+    }
+
+    fn collect(input: &[u8], max: usize) -> (Vec<Vec<u8>>, u64) {
+        let whole = collect_in(input, max, CHUNK);
+        for chunk in [1, 2, 3, 4, 7, 64] {
+            assert_eq!(collect_in(input, max, chunk), whole, "chunk {chunk}");
+        }
+        whole
     }
 
     #[test]
@@ -275,6 +358,11 @@ mod tests {
         assert_eq!(lines[0].len(), 101);
         assert_eq!(lines[1], b"ok");
         assert_eq!(end, input.len() as u64);
+        // At the end of the input, without a line end.
+        let (lines, end) = collect(&vec![b'y'; 500], 100);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].len(), 101);
+        assert_eq!(end, 500);
     }
 
     #[test]

@@ -5,27 +5,25 @@
 //! committed only for positions that are already checkpointed together with
 //! the state that covers them, so the group offset never runs ahead of
 //! durable state; on restart, messages below a partition's checkpointed
-//! position are skipped (`Monitor::commit_run`). The commit is for lag tools and
+//! position are skipped (`count::Monitor::apply`). The commit is for lag tools and
 //! for handing a partition over; the checkpoint is the source of truth.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
-use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Message};
 
-use crate::app::{Monitor, Stage};
 use crate::config::KafkaConfig;
+use crate::count::Batch;
 use crate::event::Reject;
 use crate::metrics::Metrics;
-use crate::pipeline::wall_now_ms;
 use crate::state::PartitionKey;
 
 /// Properties the monitor sets; `[kafka.properties]` may override them except
@@ -86,22 +84,6 @@ pub fn partition_key(topic: &str, partition: i32) -> PartitionKey {
         source: format!("kafka.{topic}"),
         partition,
     }
-}
-
-/// Shared between the consumer's callbacks (run inside `recv`, on the
-/// consume task) and the consume loop.
-pub struct MonitorContext {
-    pub monitor: Arc<Mutex<Monitor>>,
-    /// The apply stage: flushed before revoked partitions are checkpointed.
-    pub stage: Arc<Stage>,
-    pub metrics: Arc<Metrics>,
-    pub topic: String,
-    /// Consumer lag per partition, from librdkafka statistics.
-    pub lag: Mutex<BTreeMap<i32, i64>>,
-    /// Partitions currently assigned.
-    pub assigned: Mutex<Vec<i32>>,
-    /// Which brokers can be reached, from statistics and error callbacks.
-    pub brokers: Mutex<BrokerHealth>,
 }
 
 /// Which brokers the client can reach: the broker states of librdkafka's
@@ -217,102 +199,18 @@ impl BrokerHealth {
     }
 }
 
-impl ClientContext for MonitorContext {
-    fn stats(&self, stats: Statistics) {
-        if let Ok(mut b) = self.brokers.lock() {
-            b.on_stats(
-                stats
-                    .brokers
-                    .values()
-                    .map(|b| (b.nodename.as_str(), b.state.as_str(), b.source.as_str())),
-                Instant::now(),
-            );
-        }
-        let Some(t) = stats.topics.get(&self.topic) else {
-            return;
-        };
-        if let Ok(mut lag) = self.lag.lock() {
-            lag.clear();
-            for (p, s) in &t.partitions {
-                // -1 is the internal "unassigned" partition; a negative lag is
-                // unknown (no fetch yet).
-                if *p >= 0 && s.consumer_lag >= 0 {
-                    lag.insert(*p, s.consumer_lag);
-                }
-            }
-        }
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        use rdkafka::types::RDKafkaErrorCode;
-        // End of partition arrives here too (enable.partition.eof): not an error.
-        if matches!(
-            error.rdkafka_error_code(),
-            Some(RDKafkaErrorCode::PartitionEOF)
-        ) {
-            tracing::debug!(reason, "end of partition");
-            return;
-        }
-        if let Ok(mut b) = self.brokers.lock() {
-            b.on_error(error.rdkafka_error_code(), reason);
-        }
-        tracing::warn!(error = %error, reason, "kafka client error");
-    }
-}
-
-impl ConsumerContext for MonitorContext {
-    /// Revocation: checkpoint the revoked partitions and commit their
-    /// positions before the group moves them, so the next owner starts
-    /// exactly where this one stopped. Synchronous on purpose and short (a
-    /// checkpoint file per partition).
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else {
-            return;
-        };
-        let keys: Vec<PartitionKey> = tpl
-            .elements()
-            .iter()
-            .map(|e| partition_key(e.topic(), e.partition()))
-            .collect();
-        // Messages of these partitions may still be on their way to the
-        // state: apply them first.
-        if let Err(e) = self.stage.flush() {
-            tracing::error!(error = %e, "apply stage failed before revocation: the next owner resumes from the previous checkpoint");
-            return;
-        }
-        let released = match self.monitor.lock() {
-            Ok(mut m) => m.release(&keys, wall_now_ms()),
-            Err(_) => return,
-        };
-        match released {
-            Ok(positions) => {
-                if let Err(e) = commit(consumer, &self.topic, &positions, CommitMode::Sync) {
-                    tracing::warn!(error = %e, "commit on revoke failed; the next owner resumes from the checkpoint");
-                }
-                tracing::info!(partitions = ?keys.iter().map(|k| k.partition).collect::<Vec<_>>(), "partitions revoked: checkpointed and handed over");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "checkpoint on revoke failed: the next owner resumes from the previous checkpoint")
-            }
-        }
-        if let Ok(mut a) = self.assigned.lock() {
-            a.retain(|p| !keys.iter().any(|k| k.partition == *p));
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-                tracing::info!(partitions = ?parts, "partitions assigned");
-                if let Ok(mut a) = self.assigned.lock() {
-                    *a = parts;
-                }
-            }
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
-        }
-    }
+/// Copies a consumed message into a batch (payload, key, partition,
+/// offset, the position after it, timestamp).
+pub fn copy_message<M: Message>(batch: &mut Batch, m: &M) {
+    let offset = u64::try_from(m.offset()).unwrap_or(0);
+    batch.push(
+        m.partition(),
+        offset,
+        offset + 1,
+        m.timestamp().to_millis(),
+        m.payload().unwrap_or(&[]),
+        m.key(),
+    );
 }
 
 /// Commits next offsets for partitions of `topic`.

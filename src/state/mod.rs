@@ -10,12 +10,14 @@
 //! Readers (`report`, and later instances taking over a partition) load the
 //! files with [`StateStore::load_all`] and merge the ledgers by name.
 
+mod backend;
 pub mod codec;
 mod file;
 mod store;
 
 use std::sync::Arc;
 
+pub use backend::StateBackend;
 pub use file::{FORMAT_VERSION, Snapshot, WindowSnapshot, decode, encode};
 pub use store::{Checkpoint, LockError, MonitorMeta, StateLock, StateStore, StoreError};
 

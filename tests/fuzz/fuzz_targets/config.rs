@@ -3,7 +3,7 @@
 #![no_main]
 
 use incident_monitor::config::Config;
-use incident_monitor::pipeline::Engine;
+use incident_monitor::count::Engine;
 use incident_monitor::state::PartitionKey;
 use libfuzzer_sys::fuzz_target;
 

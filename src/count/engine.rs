@@ -1,21 +1,22 @@
-//! The per-event path: parse → classify → dedup → windows and ledger.
+//! The per-event path: decode → classify → dedup → windows and ledger.
 //!
 //! Pure and synchronous: [`Engine::apply`] takes message bytes and a
-//! partition's state and returns what happened. Sources (file, Kafka) and the
-//! async loop around them live elsewhere; this is what the benchmark measures.
+//! partition's state and returns what happened. This is what the criterion
+//! benchmark measures.
 //!
-//! It is two steps. [`Engine::prepare`] (parse, month, classification, id
+//! It is two steps. [`Engine::prepare`] (decode, month, classification, id
 //! hash: most of the cost) reads no partition state, so it can run on any
 //! thread without the monitor lock; [`Engine::commit`] (dedup, ledger,
 //! windows, counters) must see a partition's messages in offset order.
-//! `apply` is the two in a row; the Kafka apply stage prepares a batch,
-//! then takes the monitor lock to commit it.
+//! `apply` is the two in a row; [`super::Monitor::apply`] prepares a whole
+//! batch, then commits it run by run.
 
 use crate::calendar::{MonthIndex, MonthSlot};
 use crate::classify::CategoryId;
 use crate::config::Settings;
+use crate::decode::Decoder;
 use crate::dedup::{IdHash, Seen};
-use crate::event::{EpochMillis, Fields, Reject, Severity, parse_fields};
+use crate::event::{EpochMillis, Reject, Severity};
 use crate::state::{PartitionKey, PartitionState};
 
 /// What happened to one message.
@@ -60,19 +61,21 @@ pub struct Classified {
 pub struct Engine {
     settings: Settings,
     months: MonthIndex,
-    max_event_bytes: usize,
+    decoder: Decoder,
     max_future_ms: i64,
-    fields: Fields,
 }
 
 impl Engine {
     pub fn new(settings: Settings) -> Engine {
         Engine {
             months: MonthIndex::new(settings.tz.clone()),
-            max_event_bytes: settings.config.events.max_event_bytes,
+            decoder: Decoder::new(
+                settings.config.events.format,
+                settings.config.events.max_event_bytes,
+                settings.classifier.fields_needed(),
+            ),
             max_future_ms: i64::try_from(settings.config.events.max_future_secs)
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
-            fields: settings.classifier.fields_needed(),
             settings,
         }
     }
@@ -103,11 +106,11 @@ impl Engine {
         self.commit(st, &prepared, wall_ms)
     }
 
-    /// Parses and classifies one message. Touches no partition state (the
+    /// Decodes and classifies one message. Touches no partition state (the
     /// `&mut` is the month cache).
     #[inline]
     pub fn prepare(&mut self, payload: &[u8]) -> Prepared {
-        let event = match parse_fields(payload, self.max_event_bytes, self.fields) {
+        let event = match self.decoder.decode(payload) {
             Ok(e) => e,
             Err(r) => return Prepared::Invalid(r),
         };
@@ -205,9 +208,4 @@ impl Engine {
             }
         }
     }
-}
-
-/// Wall clock in epoch milliseconds.
-pub fn wall_now_ms() -> EpochMillis {
-    jiff::Timestamp::now().as_millisecond()
 }

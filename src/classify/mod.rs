@@ -35,8 +35,10 @@ impl Hasher for Fnv {
 /// Lower-cased type (as bytes, so a lookup need not re-check UTF-8) → rules.
 type TypeMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<Fnv>>;
 
-use crate::config::{ClassificationConfig, SECTOR_UNKNOWN, is_label_safe};
+mod rules;
+
 use crate::event::Event;
+pub use rules::{ClassificationConfig, RuleConfig, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe};
 
 /// Most rules a configuration may have (they are tracked in a `u64` bit set).
 pub const MAX_RULES: usize = 64;
@@ -287,7 +289,6 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RuleConfig;
     use crate::event::parse;
 
     fn classify(c: &Classifier, json: &str) -> String {

@@ -1,0 +1,97 @@
+//! Checkpoints off the loop: the partitions changed since the last
+//! checkpoint are written on a blocking thread, one at a time, while the
+//! loop goes on; the positions they cover come back for the commit.
+//!
+//! The monitor lock is held to encode one partition (sequential reads, a
+//! few ms per million ids), not to write and fsync it, and one encoded
+//! partition is in memory at a time. One write is in flight at most.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinHandle;
+
+use super::{AppError, locked};
+use crate::clock::wall_now_ms;
+use crate::count::Monitor;
+use crate::state::PartitionKey;
+
+/// Positions written by a checkpoint: `(partition, next offset)`.
+pub type Positions = Vec<(PartitionKey, u64)>;
+
+pub(crate) struct Checkpointer {
+    monitor: Arc<Mutex<Monitor>>,
+    writing: Option<JoinHandle<Result<Positions, AppError>>>,
+}
+
+impl Checkpointer {
+    pub(crate) fn new(monitor: Arc<Mutex<Monitor>>) -> Checkpointer {
+        Checkpointer {
+            monitor,
+            writing: None,
+        }
+    }
+
+    pub(crate) fn is_writing(&self) -> bool {
+        self.writing.is_some()
+    }
+
+    /// Starts writing every partition changed since the last checkpoint.
+    pub(crate) fn start(&mut self) -> Result<(), AppError> {
+        let keys = locked(&self.monitor, "monitor")?.take_dirty();
+        let monitor = self.monitor.clone();
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            let mut positions = Vec::new();
+            for key in keys {
+                let (cp, store) = {
+                    let m = locked(&monitor, "monitor")?;
+                    (m.checkpoint_of(&key, wall_now_ms()), m.store().clone())
+                };
+                if let Some(cp) = cp {
+                    store.write(&cp)?;
+                    positions.push((cp.key, cp.next_offset));
+                }
+            }
+            Ok(positions)
+        }));
+        Ok(())
+    }
+
+    /// Resolves when the write in flight is on disk (never when there is
+    /// none), with the positions it wrote of partitions still held (one
+    /// revoked meanwhile was committed when it was released). Cancel-safe:
+    /// a `select!` may drop it and call again.
+    pub(crate) async fn written(&mut self) -> Result<Positions, AppError> {
+        let Some(task) = self.writing.as_mut() else {
+            return std::future::pending().await;
+        };
+        let result = task.await;
+        self.writing = None;
+        let positions = result.map_err(|source| AppError::Task {
+            what: "checkpoint",
+            source,
+        })??;
+        let m = locked(&self.monitor, "monitor")?;
+        Ok(positions.into_iter().filter(|(k, _)| m.holds(k)).collect())
+    }
+
+    /// The last checkpoint of a run: waits for the write in flight (a final
+    /// commit must not name a position whose checkpoint is not on disk),
+    /// then writes what changed since, and returns every held partition's
+    /// checkpointed position.
+    pub(crate) async fn finish(&mut self) -> Result<Positions, AppError> {
+        if self.writing.is_some() {
+            self.written().await?;
+        }
+        let monitor = self.monitor.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut m = locked(&monitor, "monitor")?;
+            m.checkpoint(wall_now_ms())?;
+            Ok(m.checkpointed_positions())
+        })
+        .await
+        .map_err(|source| AppError::Task {
+            what: "final checkpoint",
+            source,
+        })?
+    }
+}

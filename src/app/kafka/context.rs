@@ -1,0 +1,174 @@
+//! The consumer's context: statistics (lag, broker health), client errors
+//! and rebalances, shared between librdkafka's callbacks (run inside
+//! `recv`, on the consume task) and the consume loop.
+//!
+//! Revocation hands the revoked partitions over: their messages still in
+//! flight are applied, their states checkpointed and forgotten (on the
+//! apply thread, in order), their positions committed, before the group
+//! moves them. The callback must wait for that, but never holds up a
+//! runtime worker: on the multi-thread runtime it runs inside
+//! `block_in_place` (tokio moves the worker's other tasks: the endpoint,
+//! the timers), and the wait is bounded by `kafka.drain_timeout_secs`.
+//! Past the bound the revocation goes on without a commit; the apply thread
+//! still writes the checkpoint when it gets there, and the next owner starts
+//! from the last committed offset, skipping what the checkpoint it loads
+//! covers (a late write racing a new owner on a shared directory is what the
+//! fencing of a Kafka state store is for).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
+
+use crate::app::Stage;
+use crate::source::kafka::{BrokerHealth, commit, partition_key};
+use crate::state::PartitionKey;
+
+pub struct MonitorContext {
+    /// The apply stage: revoked partitions are released through it.
+    pub stage: Arc<Stage>,
+    pub topic: String,
+    /// Consumer lag per partition, from librdkafka statistics.
+    pub lag: Mutex<BTreeMap<i32, i64>>,
+    /// Partitions currently assigned.
+    pub assigned: Mutex<Vec<i32>>,
+    /// Which brokers can be reached, from statistics and error callbacks.
+    pub brokers: Mutex<BrokerHealth>,
+    /// How long a revocation may wait for the apply thread.
+    pub handover: Duration,
+}
+
+impl MonitorContext {
+    pub fn new(stage: Arc<Stage>, topic: &str, handover: Duration) -> MonitorContext {
+        MonitorContext {
+            stage,
+            topic: topic.to_owned(),
+            lag: Mutex::new(BTreeMap::new()),
+            assigned: Mutex::new(Vec::new()),
+            brokers: Mutex::new(BrokerHealth::new(Instant::now())),
+            handover,
+        }
+    }
+
+    /// Partitions assigned now.
+    pub fn assigned(&self) -> Vec<i32> {
+        self.assigned.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Checkpoints, forgets and commits revoked partitions.
+    fn hand_over(&self, consumer: &BaseConsumer<Self>, keys: Vec<PartitionKey>) {
+        let partitions: Vec<i32> = keys.iter().map(|k| k.partition).collect();
+        let released = self.stage.release_blocking(keys, self.handover);
+        match released {
+            Ok(positions) => {
+                if let Err(e) = commit(consumer, &self.topic, &positions, CommitMode::Sync) {
+                    tracing::warn!(error = %e, "commit on revoke failed; the next owner resumes from the checkpoint");
+                }
+                tracing::info!(partitions = ?partitions, "partitions revoked: checkpointed and handed over");
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                partitions = ?partitions,
+                "revoked partitions were not checkpointed in time: the next owner resumes from the last committed offset"
+            ),
+        }
+    }
+}
+
+/// Runs blocking work from inside a poll without holding up other tasks:
+/// on a multi-thread runtime `block_in_place` first moves this worker's
+/// other tasks elsewhere; on a current-thread runtime (nothing to move them
+/// to) it runs here, after leaving the runtime context so blocking channel
+/// operations are allowed.
+fn off_the_workers<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        // A scoped thread is outside the runtime: blocking sends are allowed.
+        Ok(_) => std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+        Err(_) => f(),
+    }
+}
+
+impl ClientContext for MonitorContext {
+    fn stats(&self, stats: Statistics) {
+        if let Ok(mut b) = self.brokers.lock() {
+            b.on_stats(
+                stats
+                    .brokers
+                    .values()
+                    .map(|b| (b.nodename.as_str(), b.state.as_str(), b.source.as_str())),
+                Instant::now(),
+            );
+        }
+        let Some(t) = stats.topics.get(&self.topic) else {
+            return;
+        };
+        if let Ok(mut lag) = self.lag.lock() {
+            lag.clear();
+            for (p, s) in &t.partitions {
+                // -1 is the internal "unassigned" partition; a negative lag is
+                // unknown (no fetch yet).
+                if *p >= 0 && s.consumer_lag >= 0 {
+                    lag.insert(*p, s.consumer_lag);
+                }
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        use rdkafka::types::RDKafkaErrorCode;
+        // End of partition arrives here too (enable.partition.eof): not an error.
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::PartitionEOF)
+        ) {
+            tracing::debug!(reason, "end of partition");
+            return;
+        }
+        if let Ok(mut b) = self.brokers.lock() {
+            b.on_error(error.rdkafka_error_code(), reason);
+        }
+        tracing::warn!(error = %error, reason, "kafka client error");
+    }
+}
+
+impl ConsumerContext for MonitorContext {
+    /// Revocation: hand the partitions over before the group moves them,
+    /// so the next owner starts exactly where this one stopped.
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(tpl) = rebalance else {
+            return;
+        };
+        let keys: Vec<PartitionKey> = tpl
+            .elements()
+            .iter()
+            .map(|e| partition_key(e.topic(), e.partition()))
+            .collect();
+        if let Ok(mut a) = self.assigned.lock() {
+            a.retain(|p| !keys.iter().any(|k| k.partition == *p));
+        }
+        off_the_workers(|| self.hand_over(consumer, keys));
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!(partitions = ?parts, "partitions assigned");
+                if let Ok(mut a) = self.assigned.lock() {
+                    *a = parts;
+                }
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! A batch of messages of one source: what every source hands to the
+//! counting core, and the one shape [`super::Monitor::apply`] takes.
+//!
+//! Each message is a (partition, offset, payload) with the position after
+//! it: for Kafka the next offset, for a file the byte after the line. The
+//! payloads live in one buffer (copied once, from librdkafka or read into
+//! it straight from the file); batches are emptied and reused, so a run
+//! allocates nothing per message.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::engine::{Engine, Prepared};
+
+/// Where one message came from, and where its bytes are in the batch.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub partition: i32,
+    /// The message's position in its partition.
+    pub offset: u64,
+    /// The position after it (what a checkpoint after it records).
+    pub next: u64,
+    /// When the source received it (Kafka), for the latency histogram.
+    pub timestamp_ms: Option<i64>,
+    payload: Range<usize>,
+    key: Option<Range<usize>>,
+}
+
+/// Messages of one source (one [`crate::state::PartitionKey::source`]),
+/// in the order they were read, and once prepared, their parsed forms.
+#[derive(Debug, Default)]
+pub struct Batch {
+    source: Arc<str>,
+    data: Vec<u8>,
+    items: Vec<Item>,
+    prepared: Vec<Prepared>,
+}
+
+impl Batch {
+    pub fn new(source: Arc<str>) -> Batch {
+        Batch {
+            source,
+            ..Batch::default()
+        }
+    }
+
+    /// The source its messages belong to.
+    pub fn source(&self) -> &Arc<str> {
+        &self.source
+    }
+
+    /// Copies one message in.
+    pub fn push(
+        &mut self,
+        partition: i32,
+        offset: u64,
+        next: u64,
+        timestamp_ms: Option<i64>,
+        payload: &[u8],
+        key: Option<&[u8]>,
+    ) {
+        let payload = self.copy(payload);
+        let key = key.map(|k| self.copy(k));
+        self.items.push(Item {
+            partition,
+            offset,
+            next,
+            timestamp_ms,
+            payload,
+            key,
+        });
+    }
+
+    fn copy(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        start..self.data.len()
+    }
+
+    /// The buffer, for a source that reads into it directly and then
+    /// names its messages with [`Batch::push_range`].
+    pub fn data_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.data
+    }
+
+    /// Names bytes already in the buffer as one message. A range outside
+    /// the buffer is clamped to it (an empty payload, which the decoder
+    /// rejects), never a panic.
+    pub fn push_range(&mut self, partition: i32, offset: u64, next: u64, payload: Range<usize>) {
+        let end = payload.end.min(self.data.len());
+        let start = payload.start.min(end);
+        self.items.push(Item {
+            partition,
+            offset,
+            next,
+            timestamp_ms: None,
+            payload: start..end,
+            key: None,
+        });
+    }
+
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Bytes held for payloads and keys.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn payload(&self, item: &Item) -> &[u8] {
+        self.data.get(item.payload.clone()).unwrap_or_default()
+    }
+
+    pub fn key(&self, item: &Item) -> Option<&[u8]> {
+        item.key.clone().and_then(|r| self.data.get(r))
+    }
+
+    /// Parses and classifies every message not prepared yet (the part of
+    /// the work that reads no partition state: any thread may do it).
+    pub fn prepare(&mut self, engine: &mut Engine) {
+        let Batch {
+            data,
+            items,
+            prepared,
+            ..
+        } = self;
+        let done = prepared.len();
+        prepared.extend(
+            items[done.min(items.len())..]
+                .iter()
+                .map(|it| engine.prepare(data.get(it.payload.clone()).unwrap_or_default())),
+        );
+    }
+
+    /// The prepared messages, index for index with [`Batch::items`] (as
+    /// many as were prepared).
+    pub fn prepared(&self) -> &[Prepared] {
+        &self.prepared
+    }
+
+    /// Empties the batch for reuse, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.items.clear();
+        self.prepared.clear();
+    }
+}

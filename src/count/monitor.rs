@@ -1,0 +1,323 @@
+//! The aggregate: the engine, the partition states it owns, the rule that
+//! makes replays exact (a message below a partition's checkpointed
+//! position was counted already), and checkpoints. Synchronous and shared
+//! by every source; the loops in `app` drive it.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::batch::Batch;
+use super::engine::{Engine, Outcome, Prepared};
+use super::rejects::RejectLog;
+use super::view::MonitorView;
+use crate::event::{EpochMillis, Reject};
+use crate::state::{
+    Checkpoint, MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateBackend,
+    StoreError,
+};
+
+/// How many messages ahead a run commit prefetches dedup slots: enough to
+/// cover a miss to memory (about 100 ns) with the commit work of the
+/// messages before it, few enough that the lines are still in cache.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Why the monitor cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+}
+
+/// Engine, partition states and their checkpoints.
+#[derive(Debug)]
+pub struct Monitor {
+    engine: Engine,
+    store: Arc<dyn StateBackend>,
+    partitions: BTreeMap<PartitionKey, PartitionState>,
+    dirty: BTreeSet<PartitionKey>,
+    rejects: RejectLog,
+    /// Last counters of partitions handed to another owner, for run summaries.
+    released: BTreeMap<PartitionKey, Outcomes>,
+    /// Dedup evictions of partitions no longer held (the counter never
+    /// goes down when a partition is released).
+    released_evicted: u64,
+}
+
+impl Monitor {
+    /// Opens a monitor over a state backend and records what readers of
+    /// the state need to know. Exclusive use is the caller's concern: a
+    /// file run locks its directory; Kafka replicas may share one, each
+    /// writing only the partitions the group gave it.
+    pub fn open(engine: Engine, store: Arc<dyn StateBackend>) -> Result<Monitor, MonitorError> {
+        let cfg = &engine.settings().config;
+        store.open(&MonitorMeta {
+            timezone: cfg.timezone.clone(),
+            report: cfg.report.clone(),
+        })?;
+        Ok(Monitor {
+            engine,
+            store,
+            partitions: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            rejects: RejectLog::new(Duration::from_secs(10)),
+            released: BTreeMap::new(),
+            released_evicted: 0,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The state of a partition, restored from its checkpoint on first use.
+    pub fn partition(
+        &mut self,
+        key: &PartitionKey,
+        wall_ms: EpochMillis,
+    ) -> Result<&mut PartitionState, MonitorError> {
+        held_or_restored(
+            &mut self.partitions,
+            &*self.store,
+            &self.engine,
+            key,
+            wall_ms,
+        )
+    }
+
+    /// Counts a batch: prepares what is not prepared yet, then commits it
+    /// run by run of one partition (one state lookup per run). Every
+    /// source comes through here, so one rule holds for all: a message
+    /// below its partition's checkpointed position was counted before (a
+    /// restart replays from the group offset or the file position, which
+    /// may lag the checkpoint) and is skipped. `on_invalid` gets the batch
+    /// index and reason of each rejected message that was not skipped.
+    pub fn apply(
+        &mut self,
+        batch: &mut Batch,
+        wall_ms: EpochMillis,
+        mut on_invalid: impl FnMut(usize, Reject),
+    ) -> Result<(), MonitorError> {
+        batch.prepare(&mut self.engine);
+        let items = batch.items();
+        let mut start = 0;
+        while start < items.len() {
+            let partition = items[start].partition;
+            let end = items[start..]
+                .iter()
+                .position(|it| it.partition != partition)
+                .map_or(items.len(), |n| start + n);
+            let key = PartitionKey {
+                source: batch.source().to_string(),
+                partition,
+            };
+            let offsets = items[start..end].iter().map(|it| (it.offset, it.next));
+            self.commit_run(
+                &key,
+                &batch.prepared()[start..end],
+                offsets,
+                wall_ms,
+                |i, r| on_invalid(start + i, r),
+            )?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Commits a run of prepared messages of one partition, with their
+    /// `(offset, next)` positions, in offset order, each message's dedup
+    /// slot prefetched a few messages early (`PREFETCH_AHEAD`).
+    fn commit_run(
+        &mut self,
+        key: &PartitionKey,
+        prepared: &[Prepared],
+        offsets: impl Iterator<Item = (u64, u64)>,
+        wall_ms: EpochMillis,
+        mut on_invalid: impl FnMut(usize, Reject),
+    ) -> Result<(), MonitorError> {
+        let st = held_or_restored(
+            &mut self.partitions,
+            &*self.store,
+            &self.engine,
+            key,
+            wall_ms,
+        )?;
+        let mut applied = false;
+        for p in prepared.iter().take(PREFETCH_AHEAD) {
+            Engine::prefetch(st, p);
+        }
+        for (i, (p, (offset, next))) in prepared.iter().zip(offsets).enumerate() {
+            if let Some(ahead) = prepared.get(i + PREFETCH_AHEAD) {
+                Engine::prefetch(st, ahead);
+            }
+            if offset < st.position.next_offset {
+                continue;
+            }
+            if let Outcome::Invalid(r) = self.engine.commit(st, p, wall_ms) {
+                self.rejects.record(r, key, offset);
+                on_invalid(i, r);
+            }
+            st.position.next_offset = next;
+            st.position.records += 1;
+            applied = true;
+        }
+        if applied && !self.dirty.contains(key) {
+            self.dirty.insert(key.clone());
+        }
+        Ok(())
+    }
+
+    /// Checkpoints the given partitions and forgets them (they were revoked:
+    /// another instance takes over from the checkpoint). Returns their
+    /// checkpointed next offsets. Written even when unchanged since the
+    /// last checkpoint: that one may still be on its way to disk.
+    pub fn release(
+        &mut self,
+        keys: &[PartitionKey],
+        wall_ms: EpochMillis,
+    ) -> Result<Vec<(PartitionKey, u64)>, MonitorError> {
+        let tz = self.engine.settings().config.timezone.clone();
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(st) = self.partitions.remove(key) {
+                self.dirty.remove(key);
+                self.store
+                    .write(&self.store.checkpoint(&st, &tz, wall_ms))?;
+                self.released.insert(key.clone(), st.outcomes.clone());
+                self.released_evicted += st.dedup.evicted();
+                out.push((key.clone(), st.position.next_offset));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the monitor holds this partition now.
+    pub fn holds(&self, key: &PartitionKey) -> bool {
+        self.partitions.contains_key(key)
+    }
+
+    /// Next offsets of the partitions held, as last checkpointed (callers
+    /// that write checkpoints in the background wait for that write
+    /// first).
+    pub fn checkpointed_positions(&self) -> Vec<(PartitionKey, u64)> {
+        self.partitions
+            .iter()
+            .filter(|(k, _)| !self.dirty.contains(*k))
+            .map(|(k, st)| (k.clone(), st.position.next_offset))
+            .collect()
+    }
+
+    /// Plain numbers for the metrics, summed over the partitions held.
+    pub fn view(&mut self, wall_ms: EpochMillis) -> MonitorView {
+        let evicted = self.released_evicted
+            + self
+                .partitions
+                .values()
+                .map(|st| st.dedup.evicted())
+                .sum::<u64>();
+        super::view::compute(&mut self.engine, self.partitions.values(), evicted, wall_ms)
+    }
+
+    /// The partitions changed since the last checkpoint, which now count as
+    /// checkpointed: the caller checkpoints each with
+    /// [`Monitor::checkpoint_of`] (the Kafka loop does so on another
+    /// thread, taking the monitor lock for one partition's encoding at a
+    /// time).
+    pub fn take_dirty(&mut self) -> Vec<PartitionKey> {
+        std::mem::take(&mut self.dirty).into_iter().collect()
+    }
+
+    /// Encodes one partition's state for [`StateBackend::write`]; `None` if
+    /// the partition is no longer held (its release wrote it).
+    pub fn checkpoint_of(&self, key: &PartitionKey, wall_ms: EpochMillis) -> Option<Checkpoint> {
+        let tz = &self.engine.settings().config.timezone;
+        let st = self.partitions.get(key)?;
+        Some(self.store.checkpoint(st, tz, wall_ms))
+    }
+
+    /// Writes a checkpoint of every partition changed since the last one,
+    /// now.
+    pub fn checkpoint(&mut self, wall_ms: EpochMillis) -> Result<usize, MonitorError> {
+        let keys = self.take_dirty();
+        for key in &keys {
+            if let Some(cp) = self.checkpoint_of(key, wall_ms) {
+                self.store.write(&cp)?;
+            }
+        }
+        Ok(keys.len())
+    }
+
+    /// Outcome counters summed over partitions.
+    pub fn outcomes(&self) -> Outcomes {
+        let mut total = Outcomes::default();
+        for st in self.partitions.values() {
+            total.add(&st.outcomes);
+        }
+        total
+    }
+
+    /// The backend checkpoints are written to.
+    pub fn store(&self) -> &Arc<dyn StateBackend> {
+        &self.store
+    }
+
+    /// The ledgers of every partition held, merged.
+    pub fn merged_ledger(&self) -> crate::calendar::Ledger {
+        let s = self.engine.settings();
+        let mut l = crate::calendar::Ledger::new(s.categories().into(), s.sectors.clone());
+        for st in self.partitions.values() {
+            l.merge(&st.ledger);
+        }
+        l
+    }
+
+    /// Counters of the partitions held and of those released during this
+    /// run (what a run summary reports).
+    pub fn outcomes_seen(&self) -> Outcomes {
+        let mut o = self.outcomes();
+        for (k, r) in &self.released {
+            if !self.partitions.contains_key(k) {
+                o.add(r);
+            }
+        }
+        o
+    }
+
+    pub fn partitions(&self) -> impl Iterator<Item = &PartitionState> {
+        self.partitions.values()
+    }
+}
+
+/// A partition's state: held, or restored from its checkpoint on first
+/// use, or new.
+fn held_or_restored<'a>(
+    partitions: &'a mut BTreeMap<PartitionKey, PartitionState>,
+    store: &dyn StateBackend,
+    engine: &Engine,
+    key: &PartitionKey,
+    wall_ms: EpochMillis,
+) -> Result<&'a mut PartitionState, MonitorError> {
+    let slot = match partitions.entry(key.clone()) {
+        Entry::Occupied(e) => return Ok(e.into_mut()),
+        Entry::Vacant(v) => v,
+    };
+    let st = match store.load(key)? {
+        Some(snap) => {
+            let st = PartitionState::restore(snap, engine.settings(), wall_ms)?;
+            tracing::info!(
+                source = %key.source,
+                partition = key.partition,
+                next_offset = st.position.next_offset,
+                records = st.position.records,
+                incidents = st.outcomes.accepted,
+                "restored partition state from checkpoint"
+            );
+            st
+        }
+        None => engine.new_partition(key.clone()),
+    };
+    Ok(slot.insert(st))
+}

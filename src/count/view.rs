@@ -1,0 +1,150 @@
+//! The derived view: plain numbers summed over the partitions held, with
+//! the month-over-month and month-to-date ratios the metrics export. Pure:
+//! partition states and a wall time in, numbers out.
+
+use super::engine::Engine;
+use crate::calendar::MonthSlot;
+use crate::calendar::change::{MonthToDate, ratio};
+use crate::event::{EpochMillis, Reject, Severity};
+use crate::state::{Outcomes, PartitionState};
+
+/// Everything exported, as plain numbers (computed by the monitor).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MonitorView {
+    pub accepted: u64,
+    pub duplicate: u64,
+    pub late: u64,
+    pub invalid: [u64; Reject::ALL.len()],
+    pub window_late: Vec<u64>,
+    /// `[category][severity]` over every month held.
+    pub incidents: Vec<u64>,
+    /// Per sector label, over every month held.
+    pub sectors: Vec<u64>,
+    /// `[window][category]` distinct incidents in each window now.
+    pub windows: Vec<Vec<u64>>,
+    pub month: Option<MonthView>,
+    pub assigned_partitions: usize,
+    /// Incident ids evicted from dedup memory by the per-partition cap.
+    pub dedup_evicted: u64,
+}
+
+/// The running month and the one before it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MonthView {
+    /// `YYYY-MM` of the running month (in the configured timezone).
+    pub current_month: String,
+    pub current: Vec<u64>,
+    pub previous: Vec<u64>,
+    /// The month before the previous one (M-2), per category.
+    pub previous_2: Vec<u64>,
+    /// Month to date of the running month, and the same elapsed span of the
+    /// previous month, per category.
+    pub mtd_current: Vec<u64>,
+    pub mtd_previous: Vec<u64>,
+    /// Per category, then `all`: closed months (M-1 against M-2).
+    pub closed_change: Vec<Option<f64>>,
+    /// Per category, then `all`: month to date against the same span of M-1.
+    pub mtd_change: Vec<Option<f64>>,
+}
+
+/// The view of `partitions` at `wall_ms`. `dedup_evicted` is the
+/// evictions to report (the caller adds partitions it no longer holds).
+pub fn compute<'a>(
+    engine: &mut Engine,
+    partitions: impl Iterator<Item = &'a PartitionState> + Clone,
+    dedup_evicted: u64,
+    wall_ms: EpochMillis,
+) -> MonitorView {
+    let s = engine.settings();
+    let (nc, nw) = (s.categories().len(), s.config.windows.windows.len());
+    let mut o = Outcomes::default();
+    for st in partitions.clone() {
+        o.add(&st.outcomes);
+    }
+    let mut v = MonitorView {
+        accepted: o.accepted,
+        duplicate: o.duplicate,
+        late: o.late,
+        invalid: o.invalid,
+        window_late: if o.window_late.is_empty() {
+            vec![0; nw]
+        } else {
+            o.window_late
+        },
+        incidents: vec![0; nc * Severity::COUNT],
+        sectors: vec![0; s.sectors.len()],
+        windows: vec![vec![0; nc]; nw],
+        month: None,
+        assigned_partitions: partitions.clone().count(),
+        dedup_evicted,
+    };
+    let mut clock: Option<EpochMillis> = None;
+    for st in partitions.clone() {
+        for (_, m) in st.ledger.months() {
+            for (a, b) in v.incidents.iter_mut().zip(&m.by_category_severity) {
+                *a += b;
+            }
+            for (a, b) in v.sectors.iter_mut().zip(&m.by_sector) {
+                *a += b;
+            }
+        }
+        for (w, out) in v.windows.iter_mut().enumerate() {
+            st.windows.counts_into(w, wall_ms, out);
+        }
+        if let Some(c) = st.windows.clock_ms(wall_ms) {
+            clock = Some(clock.map_or(c, |x: EpochMillis| x.max(c)));
+        }
+    }
+    // The running month is the month of the latest event-time clock.
+    if let Some(clock) = clock
+        && let Some(slot) = engine.months().locate(clock)
+    {
+        v.month = Some(month_view(nc, partitions, &slot, clock));
+    }
+    v
+}
+
+/// The running month of `slot` (at event time `clock`), the two before it,
+/// and their ratios.
+fn month_view<'a>(
+    nc: usize,
+    partitions: impl Iterator<Item = &'a PartitionState>,
+    slot: &MonthSlot,
+    clock: EpochMillis,
+) -> MonthView {
+    let (cur, prev, prev2) = (slot.month, slot.month.plus(-1), slot.month.plus(-2));
+    let mut mv = MonthView {
+        current_month: cur.to_string(),
+        current: vec![0; nc],
+        previous: vec![0; nc],
+        previous_2: vec![0; nc],
+        mtd_current: vec![0; nc],
+        mtd_previous: vec![0; nc],
+        ..MonthView::default()
+    };
+    let add = |into: &mut [u64], from: &[u64]| {
+        for (a, b) in into.iter_mut().zip(from) {
+            *a += b;
+        }
+    };
+    for st in partitions {
+        for c in 0..nc {
+            mv.current[c] += st.ledger.category_total(cur, c);
+            mv.previous[c] += st.ledger.category_total(prev, c);
+            mv.previous_2[c] += st.ledger.category_total(prev2, c);
+        }
+        let mtd = MonthToDate::compute(&st.ledger, slot, clock);
+        add(&mut mv.mtd_current, &mtd.current);
+        add(&mut mv.mtd_previous, &mtd.previous_same_span);
+    }
+    let changes = |now: &[u64], before: &[u64]| -> Vec<Option<f64>> {
+        let sum = |x: &[u64]| x.iter().sum::<u64>();
+        (0..nc)
+            .map(|c| ratio(now[c], before[c]))
+            .chain([ratio(sum(now), sum(before))])
+            .collect()
+    };
+    mv.closed_change = changes(&mv.previous, &mv.previous_2);
+    mv.mtd_change = changes(&mv.mtd_current, &mv.mtd_previous);
+    mv
+}
