@@ -9,10 +9,12 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use incident_monitor::config::Config;
-use incident_monitor::count::Engine;
+use std::sync::Arc;
+
+use incident_monitor::count::{Batch, Engine, Monitor};
 use incident_monitor::event::parse;
 use incident_monitor::generate::LiveStream;
-use incident_monitor::state::PartitionKey;
+use incident_monitor::state::{PartitionKey, StateStore};
 
 const EVENTS: usize = 100_000;
 
@@ -77,7 +79,44 @@ fn bench(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+
+    // The one apply path every source takes: batches of 2,048 messages
+    // (a file reader's) through `Monitor::apply` (prepare the batch, then
+    // commit it with dedup slots prefetched), on one thread.
+    let dir = std::env::temp_dir().join(format!("im-bench-{}", std::process::id()));
+    let batches: Vec<Vec<&String>> = lines.chunks(2048).map(|c| c.iter().collect()).collect();
+    g.bench_function("batch_apply", |b| {
+        b.iter_batched(
+            || {
+                let store = Arc::new(StateStore::new(&dir));
+                let monitor = Monitor::open(Engine::new(settings.clone()), store)
+                    .expect("a temporary state directory");
+                let mut filled = Vec::with_capacity(batches.len());
+                let mut offset = 0u64;
+                for chunk in &batches {
+                    let mut batch = Batch::new("input".into());
+                    for l in chunk {
+                        let next = offset + l.len() as u64 + 1;
+                        batch.push(0, offset, next, None, l.as_bytes(), None);
+                        offset = next;
+                    }
+                    filled.push(batch);
+                }
+                (monitor, filled)
+            },
+            |(mut monitor, mut filled)| {
+                for batch in &mut filled {
+                    monitor
+                        .apply(batch, wall, |_, _| {})
+                        .expect("nothing to restore");
+                }
+                monitor
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group!(benches, bench);

@@ -5,41 +5,47 @@
 //!
 //! # Layout
 //!
-//! The modules follow the data, from bytes to figures:
+//! The flow, from bytes to figures, and where each step lives:
 //!
-//! * [`event`]: message bytes → [`event::Event`] (or a [`event::Reject`]
-//!   reason); the strict RFC 3339 parser.
+//! ```text
+//!  source/ ──batches──▶ app::Stage ──▶ count::Monitor::apply ──▶ state/ (checkpoints)
+//!  file, kafka           (thread)       │ decode ▸ classify ▸ dedup ▸ window ▸ calendar
+//!                                       └──▶ count::view ──▶ metrics/ · report/
+//! ```
+//!
+//! The domain, pure and synchronous (no tokio, rdkafka or hyper; the wall
+//! clock passed in as `wall_ms`), each module importing only those below it:
+//!
+//! * [`event`]: the incident model, the native JSON reader, RFC 3339 time,
+//!   the rejection reasons.
+//! * [`decode`]: the decoder seam: the configured `events.format` chooses
+//!   how message bytes become an [`event::Event`].
 //! * [`classify`]: configured rules → one category per event.
-//! * [`dedup`]: has this incident been counted already? (bounded memory)
-//! * [`window`]: event-time sliding windows of distinct incidents.
-//! * [`calendar`]: months in the configured timezone, the exact ledger, and
-//!   the period-over-period changes.
-//! * [`pipeline`]: the per-event path tying the above together, pure and
-//!   synchronous ([`pipeline::Engine::apply`]).
-//! * [`state`]: per-partition state with the source position it covers, and
-//!   its atomic checkpoints.
-//! * [`report`]: the monthly report (model, English and Vietnamese wording,
-//!   text / Markdown / JSON / a self-contained HTML page with SVG charts).
-//! * [`spike`]: spike scores of window counts against a rolling baseline.
-//! * [`metrics`]: the Prometheus registry, written from plain numbers the
-//!   monitor computes (no label lookups on the hot path).
+//! * [`dedup`], [`window`], [`calendar`]: has this incident been counted;
+//!   event-time sliding windows; months in the configured timezone, the
+//!   exact ledger and the period-over-period changes.
+//! * [`config`]: the TOML configuration, its defaults and validation.
+//! * [`count`]: one message ([`count::Engine`]: prepare, then commit), a
+//!   [`count::Batch`] of (partition, offset, payload) from any source, the
+//!   aggregate ([`count::Monitor`]: partition states, the one apply path and
+//!   its skip-below-checkpoint rule, checkpoints) and the derived
+//!   [`count::MonitorView`] with its ratios.
+//! * [`state`]: per-partition state, its checkpoint format, and the
+//!   [`state::StateBackend`] seam (today a local directory).
+//! * [`report`], [`spike`], [`metrics`]: the monthly report; spike scores;
+//!   the Prometheus registry written from the view.
 //!
-//! At the edges:
+//! At the edges (threads, the runtime, clients, I/O):
 //!
-//! * [`source`]: where messages come from: a JSONL file or stdin (its own
-//!   thread, a bounded channel) and Kafka (consumer settings, the rebalance
-//!   callbacks, the dead-letter producer).
-//! * [`app`]: the commands; the thin async loops around the engine (Kafka and
-//!   file), the apply stage thread, the embedded demo, live reports.
+//! * [`source`]: a JSONL file or stdin (a reader thread filling batches)
+//!   and Kafka (client settings, broker health, dead letters).
+//! * [`app`]: the commands and the thin loops: the apply stage thread, the
+//!   Kafka consume loop (`app::kafka`: consume, rebalance context) and the
+//!   file loop, their schedule and background checkpoints, the demo.
 //! * [`server`]: the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
 //!   `/report`).
-//! * [`progress`]: the progress line or log events of long runs.
-//! * [`generate`]: synthetic streams, including the `ncsc-2022` replay of the
-//!   published figures.
-//! * [`config`]: the TOML configuration, its defaults and validation.
-//!
-//! Domain modules know nothing of tokio or Kafka; only `app`, `source` and
-//! `server` do.
+//! * [`progress`], [`generate`], [`clock`]: progress of long runs;
+//!   synthetic streams (the `ncsc-2022` replay); the wall clock.
 
 // `unsafe` is refused everywhere but in the two modules that need it, each
 // allowing it by name (`event::parse::simd`: SSE2 intrinsics;

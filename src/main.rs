@@ -43,35 +43,7 @@ enum LogFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Consume incidents from Kafka (or a JSONL file / stdin) and keep the counts.
-    Run {
-        /// Configuration file (default: the built-in defaults).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Kafka bootstrap servers (overrides the config).
-        #[arg(long)]
-        brokers: Option<String>,
-        /// Kafka topic (overrides the config).
-        #[arg(long)]
-        topic: Option<String>,
-        /// Kafka consumer group (overrides the config).
-        #[arg(long)]
-        group: Option<String>,
-        /// Read a JSONL file, or - for stdin, instead of Kafka.
-        #[arg(long)]
-        input: Option<String>,
-        /// Stop once every assigned partition (or the file) is drained.
-        #[arg(long)]
-        until_end: bool,
-        /// Metrics endpoint address, e.g. 127.0.0.1:9898 (port 0: any free port).
-        #[arg(long)]
-        metrics_addr: Option<String>,
-        /// IANA timezone of the calendar months (overrides the config).
-        #[arg(long)]
-        timezone: Option<String>,
-        /// Checkpoint directory (overrides the config).
-        #[arg(long)]
-        state_dir: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Everything in one process: an embedded Kafka cluster, the ncsc-2022
     /// replay and a live stream, the monitor, its metrics and the report.
     Demo {
@@ -129,6 +101,38 @@ enum Command {
     },
 }
 
+/// Flags of `run`.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Configuration file (default: the built-in defaults).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Kafka bootstrap servers (overrides the config).
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Kafka topic (overrides the config).
+    #[arg(long)]
+    topic: Option<String>,
+    /// Kafka consumer group (overrides the config).
+    #[arg(long)]
+    group: Option<String>,
+    /// Read a JSONL file, or - for stdin, instead of Kafka.
+    #[arg(long)]
+    input: Option<String>,
+    /// Stop once every assigned partition (or the file) is drained.
+    #[arg(long)]
+    until_end: bool,
+    /// Metrics endpoint address, e.g. 127.0.0.1:9898 (port 0: any free port).
+    #[arg(long)]
+    metrics_addr: Option<String>,
+    /// IANA timezone of the calendar months (overrides the config).
+    #[arg(long)]
+    timezone: Option<String>,
+    /// Checkpoint directory (overrides the config).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -164,82 +168,7 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
     match command {
-        Command::Run {
-            config,
-            brokers,
-            topic,
-            group,
-            input,
-            until_end,
-            timezone,
-            state_dir,
-            metrics_addr,
-        } => {
-            let mut settings = app::load_settings(config.as_deref(), timezone.as_deref())?;
-            if brokers.is_some() || topic.is_some() || group.is_some() {
-                let mut cfg = (*settings.config).clone();
-                if let Some(b) = brokers {
-                    cfg.kafka.brokers = b;
-                }
-                if let Some(t) = topic {
-                    cfg.kafka.topic = t;
-                }
-                if let Some(g) = group {
-                    cfg.kafka.group_id = g;
-                }
-                settings = cfg.validate()?;
-            }
-            let dir = state_dir.unwrap_or_else(|| PathBuf::from(&settings.config.state.dir));
-            // A file run opens the endpoint only when asked; Kafka always does.
-            let explicit_metrics_addr = metrics_addr.clone();
-            let metrics_addr =
-                metrics_addr.unwrap_or_else(|| settings.config.metrics.listen_addr.clone());
-            let summary = on_runtime(async {
-                let shutdown = shutdown_token();
-                match input {
-                    Some(input) => {
-                        app::run_input(
-                            settings,
-                            Input::parse(&input),
-                            StateStore::new(&dir),
-                            explicit_metrics_addr,
-                            progress,
-                            shutdown.cancelled_owned(),
-                        )
-                        .await
-                    }
-                    None => {
-                        let opts = KafkaOptions {
-                            until_end,
-                            metrics_addr,
-                            // Progress is for a drain, which ends; a live
-                            // consumer reports through its metrics.
-                            progress: if until_end {
-                                progress
-                            } else {
-                                ProgressMode::Off
-                            },
-                        };
-                        app::run_kafka(settings, StateStore::new(&dir), opts, shutdown, None).await
-                    }
-                }
-            })?;
-            let o = &summary.outcomes;
-            let secs = summary.elapsed.as_secs_f64();
-            tracing::info!(
-                completed = summary.completed,
-                events_this_run = summary.events_this_run,
-                secs = (secs * 1000.0).round() / 1000.0,
-                events_per_sec = if secs > 0.0 { (summary.events_this_run as f64 / secs).round() } else { 0.0 },
-                accepted = o.accepted,
-                duplicate = o.duplicate,
-                invalid = o.invalid_total(),
-                late = o.late,
-                state_dir = %dir.display(),
-                "run finished; the counters cover every run on this state"
-            );
-            Ok(())
-        }
+        Command::Run(args) => run(args, progress),
         Command::Demo {
             metrics_addr,
             state_dir,
@@ -299,6 +228,71 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// `run`: the flags over the configuration, then a file run or a Kafka
+/// run, and a last log line summing it up.
+fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
+    let mut settings = app::load_settings(args.config.as_deref(), args.timezone.as_deref())?;
+    if args.brokers.is_some() || args.topic.is_some() || args.group.is_some() {
+        let mut cfg = (*settings.config).clone();
+        if let Some(b) = args.brokers {
+            cfg.kafka.brokers = b;
+        }
+        if let Some(t) = args.topic {
+            cfg.kafka.topic = t;
+        }
+        if let Some(g) = args.group {
+            cfg.kafka.group_id = g;
+        }
+        settings = cfg.validate()?;
+    }
+    let dir = args
+        .state_dir
+        .unwrap_or_else(|| PathBuf::from(&settings.config.state.dir));
+    let store = StateStore::new(&dir);
+    let summary = on_runtime(async {
+        let shutdown = shutdown_token();
+        match args.input {
+            // A file run opens the endpoint only when asked; Kafka always does.
+            Some(input) => {
+                let input = Input::parse(&input);
+                let stop = shutdown.cancelled_owned();
+                app::run_input(settings, input, store, args.metrics_addr, progress, stop).await
+            }
+            None => {
+                let opts = KafkaOptions {
+                    until_end: args.until_end,
+                    metrics_addr: args
+                        .metrics_addr
+                        .unwrap_or_else(|| settings.config.metrics.listen_addr.clone()),
+                    // Progress is for a drain, which ends; a live consumer
+                    // reports through its metrics.
+                    progress: if args.until_end {
+                        progress
+                    } else {
+                        ProgressMode::Off
+                    },
+                };
+                app::run_kafka(settings, store, opts, shutdown, None).await
+            }
+        }
+    })?;
+    let o = &summary.outcomes;
+    let secs = summary.elapsed.as_secs_f64();
+    tracing::info!(
+        completed = summary.completed,
+        events_this_run = summary.events_this_run,
+        secs = (secs * 1000.0).round() / 1000.0,
+        events_per_sec = if secs > 0.0 { (summary.events_this_run as f64 / secs).round() } else { 0.0 },
+        accepted = o.accepted,
+        duplicate = o.duplicate,
+        invalid = o.invalid_total(),
+        late = o.late,
+        state_dir = %dir.display(),
+        "run finished; the counters cover every run on this state"
+    );
+    Ok(())
 }
 
 /// How long the runtime may wait, at exit, for blocking tasks still

@@ -110,6 +110,31 @@ async fn ncsc_2022_through_a_four_partition_topic_is_exact() {
     assert_eq!(snaps.len(), 4);
     let positions: u64 = snaps.iter().map(|s| s.position.next_offset).sum();
     assert_eq!(positions, lines.len() as u64);
+    // The group's committed offsets are the checkpointed positions.
+    let group: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", "g-incidents")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for s in &snaps {
+        tpl.add_partition("incidents", s.key.partition);
+    }
+    let committed = group
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    for s in &snaps {
+        let at = committed
+            .find_partition("incidents", s.key.partition)
+            .unwrap()
+            .offset();
+        assert_eq!(
+            at,
+            rdkafka::Offset::Offset(s.position.next_offset as i64),
+            "partition {}",
+            s.key.partition
+        );
+    }
 
     // Running again on the same state counts nothing twice, in a fresh
     // group: no committed offset hides anything, every message is read

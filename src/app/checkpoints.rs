@@ -95,3 +95,87 @@ impl Checkpointer {
         })?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::count::{Batch, Engine};
+    use crate::state::StateStore;
+
+    fn monitor(dir: &std::path::Path) -> (Arc<Mutex<Monitor>>, StateStore) {
+        let store = StateStore::new(dir);
+        let settings = crate::config::Config::default().validate().unwrap();
+        let m = Monitor::open(Engine::new(settings), Arc::new(store.clone())).unwrap();
+        (Arc::new(Mutex::new(m)), store)
+    }
+
+    fn batch(p: i32, from: u64, n: u64) -> Batch {
+        Batch::of_incidents("kafka.t", p, from, n)
+    }
+
+    #[tokio::test]
+    async fn writes_changed_partitions_off_the_loop_and_gives_their_positions() {
+        let dir = std::env::temp_dir().join(format!("im-cp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (m, store) = monitor(&dir);
+        m.lock()
+            .unwrap()
+            .apply(&mut batch(0, 0, 10), 0, |_, _| {})
+            .unwrap();
+        m.lock()
+            .unwrap()
+            .apply(&mut batch(1, 0, 5), 0, |_, _| {})
+            .unwrap();
+        let mut cp = Checkpointer::new(m.clone());
+        assert!(!cp.is_writing());
+        cp.start().unwrap();
+        assert!(cp.is_writing());
+        let mut written = cp.written().await.unwrap();
+        written.sort();
+        let keys: Vec<u64> = written.iter().map(|(_, n)| *n).collect();
+        assert_eq!(keys, vec![10, 5]);
+        assert!(!cp.is_writing());
+        let on_disk: Vec<u64> = store
+            .load_all()
+            .unwrap()
+            .iter()
+            .map(|s| s.position.next_offset)
+            .collect();
+        assert_eq!(on_disk, vec![10, 5]);
+
+        // Nothing changed: nothing written. A partition released while its
+        // write is in flight is left out (its release committed it).
+        cp.start().unwrap();
+        assert!(cp.written().await.unwrap().is_empty());
+        m.lock()
+            .unwrap()
+            .apply(&mut batch(1, 5, 3), 0, |_, _| {})
+            .unwrap();
+        cp.start().unwrap();
+        let key = written[1].0.clone();
+        m.lock()
+            .unwrap()
+            .release(std::slice::from_ref(&key), 0)
+            .unwrap();
+        assert!(cp.written().await.unwrap().is_empty());
+        assert_eq!(store.load(&key).unwrap().unwrap().position.next_offset, 8);
+
+        // The last checkpoint: what changed since, and every held position.
+        m.lock()
+            .unwrap()
+            .apply(&mut batch(0, 10, 2), 0, |_, _| {})
+            .unwrap();
+        let last = cp.finish().await.unwrap();
+        assert_eq!(last.iter().map(|(_, n)| *n).collect::<Vec<_>>(), vec![12]);
+        assert_eq!(
+            store
+                .load(&last[0].0)
+                .unwrap()
+                .unwrap()
+                .position
+                .next_offset,
+            12
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -46,17 +46,7 @@ pub async fn demo(
         .create_topic(TOPIC, 4, 1)
         .map_err(AppError::kafka(format!("cannot create the topic {TOPIC}")))?;
     let brokers = cluster.bootstrap_servers();
-
-    let mut cfg = Config::from_toml(DEMO_CONFIG)
-        .map_err(|m| AppError::Usage(format!("the demo's embedded configuration: {m}")))?;
-    cfg.kafka.brokers = brokers.clone();
-    cfg.kafka.topic = TOPIC.to_owned();
-    cfg.kafka.group_id = "incident-monitor-demo".to_owned();
-    // A short baseline so spikes in the live stream show within minutes.
-    cfg.spike.baseline_half_life_secs = 120;
-    cfg.spike.warmup_samples = 20;
-    let report_cfg: ReportConfig = cfg.report.clone();
-    let settings = cfg.validate()?;
+    let (settings, report_cfg) = demo_settings(&brokers)?;
     let dir = state_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("incident-monitor-demo-{}", std::process::id()))
     });
@@ -67,29 +57,13 @@ pub async fn demo(
         .set("linger.ms", "20")
         .create()
         .map_err(AppError::kafka("cannot create the demo producer"))?;
-    let mut replay = ncsc_2022(2022);
-    // Then the last ten weeks at a low rate, so the running month and the
-    // ones before it have data (month-over-month gauges are defined).
-    let recent_step = 70 * 86_400_000 / RECENT_EVENTS as i64;
-    replay.extend(LiveStream::ending_at(
-        11,
-        RECENT_EVENTS,
-        crate::clock::wall_now_ms(),
-        recent_step,
-    ));
-    let replay_len = replay.len() as u64;
-    // Progress of the replay: produced, then counted by the monitor.
+    let replay = replay_lines();
     let mut shown = Progress::new(progress, "demo replay", Unit::Messages);
-    let at = |n: u64| Snapshot {
-        events: n,
-        done: n,
-        total: Some(replay_len),
-        ..Snapshot::default()
-    };
+    let total = replay.len() as u64;
     for (n, line) in (1u64..).zip(&replay) {
         send(&producer, line).await;
         if n.is_multiple_of(1024) && shown.due() {
-            shown.update(&at(n));
+            shown.update(&replayed(n, total));
         }
     }
     let _ = producer.flush(Duration::from_secs(30));
@@ -100,28 +74,72 @@ pub async fn demo(
         metrics_addr,
         progress: ProgressMode::Off,
     };
-    let pipeline_stop = shutdown.clone();
-    let pipeline = tokio::spawn(run_kafka(
-        settings,
-        StateStore::new(&dir),
-        opts,
-        pipeline_stop,
-        Some(tx),
-    ));
+    let store = StateStore::new(&dir);
+    let pipeline = tokio::spawn(run_kafka(settings, store, opts, shutdown.clone(), Some(tx)));
     let Ok(started) = rx.await else {
         // The pipeline failed before starting: report its error.
-        return match pipeline.await {
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(_)) => Err(AppError::Stage(super::StageError::Stopped)),
-            Err(source) => Err(AppError::Task {
-                what: "the pipeline",
-                source,
-            }),
-        };
+        return finish(pipeline)
+            .await
+            .and(Err(AppError::Stage(super::StageError::Stopped)));
     };
+    if !counted(&started, &mut shown, total, &shutdown).await {
+        return finish(pipeline).await;
+    }
+    print_report(&started, &report_cfg);
+    print_guide(started.metrics_addr, &dir);
+    live(&producer, &shutdown).await;
+    let _ = producer.flush(Duration::from_secs(2));
+    finish(pipeline).await
+}
 
-    // Wait until every replayed message is counted (as an incident, a
-    // duplicate or an invalid line).
+/// The national-centre configuration on the embedded cluster, and its
+/// report identity.
+fn demo_settings(brokers: &str) -> Result<(crate::config::Settings, ReportConfig), AppError> {
+    let mut cfg = Config::from_toml(DEMO_CONFIG)
+        .map_err(|m| AppError::Usage(format!("the demo's embedded configuration: {m}")))?;
+    cfg.kafka.brokers = brokers.to_owned();
+    cfg.kafka.topic = TOPIC.to_owned();
+    cfg.kafka.group_id = "incident-monitor-demo".to_owned();
+    // A short baseline so spikes in the live stream show within minutes.
+    cfg.spike.baseline_half_life_secs = 120;
+    cfg.spike.warmup_samples = 20;
+    let report = cfg.report.clone();
+    Ok((cfg.validate()?, report))
+}
+
+/// The `ncsc-2022` replay, then the last ten weeks at a low rate, so the
+/// running month and the ones before it have data (month-over-month gauges
+/// are defined).
+fn replay_lines() -> Vec<String> {
+    let mut replay = ncsc_2022(2022);
+    let recent_step = 70 * 86_400_000 / RECENT_EVENTS as i64;
+    replay.extend(LiveStream::ending_at(
+        11,
+        RECENT_EVENTS,
+        crate::clock::wall_now_ms(),
+        recent_step,
+    ));
+    replay
+}
+
+/// Progress of the replay: produced, then counted by the monitor.
+fn replayed(n: u64, total: u64) -> Snapshot {
+    Snapshot {
+        events: n,
+        done: n,
+        total: Some(total),
+        ..Snapshot::default()
+    }
+}
+
+/// Waits until every replayed message is counted (as an incident, a
+/// duplicate or an invalid line); `false` on shutdown first.
+async fn counted(
+    started: &Started,
+    shown: &mut Progress,
+    total: u64,
+    shutdown: &CancellationToken,
+) -> bool {
     loop {
         let seen = started
             .monitor
@@ -129,19 +147,20 @@ pub async fn demo(
             .map(|m| m.outcomes().total())
             .unwrap_or(0);
         if shown.due() {
-            shown.update(&at(seen.min(replay_len)));
+            shown.update(&replayed(seen.min(total), total));
         }
-        if seen >= replay_len {
-            shown.finish(&at(replay_len));
-            break;
+        if seen >= total {
+            shown.finish(&replayed(total, total));
+            return true;
         }
         tokio::select! {
-            () = shutdown.cancelled() => return finish(pipeline).await,
+            () = shutdown.cancelled() => return false,
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }
-    print_report(&started, &report_cfg);
-    let addr = started.metrics_addr;
+}
+
+fn print_guide(addr: std::net::SocketAddr, dir: &std::path::Path) {
     println!(
         "\nThe monitor is live: http://{addr}/metrics (also /healthz, /readyz).\n\
          The June 2022 report as a page: http://{addr}/report?month=2022-06&lang=vi (or lang=en, format=json|markdown).\n\
@@ -152,7 +171,10 @@ pub async fn demo(
         dir.display(),
         dir.display()
     );
+}
 
+/// The live synthetic stream, until shutdown.
+async fn live(producer: &ThreadedProducer<DefaultProducerContext>, shutdown: &CancellationToken) {
     let mut live = LiveStream::real_time(7, None);
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / LIVE_RATE));
     loop {
@@ -160,13 +182,11 @@ pub async fn demo(
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {
                 if let Some(line) = live.next() {
-                    send(&producer, &line).await;
+                    send(producer, &line).await;
                 }
             }
         }
     }
-    let _ = producer.flush(Duration::from_secs(2));
-    finish(pipeline).await
 }
 
 /// Marks a state directory the demo created (and so may clear).

@@ -204,7 +204,14 @@ impl FileRun {
     }
 }
 
-/// The reader's batches, prepared on its thread, to the apply stage.
+/// The part of each batch the reader thread prepares (decodes and
+/// classifies) before handing it over; the apply thread prepares the rest
+/// and commits. Reading and splitting cost about a third of preparing and
+/// committing about a third of it (perf, docs/benchmarks.md): half of the
+/// preparing on each side keeps both cores about equally busy.
+const READER_PREPARES: (usize, usize) = (1, 2);
+
+/// The reader's batches, partly prepared on its thread, to the apply stage.
 struct Prepare {
     to: StageSender,
     engine: Engine,
@@ -216,7 +223,9 @@ impl Sink for Prepare {
     }
 
     fn send(&mut self, mut batch: Batch) -> bool {
-        batch.prepare(&mut self.engine);
+        let (num, den) = READER_PREPARES;
+        let n = batch.len() * num / den;
+        batch.prepare_first(&mut self.engine, n);
         self.to.send_blocking(batch)
     }
 }

@@ -76,12 +76,13 @@ mod tests {
     use super::*;
     use tokio::time::Instant;
 
-    /// Runs a schedule for `secs` of paused time and records each tick
+    /// Runs a schedule for `secs` and a half of paused time (never at the
+    /// instant of a tick, so the end never races one) and records each tick
     /// with its second. The n-th checkpoint write takes `writes[n]`
     /// seconds (0 past the list): no checkpoint is due while one is.
     async fn ticks(mut s: Schedule, secs: u64, writes: &[u64]) -> Vec<(u64, Tick)> {
         let t0 = Instant::now();
-        let end = t0 + Duration::from_secs(secs);
+        let end = t0 + Duration::from_millis(secs * 1000 + 500);
         let mut busy_until = t0;
         let mut out = Vec::new();
         loop {
@@ -109,7 +110,7 @@ mod tests {
             Duration::from_secs(5),
             Some(Duration::from_secs(10)),
         );
-        let got = ticks(s, 21, &[]).await;
+        let got = ticks(s, 20, &[]).await;
         let of = |k: Tick| {
             got.iter()
                 .filter(|(_, t)| *t == k)
@@ -132,7 +133,7 @@ mod tests {
     async fn a_checkpoint_waits_for_the_write_in_flight_and_is_not_bunched() {
         let s = Schedule::new(None, Duration::from_secs(5), None);
         // The write started at 5 s takes 8 s.
-        let got = ticks(s, 31, &[8]).await;
+        let got = ticks(s, 30, &[8]).await;
         let at: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
         assert!(got.iter().all(|(_, t)| *t == Tick::Checkpoint), "{got:?}");
         // The tick due at 10 s waits until 13 s; the schedule then keeps

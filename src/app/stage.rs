@@ -332,3 +332,89 @@ fn recycle(shared: &Shared, mut batch: Batch) {
         spare.push(batch);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::count::Engine;
+    use crate::state::{StateBackend, StateStore};
+
+    fn batch(p: i32, from: u64, n: u64) -> Batch {
+        Batch::of_incidents("kafka.t", p, from, n)
+    }
+
+    /// Revocation goes through the stage in order: the batches handed over
+    /// before it are applied first, then the partition is checkpointed
+    /// and forgotten; the others are kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_release_follows_every_batch_handed_over_before_it() {
+        let dir = std::env::temp_dir().join(format!("im-stage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = StateStore::new(&dir);
+        let settings = crate::config::Config::default().validate().unwrap();
+        let m = Monitor::open(Engine::new(settings), Arc::new(store.clone())).unwrap();
+        let monitor = Arc::new(Mutex::new(m));
+        let stage = Arc::new(Stage::start(monitor.clone(), None, None, "kafka.t".into()).unwrap());
+        for i in 0..40 {
+            stage
+                .send(batch(i % 2, (i / 2) as u64 * 100, 100))
+                .await
+                .unwrap();
+        }
+        // The last messages wait in the batch being filled.
+        let full = stage
+            .push(|b| {
+                b.push(
+                    0,
+                    2000,
+                    2001,
+                    None,
+                    br#"{"id":"last","time":"2022-06-01T00:00:00Z","type":"ddos"}"#,
+                    None,
+                )
+            })
+            .unwrap();
+        assert!(full.is_none());
+        let key = PartitionKey {
+            source: "kafka.t".into(),
+            partition: 0,
+        };
+        let s = stage.clone();
+        let k = key.clone();
+        let released = tokio::task::spawn_blocking(move || {
+            s.release_blocking(vec![k], Duration::from_secs(30))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(released, vec![(key.clone(), 2001)]);
+        assert_eq!(store.load(&key).unwrap().unwrap().outcomes.accepted, 2001);
+        {
+            let m = monitor.lock().unwrap();
+            assert!(!m.holds(&key), "released");
+            assert_eq!(m.outcomes().accepted, 2000, "partition 1 still held");
+        }
+        stage.stop().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_flush_returns_once_everything_handed_over_is_counted() {
+        let dir = std::env::temp_dir().join(format!("im-flush-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let settings = crate::config::Config::default().validate().unwrap();
+        let store: Arc<dyn StateBackend> = Arc::new(StateStore::new(&dir));
+        let monitor = Arc::new(Mutex::new(
+            Monitor::open(Engine::new(settings), store).unwrap(),
+        ));
+        let stage = Stage::start(monitor.clone(), None, None, "kafka.t".into()).unwrap();
+        for i in 0..50 {
+            stage.send(batch(3, i * 10, 10)).await.unwrap();
+        }
+        stage.flush().await.unwrap();
+        assert_eq!(monitor.lock().unwrap().outcomes().accepted, 500);
+        assert_eq!(stage.depth(), 0);
+        stage.stop().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

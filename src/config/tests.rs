@@ -50,3 +50,12 @@ fn bad_values_say_what_to_fix() {
     check("[[classification.rules]]\ncategory = \"x\"", "no condition");
     check("[dedup]\nhorizon_days = 0", "dedup.horizon_days");
 }
+
+#[test]
+fn an_unknown_event_format_is_named_with_the_known_ones() {
+    let c = Config::from_toml("[events]\nformat = \"native\"\n").unwrap();
+    assert_eq!(c.events.format, crate::decode::Format::Native);
+    let err = Config::from_toml("[events]\nformat = \"suricata\"\n").unwrap_err();
+    assert!(err.starts_with("line 2"), "{err}");
+    assert!(err.contains("suricata") && err.contains("native"), "{err}");
+}

@@ -127,15 +127,23 @@ impl Batch {
     /// Parses and classifies every message not prepared yet (the part of
     /// the work that reads no partition state: any thread may do it).
     pub fn prepare(&mut self, engine: &mut Engine) {
+        self.prepare_first(engine, self.items.len());
+    }
+
+    /// Prepares the messages not prepared yet among the first `n`, so two
+    /// threads can share the work of one batch: one prepares a part, the
+    /// other [`Batch::prepare`]s the rest.
+    pub fn prepare_first(&mut self, engine: &mut Engine, n: usize) {
         let Batch {
             data,
             items,
             prepared,
             ..
         } = self;
-        let done = prepared.len();
+        let end = n.min(items.len());
+        let done = prepared.len().min(end);
         prepared.extend(
-            items[done.min(items.len())..]
+            items[done..end]
                 .iter()
                 .map(|it| engine.prepare(data.get(it.payload.clone()).unwrap_or_default())),
         );
@@ -152,5 +160,21 @@ impl Batch {
         self.data.clear();
         self.items.clear();
         self.prepared.clear();
+    }
+}
+
+#[cfg(test)]
+impl Batch {
+    /// `n` distinct valid incidents of one partition from offset `from`
+    /// (for tests of what handles batches).
+    pub(crate) fn of_incidents(source: &str, partition: i32, from: u64, n: u64) -> Batch {
+        let mut b = Batch::new(source.into());
+        for o in from..from + n {
+            let line = format!(
+                r#"{{"id":"i-{partition}-{o}","time":"2022-06-01T00:00:00Z","type":"ddos"}}"#
+            );
+            b.push(partition, o, o + 1, None, line.as_bytes(), None);
+        }
+        b
     }
 }

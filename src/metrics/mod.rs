@@ -169,109 +169,30 @@ impl Metrics {
         windows: &[String],
         sectors: &[String],
     ) -> Result<Metrics, MetricsError> {
-        use names::*;
         let r = Registry::new();
-        let inc = counter_vec(
-            &r,
-            INCIDENTS_TOTAL,
-            "Distinct incidents counted (restored from checkpoints across restarts).",
-            &["category", "severity"],
-        )?;
-        let win = gauge_vec(
-            &r,
-            INCIDENTS_WINDOW,
-            "Distinct incidents in the event-time sliding window.",
-            &["window", "category"],
-        )?;
-        let month = gauge_vec(
-            &r,
-            INCIDENTS_MONTH,
-            "Distinct incidents in the running month (current), the one before (previous) and the one before that (previous_2), in the configured timezone.",
-            &["period", "category"],
-        )?;
-        let mtd = gauge_vec(
-            &r,
-            MONTH_TO_DATE,
-            "Distinct incidents of the running month so far (current) and of the same elapsed span of the previous month (previous); sums across instances give the month-to-date change.",
-            &["period", "category"],
-        )?;
-        let mom_change = fgauge_vec(
-            &r,
-            MOM_CHANGE,
-            "Month-over-month change as a ratio (0.3908 = +39.08%); absent when the earlier figure is zero.",
-            &["category", "basis"],
-        )?;
-        let current_month = gauge_vec(
-            &r,
-            CURRENT_MONTH,
-            "The running month (label), always 1.",
-            &["month"],
-        )?;
-        let events = counter_vec(&r, EVENTS_TOTAL, "Messages by outcome.", &["outcome"])?;
-        let invalid = counter_vec(
-            &r,
-            INVALID_TOTAL,
-            "Rejected messages by reason.",
-            &["reason"],
-        )?;
-        let window_late = counter_vec(
-            &r,
-            WINDOW_LATE_TOTAL,
-            "Incidents older than a window's range when they arrived (still counted in months).",
-            &["window"],
-        )?;
-        let lag = gauge_vec(
-            &r,
-            CONSUMER_LAG,
-            "Messages behind the partition's high watermark (librdkafka statistics).",
-            &["topic", "partition"],
-        )?;
-        let last_checkpoint = Gauge::new(
-            LAST_CHECKPOINT,
-            "Unix time of the last successful checkpoint.",
-        )?;
-        r.register(Box::new(last_checkpoint.clone()))?;
-        let spike = gauge_vec(
-            &r,
-            SPIKE,
-            "1 while the window count of a category is a spike against its baseline.",
-            &["category", "window"],
-        )?;
-        let spike_score = fgauge_vec(
-            &r,
-            SPIKE_SCORE,
-            "Spike score: sigmas above the rolling baseline.",
-            &["category", "window"],
-        )?;
-        let assigned = IntGauge::new(ASSIGNED, "Partitions this instance owns.")?;
-        r.register(Box::new(assigned.clone()))?;
-        let ready = IntGauge::new(READY, "1 when assigned and consuming.")?;
-        r.register(Box::new(ready.clone()))?;
-        let dedup_evicted = IntCounter::new(
-            DEDUP_EVICTED,
-            "Incident ids forgotten because dedup.max_ids_per_partition was reached; \
-             one delivered again counts again.",
-        )?;
-        r.register(Box::new(dedup_evicted.clone()))?;
-        let dead_letter = counter_vec(
-            &r,
-            DEAD_LETTER,
-            "Rejected messages sent to the dead-letter topic, by result.",
-            &["result"],
-        )?;
-        let queue_depth = gauge_vec(
-            &r,
-            QUEUE_DEPTH,
-            "Batches waiting in a bounded internal queue (input: file reader to loop; apply: consume loop to apply stage).",
-            &["queue"],
-        )?;
-
-        let sector = counter_vec(
-            &r,
-            SECTOR_TOTAL,
-            "Distinct incidents by target sector (configured sectors, other, unknown).",
-            &["sector"],
-        )?;
+        let Figures {
+            inc,
+            win,
+            month,
+            mtd,
+            mom_change,
+            current_month,
+            spike,
+            spike_score,
+            sector,
+        } = Figures::register(&r)?;
+        let Pipeline {
+            events,
+            invalid,
+            window_late,
+            lag,
+            last_checkpoint,
+            assigned,
+            ready,
+            dedup_evicted,
+            dead_letter,
+            queue_depth,
+        } = Pipeline::register(&r)?;
         let sector_total = sectors
             .iter()
             .map(|s| sector.with_label_values(&[s.as_str()]))
@@ -297,26 +218,11 @@ impl Metrics {
             incidents_total,
             sector_total,
             incidents_window,
-            month_current: categories
-                .iter()
-                .map(|c| month.with_label_values(&["current", c.as_str()]))
-                .collect(),
-            month_previous: categories
-                .iter()
-                .map(|c| month.with_label_values(&["previous", c.as_str()]))
-                .collect(),
-            month_previous_2: categories
-                .iter()
-                .map(|c| month.with_label_values(&["previous_2", c.as_str()]))
-                .collect(),
-            mtd_current: categories
-                .iter()
-                .map(|c| mtd.with_label_values(&["current", c.as_str()]))
-                .collect(),
-            mtd_previous: categories
-                .iter()
-                .map(|c| mtd.with_label_values(&["previous", c.as_str()]))
-                .collect(),
+            month_current: per_category(&month, "current", categories),
+            month_previous: per_category(&month, "previous", categories),
+            month_previous_2: per_category(&month, "previous_2", categories),
+            mtd_current: per_category(&mtd, "current", categories),
+            mtd_previous: per_category(&mtd, "previous", categories),
             mom_change,
             current_month,
             events: ["accepted", "duplicate", "invalid", "late"]
@@ -471,5 +377,175 @@ impl Metrics {
             s.encode(names::LATENCY, &mut out);
         }
         out
+    }
+}
+
+/// A family's gauges of one period, per category.
+fn per_category(family: &IntGaugeVec, period: &str, categories: &[String]) -> Vec<IntGauge> {
+    categories
+        .iter()
+        .map(|c| family.with_label_values(&[period, c.as_str()]))
+        .collect()
+}
+
+/// The metric families of the figures (incidents, months, spikes).
+struct Figures {
+    inc: IntCounterVec,
+    win: IntGaugeVec,
+    month: IntGaugeVec,
+    mtd: IntGaugeVec,
+    mom_change: GaugeVec,
+    current_month: IntGaugeVec,
+    spike: IntGaugeVec,
+    spike_score: GaugeVec,
+    sector: IntCounterVec,
+}
+
+impl Figures {
+    fn register(r: &Registry) -> Result<Figures, MetricsError> {
+        use names::*;
+        let inc = counter_vec(
+            r,
+            INCIDENTS_TOTAL,
+            "Distinct incidents counted (restored from checkpoints across restarts).",
+            &["category", "severity"],
+        )?;
+        let win = gauge_vec(
+            r,
+            INCIDENTS_WINDOW,
+            "Distinct incidents in the event-time sliding window.",
+            &["window", "category"],
+        )?;
+        let month = gauge_vec(
+            r,
+            INCIDENTS_MONTH,
+            "Distinct incidents in the running month (current), the one before (previous) and the one before that (previous_2), in the configured timezone.",
+            &["period", "category"],
+        )?;
+        let mtd = gauge_vec(
+            r,
+            MONTH_TO_DATE,
+            "Distinct incidents of the running month so far (current) and of the same elapsed span of the previous month (previous); sums across instances give the month-to-date change.",
+            &["period", "category"],
+        )?;
+        let mom_change = fgauge_vec(
+            r,
+            MOM_CHANGE,
+            "Month-over-month change as a ratio (0.3908 = +39.08%); absent when the earlier figure is zero.",
+            &["category", "basis"],
+        )?;
+        let current_month = gauge_vec(
+            r,
+            CURRENT_MONTH,
+            "The running month (label), always 1.",
+            &["month"],
+        )?;
+        let spike = gauge_vec(
+            r,
+            SPIKE,
+            "1 while the window count of a category is a spike against its baseline.",
+            &["category", "window"],
+        )?;
+        let spike_score = fgauge_vec(
+            r,
+            SPIKE_SCORE,
+            "Spike score: sigmas above the rolling baseline.",
+            &["category", "window"],
+        )?;
+        let sector = counter_vec(
+            r,
+            SECTOR_TOTAL,
+            "Distinct incidents by target sector (configured sectors, other, unknown).",
+            &["sector"],
+        )?;
+        Ok(Figures {
+            inc,
+            win,
+            month,
+            mtd,
+            mom_change,
+            current_month,
+            spike,
+            spike_score,
+            sector,
+        })
+    }
+}
+
+/// The metric families of the pipeline (outcomes, lag, health, queues).
+struct Pipeline {
+    events: IntCounterVec,
+    invalid: IntCounterVec,
+    window_late: IntCounterVec,
+    lag: IntGaugeVec,
+    last_checkpoint: Gauge,
+    assigned: IntGauge,
+    ready: IntGauge,
+    dedup_evicted: IntCounter,
+    dead_letter: IntCounterVec,
+    queue_depth: IntGaugeVec,
+}
+
+impl Pipeline {
+    fn register(r: &Registry) -> Result<Pipeline, MetricsError> {
+        use names::*;
+        let events = counter_vec(r, EVENTS_TOTAL, "Messages by outcome.", &["outcome"])?;
+        let invalid = counter_vec(
+            r,
+            INVALID_TOTAL,
+            "Rejected messages by reason.",
+            &["reason"],
+        )?;
+        let window_late = counter_vec(
+            r,
+            WINDOW_LATE_TOTAL,
+            "Incidents older than a window's range when they arrived (still counted in months).",
+            &["window"],
+        )?;
+        let lag = gauge_vec(
+            r,
+            CONSUMER_LAG,
+            "Messages behind the partition's high watermark (librdkafka statistics).",
+            &["topic", "partition"],
+        )?;
+        let last_checkpoint = Gauge::new(
+            LAST_CHECKPOINT,
+            "Unix time of the last successful checkpoint.",
+        )?;
+        r.register(Box::new(last_checkpoint.clone()))?;
+        let assigned = IntGauge::new(ASSIGNED, "Partitions this instance owns.")?;
+        r.register(Box::new(assigned.clone()))?;
+        let ready = IntGauge::new(READY, "1 when assigned and consuming.")?;
+        r.register(Box::new(ready.clone()))?;
+        let dedup_evicted = IntCounter::new(
+            DEDUP_EVICTED,
+            "Incident ids forgotten because dedup.max_ids_per_partition was reached; \
+         one delivered again counts again.",
+        )?;
+        r.register(Box::new(dedup_evicted.clone()))?;
+        let dead_letter = counter_vec(
+            r,
+            DEAD_LETTER,
+            "Rejected messages sent to the dead-letter topic, by result.",
+            &["result"],
+        )?;
+        let queue_depth = gauge_vec(
+            r,
+            QUEUE_DEPTH,
+            "Batches waiting in a bounded internal queue (input: file reader to apply stage; apply: consume loop to apply stage).",
+            &["queue"],
+        )?;
+        Ok(Pipeline {
+            events,
+            invalid,
+            window_late,
+            lag,
+            last_checkpoint,
+            assigned,
+            ready,
+            dedup_evicted,
+            dead_letter,
+            queue_depth,
+        })
     }
 }

@@ -102,10 +102,63 @@ fn figure(out: &mut String, lang: Lang, value: u64, what: &str, change: Option<i
 
 /// Renders the page.
 pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
-    let fmt = |v: u64| lang.count(v);
+    let mut out = String::with_capacity(64 * 1024);
+    head(&mut out, r, lang, who);
+    let t = tables(r, lang);
+    trend(&mut out, r, lang, &t[4]);
+    let categories: Vec<Bar> = r
+        .category_changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Bar {
+            label: c.category.clone(),
+            value: c.total,
+            note: lang.signed_percent(percent_hundredths(c.total, c.previous_month)),
+            colour: colour(i),
+        })
+        .collect();
+    let total = Some(lang.word(Word::Total));
+    section(
+        &mut out,
+        lang,
+        Word::ByCategory,
+        &categories,
+        (&t[0], total),
+    );
+    let plain = |(s, n): &(String, u64), colour: &'static str| Bar {
+        label: s.clone(),
+        value: *n,
+        note: String::new(),
+        colour,
+    };
+    let severities: Vec<Bar> = (r.by_severity.0.iter())
+        .map(|p| plain(p, severity_colour(&p.0)))
+        .collect();
+    section(&mut out, lang, Word::BySeverity, &severities, (&t[1], None));
+    let sectors: Vec<Bar> = (r.top_sectors.0.iter().take(10))
+        .map(|p| plain(p, "#0072B2"))
+        .collect();
+    section(&mut out, lang, Word::TopSectors, &sectors, (&t[2], None));
+    section(
+        &mut out,
+        lang,
+        Word::YearToDate,
+        &ytd_bars(r, lang),
+        (&t[3], None),
+    );
+    let _ = writeln!(
+        out,
+        "<footer>incident-monitor · {} · {}</footer></main></body></html>",
+        esc(&r.month),
+        esc(&r.timezone)
+    );
+    out
+}
+
+/// The document head, the title, the sentence and the headline figures.
+fn head(out: &mut String, r: &MonthlyReport, lang: Lang, who: &ReportConfig) {
     let m = r.ym;
     let title = format!("{} — {}", lang.word(Word::Title), lang.month(m));
-    let mut out = String::with_capacity(64 * 1024);
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body><main>",
@@ -125,20 +178,22 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         Some(mtd) => lang.day_span(m, 1, mtd.day),
         None => lang.month(m),
     };
-    figure(&mut out, lang, r.total, &this_month, r.exact.month);
+    figure(out, lang, r.total, &this_month, r.exact.month);
     figure(
-        &mut out,
+        out,
         lang,
         r.year_to_date.total,
         &lang.first_months(r.year_to_date.months, m.year()),
         r.exact.previous_period,
     );
     out.push_str("</div>");
+}
 
-    let t = tables(r, lang);
+/// The trend: stacked columns per month with a legend, and its table.
+fn trend(out: &mut String, r: &MonthlyReport, lang: Lang, table: &Table) {
+    let fmt = |v: u64| lang.count(v);
+    let m = r.ym;
     let cats: Vec<String> = r.by_category.0.iter().map(|(c, _)| c.clone()).collect();
-
-    // Trend.
     let cols: Vec<Column> = r
         .trend
         .iter()
@@ -163,81 +218,40 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
     }
     out.push_str("</ul>");
     out.push_str(&stacked_columns(lang.word(Word::Trend), &cats, &cols, &fmt));
-    table_html(&t[4], Some(&lang.month_short(m)), &mut out);
+    table_html(table, Some(&lang.month_short(m)), out);
     out.push_str("</section>");
+}
 
-    // Categories with their change.
-    let cat_bars: Vec<Bar> = r
-        .category_changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Bar {
-            label: c.category.clone(),
-            value: c.total,
-            note: lang.signed_percent(percent_hundredths(c.total, c.previous_month)),
-            colour: colour(i),
-        })
-        .collect();
-    let _ = write!(
-        out,
-        "<section><h2>{}</h2>",
-        esc(lang.word(Word::ByCategory))
-    );
-    out.push_str(&bars(lang.word(Word::ByCategory), &cat_bars, &fmt));
-    table_html(&t[0], Some(lang.word(Word::Total)), &mut out);
+/// A section of bars under a heading, with its table (and the label of
+/// the table's highlighted row, if any).
+fn section(
+    out: &mut String,
+    lang: Lang,
+    heading: Word,
+    bars_of: &[Bar],
+    table: (&Table, Option<&str>),
+) {
+    let fmt = |v: u64| lang.count(v);
+    let _ = write!(out, "<section><h2>{}</h2>", esc(lang.word(heading)));
+    out.push_str(&bars(lang.word(heading), bars_of, &fmt));
+    table_html(table.0, table.1, out);
     out.push_str("</section>");
+}
 
-    // Severity and sectors.
-    let sev_colour = |s: &str| match s {
+fn severity_colour(s: &str) -> &'static str {
+    match s {
         "critical" => "#B42318",
         "high" => "#D55E00",
         "medium" => "#E69F00",
         "low" => "#56B4E9",
         _ => "#999999",
-    };
-    let sev_bars: Vec<Bar> = r
-        .by_severity
-        .0
-        .iter()
-        .map(|(s, n)| Bar {
-            label: s.clone(),
-            value: *n,
-            note: String::new(),
-            colour: sev_colour(s),
-        })
-        .collect();
-    let _ = write!(
-        out,
-        "<section><h2>{}</h2>",
-        esc(lang.word(Word::BySeverity))
-    );
-    out.push_str(&bars(lang.word(Word::BySeverity), &sev_bars, &fmt));
-    table_html(&t[1], None, &mut out);
-    out.push_str("</section>");
-    let sector_bars: Vec<Bar> = r
-        .top_sectors
-        .0
-        .iter()
-        .take(10)
-        .map(|(s, n)| Bar {
-            label: s.clone(),
-            value: *n,
-            note: String::new(),
-            colour: "#0072B2",
-        })
-        .collect();
-    let _ = write!(
-        out,
-        "<section><h2>{}</h2>",
-        esc(lang.word(Word::TopSectors))
-    );
-    out.push_str(&bars(lang.word(Word::TopSectors), &sector_bars, &fmt));
-    table_html(&t[2], None, &mut out);
-    out.push_str("</section>");
+    }
+}
 
-    // Year to date.
+/// This period, the previous one and the same period last year.
+fn ytd_bars(r: &MonthlyReport, lang: Lang) -> Vec<Bar> {
     let ytd = &r.year_to_date;
-    let ytd_bars = [
+    [
         (lang.word(Word::ThisPeriod), ytd.total, None),
         (
             lang.word(Word::PreviousPeriod),
@@ -258,21 +272,5 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         note: change.map_or(String::new(), |h| lang.signed_percent(Some(h))),
         colour: if i == 0 { "#0072B2" } else { "#999999" },
     })
-    .collect::<Vec<_>>();
-    let _ = write!(
-        out,
-        "<section><h2>{}</h2>",
-        esc(lang.word(Word::YearToDate))
-    );
-    out.push_str(&bars(lang.word(Word::YearToDate), &ytd_bars, &fmt));
-    table_html(&t[3], None, &mut out);
-    out.push_str("</section>");
-
-    let _ = writeln!(
-        out,
-        "<footer>incident-monitor · {} · {}</footer></main></body></html>",
-        esc(&r.month),
-        esc(&r.timezone)
-    );
-    out
+    .collect()
 }

@@ -198,33 +198,6 @@ impl MonthlyReport {
             None => ledger.category_total(prev, c),
         };
         let prev_total: u64 = (0..cats.len()).map(prev_of).sum();
-        let month_counts = ledger.month(m);
-        let by_category = Named(
-            cats.iter()
-                .enumerate()
-                .map(|(i, c)| (c.clone(), ledger.category_total(m, i)))
-                .collect(),
-        );
-        let by_severity = Named(
-            Severity::ALL
-                .iter()
-                .map(|s| {
-                    (
-                        s.code().to_owned(),
-                        month_counts.map_or(0, |mc| mc.severity(*s)),
-                    )
-                })
-                .collect(),
-        );
-        let mut sectors: Vec<(String, u64)> = ledger
-            .sectors()
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), month_counts.map_or(0, |mc| mc.by_sector[i])))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        sectors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-
         let category_changes = cats
             .iter()
             .enumerate()
@@ -239,70 +212,16 @@ impl MonthlyReport {
                 }
             })
             .collect();
-
-        let y = YearToDate::of(m);
-        let ytd_total = ledger.total_between(y.from, y.to);
-        let prev_period = ledger.total_between(y.previous_from, y.previous_to);
-        let last_year = ledger.total_between(y.last_year_from, y.last_year_to);
-        let exact = ExactChanges {
-            month: percent_hundredths(total, prev_total),
-            previous_period: percent_hundredths(ytd_total, prev_period),
-            same_period_last_year: percent_hundredths(ytd_total, last_year),
-        };
-        let comparison = |from: YearMonth, to: YearMonth, t: u64, h: Option<i64>| Comparison {
-            from: from.to_string(),
-            to: to.to_string(),
-            total: t,
-            change_ratio: ratio(ytd_total, t),
-            change_percent: pct(h),
-        };
-        let year_to_date = YearToDateFigures {
-            from: y.from.to_string(),
-            to: y.to.to_string(),
-            months: y.months(),
-            total: ytd_total,
-            by_category: Named(
-                cats.iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.clone(), ledger.category_between(y.from, y.to, i)))
-                    .collect(),
-            ),
-            previous_period: comparison(
-                y.previous_from,
-                y.previous_to,
-                prev_period,
-                exact.previous_period,
-            ),
-            same_period_last_year: comparison(
-                y.last_year_from,
-                y.last_year_to,
-                last_year,
-                exact.same_period_last_year,
-            ),
-        };
-        let trend = (0..13)
-            .rev()
-            .map(|k| {
-                let tm = m.plus(-k);
-                TrendPoint {
-                    month: tm.to_string(),
-                    total: ledger.total(tm),
-                    by_category: Named(
-                        cats.iter()
-                            .enumerate()
-                            .map(|(i, c)| (c.clone(), ledger.category_total(tm, i)))
-                            .collect(),
-                    ),
-                }
-            })
-            .collect();
+        let (year_to_date, mut exact) = year_to_date(ledger, m);
+        exact.month = percent_hundredths(total, prev_total);
+        let (by_severity, top_sectors) = severities_and_sectors(ledger, m);
         MonthlyReport {
             month: m.to_string(),
             timezone: timezone.to_owned(),
             total,
-            by_category,
+            by_category: per_category(ledger, |i| ledger.category_total(m, i)),
             by_severity,
-            top_sectors: Named(sectors),
+            top_sectors,
             previous_month: PreviousMonth {
                 month: prev.to_string(),
                 total: prev_total,
@@ -319,9 +238,103 @@ impl MonthlyReport {
             month_to_date: running.map(|r| r.span),
             category_changes,
             year_to_date,
-            trend,
+            trend: trend(ledger, m),
             ym: m,
             exact,
         }
     }
+}
+
+/// A figure per category of the ledger, named.
+fn per_category(ledger: &Ledger, count: impl Fn(usize) -> u64) -> Named {
+    Named(
+        ledger
+            .categories()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), count(i)))
+            .collect(),
+    )
+}
+
+/// The month's severities, and its sectors with incidents, most first.
+fn severities_and_sectors(ledger: &Ledger, m: YearMonth) -> (Named, Named) {
+    let month_counts = ledger.month(m);
+    let by_severity = Named(
+        Severity::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.code().to_owned(),
+                    month_counts.map_or(0, |mc| mc.severity(*s)),
+                )
+            })
+            .collect(),
+    );
+    let mut sectors: Vec<(String, u64)> = ledger
+        .sectors()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), month_counts.map_or(0, |mc| mc.by_sector[i])))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    sectors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    (by_severity, Named(sectors))
+}
+
+/// The year to date of `m` against the previous period and the same
+/// period last year, with their exact changes (`month` left for the
+/// caller).
+fn year_to_date(ledger: &Ledger, m: YearMonth) -> (YearToDateFigures, ExactChanges) {
+    let y = YearToDate::of(m);
+    let ytd_total = ledger.total_between(y.from, y.to);
+    let prev_period = ledger.total_between(y.previous_from, y.previous_to);
+    let last_year = ledger.total_between(y.last_year_from, y.last_year_to);
+    let exact = ExactChanges {
+        month: None,
+        previous_period: percent_hundredths(ytd_total, prev_period),
+        same_period_last_year: percent_hundredths(ytd_total, last_year),
+    };
+    let comparison = |from: YearMonth, to: YearMonth, t: u64, h: Option<i64>| Comparison {
+        from: from.to_string(),
+        to: to.to_string(),
+        total: t,
+        change_ratio: ratio(ytd_total, t),
+        change_percent: pct(h),
+    };
+    let figures = YearToDateFigures {
+        from: y.from.to_string(),
+        to: y.to.to_string(),
+        months: y.months(),
+        total: ytd_total,
+        by_category: per_category(ledger, |i| ledger.category_between(y.from, y.to, i)),
+        previous_period: comparison(
+            y.previous_from,
+            y.previous_to,
+            prev_period,
+            exact.previous_period,
+        ),
+        same_period_last_year: comparison(
+            y.last_year_from,
+            y.last_year_to,
+            last_year,
+            exact.same_period_last_year,
+        ),
+    };
+    (figures, exact)
+}
+
+/// The thirteen months ending with `m`.
+fn trend(ledger: &Ledger, m: YearMonth) -> Vec<TrendPoint> {
+    (0..13)
+        .rev()
+        .map(|k| {
+            let tm = m.plus(-k);
+            TrendPoint {
+                month: tm.to_string(),
+                total: ledger.total(tm),
+                by_category: per_category(ledger, |i| ledger.category_total(tm, i)),
+            }
+        })
+        .collect()
 }

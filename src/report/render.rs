@@ -171,9 +171,25 @@ impl Table {
 /// The report's tables: by category, by severity, top sectors, year to date,
 /// monthly trend (in that order).
 pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
-    let m = r.ym;
-    let prev = m.plus(-1);
-    let mut by_cat: Vec<Vec<String>> = r
+    vec![
+        category_table(r, lang),
+        share_table(r, lang, Word::BySeverity, Word::Severity, &r.by_severity.0),
+        share_table(
+            r,
+            lang,
+            Word::TopSectors,
+            Word::Sector,
+            &r.top_sectors.0[..r.top_sectors.0.len().min(10)],
+        ),
+        ytd_table(r, lang),
+        trend_table(r, lang),
+    ]
+}
+
+/// Each category this month against the previous month, and the total.
+fn category_table(r: &MonthlyReport, lang: Lang) -> Table {
+    let (m, prev) = (r.ym, r.ym.plus(-1));
+    let mut rows: Vec<Vec<String>> = r
         .category_changes
         .iter()
         .map(|c| {
@@ -185,16 +201,59 @@ pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
             ]
         })
         .collect();
-    by_cat.push(vec![
+    rows.push(vec![
         lang.word(Word::Total).to_owned(),
         lang.count(r.total),
         lang.count(r.previous_month.total),
         lang.signed_percent(r.exact.month),
     ]);
+    let (this_col, prev_col) = match &r.month_to_date {
+        Some(mtd) => (
+            lang.span_short(m, mtd.day),
+            lang.span_short(prev, mtd.previous_day),
+        ),
+        None => (lang.month_short(m), lang.month_short(prev)),
+    };
+    Table {
+        title: lang.word(Word::ByCategory).to_owned(),
+        headers: vec![
+            lang.word(Word::Category).to_owned(),
+            this_col,
+            prev_col,
+            lang.word(Word::Change).to_owned(),
+        ],
+        rows,
+    }
+}
+
+/// Counts with their share of the month's total.
+fn share_table(
+    r: &MonthlyReport,
+    lang: Lang,
+    title: Word,
+    first: Word,
+    counts: &[(String, u64)],
+) -> Table {
     let share = |n: u64| match share_hundredths(n, r.total) {
         Some(h) => lang.percent(h),
         None => "—".to_owned(),
     };
+    Table {
+        title: lang.word(title).to_owned(),
+        headers: vec![
+            lang.word(first).to_owned(),
+            lang.word(Word::Incidents).to_owned(),
+            "%".to_owned(),
+        ],
+        rows: counts
+            .iter()
+            .map(|(s, n)| vec![s.clone(), lang.count(*n), share(*n)])
+            .collect(),
+    }
+}
+
+/// This period so far, the previous period and the same period last year.
+fn ytd_table(r: &MonthlyReport, lang: Lang) -> Table {
     let ytd = &r.year_to_date;
     let period = |from: &str, to: &str| -> String {
         let f: Option<YearMonth> = from.parse().ok();
@@ -205,120 +264,73 @@ pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
             _ => format!("{from} – {to}"),
         }
     };
-    let mut trend_headers = vec![
+    let row = |word: Word, from: &str, to: &str, total: u64, change: String| {
+        vec![
+            format!("{} ({})", lang.word(word), period(from, to)),
+            ytd.months.to_string(),
+            lang.count(total),
+            change,
+        ]
+    };
+    let (p, l) = (&ytd.previous_period, &ytd.same_period_last_year);
+    Table {
+        title: lang.word(Word::YearToDate).to_owned(),
+        headers: vec![
+            lang.word(Word::Period).to_owned(),
+            lang.word(Word::Months).to_owned(),
+            lang.word(Word::Incidents).to_owned(),
+            lang.word(Word::Change).to_owned(),
+        ],
+        rows: vec![
+            row(
+                Word::ThisPeriod,
+                &ytd.from,
+                &ytd.to,
+                ytd.total,
+                String::new(),
+            ),
+            row(
+                Word::PreviousPeriod,
+                &p.from,
+                &p.to,
+                p.total,
+                lang.signed_percent(r.exact.previous_period),
+            ),
+            row(
+                Word::SamePeriodLastYear,
+                &l.from,
+                &l.to,
+                l.total,
+                lang.signed_percent(r.exact.same_period_last_year),
+            ),
+        ],
+    }
+}
+
+/// Month by month, the total and each category.
+fn trend_table(r: &MonthlyReport, lang: Lang) -> Table {
+    let mut headers = vec![
         lang.word(Word::Month).to_owned(),
         lang.word(Word::Total).to_owned(),
     ];
-    trend_headers.extend(r.by_category.0.iter().map(|(c, _)| c.clone()));
-    let (this_col, prev_col) = match &r.month_to_date {
-        Some(mtd) => (
-            lang.span_short(m, mtd.day),
-            lang.span_short(prev, mtd.previous_day),
-        ),
-        None => (lang.month_short(m), lang.month_short(prev)),
-    };
-    vec![
-        Table {
-            title: lang.word(Word::ByCategory).to_owned(),
-            headers: vec![
-                lang.word(Word::Category).to_owned(),
-                this_col,
-                prev_col,
-                lang.word(Word::Change).to_owned(),
-            ],
-            rows: by_cat,
-        },
-        Table {
-            title: lang.word(Word::BySeverity).to_owned(),
-            headers: vec![
-                lang.word(Word::Severity).to_owned(),
-                lang.word(Word::Incidents).to_owned(),
-                "%".to_owned(),
-            ],
-            rows: r
-                .by_severity
-                .0
-                .iter()
-                .map(|(s, n)| vec![s.clone(), lang.count(*n), share(*n)])
-                .collect(),
-        },
-        Table {
-            title: lang.word(Word::TopSectors).to_owned(),
-            headers: vec![
-                lang.word(Word::Sector).to_owned(),
-                lang.word(Word::Incidents).to_owned(),
-                "%".to_owned(),
-            ],
-            rows: r
-                .top_sectors
-                .0
-                .iter()
-                .take(10)
-                .map(|(s, n)| vec![s.clone(), lang.count(*n), share(*n)])
-                .collect(),
-        },
-        Table {
-            title: lang.word(Word::YearToDate).to_owned(),
-            headers: vec![
-                lang.word(Word::Period).to_owned(),
-                lang.word(Word::Months).to_owned(),
-                lang.word(Word::Incidents).to_owned(),
-                lang.word(Word::Change).to_owned(),
-            ],
-            rows: vec![
-                vec![
-                    format!(
-                        "{} ({})",
-                        lang.word(Word::ThisPeriod),
-                        period(&ytd.from, &ytd.to)
-                    ),
-                    ytd.months.to_string(),
-                    lang.count(ytd.total),
-                    String::new(),
-                ],
-                vec![
-                    format!(
-                        "{} ({})",
-                        lang.word(Word::PreviousPeriod),
-                        period(&ytd.previous_period.from, &ytd.previous_period.to)
-                    ),
-                    ytd.months.to_string(),
-                    lang.count(ytd.previous_period.total),
-                    lang.signed_percent(r.exact.previous_period),
-                ],
-                vec![
-                    format!(
-                        "{} ({})",
-                        lang.word(Word::SamePeriodLastYear),
-                        period(
-                            &ytd.same_period_last_year.from,
-                            &ytd.same_period_last_year.to
-                        )
-                    ),
-                    ytd.months.to_string(),
-                    lang.count(ytd.same_period_last_year.total),
-                    lang.signed_percent(r.exact.same_period_last_year),
-                ],
-            ],
-        },
-        Table {
-            title: lang.word(Word::Trend).to_owned(),
-            headers: trend_headers,
-            rows: r
-                .trend
-                .iter()
-                .map(|p| {
-                    let label = p
-                        .month
-                        .parse::<YearMonth>()
-                        .map_or(p.month.clone(), |m| lang.month_short(m));
-                    let mut row = vec![label, lang.count(p.total)];
-                    row.extend(p.by_category.0.iter().map(|(_, n)| lang.count(*n)));
-                    row
-                })
-                .collect(),
-        },
-    ]
+    headers.extend(r.by_category.0.iter().map(|(c, _)| c.clone()));
+    Table {
+        title: lang.word(Word::Trend).to_owned(),
+        headers,
+        rows: r
+            .trend
+            .iter()
+            .map(|p| {
+                let label = p
+                    .month
+                    .parse::<YearMonth>()
+                    .map_or(p.month.clone(), |m| lang.month_short(m));
+                let mut row = vec![label, lang.count(p.total)];
+                row.extend(p.by_category.0.iter().map(|(_, n)| lang.count(*n)));
+                row
+            })
+            .collect(),
+    }
 }
 
 /// The report as JSON, with its sentence.

@@ -88,6 +88,16 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
         w.u64(st.outcomes.invalid[r.index()]);
     }
 
+    write_ledger(&mut w, st);
+    write_dedup(&mut w, st);
+    write_windows(&mut w, st);
+
+    let sum = xxhash_rust::xxh3::xxh3_64(&w.buf[body_start..]);
+    w.u64(sum);
+    w.buf
+}
+
+fn write_ledger(w: &mut Writer, st: &PartitionState) {
     let months: Vec<_> = st.ledger.months().collect();
     w.len(months.len());
     for (key, m) in months {
@@ -101,7 +111,9 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
             w.u32(n);
         }
     }
+}
 
+fn write_dedup(w: &mut Writer, st: &PartitionState) {
     let buckets: Vec<_> = st.dedup.buckets().collect();
     w.len(buckets.len());
     for (start, ids) in buckets {
@@ -112,7 +124,9 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
             w.u64(id.0[1]);
         }
     }
+}
 
+fn write_windows(w: &mut Writer, st: &PartitionState) {
     match st.windows.max_event_ms() {
         Some(t) => {
             w.u8(1);
@@ -134,10 +148,6 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
             counts.iter().for_each(|&n| w.u32(n));
         }
     }
-
-    let sum = xxhash_rust::xxh3::xxh3_64(&w.buf[body_start..]);
-    w.u64(sum);
-    w.buf
 }
 
 /// The largest count a checkpoint may hold in one field: far above any real
@@ -177,6 +187,52 @@ fn names(r: &mut Reader<'_>, what: &str) -> Result<Vec<String>, CodecError> {
 
 /// Reads a checkpoint, verifying magic, version and checksum.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
+    let (v1, body) = frame(bytes)?;
+    let mut r = Reader::new(body);
+    let key = PartitionKey {
+        source: r.str()?.to_owned(),
+        partition: r.i32()?,
+    };
+    let position = read_position(&mut r, v1)?;
+    let timezone = r.str()?.to_owned();
+    let written_ms = r.i64()?;
+    let categories = names(&mut r, "category")?;
+    let sectors = names(&mut r, "sector")?;
+    let outcomes = read_outcomes(&mut r)?;
+    let nc = categories.len();
+    let ledger = read_ledger(&mut r, Ledger::new(categories.into(), sectors.into()))?;
+    if v1 {
+        // The event-time floor and newest time of version 1: not used.
+        r.i64()?;
+        r.i64()?;
+    }
+    // Version 1 bucketed by event time: its ids count as seen when the
+    // checkpoint was written.
+    let dedup_buckets = read_dedup(&mut r, v1.then_some(written_ms))?;
+    let max_event_ms = match r.u8()? {
+        0 => None,
+        _ => Some(r.i64()?),
+    };
+    let windows = read_windows(&mut r, nc)?;
+    if !r.is_empty() {
+        return Err(CodecError::Invalid("trailing bytes after the state".into()));
+    }
+    Ok(Snapshot {
+        key,
+        position,
+        timezone,
+        written_ms,
+        outcomes,
+        ledger,
+        dedup_buckets,
+        max_event_ms,
+        windows,
+    })
+}
+
+/// Checks magic, version and checksum; returns whether it is version 1,
+/// and the body.
+fn frame(bytes: &[u8]) -> Result<(bool, &[u8]), CodecError> {
     if bytes.len() < MAGIC.len() + 2 + 8 || &bytes[..MAGIC.len()] != MAGIC {
         return Err(CodecError::Magic);
     }
@@ -185,17 +241,15 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     if version != FORMAT_VERSION && version != 1 {
         return Err(CodecError::Version(version, FORMAT_VERSION));
     }
-    let v1 = version == 1;
     let body = &bytes[MAGIC.len() + 2..bytes.len() - 8];
     let mut tail = Reader::new(&bytes[bytes.len() - 8..]);
     if tail.u64()? != xxhash_rust::xxh3::xxh3_64(body) {
         return Err(CodecError::Checksum);
     }
-    let mut r = Reader::new(body);
-    let key = PartitionKey {
-        source: r.str()?.to_owned(),
-        partition: r.i32()?,
-    };
+    Ok((version == 1, body))
+}
+
+fn read_position(r: &mut Reader<'_>, v1: bool) -> Result<Position, CodecError> {
     let next_offset = r.u64()?;
     let records = r.u64()?;
     let input = r.str()?.to_owned();
@@ -207,36 +261,36 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     } else {
         None
     };
-    let position = Position {
+    Ok(Position {
         next_offset,
         records,
         input,
         identity,
-    };
-    let timezone = r.str()?.to_owned();
-    let written_ms = r.i64()?;
-    let categories = names(&mut r, "category")?;
-    let sectors = names(&mut r, "sector")?;
+    })
+}
 
+fn read_outcomes(r: &mut Reader<'_>) -> Result<Outcomes, CodecError> {
     let mut outcomes = Outcomes {
-        accepted: count_value(&mut r)?,
-        duplicate: count_value(&mut r)?,
-        late: count_value(&mut r)?,
+        accepted: count_value(r)?,
+        duplicate: count_value(r)?,
+        late: count_value(r)?,
         ..Outcomes::default()
     };
     let n = r.count(12)?;
     for _ in 0..n {
         let code = r.str()?;
-        let v = count_value(&mut r)?;
+        let v = count_value(r)?;
         // A reason this build does not know is kept under not_json rather
         // than lost; totals stay right.
         let reason = Reject::from_code(code).unwrap_or(Reject::NotJson);
         let cell = &mut outcomes.invalid[reason.index()];
         *cell = add_count(*cell, v);
     }
+    Ok(outcomes)
+}
 
-    let (nc, ns) = (categories.len(), sectors.len());
-    let mut ledger = Ledger::new(categories.into(), sectors.into());
+fn read_ledger(r: &mut Reader<'_>, mut ledger: Ledger) -> Result<Ledger, CodecError> {
+    let (nc, ns) = (ledger.categories().len(), ledger.sectors().len());
     let n = r.count(4 + 8 * (nc * Severity::COUNT + ns) + 4)?;
     for _ in 0..n {
         let key = YearMonth(r.i32()?);
@@ -246,7 +300,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
             .iter_mut()
             .chain(m.by_sector.iter_mut())
         {
-            *v = count_value(&mut r)?;
+            *v = count_value(r)?;
         }
         let nz = r.count(8)?;
         for _ in 0..nz {
@@ -261,14 +315,16 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         }
         ledger.insert_month(key, m);
     }
+    Ok(ledger)
+}
 
-    if v1 {
-        // The event-time floor and newest time of version 1: not used.
-        r.i64()?;
-        r.i64()?;
-    }
+/// Dedup buckets; `seen_at` replaces every bucket's start (version 1).
+fn read_dedup(
+    r: &mut Reader<'_>,
+    seen_at: Option<EpochMillis>,
+) -> Result<Vec<(i64, Vec<IdHash>)>, CodecError> {
     let n = r.count(12)?;
-    let mut dedup_buckets = Vec::with_capacity(n);
+    let mut buckets = Vec::with_capacity(n);
     for _ in 0..n {
         let start = r.i64()?;
         let k = r.count(16)?;
@@ -276,22 +332,19 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         for _ in 0..k {
             ids.push(IdHash::from_words(r.u64()?, r.u64()?));
         }
-        // Version 1 bucketed by event time: its ids count as seen when the
-        // checkpoint was written.
-        dedup_buckets.push((if v1 { written_ms } else { start }, ids));
+        buckets.push((seen_at.unwrap_or(start), ids));
     }
+    Ok(buckets)
+}
 
-    let max_event_ms = match r.u8()? {
-        0 => None,
-        _ => Some(r.i64()?),
-    };
+fn read_windows(r: &mut Reader<'_>, nc: usize) -> Result<Vec<WindowSnapshot>, CodecError> {
     let n = r.count(4 + 8 + 4 + 8 + 4)?;
     let mut windows = Vec::with_capacity(n);
     for _ in 0..n {
         let name = r.str()?.to_owned();
         let slide_ms = r.i64()?;
         let panes = r.u32()? as usize;
-        let late = count_value(&mut r)?;
+        let late = count_value(r)?;
         let k = r.count(8 + 4 * nc)?;
         let mut pane_counts = Vec::with_capacity(k);
         for _ in 0..k {
@@ -307,18 +360,5 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
             pane_counts,
         });
     }
-    if !r.is_empty() {
-        return Err(CodecError::Invalid("trailing bytes after the state".into()));
-    }
-    Ok(Snapshot {
-        key,
-        position,
-        timezone,
-        written_ms,
-        outcomes,
-        ledger,
-        dedup_buckets,
-        max_event_ms,
-        windows,
-    })
+    Ok(windows)
 }

@@ -234,40 +234,7 @@ impl PartitionState {
                     })
             })
             .collect::<Result<_, _>>()?;
-        let other = settings.sectors.len() - 2;
-        let sec_map: Vec<usize> = s
-            .ledger
-            .sectors()
-            .iter()
-            .map(|name| {
-                settings
-                    .sectors
-                    .iter()
-                    .position(|n| n == name)
-                    .unwrap_or(other)
-            })
-            .collect();
-        for (month, theirs) in s.ledger.months() {
-            let mut mine = st.ledger.empty_month();
-            remap(
-                &theirs.by_category_severity,
-                &mut mine.by_category_severity,
-                Severity::COUNT,
-                &cat_map,
-            );
-            remap(
-                &theirs.hourly,
-                &mut mine.hourly,
-                crate::calendar::HOURS_PER_MONTH_MAX,
-                &cat_map,
-            );
-            for (i, &n) in theirs.by_sector.iter().enumerate() {
-                // Several unknown sectors fold into `other`.
-                let cell = &mut mine.by_sector[sec_map[i]];
-                *cell = file::add_count(*cell, n);
-            }
-            st.ledger.insert_month(month, mine);
-        }
+        restore_ledger(&mut st, &s.ledger, &cat_map, settings);
         st.dedup = Dedup::restore(
             i64::from(settings.config.dedup.horizon_days) * 86_400_000,
             settings.config.dedup.max_ids_per_partition,
@@ -275,35 +242,88 @@ impl PartitionState {
             wall_ms,
         );
         st.windows.restore_clock(s.max_event_ms, wall_ms);
-        let shapes: Vec<WindowShape> = st.windows.shapes().to_vec();
-        for (wi, shape) in shapes.iter().enumerate() {
-            let Some(ws) = s.windows.iter().find(|w| {
-                w.name == shape.name && w.slide_ms == shape.slide_ms && w.panes == shape.panes
-            }) else {
-                continue;
-            };
-            let panes: Vec<(i64, Vec<u32>)> = ws
-                .pane_counts
-                .iter()
-                .map(|(tag, counts)| {
-                    let mut row = vec![0u32; settings.categories().len()];
-                    for (i, &n) in counts.iter().enumerate() {
-                        if let Some(&c) = cat_map.get(i) {
-                            row[c] += n;
-                        }
-                    }
-                    (*tag, row)
-                })
-                .collect();
-            st.windows.restore_ring(wi, &panes);
-            st.outcomes.window_late[wi] = ws.late;
-        }
+        restore_windows(&mut st, &s.windows, &cat_map, settings.categories().len());
         st.position = s.position;
         st.outcomes.accepted = s.outcomes.accepted;
         st.outcomes.duplicate = s.outcomes.duplicate;
         st.outcomes.late = s.outcomes.late;
         st.outcomes.invalid = s.outcomes.invalid;
         Ok(st)
+    }
+}
+
+/// The checkpoint's months onto the configured categories (`cat_map`) and
+/// sectors (unknown ones fold into `other`).
+fn restore_ledger(
+    st: &mut PartitionState,
+    ledger: &Ledger,
+    cat_map: &[usize],
+    settings: &Settings,
+) {
+    let other = settings.sectors.len() - 2;
+    let sec_map: Vec<usize> = ledger
+        .sectors()
+        .iter()
+        .map(|name| {
+            settings
+                .sectors
+                .iter()
+                .position(|n| n == name)
+                .unwrap_or(other)
+        })
+        .collect();
+    for (month, theirs) in ledger.months() {
+        let mut mine = st.ledger.empty_month();
+        remap(
+            &theirs.by_category_severity,
+            &mut mine.by_category_severity,
+            Severity::COUNT,
+            cat_map,
+        );
+        remap(
+            &theirs.hourly,
+            &mut mine.hourly,
+            crate::calendar::HOURS_PER_MONTH_MAX,
+            cat_map,
+        );
+        for (i, &n) in theirs.by_sector.iter().enumerate() {
+            // Several unknown sectors fold into `other`.
+            let cell = &mut mine.by_sector[sec_map[i]];
+            *cell = file::add_count(*cell, n);
+        }
+        st.ledger.insert_month(month, mine);
+    }
+}
+
+/// The checkpoint's windows that match a configured one by name and shape.
+fn restore_windows(
+    st: &mut PartitionState,
+    windows: &[WindowSnapshot],
+    cat_map: &[usize],
+    nc: usize,
+) {
+    let shapes: Vec<WindowShape> = st.windows.shapes().to_vec();
+    for (wi, shape) in shapes.iter().enumerate() {
+        let Some(ws) = windows.iter().find(|w| {
+            w.name == shape.name && w.slide_ms == shape.slide_ms && w.panes == shape.panes
+        }) else {
+            continue;
+        };
+        let panes: Vec<(i64, Vec<u32>)> = ws
+            .pane_counts
+            .iter()
+            .map(|(tag, counts)| {
+                let mut row = vec![0u32; nc];
+                for (i, &n) in counts.iter().enumerate() {
+                    if let Some(&c) = cat_map.get(i) {
+                        row[c] += n;
+                    }
+                }
+                (*tag, row)
+            })
+            .collect();
+        st.windows.restore_ring(wi, &panes);
+        st.outcomes.window_late[wi] = ws.late;
     }
 }
 

@@ -172,3 +172,37 @@ impl ConsumerContext for MonitorContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What revocation does inside the callback: a blocking send into a
+    /// tokio channel, which panics on a runtime thread unless moved off it.
+    fn blocking_send_from_a_poll() -> u32 {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        off_the_workers(|| tx.blocking_send(7u32)).unwrap();
+        rx.try_recv().unwrap()
+    }
+
+    #[test]
+    fn revocation_work_runs_off_the_workers_on_any_runtime() {
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(
+            multi.block_on(async {
+                tokio::spawn(async { blocking_send_from_a_poll() })
+                    .await
+                    .unwrap()
+            }),
+            7
+        );
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(current.block_on(async { blocking_send_from_a_poll() }), 7);
+        assert_eq!(blocking_send_from_a_poll(), 7, "no runtime at all");
+    }
+}
