@@ -116,37 +116,24 @@ impl std::fmt::Debug for Metrics {
 #[error("metrics registration: {0}")]
 pub struct MetricsError(#[from] prometheus::Error);
 
-fn counter_vec(
+/// Registers a metric (family) and returns it.
+fn registered<V: prometheus::core::Collector + Clone + 'static>(
     r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<IntCounterVec, MetricsError> {
-    let v = IntCounterVec::new(Opts::new(name, help), labels)?;
+    v: V,
+) -> Result<V, MetricsError> {
     r.register(Box::new(v.clone()))?;
     Ok(v)
 }
 
-fn gauge_vec(
+/// A labelled metric family (`make`: its type's `new`), registered.
+fn family<V: prometheus::core::Collector + Clone + 'static>(
+    make: fn(Opts, &[&str]) -> prometheus::Result<V>,
     r: &Registry,
     name: &str,
     help: &str,
     labels: &[&str],
-) -> Result<IntGaugeVec, MetricsError> {
-    let v = IntGaugeVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(v.clone()))?;
-    Ok(v)
-}
-
-fn fgauge_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<GaugeVec, MetricsError> {
-    let v = GaugeVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(v.clone()))?;
-    Ok(v)
+) -> Result<V, MetricsError> {
+    registered(r, make(Opts::new(name, help), labels)?)
 }
 
 /// Sets a counter to an absolute value; a lower value (partitions handed to
@@ -404,55 +391,64 @@ struct Figures {
 impl Figures {
     fn register(r: &Registry) -> Result<Figures, MetricsError> {
         use names::*;
-        let inc = counter_vec(
+        let inc = family(
+            IntCounterVec::new,
             r,
             INCIDENTS_TOTAL,
             "Distinct incidents counted (restored from checkpoints across restarts).",
             &["category", "severity"],
         )?;
-        let win = gauge_vec(
+        let win = family(
+            IntGaugeVec::new,
             r,
             INCIDENTS_WINDOW,
             "Distinct incidents in the event-time sliding window.",
             &["window", "category"],
         )?;
-        let month = gauge_vec(
+        let month = family(
+            IntGaugeVec::new,
             r,
             INCIDENTS_MONTH,
             "Distinct incidents in the running month (current), the one before (previous) and the one before that (previous_2), in the configured timezone.",
             &["period", "category"],
         )?;
-        let mtd = gauge_vec(
+        let mtd = family(
+            IntGaugeVec::new,
             r,
             MONTH_TO_DATE,
             "Distinct incidents of the running month so far (current) and of the same elapsed span of the previous month (previous); sums across instances give the month-to-date change.",
             &["period", "category"],
         )?;
-        let mom_change = fgauge_vec(
+        let mom_change = family(
+            GaugeVec::new,
             r,
             MOM_CHANGE,
             "Month-over-month change as a ratio (0.3908 = +39.08%); absent when the earlier figure is zero.",
             &["category", "basis"],
         )?;
-        let current_month = gauge_vec(
+        let current_month = family(
+            IntGaugeVec::new,
             r,
             CURRENT_MONTH,
             "The running month (label), always 1.",
             &["month"],
         )?;
-        let spike = gauge_vec(
+        let spike = family(
+            IntGaugeVec::new,
             r,
             SPIKE,
             "1 while the window count of a category is a spike against its baseline.",
             &["category", "window"],
         )?;
-        let spike_score = fgauge_vec(
+        let spike_score = family(
+            GaugeVec::new,
             r,
             SPIKE_SCORE,
             "Spike score: sigmas above the rolling baseline.",
             &["category", "window"],
         )?;
-        let sector = counter_vec(
+        let sector = family(
+            IntCounterVec::new,
             r,
             SECTOR_TOTAL,
             "Distinct incidents by target sector (configured sectors, other, unknown).",
@@ -489,47 +485,58 @@ struct Pipeline {
 impl Pipeline {
     fn register(r: &Registry) -> Result<Pipeline, MetricsError> {
         use names::*;
-        let events = counter_vec(r, EVENTS_TOTAL, "Messages by outcome.", &["outcome"])?;
-        let invalid = counter_vec(
+        let events = family(
+            IntCounterVec::new,
+            r,
+            EVENTS_TOTAL,
+            "Messages by outcome.",
+            &["outcome"],
+        )?;
+        let invalid = family(
+            IntCounterVec::new,
             r,
             INVALID_TOTAL,
             "Rejected messages by reason.",
             &["reason"],
         )?;
-        let window_late = counter_vec(
+        let window_late = family(
+            IntCounterVec::new,
             r,
             WINDOW_LATE_TOTAL,
             "Incidents older than a window's range when they arrived (still counted in months).",
             &["window"],
         )?;
-        let lag = gauge_vec(
+        let lag = family(
+            IntGaugeVec::new,
             r,
             CONSUMER_LAG,
             "Messages behind the partition's high watermark (librdkafka statistics).",
             &["topic", "partition"],
         )?;
-        let last_checkpoint = Gauge::new(
-            LAST_CHECKPOINT,
-            "Unix time of the last successful checkpoint.",
+        let last_checkpoint = registered(
+            r,
+            Gauge::new(
+                LAST_CHECKPOINT,
+                "Unix time of the last successful checkpoint.",
+            )?,
         )?;
-        r.register(Box::new(last_checkpoint.clone()))?;
-        let assigned = IntGauge::new(ASSIGNED, "Partitions this instance owns.")?;
-        r.register(Box::new(assigned.clone()))?;
-        let ready = IntGauge::new(READY, "1 when assigned and consuming.")?;
-        r.register(Box::new(ready.clone()))?;
-        let dedup_evicted = IntCounter::new(
-            DEDUP_EVICTED,
-            "Incident ids forgotten because dedup.max_ids_per_partition was reached; \
-         one delivered again counts again.",
+        let assigned = registered(
+            r,
+            IntGauge::new(ASSIGNED, "Partitions this instance owns.")?,
         )?;
-        r.register(Box::new(dedup_evicted.clone()))?;
-        let dead_letter = counter_vec(
+        let ready = registered(r, IntGauge::new(READY, "1 when assigned and consuming.")?)?;
+        let evicted_help = "Incident ids forgotten because dedup.max_ids_per_partition was reached; \
+             one delivered again counts again.";
+        let dedup_evicted = registered(r, IntCounter::new(DEDUP_EVICTED, evicted_help)?)?;
+        let dead_letter = family(
+            IntCounterVec::new,
             r,
             DEAD_LETTER,
             "Rejected messages sent to the dead-letter topic, by result.",
             &["result"],
         )?;
-        let queue_depth = gauge_vec(
+        let queue_depth = family(
+            IntGaugeVec::new,
             r,
             QUEUE_DEPTH,
             "Batches waiting in a bounded internal queue (input: file reader to apply stage; apply: consume loop to apply stage).",
