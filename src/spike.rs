@@ -18,7 +18,9 @@
 //! above the baseline by more than `threshold` sigmas, it enters the baseline
 //! clipped to that bound, so a long spike does not instantly become normal.
 //! Pure and synchronous; the baseline is not checkpointed (it re-learns after
-//! a restart, during `warmup_samples`).
+//! a restart, during `warmup_samples`). When the partitions behind the
+//! counts change, the baselines are rebased on the next sample
+//! ([`SpikeDetector::rebase`]): spec §6, a move never fires a spike.
 
 use crate::config::SpikeConfig;
 
@@ -30,6 +32,8 @@ struct Baseline {
     samples: u64,
     /// Seconds observed since the first non-zero sample.
     seen_secs: f64,
+    /// The next sample becomes the mean (see [`SpikeDetector::rebase`]).
+    rebase: bool,
 }
 
 /// One series' verdict.
@@ -60,6 +64,17 @@ impl SpikeDetector {
         }
     }
 
+    /// The partitions behind the counts changed (assigned or revoked): the
+    /// next sample of every series is taken as its new level, without a
+    /// verdict, and the baseline goes on from there (its variance kept), so
+    /// counts jumping with a move never score a spike while a real spike
+    /// after it still does.
+    pub fn rebase(&mut self) {
+        for b in &mut self.series {
+            b.rebase = true;
+        }
+    }
+
     /// Feeds one sample taken `dt_secs` after the previous one and returns
     /// the verdict for it (computed against the baseline before the update).
     pub fn observe(
@@ -71,6 +86,14 @@ impl SpikeDetector {
     ) -> SpikeState {
         let b = &mut self.series[window * self.categories + category];
         let x = count as f64;
+        if b.rebase {
+            b.rebase = false;
+            b.mean = x;
+            return SpikeState {
+                score: 0.0,
+                spiking: false,
+            };
+        }
         if count > 0 || b.seen_secs > 0.0 {
             b.seen_secs += dt_secs.max(0.0).max(f64::MIN_POSITIVE);
         }
@@ -126,6 +149,29 @@ mod tests {
         assert!(worst < 4.0);
         let s = d.observe(0, 0, 200, 1.0);
         assert!(s.spiking && s.score > 10.0, "{s:?}");
+    }
+
+    #[test]
+    fn a_partition_move_is_not_a_spike_and_a_spike_after_it_is() {
+        let mut d = SpikeDetector::new(cfg(), &[60.0], 1);
+        for i in 0..600u64 {
+            d.observe(0, 0, 40 + (i * 7919 % 13), 1.0);
+        }
+        // Without a rebase, doubling the partitions held doubles the count:
+        // a spike by every measure.
+        let mut unaware = d.clone();
+        assert!(unaware.observe(0, 0, 92, 1.0).spiking);
+        // With it: the doubled level is the new baseline.
+        d.rebase();
+        assert!(!d.observe(0, 0, 92, 1.0).spiking);
+        for i in 0..30u64 {
+            let s = d.observe(0, 0, 86 + (i * 7919 % 13), 1.0);
+            assert!(!s.spiking, "{i}: {s:?}");
+        }
+        assert!(
+            d.observe(0, 0, 300, 1.0).spiking,
+            "a real spike still is one"
+        );
     }
 
     #[test]

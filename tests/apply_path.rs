@@ -162,3 +162,61 @@ fn a_stopped_reader_ends_without_reading_the_rest() {
         "stopped after the batch it was reading ({batches} sent; the file is ~10)"
     );
 }
+
+/// The counters of the metrics count what this process applied: zero at
+/// start (whatever the state restored), never moved by a partition leaving.
+#[test]
+fn counters_count_what_this_process_applied() {
+    let lines: Vec<String> = ncsc_2022(2022).into_iter().take(3000).collect();
+    let dir = TempDir::new("apply-counters");
+    let mut m = open(&dir.path("s"));
+    let mut batch = Batch::new("kafka.incidents".into());
+    for (i, l) in lines.iter().enumerate() {
+        let o = i as u64 / 2;
+        batch.push((i % 2) as i32, o, o + 1, None, l.as_bytes(), None);
+    }
+    m.apply(&mut batch, wall_now_ms(), |_, _| {}).unwrap();
+    let v = m.view(wall_now_ms());
+    assert_eq!(
+        v.accepted + v.duplicate + v.invalid.iter().sum::<u64>(),
+        3000
+    );
+    let accepted = v.accepted;
+    assert_eq!(v.incidents.iter().sum::<u64>(), accepted);
+    assert_eq!(v.sectors.iter().sum::<u64>(), accepted);
+    // Partition 0 leaves: the counters stay; the month gauges drop its share.
+    let before = v.month.clone().unwrap();
+    let gone = PartitionKey {
+        source: "kafka.incidents".into(),
+        partition: 0,
+    };
+    m.release(std::slice::from_ref(&gone), wall_now_ms())
+        .unwrap();
+    let v = m.view(wall_now_ms());
+    assert_eq!(v.accepted, accepted);
+    let after = v.month.unwrap();
+    assert!(
+        after.current.iter().sum::<u64>() + after.previous.iter().sum::<u64>()
+            < before.current.iter().sum::<u64>() + before.previous.iter().sum::<u64>()
+    );
+    m.checkpoint(wall_now_ms()).unwrap();
+    drop(m);
+    // A restart restores both partitions' figures into the gauges and
+    // starts its counters at zero.
+    let mut m = open(&dir.path("s"));
+    for p in 0..2 {
+        let key = PartitionKey {
+            source: "kafka.incidents".into(),
+            partition: p,
+        };
+        m.partition(&key, wall_now_ms()).unwrap();
+    }
+    let v = m.view(wall_now_ms());
+    assert_eq!((v.accepted, v.duplicate), (0, 0));
+    assert_eq!(v.incidents.iter().sum::<u64>(), 0);
+    assert_eq!(
+        v.month.unwrap(),
+        before,
+        "the gauges hold the restored state"
+    );
+}

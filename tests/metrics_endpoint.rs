@@ -37,7 +37,7 @@ fn demo_metrics() -> (Running, String, String, TempDir) {
         text = http_get(&addr, "/metrics").1;
         sum_of(&text, "incident_monitor_events_total") >= 26_000.0
             && sample(&text, "incident_monitor_ready") == Some(1.0)
-            && text.contains("incident_monitor_processing_latency_seconds{quantile")
+            && text.contains("incident_monitor_processing_latency_seconds_bucket{le=\"+Inf\"}")
             && text.contains("incident_monitor_consumer_lag_messages{")
             && text.contains("incident_monitor_month_over_month_change_ratio{")
             && text.contains("incident_monitor_last_checkpoint_timestamp_seconds")
@@ -54,7 +54,11 @@ fn demo_serves_every_spec_metric_and_stops_cleanly() {
         assert!(
             // The exact name: `incident_monitor_spike` must not be satisfied
             // by `incident_monitor_spike_score`.
-            text.lines().any(|l| l.split(['{', ' ']).next() == Some(m)),
+            // A histogram's samples are its `_bucket`, `_sum` and `_count`.
+            text.lines().any(|l| {
+                let name = l.split(['{', ' ']).next();
+                name == Some(m) || name == Some(&format!("{m}_bucket"))
+            }),
             "{m} missing from /metrics:\n{text}"
         );
     }
@@ -72,6 +76,25 @@ fn demo_serves_every_spec_metric_and_stops_cleanly() {
         })
         .sum();
     assert!(phishing >= 1696.0, "phishing incidents {phishing}");
+    assert!(
+        text.contains("# TYPE incident_monitor_processing_latency_seconds histogram"),
+        "latency is a histogram (spec §6)"
+    );
+    let buckets: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("incident_monitor_processing_latency_seconds_bucket{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert!(buckets.len() > 10, "{buckets:?}");
+    assert!(
+        buckets.windows(2).all(|w| w[0] <= w[1]),
+        "cumulative: {buckets:?}"
+    );
+    let count = sample(&text, "incident_monitor_processing_latency_seconds_count").unwrap();
+    assert_eq!(buckets.last(), Some(&count), "+Inf is the count");
+    // One observation per message applied (every demo message has a
+    // broker timestamp); the two are published on different ticks.
+    assert!(count > 0.0 && count <= sum_of(&text, "incident_monitor_events_total"));
     assert_eq!(http_get(&addr, "/healthz").0, 200);
     assert_eq!(http_get(&addr, "/readyz").0, 200);
     assert_eq!(http_get(&addr, "/nope").0, 404);

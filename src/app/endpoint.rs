@@ -20,6 +20,8 @@ pub(crate) struct Endpoint {
     pub metrics: Arc<Metrics>,
     pub addr: SocketAddr,
     spikes: SpikeDetector,
+    /// The partitions behind the last published figures.
+    holding: Vec<crate::state::PartitionKey>,
     last: Instant,
     stop: CancellationToken,
     server: tokio::task::JoinHandle<()>,
@@ -69,6 +71,7 @@ impl Endpoint {
             ),
             metrics,
             addr,
+            holding: Vec::new(),
             last: Instant::now(),
             stop,
             server,
@@ -81,6 +84,12 @@ impl Endpoint {
         self.last = Instant::now();
         let view = monitor.view(wall_now_ms());
         self.metrics.update(&view);
+        // Partitions arrived or left: window counts move with them, which
+        // is not a spike (spec §6).
+        if view.holding != self.holding {
+            self.spikes.rebase();
+            self.holding = view.holding;
+        }
         for (w, counts) in view.windows.iter().enumerate() {
             for (c, &n) in counts.iter().enumerate() {
                 let s = self.spikes.observe(w, c, n, dt);

@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::decode::Decoder;
 use crate::dedup::{IdHash, Seen};
 use crate::event::{EpochMillis, Reject, Severity};
-use crate::state::{PartitionKey, PartitionState};
+use crate::state::{Outcomes, PartitionKey, PartitionState};
 
 /// What happened to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Outcome {
     Accepted {
         category: CategoryId,
         severity: Severity,
+        /// Index of its sector label.
+        sector: usize,
         /// Bit set of windows it was too old for.
         late_windows: u32,
     },
@@ -34,6 +36,28 @@ pub enum Outcome {
     Duplicate,
     /// Not an incident.
     Invalid(Reject),
+}
+
+impl Outcome {
+    /// Adds this outcome to outcome counters.
+    #[inline]
+    pub fn tally(&self, o: &mut Outcomes) {
+        match *self {
+            Outcome::Accepted { late_windows, .. } => {
+                o.accepted += 1;
+                let mut bits = late_windows;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if let Some(n) = o.window_late.get_mut(i) {
+                        *n += 1;
+                    }
+                }
+            }
+            Outcome::Duplicate => o.duplicate += 1,
+            Outcome::Invalid(r) => o.invalid[r.index()] += 1,
+        }
+    }
 }
 
 /// A message parsed and classified, not yet counted: what [`Engine::commit`]
@@ -145,22 +169,7 @@ impl Engine {
             }
             Prepared::Event(e) => Self::count(st, e, wall_ms),
         };
-        let o = &mut st.outcomes;
-        match outcome {
-            Outcome::Accepted { late_windows, .. } => {
-                o.accepted += 1;
-                let mut bits = late_windows;
-                while bits != 0 {
-                    let i = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    if let Some(n) = o.window_late.get_mut(i) {
-                        *n += 1;
-                    }
-                }
-            }
-            Outcome::Duplicate => o.duplicate += 1,
-            Outcome::Invalid(r) => o.invalid[r.index()] += 1,
-        }
+        outcome.tally(&mut st.outcomes);
         outcome
     }
 
@@ -189,6 +198,7 @@ impl Engine {
         Outcome::Accepted {
             category: e.category,
             severity: e.severity,
+            sector: e.sector,
             late_windows,
         }
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::batch::Batch;
 use super::engine::{Engine, Outcome, Prepared};
 use super::rejects::RejectLog;
-use super::view::MonitorView;
+use super::view::{Applied, MonitorView};
 use crate::event::{EpochMillis, Reject};
 use crate::state::{
     Checkpoint, MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateBackend,
@@ -45,6 +45,8 @@ pub struct Monitor {
     /// Dedup evictions of partitions no longer held (the counter never
     /// goes down when a partition is released).
     released_evicted: u64,
+    /// What this process applied since it started (the metrics' counters).
+    applied: Applied,
 }
 
 impl Monitor {
@@ -53,7 +55,13 @@ impl Monitor {
     /// file run locks its directory; Kafka replicas may share one, each
     /// writing only the partitions the group gave it.
     pub fn open(engine: Engine, store: Arc<dyn StateBackend>) -> Result<Monitor, MonitorError> {
-        let cfg = &engine.settings().config;
+        let s = engine.settings();
+        let applied = Applied::new(
+            s.categories().len(),
+            s.config.windows.windows.len(),
+            s.sectors.len(),
+        );
+        let cfg = &s.config;
         store.open(&MonitorMeta {
             timezone: cfg.timezone.clone(),
             report: cfg.report.clone(),
@@ -66,6 +74,7 @@ impl Monitor {
             rejects: RejectLog::new(Duration::from_secs(10)),
             released: BTreeMap::new(),
             released_evicted: 0,
+            applied,
         })
     }
 
@@ -156,7 +165,9 @@ impl Monitor {
             if offset < st.position.next_offset {
                 continue;
             }
-            if let Outcome::Invalid(r) = self.engine.commit(st, p, wall_ms) {
+            let outcome = self.engine.commit(st, p, wall_ms);
+            self.applied.record(&outcome);
+            if let Outcome::Invalid(r) = outcome {
                 self.rejects.record(r, key, offset);
                 on_invalid(i, r);
             }
@@ -218,7 +229,13 @@ impl Monitor {
                 .values()
                 .map(|st| st.dedup.evicted())
                 .sum::<u64>();
-        super::view::compute(&mut self.engine, self.partitions.values(), evicted, wall_ms)
+        super::view::compute(
+            &mut self.engine,
+            self.partitions.values(),
+            &self.applied,
+            evicted,
+            wall_ms,
+        )
     }
 
     /// The partitions changed since the last checkpoint, which now count as

@@ -2,13 +2,16 @@
 //! the month-over-month and month-to-date ratios the metrics export. Pure:
 //! partition states and a wall time in, numbers out.
 
-use super::engine::Engine;
+use super::engine::{Engine, Outcome};
 use crate::calendar::MonthSlot;
 use crate::calendar::change::{MonthToDate, ratio};
 use crate::event::{EpochMillis, Reject, Severity};
-use crate::state::{Outcomes, PartitionState};
+use crate::state::{Outcomes, PartitionKey, PartitionState};
 
-/// Everything exported, as plain numbers (computed by the monitor).
+/// Everything exported, as plain numbers (computed by the monitor). The
+/// outcome, incident and sector figures are what this process applied
+/// since it started (counters); the windows and months are of the state
+/// held (gauges).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MonitorView {
     pub accepted: u64,
@@ -16,14 +19,17 @@ pub struct MonitorView {
     pub late: u64,
     pub invalid: [u64; Reject::ALL.len()],
     pub window_late: Vec<u64>,
-    /// `[category][severity]` over every month held.
+    /// `[category][severity]` incidents this process counted.
     pub incidents: Vec<u64>,
-    /// Per sector label, over every month held.
+    /// Per sector label, incidents this process counted.
     pub sectors: Vec<u64>,
     /// `[window][category]` distinct incidents in each window now.
     pub windows: Vec<Vec<u64>>,
     pub month: Option<MonthView>,
     pub assigned_partitions: usize,
+    /// The partitions held, in key order (a change rebases spike
+    /// baselines).
+    pub holding: Vec<PartitionKey>,
     /// Incident ids evicted from dedup memory by the per-partition cap.
     pub dedup_evicted: u64,
 }
@@ -47,47 +53,80 @@ pub struct MonthView {
     pub mtd_change: Vec<Option<f64>>,
 }
 
-/// The view of `partitions` at `wall_ms`. `dedup_evicted` is the
-/// evictions to report (the caller adds partitions it no longer holds).
+/// What this process applied since it started: what the counters of the
+/// metrics count. Never moved by partitions arriving or leaving (their
+/// restored history is in the gauges, from the partition states).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    pub outcomes: Outcomes,
+    /// `[category][severity]` incidents.
+    pub incidents: Vec<u64>,
+    /// Incidents per sector label.
+    pub sectors: Vec<u64>,
+}
+
+impl Applied {
+    pub fn new(categories: usize, windows: usize, sectors: usize) -> Applied {
+        Applied {
+            outcomes: Outcomes {
+                window_late: vec![0; windows],
+                ..Outcomes::default()
+            },
+            incidents: vec![0; categories * Severity::COUNT],
+            sectors: vec![0; sectors],
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, outcome: &Outcome) {
+        outcome.tally(&mut self.outcomes);
+        if let Outcome::Accepted {
+            category,
+            severity,
+            sector,
+            ..
+        } = *outcome
+        {
+            let i = usize::from(category) * Severity::COUNT + severity.index();
+            if let Some(n) = self.incidents.get_mut(i) {
+                *n += 1;
+            }
+            if let Some(n) = self.sectors.get_mut(sector) {
+                *n += 1;
+            }
+        }
+    }
+}
+
+/// The view of `partitions` at `wall_ms`, with the counters of what this
+/// process `applied`. `dedup_evicted` is the evictions to report (the
+/// caller adds partitions it no longer holds).
 pub fn compute<'a>(
     engine: &mut Engine,
     partitions: impl Iterator<Item = &'a PartitionState> + Clone,
+    applied: &Applied,
     dedup_evicted: u64,
     wall_ms: EpochMillis,
 ) -> MonitorView {
     let s = engine.settings();
     let (nc, nw) = (s.categories().len(), s.config.windows.windows.len());
-    let mut o = Outcomes::default();
-    for st in partitions.clone() {
-        o.add(&st.outcomes);
-    }
+    let o = &applied.outcomes;
     let mut v = MonitorView {
         accepted: o.accepted,
         duplicate: o.duplicate,
         late: o.late,
         invalid: o.invalid,
-        window_late: if o.window_late.is_empty() {
-            vec![0; nw]
-        } else {
-            o.window_late
-        },
-        incidents: vec![0; nc * Severity::COUNT],
-        sectors: vec![0; s.sectors.len()],
+        window_late: o.window_late.clone(),
+        incidents: applied.incidents.clone(),
+        sectors: applied.sectors.clone(),
         windows: vec![vec![0; nc]; nw],
         month: None,
         assigned_partitions: partitions.clone().count(),
+        holding: partitions.clone().map(|st| st.key.clone()).collect(),
         dedup_evicted,
     };
     let mut clock: Option<EpochMillis> = None;
     for st in partitions.clone() {
-        for (_, m) in st.ledger.months() {
-            for (a, b) in v.incidents.iter_mut().zip(&m.by_category_severity) {
-                *a += b;
-            }
-            for (a, b) in v.sectors.iter_mut().zip(&m.by_sector) {
-                *a += b;
-            }
-        }
         for (w, out) in v.windows.iter_mut().enumerate() {
             st.windows.counts_into(w, wall_ms, out);
         }

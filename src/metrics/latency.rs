@@ -1,20 +1,17 @@
 //! Processing latency (Kafka message timestamp → applied), recorded in
-//! hdrhistograms and exported as a Prometheus summary.
+//! hdrhistograms and exported as a Prometheus histogram (spec §6: buckets,
+//! aggregatable across instances).
 //!
-//! The hot path records into a local histogram owned by the apply thread (no
-//! lock), merged into the shared one whenever the thread has caught up and
-//! at least every 200 ms under load. Quantiles cover
-//! the current and the previous minute, so they follow the present; `_sum`
-//! and `_count` are cumulative, as a summary's must be.
+//! The hot path records into a local hdrhistogram owned by the apply
+//! thread (no lock), merged into the shared fixed buckets whenever the
+//! thread has caught up and at least every 200 ms under load.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
 /// Highest latency tracked (1 hour, in ms); larger values are clamped.
 const MAX_MS: u64 = 3_600_000;
-const ROTATE: Duration = Duration::from_secs(60);
 
 fn new_histogram() -> Histogram<u64> {
     // Constant, valid bounds (1 ms .. 1 h at 3 significant digits): cannot fail.
@@ -25,12 +22,16 @@ fn new_histogram() -> Histogram<u64> {
 #[derive(Debug)]
 pub struct LatencyRecorder {
     hist: Histogram<u64>,
+    /// The exact sum of the values recorded (the histogram keeps them to
+    /// three significant digits).
+    sum_ms: u64,
 }
 
 impl Default for LatencyRecorder {
     fn default() -> Self {
         LatencyRecorder {
             hist: new_histogram(),
+            sum_ms: 0,
         }
     }
 }
@@ -41,6 +42,7 @@ impl LatencyRecorder {
         let v = ms.clamp(1, MAX_MS as i64) as u64;
         // In range by the clamp above.
         let _ = self.hist.record(v);
+        self.sum_ms += v;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -48,59 +50,59 @@ impl LatencyRecorder {
     }
 }
 
-/// The shared view exported at `/metrics`.
-#[derive(Debug)]
-pub struct LatencySummary {
-    current: Histogram<u64>,
-    previous: Histogram<u64>,
-    rotated_at: Instant,
+/// Upper bounds of the exported buckets, in milliseconds: 5 ms to one hour.
+const BUCKETS_MS: [u64; 17] = [
+    5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000,
+    1_800_000, 3_600_000,
+];
+
+/// The shared histogram exported at `/metrics`: cumulative counts per
+/// fixed bucket since the process started (aggregatable across instances
+/// and over time with `rate` and `histogram_quantile`).
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    /// Per bucket of [`BUCKETS_MS`] (not cumulative: summed when encoded).
+    buckets: [u64; BUCKETS_MS.len()],
     sum_ms: u64,
     count: u64,
 }
 
-impl Default for LatencySummary {
-    fn default() -> Self {
-        LatencySummary {
-            current: new_histogram(),
-            previous: new_histogram(),
-            rotated_at: Instant::now(),
-            sum_ms: 0,
-            count: 0,
-        }
-    }
-}
-
-impl LatencySummary {
-    /// Moves a recorder's values in and resets it.
+impl LatencyHistogram {
+    /// Moves a recorder's values in and resets it. A value goes to the
+    /// first bucket whose bound is at least the lowest value hdrhistogram
+    /// keeps equivalent to it (exact to 1 ms up to 2 s, within 0.1% above).
     pub fn absorb(&mut self, r: &mut LatencyRecorder) {
-        if self.rotated_at.elapsed() >= ROTATE {
-            self.previous = std::mem::replace(&mut self.current, new_histogram());
-            self.rotated_at = Instant::now();
-        }
         for v in r.hist.iter_recorded() {
-            self.sum_ms += v.value_iterated_to() * v.count_at_value();
+            let (ms, n) = (v.value_iterated_to(), v.count_at_value());
+            let low = r.hist.lowest_equivalent(ms);
+            let b = BUCKETS_MS
+                .iter()
+                .position(|&le| low <= le)
+                .unwrap_or(BUCKETS_MS.len() - 1);
+            self.buckets[b] += n;
+            self.count += n;
         }
-        self.count += r.hist.len();
-        // Same bounds on both sides: cannot fail.
-        let _ = self.current.add(&r.hist);
+        self.sum_ms += std::mem::take(&mut r.sum_ms);
         r.hist.reset();
     }
 
-    /// Appends the summary in the Prometheus text format.
+    /// Appends the histogram in the Prometheus text format.
     pub fn encode(&self, name: &str, out: &mut String) {
         let _ = writeln!(
             out,
-            "# HELP {name} Time from the Kafka message timestamp to the incident being applied (quantiles over the last 1-2 minutes)."
+            "# HELP {name} Time from the Kafka message timestamp to the message being applied, since the process started."
         );
-        let _ = writeln!(out, "# TYPE {name} summary");
-        let mut merged = self.previous.clone();
-        let _ = merged.add(&self.current);
-        if !merged.is_empty() {
-            for q in [0.5, 0.9, 0.99, 0.999] {
-                let v = merged.value_at_quantile(q) as f64 / 1000.0;
-                let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
-            }
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (le, n) in BUCKETS_MS.iter().zip(self.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                *le as f64 / 1000.0
+            );
         }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
         let _ = writeln!(out, "{name}_sum {}", self.sum_ms as f64 / 1000.0);
         let _ = writeln!(out, "{name}_count {}", self.count);
     }
@@ -111,19 +113,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_sum_and_count() {
+    fn cumulative_buckets_sum_and_count() {
         let mut r = LatencyRecorder::default();
         for ms in 1..=1000 {
             r.record_ms(ms);
         }
         r.record_ms(-5);
-        let mut s = LatencySummary::default();
-        s.absorb(&mut r);
+        r.record_ms(10_000);
+        r.record_ms(7_200_000);
+        let mut h = LatencyHistogram::default();
+        h.absorb(&mut r);
         assert!(r.is_empty());
+        h.absorb(&mut r);
         let mut out = String::new();
-        s.encode("x_seconds", &mut out);
-        assert!(out.contains("x_seconds{quantile=\"0.5\"} 0.5"), "{out}");
-        assert!(out.contains("x_seconds_count 1001"), "{out}");
-        assert!(out.contains("# TYPE x_seconds summary"));
+        h.encode("x_seconds", &mut out);
+        assert!(out.contains("# TYPE x_seconds histogram"), "{out}");
+        // 1 ms (the clamped -5) and 1..=5 ms.
+        assert!(out.contains("x_seconds_bucket{le=\"0.005\"} 6\n"), "{out}");
+        assert!(out.contains("x_seconds_bucket{le=\"1\"} 1001\n"), "{out}");
+        assert!(out.contains("x_seconds_bucket{le=\"10\"} 1002\n"), "{out}");
+        // Clamped to one hour: the last bucket.
+        assert!(
+            out.contains("x_seconds_bucket{le=\"3600\"} 1003\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{le=\"+Inf\"} 1003\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_seconds_count 1003\n"), "{out}");
+        let counts: Vec<u64> = out
+            .lines()
+            .filter(|l| l.starts_with("x_seconds_bucket"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert!(
+            counts.windows(2).all(|w| w[0] <= w[1]),
+            "cumulative: {counts:?}"
+        );
+        let sum_ms = (1..=1000u64).sum::<u64>() + 1 + 10_000 + 3_600_000;
+        assert!(
+            out.contains(&format!("x_seconds_sum {}\n", sum_ms as f64 / 1000.0)),
+            "{out}"
+        );
     }
 }

@@ -18,7 +18,7 @@ use prometheus::{
     TextEncoder,
 };
 
-pub use latency::{LatencyRecorder, LatencySummary};
+pub use latency::{LatencyHistogram, LatencyRecorder};
 
 use crate::count::MonitorView;
 use crate::event::{Reject, Severity};
@@ -99,7 +99,7 @@ pub struct Metrics {
     /// Dead-letter deliveries, counted by the producer's callback thread.
     pub dead_letter_sent: AtomicU64,
     pub dead_letter_failed: AtomicU64,
-    latency: Mutex<LatencySummary>,
+    latency: Mutex<LatencyHistogram>,
     pub health: Health,
     last_month: Mutex<String>,
 }
@@ -136,8 +136,8 @@ fn family<V: prometheus::core::Collector + Clone + 'static>(
     registered(r, make(Opts::new(name, help), labels)?)
 }
 
-/// Sets a counter to an absolute value; a lower value (partitions handed to
-/// another instance) is a counter reset, as Prometheus understands it.
+/// Sets a counter to an absolute value: the view's counters only grow
+/// within a process (a lower value would read as a reset).
 fn set_counter(c: &IntCounter, v: u64) {
     let cur = c.get();
     if v >= cur {
@@ -233,7 +233,7 @@ impl Metrics {
             queue_depth,
             dead_letter_sent: AtomicU64::new(0),
             dead_letter_failed: AtomicU64::new(0),
-            latency: Mutex::new(LatencySummary::default()),
+            latency: Mutex::new(LatencyHistogram::default()),
             health: Health::default(),
             last_month: Mutex::new(String::new()),
             registry: r,
@@ -347,7 +347,7 @@ impl Metrics {
         self.health.set_ready(ready, reason);
     }
 
-    /// Moves the consume loop's latency samples into the exported summary.
+    /// Moves the apply thread's latency samples into the exported histogram.
     pub fn absorb_latency(&self, r: &mut LatencyRecorder) {
         if let Ok(mut s) = self.latency.lock() {
             s.absorb(r);
@@ -395,7 +395,7 @@ impl Figures {
             IntCounterVec::new,
             r,
             INCIDENTS_TOTAL,
-            "Distinct incidents counted (restored from checkpoints across restarts).",
+            "Incidents this process counted since it started; never moved by partitions being assigned or revoked (the month gauges hold the exact figures of the state).",
             &["category", "severity"],
         )?;
         let win = family(

@@ -147,7 +147,11 @@ pub fn spawn(input: Input, resume: Resume, max_line: usize, sink: impl Sink) -> 
         .name("input-reader".into())
         .spawn(move || {
             let mut lines = Lines::new(sink, start, max_line);
-            let _ = tx.send(lines.read_all(reader, CHUNK, &stopped));
+            let result = lines.read_all(reader, CHUNK, &stopped);
+            // The sink goes before the end is told: what it holds is
+            // released by then.
+            drop(lines);
+            let _ = tx.send(result);
         })?;
     Ok(Reader { done, stop })
 }
