@@ -72,6 +72,9 @@ enum Work {
     Stop,
     Flush(oneshot::Sender<()>),
     Release(Vec<PartitionKey>, std::sync::mpsc::SyncSender<Released>),
+    /// Partitions assigned: restore their state now, so what the instance
+    /// shows is what it owns before their first message.
+    Acquire(Vec<PartitionKey>),
 }
 
 /// What the senders and the thread share.
@@ -230,6 +233,16 @@ impl Stage {
         }
     }
 
+    /// Restores the state of newly assigned partitions, in order with the
+    /// batches. Blocking (the rebalance callback, off the workers); waits
+    /// only for room in the channel, not for the restore.
+    pub fn acquire_blocking(&self, keys: Vec<PartitionKey>) -> Result<(), StageError> {
+        self.sender
+            .tx
+            .blocking_send(Work::Acquire(keys))
+            .map_err(|_| self.failure())
+    }
+
     /// Stops the stage: every batch handed over is applied, rejected
     /// messages are flushed, and the thread's error (if it failed) is
     /// returned. Waits on a blocking thread, not a worker.
@@ -275,6 +288,13 @@ fn apply_loop(
                 continue;
             }
             Work::Stop => break,
+            Work::Acquire(keys) => {
+                let mut m = locked(&shared.monitor, "monitor")?;
+                for key in &keys {
+                    m.partition(key, wall_now_ms())?;
+                }
+                continue;
+            }
             Work::Release(keys, reply) => {
                 let released = locked(&shared.monitor, "monitor")
                     .map_err(StageError::from)
@@ -307,6 +327,9 @@ fn apply_loop(
         // and at least every LATENCY_MERGE_MS under load: merging walks the
         // histogram and takes a lock, which per batch (a thousand times a
         // second) was 1% of the process for figures read once a second.
+        if let Some(metrics) = &shared.metrics {
+            newest_per_partition(metrics, &shared.source, &batch);
+        }
         let caught_up = shared.depth.fetch_sub(1, Ordering::Relaxed) == 1;
         if let Some(metrics) = &shared.metrics
             && (caught_up || wall - merged_at >= LATENCY_MERGE_MS)
@@ -320,6 +343,19 @@ fn apply_loop(
         sink.flush();
     }
     Ok(())
+}
+
+/// Publishes the broker timestamp of the last message of each partition
+/// in a batch (a partition's messages are in offset order).
+fn newest_per_partition(metrics: &Metrics, source: &str, batch: &Batch) {
+    let topic = source.strip_prefix("kafka.").unwrap_or(source);
+    let items = batch.items();
+    for (i, it) in items.iter().enumerate() {
+        let last_of_run = items.get(i + 1).is_none_or(|n| n.partition != it.partition);
+        if last_of_run && let Some(ts) = it.timestamp_ms {
+            metrics.set_last_record(topic, it.partition, ts);
+        }
+    }
 }
 
 /// Empties a batch and keeps it for the sources, up to one per slot of the

@@ -32,6 +32,10 @@ pub struct MonitorView {
     pub holding: Vec<PartitionKey>,
     /// Incident ids evicted from dedup memory by the per-partition cap.
     pub dedup_evicted: u64,
+    /// Incident ids remembered, over the partitions held.
+    pub dedup_ids: u64,
+    /// The fullest partition's ids against `dedup.max_ids_per_partition`.
+    pub dedup_fill: f64,
 }
 
 /// The running month and the one before it.
@@ -124,9 +128,15 @@ pub fn compute<'a>(
         assigned_partitions: partitions.clone().count(),
         holding: partitions.clone().map(|st| st.key.clone()).collect(),
         dedup_evicted,
+        dedup_ids: 0,
+        dedup_fill: 0.0,
     };
+    let cap = s.config.dedup.max_ids_per_partition.max(1) as f64;
     let mut clock: Option<EpochMillis> = None;
     for st in partitions.clone() {
+        let ids = st.dedup.remembered();
+        v.dedup_ids += ids as u64;
+        v.dedup_fill = v.dedup_fill.max(ids as f64 / cap);
         for (w, out) in v.windows.iter_mut().enumerate() {
             st.windows.counts_into(w, wall_ms, out);
         }

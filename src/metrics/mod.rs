@@ -45,6 +45,10 @@ pub mod names {
     pub const MONTH_TO_DATE: &str = "incident_monitor_incidents_month_to_date";
     pub const SECTOR_TOTAL: &str = "incident_monitor_incidents_sector_total";
     pub const DEDUP_EVICTED: &str = "incident_monitor_dedup_evicted_total";
+    pub const LAST_RECORD: &str = "incident_monitor_last_record_timestamp_seconds";
+    pub const DEDUP_IDS: &str = "incident_monitor_dedup_ids";
+    pub const DEDUP_FILL: &str = "incident_monitor_dedup_fill_ratio";
+    pub const BUILD_INFO: &str = "incident_monitor_build_info";
 }
 
 /// Liveness and readiness, shared with the HTTP endpoint.
@@ -95,7 +99,12 @@ pub struct Metrics {
     ready: IntGauge,
     dead_letter: [IntCounter; 2],
     dedup_evicted: IntCounter,
+    dedup_ids: IntGauge,
+    dedup_fill: Gauge,
     queue_depth: IntGaugeVec,
+    last_record: GaugeVec,
+    /// Partitions with a `last_record` series (pruned when they leave).
+    last_record_partitions: Mutex<std::collections::BTreeSet<i32>>,
     /// Dead-letter deliveries, counted by the producer's callback thread.
     pub dead_letter_sent: AtomicU64,
     pub dead_letter_failed: AtomicU64,
@@ -123,6 +132,24 @@ fn registered<V: prometheus::core::Collector + Clone + 'static>(
 ) -> Result<V, MetricsError> {
     r.register(Box::new(v.clone()))?;
     Ok(v)
+}
+
+/// The build (always 1, the version in a label) and the process's own
+/// metrics (CPU, memory, file descriptors, start time; Linux).
+fn register_process(r: &Registry) -> Result<(), MetricsError> {
+    let info = family(
+        IntGaugeVec::new,
+        r,
+        names::BUILD_INFO,
+        "The running build: always 1, its version in a label.",
+        &["version"],
+    )?;
+    info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    #[cfg(target_os = "linux")]
+    r.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    Ok(())
 }
 
 /// A labelled metric family (`make`: its type's `new`), registered.
@@ -177,9 +204,13 @@ impl Metrics {
             assigned,
             ready,
             dedup_evicted,
+            dedup_ids,
+            dedup_fill,
             dead_letter,
             queue_depth,
+            last_record,
         } = Pipeline::register(&r)?;
+        register_process(&r)?;
         let sector_total = sectors
             .iter()
             .map(|s| sector.with_label_values(&[s.as_str()]))
@@ -230,7 +261,11 @@ impl Metrics {
             ready,
             dead_letter: ["sent", "failed"].map(|o| dead_letter.with_label_values(&[o])),
             dedup_evicted,
+            dedup_ids,
+            dedup_fill,
             queue_depth,
+            last_record,
+            last_record_partitions: Mutex::default(),
             dead_letter_sent: AtomicU64::new(0),
             dead_letter_failed: AtomicU64::new(0),
             latency: Mutex::new(LatencyHistogram::default()),
@@ -266,6 +301,9 @@ impl Metrics {
         }
         self.assigned.set(v.assigned_partitions as i64);
         set_counter(&self.dedup_evicted, v.dedup_evicted);
+        self.dedup_ids
+            .set(i64::try_from(v.dedup_ids).unwrap_or(i64::MAX));
+        self.dedup_fill.set(v.dedup_fill);
         set_counter(
             &self.dead_letter[0],
             self.dead_letter_sent.load(Ordering::Relaxed),
@@ -336,6 +374,31 @@ impl Metrics {
         self.queue_depth
             .with_label_values(&[queue])
             .set(i64::try_from(batches).unwrap_or(i64::MAX));
+    }
+
+    /// The broker timestamp of the newest message applied from a partition.
+    pub fn set_last_record(&self, topic: &str, partition: i32, unix_ms: i64) {
+        self.last_record
+            .with_label_values(&[topic, &partition.to_string()])
+            .set(unix_ms as f64 / 1000.0);
+        if let Ok(mut p) = self.last_record_partitions.lock() {
+            p.insert(partition);
+        }
+    }
+
+    /// Drops the `last_record` series of partitions no longer held.
+    pub fn keep_last_record(&self, topic: &str, held: &[i32]) {
+        if let Ok(mut p) = self.last_record_partitions.lock() {
+            p.retain(|part| {
+                let keep = held.contains(part);
+                if !keep {
+                    let _ = self
+                        .last_record
+                        .remove_label_values(&[topic, &part.to_string()]);
+                }
+                keep
+            });
+        }
     }
 
     pub fn set_last_checkpoint(&self, unix_secs: f64) {
@@ -478,8 +541,11 @@ struct Pipeline {
     assigned: IntGauge,
     ready: IntGauge,
     dedup_evicted: IntCounter,
+    dedup_ids: IntGauge,
+    dedup_fill: Gauge,
     dead_letter: IntCounterVec,
     queue_depth: IntGaugeVec,
+    last_record: GaugeVec,
 }
 
 impl Pipeline {
@@ -528,6 +594,20 @@ impl Pipeline {
         let evicted_help = "Incident ids forgotten because dedup.max_ids_per_partition was reached; \
              one delivered again counts again.";
         let dedup_evicted = registered(r, IntCounter::new(DEDUP_EVICTED, evicted_help)?)?;
+        let dedup_ids = registered(
+            r,
+            IntGauge::new(
+                DEDUP_IDS,
+                "Incident ids remembered for dedup, over the partitions held.",
+            )?,
+        )?;
+        let dedup_fill = registered(
+            r,
+            Gauge::new(
+                DEDUP_FILL,
+                "The fullest partition's remembered ids against dedup.max_ids_per_partition (at 1, the oldest are evicted).",
+            )?,
+        )?;
         let dead_letter = family(
             IntCounterVec::new,
             r,
@@ -542,6 +622,13 @@ impl Pipeline {
             "Batches waiting in a bounded internal queue (input: file reader to apply stage; apply: consume loop to apply stage).",
             &["queue"],
         )?;
+        let last_record = family(
+            GaugeVec::new,
+            r,
+            LAST_RECORD,
+            "Broker timestamp (Unix seconds) of the newest message applied from each partition this instance holds: with lag above zero, time() minus it is how far behind the monitor is.",
+            &["topic", "partition"],
+        )?;
         Ok(Pipeline {
             events,
             invalid,
@@ -551,8 +638,11 @@ impl Pipeline {
             assigned,
             ready,
             dedup_evicted,
+            dedup_ids,
+            dedup_fill,
             dead_letter,
             queue_depth,
+            last_record,
         })
     }
 }

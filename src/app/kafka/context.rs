@@ -163,8 +163,18 @@ impl ConsumerContext for MonitorContext {
             Rebalance::Assign(tpl) => {
                 let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
                 tracing::info!(partitions = ?parts, "partitions assigned");
+                let keys: Vec<PartitionKey> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| partition_key(e.topic(), e.partition()))
+                    .collect();
                 if let Ok(mut a) = self.assigned.lock() {
                     *a = parts;
+                }
+                // Restored now, not at their first message: an instance
+                // shows what it owns (months, windows, partitions held).
+                if let Err(e) = off_the_workers(|| self.stage.acquire_blocking(keys)) {
+                    tracing::error!(error = %e, "cannot restore the assigned partitions");
                 }
             }
             Rebalance::Revoke(_) => {}

@@ -394,6 +394,7 @@ impl Publisher {
             .publish(&mut *locked(&self.monitor, "monitor")?);
         let m = &self.endpoint.metrics;
         m.set_lag(&self.topic, &held_lags(consumer.context()));
+        m.keep_last_record(&self.topic, &consumer.context().assigned());
         m.set_queue_depth("apply", stage.depth());
         Ok(self.failing(consumer, consume, until_end))
     }
