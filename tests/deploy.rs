@@ -169,8 +169,12 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
     );
     let k8s = repo("deploy/k8s");
     let kustomization = std::fs::read_to_string(k8s.join("kustomization.yaml")).unwrap();
+    // The list under `resources:` (up to the next top-level key).
     let resources: Vec<&str> = kustomization
         .lines()
+        .skip_while(|l| *l != "resources:")
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
         .filter_map(|l| l.trim().strip_prefix("- "))
         .collect();
     assert_eq!(resources.len(), 7, "{resources:?}");
@@ -220,28 +224,55 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
             && sts.contains("name: metrics")
     );
     assert!(Path::new(&k8s).join("pvc.yaml").exists());
+    // Restricted namespaces admit the pod; pods spread over nodes; each is
+    // a static group member under its pod name; the image comes from a
+    // registry set in one place.
+    assert!(sts.contains("type: RuntimeDefault") && sts.contains("topologySpreadConstraints"));
+    assert!(
+        sts.contains("INCIDENT_MONITOR_KAFKA_GROUP_INSTANCE_ID") && sts.contains("metadata.name")
+    );
+    assert!(kustomization.contains("images:") && kustomization.contains("newName: ghcr.io/"));
 }
 
 #[test]
-fn dashboard_uses_the_provisioned_datasource() {
-    let dash: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo("deploy/grafana/dashboards/incident-monitor.json")).unwrap(),
-    )
-    .unwrap();
-    let ds = std::fs::read_to_string(repo(
-        "deploy/grafana/provisioning/datasources/prometheus.yml",
-    ))
-    .unwrap();
-    assert!(ds.contains("uid: prometheus"));
+fn dashboard_chooses_its_data_source_and_has_thresholds() {
+    let text =
+        std::fs::read_to_string(repo("deploy/grafana/dashboards/incident-monitor.json")).unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // No data source uid is hard-coded: every panel, query and annotation
+    // uses the `datasource` variable.
+    assert!(
+        !text.contains("\"uid\": \"prometheus\""),
+        "a hard-coded datasource uid"
+    );
     for p in dash["panels"].as_array().unwrap() {
-        if p["type"] != "row" {
-            assert_eq!(p["datasource"]["uid"], "prometheus", "{}", p["title"]);
-            assert!(
-                !p["targets"].as_array().unwrap().is_empty(),
-                "{}",
-                p["title"]
-            );
+        let kind = p["type"].as_str().unwrap();
+        let title = p["title"].as_str().unwrap();
+        if kind == "row" {
+            continue;
         }
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{title}");
+        if kind != "alertlist" {
+            let targets = p["targets"].as_array().unwrap();
+            assert!(!targets.is_empty(), "{title}");
+            for t in targets {
+                assert_eq!(t["datasource"]["uid"], "${datasource}", "{title}");
+                let expr = t["expr"].as_str().unwrap();
+                assert!(expr.contains("job=~\"$job\""), "{title}: {expr}");
+            }
+        }
+        // Every stat, gauge and bar gauge says what is good and bad (not
+        // Grafana's default red at 80).
+        if ["stat", "gauge", "bargauge"].contains(&kind) {
+            let steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{title}: no thresholds"));
+            assert!(!steps.is_empty(), "{title}");
+            assert!(steps[0]["value"].is_null(), "{title}: a base step");
+        }
+    }
+    for a in dash["annotations"]["list"].as_array().unwrap() {
+        assert_eq!(a["datasource"]["uid"], "${datasource}");
     }
     let names: Vec<&str> = dash["templating"]["list"]
         .as_array()
@@ -249,5 +280,31 @@ fn dashboard_uses_the_provisioned_datasource() {
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["instance", "category"]);
+    assert_eq!(names, ["datasource", "job", "instance", "category"]);
+    // Months are the centre's: the dashboard shows time in the timezone of
+    // the configurations it is deployed with.
+    for cfg in [
+        "deploy/k8s/incident-monitor.toml",
+        "deploy/compose/incident-monitor.toml",
+    ] {
+        let tz = std::fs::read_to_string(repo(cfg)).unwrap();
+        assert!(
+            tz.contains(&format!("timezone = {}", dash["timezone"])),
+            "{cfg} and the dashboard's timezone {} differ",
+            dash["timezone"]
+        );
+    }
+    let kinds: Vec<&str> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["type"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"alertlist") && kinds.contains(&"table"));
+    assert!(
+        dash["links"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
 }

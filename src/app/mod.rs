@@ -135,6 +135,7 @@ pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Sett
     if let Some(tz) = timezone {
         cfg.timezone = tz.to_owned();
     }
+    cfg.apply_env(|k| std::env::var(k).ok());
     Ok(cfg.validate()?)
 }
 

@@ -289,6 +289,20 @@ fn check_range(field: &'static str, value: u64, lo: u64, hi: u64) -> Result<(), 
     }
 }
 
+/// The environment variable that sets `kafka.group_instance_id` (a
+/// StatefulSet gives each pod its name through it).
+pub const ENV_GROUP_INSTANCE_ID: &str = "INCIDENT_MONITOR_KAFKA_GROUP_INSTANCE_ID";
+
+impl Config {
+    /// Applies the environment's overrides (`env` looks a variable up); an
+    /// empty value is no override.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        if let Some(id) = env(ENV_GROUP_INSTANCE_ID).filter(|v| !v.is_empty()) {
+            self.kafka.group_instance_id = id;
+        }
+    }
+}
+
 /// The validated configuration, cheap to clone and share.
 #[derive(Debug, Clone)]
 pub struct Settings {

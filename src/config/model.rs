@@ -213,6 +213,12 @@ pub struct KafkaConfig {
     /// Consumer group (`--group` overrides). Instances of one group share the
     /// topic's partitions.
     pub group_id: String,
+    /// Static group membership (librdkafka `group.instance.id`): a member
+    /// that restarts within the session timeout under the same id gets its
+    /// partitions back without a rebalance. Empty: dynamic membership. The
+    /// environment variable `INCIDENT_MONITOR_KAFKA_GROUP_INSTANCE_ID`
+    /// overrides it (Kubernetes: the pod name).
+    pub group_instance_id: String,
     /// Topic that receives rejected messages (original bytes, with the reason
     /// and source partition/offset in headers); empty: none.
     pub dead_letter_topic: String,
@@ -238,6 +244,7 @@ impl Default for KafkaConfig {
             brokers: "localhost:9092".to_owned(),
             topic: "incidents".to_owned(),
             group_id: "incident-monitor".to_owned(),
+            group_instance_id: String::new(),
             dead_letter_topic: String::new(),
             max_retry_backoff_secs: 30,
             drain_timeout_secs: 15,

@@ -59,3 +59,17 @@ fn an_unknown_event_format_is_named_with_the_known_ones() {
     assert!(err.starts_with("line 2"), "{err}");
     assert!(err.contains("suricata") && err.contains("native"), "{err}");
 }
+
+#[test]
+fn the_environment_gives_each_pod_its_group_instance_id() {
+    let mut c = Config::default();
+    c.apply_env(|_| None);
+    assert_eq!(c.kafka.group_instance_id, "");
+    c.apply_env(|k| (k == ENV_GROUP_INSTANCE_ID).then(|| "incident-monitor-1".to_owned()));
+    assert_eq!(c.kafka.group_instance_id, "incident-monitor-1");
+    c.apply_env(|_| Some(String::new()));
+    assert_eq!(
+        c.kafka.group_instance_id, "incident-monitor-1",
+        "empty: no override"
+    );
+}

@@ -43,6 +43,9 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
         // time (measured: 6x slower drains). Resume quickly instead.
         .set("fetch.queue.backoff.ms", "10")
         .set("client.id", "incident-monitor");
+    if !k.group_instance_id.is_empty() {
+        c.set("group.instance.id", &k.group_instance_id);
+    }
     for (key, value) in &k.properties {
         if FORCED.iter().any(|(f, _)| f == key) {
             tracing::warn!(property = %key, "ignoring [kafka.properties] override: the monitor's offset discipline needs it");
