@@ -5,32 +5,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::*;
 
-struct Prometheus {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// How many series an expression returns.
 fn query(addr: &str, expr: &str) -> Result<usize, String> {
-    let (status, body) = http_get(addr, &format!("/api/v1/query?query={}", url_encode(expr)));
-    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
-    if status != 200 || v["status"] != "success" {
-        return Err(format!("HTTP {status}: {body}"));
-    }
-    match &v["data"]["result"] {
-        serde_json::Value::Array(a) => Ok(a.len()),
-        other => Ok(usize::from(!other.is_null())),
-    }
+    prom_query(addr, expr).map(|r| r.len())
 }
 
 /// Grafana variables and macros, as the dashboard would send them.
@@ -59,39 +38,8 @@ fn every_dashboard_query_and_recording_rule_returns_data() {
     // need not wait; the expressions are the same.
     let rules =
         std::fs::read_to_string(repo("deploy/prometheus/rules/incident-monitor.yml")).unwrap();
-    std::fs::write(
-        dir.path("rules.yml"),
-        rules.replace("interval: 30s", "interval: 2s"),
-    )
-    .unwrap();
-    let cfg = dir.path("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: incident-monitor\n    static_configs:\n      - targets: ['{target}']\n",
-            dir.path("rules.yml").display()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut prom = Prometheus {
-        child: Command::new(prometheus_bin())
-            .args([
-                &format!("--config.file={}", cfg.display()),
-                &format!("--storage.tsdb.path={}", dir.path("tsdb").display()),
-                &format!("--web.listen-address={addr}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        addr: addr.clone(),
-    };
-    wait_until(60, "prometheus to answer", || {
-        std::net::TcpStream::connect(&prom.addr).is_ok()
-            && query(&prom.addr, "up").is_ok_and(|n| n > 0)
-    });
+    let mut prom = Prometheus::start(&dir, &[target.as_str()]);
+    let addr = prom.addr.clone();
     // The replay counted, and a few rule evaluations with rates over it.
     wait_until(180, "the demo's figures in Prometheus", || {
         query(&addr, "incident_monitor_month_over_month_change_ratio").is_ok_and(|n| n > 0)

@@ -403,3 +403,193 @@ fn a_drain_and_bulk_production_log_their_progress() {
         "{events:?}"
     );
 }
+
+/// One scrape of `addr`, or `None` while nothing answers there.
+fn try_scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
+}
+
+/// `_total` samples of a scrape, by series, and the process's start time.
+fn totals_of(text: &str) -> (String, Vec<(String, f64)>) {
+    let start = text
+        .lines()
+        .find(|l| l.starts_with("process_start_time_seconds "))
+        .unwrap_or_default()
+        .to_owned();
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("incident_monitor_"))
+        .filter_map(|l| {
+            let (name, v) = l.rsplit_once(' ')?;
+            let metric = name.split('{').next()?;
+            let counter = metric.ends_with("_total") || metric.ends_with("_count");
+            Some((name.to_owned(), v.parse().ok()?)).filter(|_| counter)
+        })
+        .collect();
+    (start, series)
+}
+
+/// Scrapes `addrs` until stopped and records every `_total` or `_count`
+/// series of a process that went down between two scrapes of that process.
+fn watch_counters(
+    addrs: Vec<String>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        use std::collections::HashMap;
+        let mut last: HashMap<(String, String, String), f64> = HashMap::new();
+        let (mut scrapes, mut drops) = (0, Vec::new());
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for addr in &addrs {
+                let Some(text) = try_scrape(addr) else {
+                    continue;
+                };
+                scrapes += 1;
+                let (process, series) = totals_of(&text);
+                for (name, v) in series {
+                    let key = (addr.clone(), process.clone(), name.clone());
+                    if let Some(before) = last.insert(key, v)
+                        && v < before
+                    {
+                        drops.push(format!(
+                            "{addr} {process}: {name} went from {before} to {v}"
+                        ));
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (scrapes, drops)
+    })
+}
+
+/// Replicas as operators run them, watched by a real Prometheus with the
+/// shipped rules: A counts the topic, B joins the group, A is killed with
+/// SIGKILL and restarted. Each process's counters only go up, no spike,
+/// rate or silence alert fires, and once the group is stable the summed
+/// month gauges are the single-instance figures.
+#[test]
+#[ignore = "needs the real broker and prometheus: ./scripts/test.sh"]
+fn replicas_joining_and_a_kill_move_no_counter_and_fire_no_alert() {
+    let dir = TempDir::new("real-replicas");
+    let topic = unique("replicas");
+    create_topic(&topic, 4);
+    generate_to(
+        &topic,
+        &["--scenario", "live", "--count", "20000", "--seed", "9"],
+    );
+    // Spike baselines that warm up within seconds, so a move that doubled
+    // an instance's windows would score as a spike if it were not rebased.
+    let cfg = config_file(
+        &dir,
+        "[metrics]\nupdate_interval_ms = 250\n[spike]\nwarmup_samples = 4\nmin_count = 3\n",
+    );
+    let reference = dir.path("reference");
+    run_until_end(&cfg, &topic, &unique("ref"), &reference);
+    let (want, _) = state_of(&reference);
+
+    let (addr_a, addr_b) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let prom = Prometheus::start(&dir, &[addr_a.as_str(), addr_b.as_str()]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = watch_counters(vec![addr_a.clone(), addr_b.clone()], stop.clone());
+    let group = unique("pair");
+    let shared = dir.path("shared");
+    let args = |addr: &str| -> Vec<String> {
+        let mut a = run_args(&cfg, &topic, &group, &shared, false);
+        let i = a.iter().position(|x| x == "127.0.0.1:0").unwrap();
+        a[i] = addr.to_owned();
+        a
+    };
+    let start = |addr: &str| {
+        let a = args(addr);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        Running::start(&a)
+    };
+    let owned = |addr: &str| {
+        try_scrape(addr).map_or(0.0, |t| {
+            sample(&t, "incident_monitor_assigned_partitions").unwrap_or(0.0)
+        })
+    };
+    let a = start(&addr_a);
+    wait_until(120, "A to count the topic", || {
+        try_scrape(&addr_a).is_some_and(|t| sum_of(&t, "incident_monitor_events_total") == 20_000.0)
+    });
+    let b = start(&addr_b);
+    wait_until(120, "B to join and take partitions", || {
+        owned(&addr_b) >= 1.0 && owned(&addr_a) + owned(&addr_b) == 4.0
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let mut a = a;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    drop(a);
+    wait_until(120, "B to take A's partitions", || owned(&addr_b) == 4.0);
+    std::thread::sleep(Duration::from_secs(3));
+    let a2 = start(&addr_a);
+    wait_until(120, "the group to settle with both", || {
+        owned(&addr_a) >= 1.0 && owned(&addr_a) + owned(&addr_b) == 4.0
+    });
+    // Several scrapes and rule evaluations of the settled group.
+    std::thread::sleep(Duration::from_secs(6));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (scrapes, drops) = watcher.join().unwrap();
+    assert!(scrapes > 50, "only {scrapes} scrapes");
+    assert!(
+        drops.is_empty(),
+        "counters went down:\n{}",
+        drops.join("\n")
+    );
+
+    // No spike, rate or silence alert was even pending at any point, and
+    // the monitors' own spike gauges never rose.
+    let alerts = prom_query(
+        &prom.addr,
+        "count_over_time(ALERTS{alertname=~\"IncidentSpike|IncidentRateAboveBaseline|IncidentsSilent\"}[1h])",
+    )
+    .unwrap();
+    assert!(alerts.is_empty(), "alerts: {alerts:?}");
+    let spikes = prom_query(&prom.addr, "max_over_time(incident_monitor_spike[1h]) > 0").unwrap();
+    assert!(spikes.is_empty(), "spike gauges: {spikes:?}");
+    // The shipped rules were evaluated over the run.
+    assert!(
+        !prom_query(&prom.addr, "incident_monitor:events:rate5m")
+            .unwrap()
+            .is_empty()
+    );
+
+    // The summed month gauges are the single-instance figures.
+    let ta = try_scrape(&addr_a).unwrap();
+    let tb = try_scrape(&addr_b).unwrap();
+    let month_of = |t: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("incident_monitor_current_month_info{month=\""))
+            .and_then(|r| r.split('"').next())
+            .map(str::to_owned)
+    };
+    let current = month_of(&ta).unwrap();
+    assert_eq!(month_of(&tb).as_deref(), Some(current.as_str()));
+    let ym: incident_monitor::calendar::YearMonth = current.parse().unwrap();
+    for (period, m) in [("current", ym), ("previous", ym.plus(-1))] {
+        for (ci, c) in want.ledger.categories().iter().enumerate() {
+            let series =
+                format!("incident_monitor_incidents_month{{category=\"{c}\",period=\"{period}\"}}");
+            let got = sample(&ta, &series).unwrap_or(0.0) + sample(&tb, &series).unwrap_or(0.0);
+            assert_eq!(got, want.ledger.category_total(m, ci) as f64, "{series}");
+        }
+    }
+    assert!(a2.terminate().success());
+    assert!(b.terminate().success());
+}

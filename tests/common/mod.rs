@@ -408,3 +408,76 @@ pub fn assert_progress_agrees(events: &[serde_json::Value], finished: &serde_jso
         }
     }
 }
+
+/// A real Prometheus (Debian's 2.42) scraping `targets` every second under
+/// the job `incident-monitor`, with the shipped rules evaluated every 2 s
+/// (instead of 30 s: the expressions are the same) and a `runbook_base`
+/// external label. Killed when dropped.
+pub struct Prometheus {
+    pub child: std::process::Child,
+    pub addr: String,
+}
+
+impl Prometheus {
+    pub fn start(dir: &TempDir, targets: &[&str]) -> Prometheus {
+        let rules =
+            std::fs::read_to_string(repo("deploy/prometheus/rules/incident-monitor.yml")).unwrap();
+        std::fs::write(
+            dir.path("rules.yml"),
+            rules.replace("interval: 30s", "interval: 2s"),
+        )
+        .unwrap();
+        let cfg = dir.path("prometheus.yml");
+        let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        std::fs::write(
+            &cfg,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 2s\n  external_labels:\n    runbook_base: https://soc.example/alerts\n\
+                 rule_files:\n  - {}\nscrape_configs:\n  - job_name: incident-monitor\n    static_configs:\n      - targets: [{}]\n",
+                dir.path("rules.yml").display(),
+                list.join(", ")
+            ),
+        )
+        .unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let prom = Prometheus {
+            child: Command::new(prometheus_bin())
+                .args([
+                    &format!("--config.file={}", cfg.display()),
+                    &format!("--storage.tsdb.path={}", dir.path("tsdb").display()),
+                    &format!("--web.listen-address={addr}"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+            addr,
+        };
+        wait_until(60, "prometheus to answer", || {
+            std::net::TcpStream::connect(&prom.addr).is_ok()
+                && prom_query(&prom.addr, "up").is_ok_and(|r| !r.is_empty())
+        });
+        prom
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An instant query through Prometheus' HTTP API: the result vector.
+pub fn prom_query(addr: &str, expr: &str) -> Result<Vec<serde_json::Value>, String> {
+    let (status, body) = http_get(addr, &format!("/api/v1/query?query={}", url_encode(expr)));
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+    if status != 200 || v["status"] != "success" {
+        return Err(format!("HTTP {status}: {body}"));
+    }
+    Ok(match &v["data"]["result"] {
+        serde_json::Value::Array(a) => a.clone(),
+        serde_json::Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    })
+}
