@@ -33,6 +33,10 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
     c.set("bootstrap.servers", &k.brokers)
         .set("group.id", &k.group_id)
         .set("group.protocol", "classic")
+        // Incremental rebalances: a member joining or leaving moves only the
+        // partitions that must move; the others keep counting (tested on
+        // Tansu and librdkafka's mock cluster).
+        .set("partition.assignment.strategy", "cooperative-sticky")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "true")
         .set("statistics.interval.ms", "2000")

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 
@@ -158,7 +160,7 @@ impl ConsumerContext for MonitorContext {
         off_the_workers(|| self.hand_over(consumer, keys));
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
@@ -169,7 +171,20 @@ impl ConsumerContext for MonitorContext {
                     .map(|e| partition_key(e.topic(), e.partition()))
                     .collect();
                 if let Ok(mut a) = self.assigned.lock() {
-                    *a = parts;
+                    // Cooperative protocols assign increments; eager ones
+                    // the whole assignment.
+                    if matches!(
+                        consumer.rebalance_protocol(),
+                        RebalanceProtocol::Cooperative
+                    ) {
+                        for p in parts {
+                            if !a.contains(&p) {
+                                a.push(p);
+                            }
+                        }
+                    } else {
+                        *a = parts;
+                    }
                 }
                 // Restored now, not at their first message: an instance
                 // shows what it owns (months, windows, partitions held).
