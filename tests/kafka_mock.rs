@@ -55,22 +55,33 @@ fn config(brokers: &str, topic: &str, dlq: &str) -> Config {
 }
 
 async fn drain(cfg: Config, state: &std::path::Path) -> incident_monitor::app::RunSummary {
+    drain_watched(cfg, state).await.0
+}
+
+/// A drain, and the metrics of the run after it ended.
+async fn drain_watched(
+    cfg: Config,
+    state: &std::path::Path,
+) -> (incident_monitor::app::RunSummary, String) {
     let opts = KafkaOptions {
         until_end: true,
         metrics_addr: "127.0.0.1:0".into(),
         progress: incident_monitor::progress::ProgressMode::Off,
     };
+    let (tx, rx) = tokio::sync::oneshot::channel();
     let run = run_kafka(
         cfg.validate().unwrap(),
         StateStore::new(state),
         opts,
         CancellationToken::new(),
-        None,
+        Some(tx),
     );
-    tokio::time::timeout(Duration::from_secs(120), run)
+    let summary = tokio::time::timeout(Duration::from_secs(120), run)
         .await
         .expect("drained in time")
-        .unwrap()
+        .unwrap();
+    let started = rx.await.unwrap();
+    (summary, started.metrics.encode())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,13 +91,30 @@ async fn ncsc_2022_through_a_four_partition_topic_is_exact() {
     let lines = ncsc_2022(2022);
     produce(&cluster.bootstrap_servers(), "incidents", &lines);
     let dir = TempDir::new("mock-ncsc");
-    let summary = drain(
+    let (summary, metrics) = drain_watched(
         config(&cluster.bootstrap_servers(), "incidents", ""),
         &dir.0,
     )
     .await;
     assert!(summary.completed);
     assert_eq!(summary.outcomes.total(), lines.len() as u64);
+    // One latency observation per message applied (each has a broker
+    // timestamp), in cumulative buckets.
+    let n = lines.len() as f64;
+    assert_eq!(
+        sample(
+            &metrics,
+            "incident_monitor_processing_latency_seconds_count"
+        ),
+        Some(n)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "incident_monitor_processing_latency_seconds_bucket{le=\"+Inf\"}"
+        ),
+        Some(n)
+    );
 
     let (merged, o) = state_of(&dir.0);
     assert_eq!(
