@@ -86,14 +86,42 @@ fn prometheus_rules_check_and_unit_tests_pass() {
 #[test]
 #[ignore = "needs amtool: ./scripts/test.sh"]
 fn alertmanager_config_is_valid() {
-    run_ok(
-        Command::new(tool("AMTOOL")).args([
-            "check-config",
-            repo("deploy/alertmanager/alertmanager.yml")
-                .to_str()
-                .unwrap(),
-        ]),
-    );
+    let cfg = repo("deploy/alertmanager/alertmanager.yml");
+    let cfg = cfg.to_str().unwrap();
+    run_ok(Command::new(tool("AMTOOL")).args(["check-config", cfg]));
+    // Analysts get what they act on; the platform team is paged only for
+    // critical pipeline alerts.
+    for (labels, receiver) in [
+        (
+            &["team=soc", "severity=warning", "alertname=IncidentSpike"][..],
+            "soc-analysts",
+        ),
+        (&["team=soc", "severity=critical"][..], "soc-analysts"),
+        (
+            &[
+                "team=platform",
+                "severity=critical",
+                "alertname=MonitorAbsent",
+            ][..],
+            "platform-oncall",
+        ),
+        (
+            &["team=platform", "severity=warning", "alertname=MonitorDown"][..],
+            "platform-channel",
+        ),
+    ] {
+        let out = Command::new(tool("AMTOOL"))
+            .args(["config", "routes", "test", &format!("--config.file={cfg}")])
+            .args(labels)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{labels:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            receiver,
+            "{labels:?}"
+        );
+    }
 }
 
 /// Host paths bind-mounted by the compose file (`- ./x:/y` entries).
