@@ -253,15 +253,19 @@ impl<S: Sink> Lines<S> {
         }
     }
 
-    /// Names `line_start..end` (without a `\r` before the end, and at most
-    /// `cap` bytes) a line that took `terminator` more bytes of input.
+    /// Names `line_start..end` a line that took `terminator` more bytes of
+    /// input: without a `\r` before its end, and cut to `cap` bytes when it
+    /// is longer than that (then rejected as too large: its `\r`, wherever
+    /// the cut fell, is kept, so the result never depends on how the input
+    /// was chunked).
     fn push_line(&mut self, end: usize, terminator: u64) {
         let data = self.batch.data_mut();
-        let mut stop = end;
-        if stop > self.line_start && data[stop - 1] == b'\r' {
-            stop -= 1;
-        }
-        let stop = stop.min(self.line_start + self.cap);
+        let whole = self.dropped == 0 && end - self.line_start <= self.cap;
+        let stop = if whole && end > self.line_start && data[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end.min(self.line_start + self.cap)
+        };
         let took = (end - self.line_start) as u64 + self.dropped + terminator;
         let offset = self.line_offset;
         self.batch
@@ -294,6 +298,8 @@ impl<S: Sink> Lines<S> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::Just;
+
     use super::*;
 
     /// Batches kept in memory.
@@ -341,6 +347,47 @@ mod tests {
             assert_eq!(collect_in(input, max, chunk), whole, "chunk {chunk}");
         }
         whole
+    }
+
+    /// The same split by `BufRead::read_until`, the library reader this
+    /// one replaces: lines without `\n` (and without a `\r` before it
+    /// when the line fits the cap), cut to the cap, and their offsets.
+    fn reference(input: &[u8], cap: usize) -> (Vec<Vec<u8>>, u64) {
+        use std::io::BufRead;
+        let mut r = io::Cursor::new(input);
+        let (mut lines, mut end) = (Vec::new(), 0);
+        loop {
+            let mut line = Vec::new();
+            let n = r.read_until(b'\n', &mut line).unwrap();
+            if n == 0 {
+                return (lines, end);
+            }
+            end += n as u64;
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if line.len() <= cap && line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            line.truncate(cap);
+            lines.push(line);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splits_exactly_like_bufread_whatever_the_chunks(
+            input in proptest::collection::vec(
+                proptest::prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'x'), proptest::num::u8::ANY],
+                0..600,
+            ),
+            max in 1usize..40,
+            chunk in 1usize..70,
+        ) {
+            let want = reference(&input, max + 1);
+            proptest::prop_assert_eq!(collect_in(&input, max, chunk), want.clone());
+            proptest::prop_assert_eq!(collect_in(&input, max, CHUNK), want);
+        }
     }
 
     #[test]
