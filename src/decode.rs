@@ -17,17 +17,6 @@ pub enum Format {
     Native,
 }
 
-impl Format {
-    /// Every format, for help texts and errors.
-    pub const ALL: &[Format] = &[Format::Native];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Native => "native",
-        }
-    }
-}
-
 /// Decodes messages of one format, within the configured size limit,
 /// reading only the optional fields the classification rules use.
 #[derive(Debug, Clone, Copy)]
@@ -44,10 +33,6 @@ impl Decoder {
             max_bytes,
             fields,
         }
-    }
-
-    pub fn format(&self) -> Format {
-        self.format
     }
 
     /// One message → its event, or why it is not one.
@@ -74,9 +59,5 @@ mod tests {
         assert_eq!(small.decode(line), Err(Reject::TooLarge));
         let parsed: Format = serde_json::from_str("\"native\"").expect("a format name");
         assert_eq!(parsed, Format::Native);
-        assert_eq!(
-            Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>(),
-            ["native"]
-        );
     }
 }

@@ -14,4 +14,4 @@ mod view;
 pub use batch::{Batch, Item};
 pub use engine::{Classified, Engine, Outcome, Prepared};
 pub use monitor::{Monitor, MonitorError};
-pub use view::{Applied, MonitorView, MonthView, compute as compute_view};
+pub use view::{Applied, MonitorView, MonthView};

@@ -25,6 +25,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::TopicPartitionList;
 
 use crate::app::Stage;
 use crate::source::kafka::{BrokerHealth, commit, partition_key};
@@ -142,6 +143,14 @@ impl ClientContext for MonitorContext {
     }
 }
 
+/// The partition keys of a rebalance's partitions.
+fn keys_of(tpl: &TopicPartitionList) -> Vec<PartitionKey> {
+    tpl.elements()
+        .iter()
+        .map(|e| partition_key(e.topic(), e.partition()))
+        .collect()
+}
+
 impl ConsumerContext for MonitorContext {
     /// Revocation: hand the partitions over before the group moves them,
     /// so the next owner starts exactly where this one stopped.
@@ -149,11 +158,7 @@ impl ConsumerContext for MonitorContext {
         let Rebalance::Revoke(tpl) = rebalance else {
             return;
         };
-        let keys: Vec<PartitionKey> = tpl
-            .elements()
-            .iter()
-            .map(|e| partition_key(e.topic(), e.partition()))
-            .collect();
+        let keys = keys_of(tpl);
         if let Ok(mut a) = self.assigned.lock() {
             a.retain(|p| !keys.iter().any(|k| k.partition == *p));
         }
@@ -163,13 +168,9 @@ impl ConsumerContext for MonitorContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
-                let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                let keys = keys_of(tpl);
+                let parts: Vec<i32> = keys.iter().map(|k| k.partition).collect();
                 tracing::info!(partitions = ?parts, "partitions assigned");
-                let keys: Vec<PartitionKey> = tpl
-                    .elements()
-                    .iter()
-                    .map(|e| partition_key(e.topic(), e.partition()))
-                    .collect();
                 if let Ok(mut a) = self.assigned.lock() {
                     // Cooperative protocols assign increments; eager ones
                     // the whole assignment.
