@@ -83,6 +83,11 @@ pub struct Dedup {
     /// Arrival bucket start (ms) → ids seen in it. An id seen again in a
     /// later hour is in that bucket too; only its newest entry is live.
     buckets: BTreeMap<i64, Vec<IdHash>>,
+    /// Entries evicted from the front of a bucket that is still kept, by
+    /// bucket: with it every entry has a fixed place in its bucket
+    /// (`base + index`), which a checkpoint that writes only what changed
+    /// relies on. Absent for a bucket never cut.
+    bases: BTreeMap<i64, u64>,
     horizon_ms: i64,
     max_ids: usize,
     /// The current arrival bucket: the arrival clock never runs back.
@@ -98,6 +103,7 @@ impl Dedup {
             // through every small size (131,072 slots: 2 MB per partition).
             ids: IdTable::with_capacity(max_ids.min(1 << 16)),
             buckets: BTreeMap::new(),
+            bases: BTreeMap::new(),
             horizon_ms,
             max_ids: max_ids.max(1),
             now_bucket: i64::MIN,
@@ -153,10 +159,12 @@ impl Dedup {
             if entry.key().saturating_add(BUCKET_MS) > cutoff {
                 break;
             }
-            let s = stamp(*entry.key());
+            let start = *entry.key();
+            let s = stamp(start);
             for id in entry.remove() {
                 self.ids.remove_stamped(&id, s);
             }
+            self.bases.remove(&start);
         }
     }
 
@@ -168,7 +176,8 @@ impl Dedup {
             let Some(mut entry) = self.buckets.first_entry() else {
                 break;
             };
-            let s = stamp(*entry.key());
+            let start = *entry.key();
+            let s = stamp(start);
             let ids = entry.get_mut();
             let mut taken = 0;
             for id in ids.iter() {
@@ -182,8 +191,10 @@ impl Dedup {
             }
             if taken == ids.len() {
                 entry.remove();
+                self.bases.remove(&start);
             } else {
                 ids.drain(..taken);
+                *self.bases.entry(start).or_default() += taken as u64;
             }
         }
     }
@@ -224,33 +235,47 @@ impl Dedup {
         self.buckets.iter().map(|(k, v)| (*k, v.as_slice()))
     }
 
+    /// Arrival buckets as [`Dedup::buckets`], each with the place of its
+    /// first entry (entries evicted from its front before it): an entry's
+    /// place never changes while its bucket is kept.
+    pub fn placed_buckets(&self) -> impl Iterator<Item = (i64, u64, &[IdHash])> {
+        self.buckets.iter().map(|(k, v)| {
+            let base = self.bases.get(k).copied().unwrap_or(0);
+            (*k, base, v.as_slice())
+        })
+    }
+
     /// Entries in the arrival buckets (ids, and ids seen again in a later
     /// hour), for sizing a checkpoint.
     pub fn entries(&self) -> usize {
         self.buckets.values().map(Vec::len).sum()
     }
 
-    /// Rebuilds from checkpointed arrival buckets, then applies the
-    /// horizon and the cap as of `now_ms` (a smaller configured horizon or
-    /// cap applies at once).
+    /// Rebuilds from checkpointed arrival buckets (start, place of the
+    /// first entry, ids), then applies the horizon and the cap as of
+    /// `now_ms` (a smaller configured horizon or cap applies at once).
     pub fn restore(
         horizon_ms: i64,
         max_ids: usize,
-        buckets: Vec<(i64, Vec<IdHash>)>,
+        buckets: Vec<(i64, u64, Vec<IdHash>)>,
         now_ms: EpochMillis,
     ) -> Dedup {
         let mut d = Dedup::new(horizon_ms, max_ids);
         let mut buckets = buckets;
-        buckets.sort_by_key(|(start, _)| *start);
-        let n: usize = buckets.iter().map(|(_, v)| v.len()).sum();
+        buckets.sort_by_key(|(start, _, _)| *start);
+        let n: usize = buckets.iter().map(|(_, _, v)| v.len()).sum();
         d.ids.reserve(n.min(d.max_ids));
-        for (start, ids) in buckets {
+        for (start, base, ids) in buckets {
             let start = start.div_euclid(BUCKET_MS) * BUCKET_MS;
             let s = stamp(start);
             for id in &ids {
                 d.ids.upsert(*id, s);
             }
-            d.buckets.entry(start).or_default().extend(ids);
+            let bucket = d.buckets.entry(start).or_default();
+            if bucket.is_empty() && base > 0 {
+                d.bases.insert(start, base);
+            }
+            bucket.extend(ids);
             d.now_bucket = d.now_bucket.max(start);
         }
         d.advance(d.now_bucket.max(now_ms.div_euclid(BUCKET_MS) * BUCKET_MS));
@@ -336,7 +361,10 @@ mod tests {
         for i in 0..100i64 {
             d.offer(IdHash::of(&(i % 70).to_string()), i * HOUR);
         }
-        let parts = d.buckets().map(|(k, v)| (k, v.to_vec())).collect();
+        let parts = d
+            .placed_buckets()
+            .map(|(k, b, v)| (k, b, v.to_vec()))
+            .collect();
         let mut r = Dedup::restore(3 * DAY, 1_000_000, parts, 99 * HOUR);
         assert_eq!(r.remembered(), d.remembered());
         for i in 0..200i64 {
@@ -367,7 +395,10 @@ mod tests {
     fn restore_applies_the_horizon_at_the_restore_time() {
         let mut d = Dedup::new(30 * DAY, 1_000_000);
         d.offer(IdHash::of("old"), 0);
-        let parts = d.buckets().map(|(k, v)| (k, v.to_vec())).collect();
+        let parts = d
+            .placed_buckets()
+            .map(|(k, b, v)| (k, b, v.to_vec()))
+            .collect();
         let r = Dedup::restore(30 * DAY, 1_000_000, parts, 31 * DAY);
         assert_eq!(r.remembered(), 0);
     }

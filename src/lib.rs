@@ -31,7 +31,8 @@
 //!   its skip-below-checkpoint rule, checkpoints) and the derived
 //!   [`count::MonitorView`] with its ratios.
 //! * [`state`]: per-partition state, its checkpoint format, and the
-//!   [`state::StateBackend`] seam (today a local directory).
+//!   [`state::StateBackend`] seam: a local directory, or a compacted Kafka
+//!   topic whose records, manifests and fencing are `state::topic`.
 //! * [`report`], [`spike`], [`metrics`]: the monthly report; spike scores;
 //!   the Prometheus registry written from the view.
 //!
@@ -42,6 +43,8 @@
 //! * [`app`]: the commands and the thin loops: the apply stage thread, the
 //!   Kafka consume loop (`app::kafka`: consume, rebalance context) and the
 //!   file loop, their schedule and background checkpoints, the demo.
+//! * [`state_topic`]: the Kafka state backend's I/O (a producer, reads of
+//!   the topic to its end, topic creation).
 //! * [`server`]: the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
 //!   `/report`).
 //! * [`progress`], [`generate`], [`clock`]: progress of long runs;
@@ -71,4 +74,5 @@ pub mod server;
 pub mod source;
 pub mod spike;
 pub mod state;
+pub mod state_topic;
 pub mod window;

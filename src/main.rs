@@ -12,7 +12,6 @@ use incident_monitor::generate::Scenario;
 use incident_monitor::progress::ProgressMode;
 use incident_monitor::report::{Format, Lang};
 use incident_monitor::source::file::Input;
-use incident_monitor::state::StateStore;
 use tokio_util::sync::CancellationToken;
 
 /// Streaming cybersecurity incident monitor: exact monthly figures, sliding
@@ -65,8 +64,15 @@ enum Command {
         /// text, markdown, json or html (one self-contained page with charts).
         #[arg(long, default_value = "text")]
         format: Format,
-        #[arg(long)]
+        /// Checkpoint directory written by `run`.
+        #[arg(long, conflicts_with = "state_topic")]
         state_dir: Option<PathBuf>,
+        /// Kafka bootstrap servers of the state topic (default: the config's).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Read the state from this compacted Kafka topic (`run --state-topic`).
+        #[arg(long)]
+        state_topic: Option<String>,
         #[arg(long)]
         config: Option<PathBuf>,
         /// Write to this file instead of stdout.
@@ -129,8 +135,12 @@ struct RunArgs {
     #[arg(long)]
     timezone: Option<String>,
     /// Checkpoint directory (overrides the config).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "state_topic")]
     state_dir: Option<PathBuf>,
+    /// Keep the checkpoints in this compacted Kafka topic instead of a
+    /// directory (created if missing; Kafka runs only).
+    #[arg(long)]
+    state_topic: Option<String>,
 }
 
 fn init_logging(format: LogFormat) {
@@ -180,6 +190,8 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             lang,
             format,
             state_dir,
+            brokers,
+            state_topic,
             config,
             output,
         } => {
@@ -188,6 +200,8 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
                 lang,
                 format,
                 state_dir,
+                brokers,
+                state_topic,
                 config,
                 output,
             };
@@ -247,15 +261,18 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
         }
         settings = cfg.validate()?;
     }
-    let dir = args
-        .state_dir
-        .unwrap_or_else(|| PathBuf::from(&settings.config.state.dir));
-    let store = StateStore::new(&dir);
+    let state = app::StateChoice::choose(&settings, args.state_dir, args.state_topic);
+    let described = state.describe();
     let summary = on_runtime(async {
         let shutdown = shutdown_token();
         match args.input {
             // A file run opens the endpoint only when asked; Kafka always does.
             Some(input) => {
+                let app::StateChoice::Dir(store) = state else {
+                    return Err(AppError::Usage(
+                        "--state-topic (or [state] topic) is for Kafka runs: a file run keeps its state in --state-dir".into(),
+                    ));
+                };
                 let input = Input::parse(&input);
                 let stop = shutdown.cancelled_owned();
                 app::run_input(settings, input, store, args.metrics_addr, progress, stop).await
@@ -274,7 +291,7 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
                         ProgressMode::Off
                     },
                 };
-                app::run_kafka(settings, store, opts, shutdown, None).await
+                app::run_kafka(settings, state, opts, shutdown, None).await
             }
         }
     })?;
@@ -289,7 +306,7 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
         duplicate = o.duplicate,
         invalid = o.invalid_total(),
         late = o.late,
-        state_dir = %dir.display(),
+        state = %described,
         "run finished; the counters cover every run on this state"
     );
     Ok(())

@@ -74,8 +74,8 @@ pub async fn demo(
         metrics_addr,
         progress: ProgressMode::Off,
     };
-    let store = StateStore::new(&dir);
-    let pipeline = tokio::spawn(run_kafka(settings, store, opts, shutdown.clone(), Some(tx)));
+    let state = super::StateChoice::Dir(StateStore::new(&dir));
+    let pipeline = tokio::spawn(run_kafka(settings, state, opts, shutdown.clone(), Some(tx)));
     let Ok(started) = rx.await else {
         // The pipeline failed before starting: report its error.
         return finish(pipeline)

@@ -113,16 +113,55 @@ pub(crate) fn locked<'a, T>(
 /// A monitor shared by a loop, its apply stage and the `/report` handler.
 pub(crate) type SharedMonitor = Arc<Mutex<Monitor>>;
 
-/// The monitor of a run over a state directory, and the directory as the
-/// state backend (shared with live reports).
-pub(crate) fn open_monitor(
+/// Where a run keeps its state.
+#[derive(Debug, Clone)]
+pub enum StateChoice {
+    /// A local directory.
+    Dir(StateStore),
+    /// A compacted Kafka topic (Kafka runs).
+    Topic(String),
+}
+
+impl StateChoice {
+    /// The flags over the configuration: `--state-topic`, `--state-dir`,
+    /// then `[state] topic`, then `[state] dir`.
+    pub fn choose(
+        settings: &Settings,
+        state_dir: Option<PathBuf>,
+        state_topic: Option<String>,
+    ) -> StateChoice {
+        let cfg = &settings.config.state;
+        match (state_dir, state_topic) {
+            (_, Some(t)) => StateChoice::Topic(t),
+            (Some(d), None) => StateChoice::Dir(StateStore::new(d)),
+            (None, None) if !cfg.topic.is_empty() => StateChoice::Topic(cfg.topic.clone()),
+            (None, None) => StateChoice::Dir(StateStore::new(&cfg.dir)),
+        }
+    }
+
+    /// For logs: the directory or the topic.
+    pub fn describe(&self) -> String {
+        match self {
+            StateChoice::Dir(s) => format!("directory {}", s.dir().display()),
+            StateChoice::Topic(t) => format!("topic {t}"),
+        }
+    }
+}
+
+/// The monitor of a run over a state backend (shared with live reports).
+/// Opening writes the backend's metadata: on a blocking thread.
+pub(crate) async fn open_monitor(
     settings: &Settings,
-    store: StateStore,
-) -> Result<(SharedMonitor, Arc<dyn StateBackend>), AppError> {
-    let backend: Arc<dyn StateBackend> = Arc::new(store);
+    backend: Arc<dyn StateBackend>,
+) -> Result<SharedMonitor, AppError> {
     let engine = crate::count::Engine::new(settings.clone());
-    let monitor = Monitor::open(engine, backend.clone())?;
-    Ok((Arc::new(Mutex::new(monitor)), backend))
+    let opened = tokio::task::spawn_blocking(move || Monitor::open(engine, backend))
+        .await
+        .map_err(|source| AppError::Task {
+            what: "opening the state",
+            source,
+        })??;
+    Ok(Arc::new(Mutex::new(opened)))
 }
 
 /// Loads the config file (or the built-in defaults), applies overrides, and
@@ -172,32 +211,57 @@ pub struct ReportArgs {
     pub lang: Lang,
     pub format: Format,
     pub state_dir: Option<PathBuf>,
+    /// With `state_topic`: the brokers (default: the config's).
+    pub brokers: Option<String>,
+    pub state_topic: Option<String>,
     pub config: Option<PathBuf>,
     pub output: Option<PathBuf>,
 }
 
-/// `report`: renders a month from the checkpoints in the state directory.
+/// `report`: renders a month from the checkpoints in the state directory
+/// or the state topic.
 pub fn report(args: &ReportArgs) -> Result<String, AppError> {
-    // With --config: its state dir and report identity. Without: the state
-    // dir's metadata (written by `run`), else the defaults.
+    // With --config: its state and report identity. Without: the state's
+    // metadata (written by `run`), else the defaults.
     let cfg = match &args.config {
         Some(p) => Some(Config::load(p)?),
         None => None,
     };
-    let dir = args.state_dir.clone().unwrap_or_else(|| {
-        PathBuf::from(
-            cfg.as_ref()
-                .map_or_else(|| Config::default().state.dir, |c| c.state.dir.clone()),
-        )
+    let base = cfg.clone().unwrap_or_default();
+    let topic = args.state_topic.clone().or_else(|| {
+        (args.state_dir.is_none() && args.brokers.is_some() && !base.state.topic.is_empty())
+            .then(|| base.state.topic.clone())
     });
-    let store = StateStore::new(&dir);
+    let (backend, meta, name): (Box<dyn StateBackend>, _, String) = match topic {
+        Some(topic) => {
+            let mut k = base.kafka.clone();
+            if let Some(b) = &args.brokers {
+                k.brokers = b.clone();
+            }
+            let store = crate::state_topic::TopicStore::reader(&k, &topic)?;
+            let meta = store.load_meta()?;
+            (Box::new(store), meta, format!("state topic {topic}"))
+        }
+        None => {
+            if args.brokers.is_some() {
+                return Err(AppError::Usage(
+                    "--brokers needs --state-topic (or [state] topic in --config): the state is read from that topic".into(),
+                ));
+            }
+            let dir = args
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&base.state.dir));
+            let store = StateStore::new(&dir);
+            let meta = store.load_meta()?;
+            (Box::new(store), meta, dir.display().to_string())
+        }
+    };
     let who: ReportConfig = match &cfg {
         Some(c) => c.report.clone(),
-        None => store
-            .load_meta()?
-            .map_or_else(|| Config::default().report, |m| m.report),
+        None => meta.map_or_else(|| Config::default().report, |m| m.report),
     };
-    let merged = MergedState::load(&store)?;
+    let merged = MergedState::load(&*backend, &name)?;
     let r = merged.report(args.month, crate::clock::wall_now_ms())?;
     Ok(render(&r, args.lang, args.format, &who))
 }

@@ -21,7 +21,7 @@ use crate::config::Settings;
 use crate::count::{Batch, Engine, Monitor};
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::source::file::{self, Input, Resume, Sink};
-use crate::state::{Outcomes, PartitionKey, StateStore};
+use crate::state::{Outcomes, PartitionKey, StateBackend, StateStore};
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -52,7 +52,8 @@ pub async fn run_input(
     let started = std::time::Instant::now();
     let _lock = store.lock()?;
     let cfg = settings.config.clone();
-    let (monitor, backend) = super::open_monitor(&settings, store)?;
+    let backend: Arc<dyn StateBackend> = Arc::new(store);
+    let monitor = super::open_monitor(&settings, backend.clone()).await?;
     let endpoint = match metrics_addr {
         Some(addr) => {
             let reports = Arc::new(LiveReports {

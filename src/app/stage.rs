@@ -72,10 +72,16 @@ enum Work {
     Stop,
     Flush(oneshot::Sender<()>),
     Release(Vec<PartitionKey>, std::sync::mpsc::SyncSender<Released>),
-    /// Partitions assigned: restore their state now, so what the instance
-    /// shows is what it owns before their first message.
-    Acquire(Vec<PartitionKey>),
+    /// Partitions assigned: restore their state now, before any of their
+    /// messages is fetched; the reply is where each one resumes.
+    Acquire(Vec<PartitionKey>, std::sync::mpsc::SyncSender<Acquired>),
+    /// Partitions lost without a hand-over: forget them, write nothing.
+    Lose(Vec<PartitionKey>),
 }
+
+/// Where acquired partitions resume: their checkpointed next offsets
+/// (`None`: no checkpoint, start from the group's offset).
+pub type Acquired = Result<Vec<(PartitionKey, Option<u64>)>, StageError>;
 
 /// What the senders and the thread share.
 struct Shared {
@@ -233,13 +239,30 @@ impl Stage {
         }
     }
 
-    /// Restores the state of newly assigned partitions, in order with the
-    /// batches. Blocking (the rebalance callback, off the workers); waits
-    /// only for room in the channel, not for the restore.
-    pub fn acquire_blocking(&self, keys: Vec<PartitionKey>) -> Result<(), StageError> {
+    /// Restores (claims) the state of newly assigned partitions, in order
+    /// with the batches, and returns where each resumes. Blocking (the
+    /// rebalance callback, off the workers): the partitions are assigned
+    /// only after this, so none of their messages is fetched before its
+    /// state is restored.
+    pub fn acquire_blocking(&self, keys: Vec<PartitionKey>) -> Acquired {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
         self.sender
             .tx
-            .blocking_send(Work::Acquire(keys))
+            .blocking_send(Work::Acquire(keys, reply))
+            .map_err(|_| self.failure())?;
+        answer.recv().map_err(|_| self.failure())?
+    }
+
+    /// Forgets partitions lost without a hand-over, in order with the
+    /// batches (those handed over before are applied, not checkpointed).
+    pub fn lose_blocking(&self, keys: Vec<PartitionKey>) -> Result<(), StageError> {
+        let tx = &self.sender.tx;
+        if let Some(b) = self.take_pending()? {
+            self.sender.shared.depth.fetch_add(1, Ordering::Relaxed);
+            tx.blocking_send(Work::Apply(b))
+                .map_err(|_| self.failure())?;
+        }
+        tx.blocking_send(Work::Lose(keys))
             .map_err(|_| self.failure())
     }
 
@@ -288,11 +311,25 @@ fn apply_loop(
                 continue;
             }
             Work::Stop => break,
-            Work::Acquire(keys) => {
-                let mut m = locked(&shared.monitor, "monitor")?;
-                for key in &keys {
-                    m.partition(key, wall_now_ms())?;
-                }
+            Work::Acquire(keys, reply) => {
+                let acquired = locked(&shared.monitor, "monitor")
+                    .map_err(StageError::from)
+                    .and_then(|mut m| {
+                        let mut out = Vec::with_capacity(keys.len());
+                        for key in keys {
+                            let st = m.partition(&key, wall_now_ms())?;
+                            let at = (st.position.records > 0).then_some(st.position.next_offset);
+                            out.push((key, at));
+                        }
+                        Ok(out)
+                    });
+                // A failure goes to the callback (and comes back at the
+                // partition's first message).
+                let _ = reply.send(acquired);
+                continue;
+            }
+            Work::Lose(keys) => {
+                locked(&shared.monitor, "monitor")?.drop_lost(&keys);
                 continue;
             }
             Work::Release(keys, reply) => {

@@ -164,6 +164,10 @@ impl Default for LedgerConfig {
 pub struct StateConfig {
     /// Directory of the checkpoints (`--state-dir` overrides).
     pub dir: String,
+    /// A compacted Kafka topic to keep the checkpoints in instead of the
+    /// directory (`--state-topic` overrides); empty: the directory. Kafka
+    /// runs only; created if missing.
+    pub topic: String,
     /// How often state and positions are checkpointed while running.
     pub checkpoint_interval_ms: u64,
 }
@@ -172,6 +176,7 @@ impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
             dir: "state".to_owned(),
+            topic: String::new(),
             checkpoint_interval_ms: 5_000,
         }
     }

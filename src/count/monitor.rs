@@ -205,6 +205,20 @@ impl Monitor {
         Ok(out)
     }
 
+    /// Forgets partitions lost without a hand-over (the group gave them to
+    /// another member while this one could not answer): nothing is written
+    /// for them any more, not even a checkpoint taken before. Their next
+    /// owner went on from the last checkpoint written.
+    pub fn drop_lost(&mut self, keys: &[PartitionKey]) {
+        for key in keys {
+            self.store.disown(key);
+            if let Some(st) = self.partitions.remove(key) {
+                self.dirty.remove(key);
+                self.released_evicted += st.dedup.evicted();
+            }
+        }
+    }
+
     /// Whether the monitor holds this partition now.
     pub fn holds(&self, key: &PartitionKey) -> bool {
         self.partitions.contains_key(key)
@@ -321,7 +335,7 @@ fn held_or_restored<'a>(
         Entry::Occupied(e) => return Ok(e.into_mut()),
         Entry::Vacant(v) => v,
     };
-    let st = match store.load(key)? {
+    let st = match store.claim(key)? {
         Some(snap) => {
             let st = PartitionState::restore(snap, engine.settings(), wall_ms)?;
             tracing::info!(

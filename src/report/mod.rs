@@ -17,7 +17,7 @@ pub use render::{Format, sentence};
 use crate::calendar::{Ledger, MonthIndex, YearMonth};
 use crate::config::ReportConfig;
 use crate::event::EpochMillis;
-use crate::state::{Snapshot, StateStore, StoreError};
+use crate::state::{Snapshot, StateBackend, StoreError};
 
 /// Why a report cannot be produced.
 #[derive(Debug, thiserror::Error)]
@@ -72,10 +72,11 @@ impl MergedState {
         })
     }
 
-    /// Loads and merges a state directory.
-    pub fn load(store: &StateStore) -> Result<MergedState, ReportError> {
+    /// Loads and merges every partition's latest checkpoint; `name` (the
+    /// directory or topic) is for errors.
+    pub fn load(store: &dyn StateBackend, name: &str) -> Result<MergedState, ReportError> {
         let snaps = store.load_all()?;
-        MergedState::from_snapshots(&snaps, &store.dir().display().to_string())
+        MergedState::from_snapshots(&snaps, name)
     }
 
     /// The months with incidents: the first and the last.

@@ -19,6 +19,16 @@ pub trait StateBackend: Send + Sync + std::fmt::Debug {
     fn open(&self, meta: &MonitorMeta) -> Result<(), StoreError>;
     /// A partition's latest checkpoint, if it has one.
     fn load(&self, key: &PartitionKey) -> Result<Option<Snapshot>, StoreError>;
+    /// Takes a partition over (the group gave it to this process) and
+    /// returns its latest checkpoint: from now on checkpoints written by a
+    /// previous owner are never taken as current. A directory has no
+    /// owners: its claim is a load.
+    fn claim(&self, key: &PartitionKey) -> Result<Option<Snapshot>, StoreError> {
+        self.load(key)
+    }
+    /// Forgets a partition this process lost without handing it over: it
+    /// writes nothing more for it, even a checkpoint taken before.
+    fn disown(&self, _key: &PartitionKey) {}
     /// Every partition's latest checkpoint, sorted by key.
     fn load_all(&self) -> Result<Vec<Snapshot>, StoreError>;
     /// Encodes a partition's state, numbered in the order taken.

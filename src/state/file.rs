@@ -31,8 +31,10 @@ pub struct Snapshot {
     pub written_ms: EpochMillis,
     pub outcomes: Outcomes,
     pub ledger: Ledger,
-    /// Arrival bucket start → ids last seen in it.
-    pub dedup_buckets: Vec<(i64, Vec<IdHash>)>,
+    /// Arrival buckets: (start, place of the first id in the bucket, ids
+    /// last seen in it). The place is 0 in checkpoint files (only the
+    /// state topic writes buckets by place).
+    pub dedup_buckets: Vec<(i64, u64, Vec<IdHash>)>,
     pub max_event_ms: Option<EpochMillis>,
     pub windows: Vec<WindowSnapshot>,
 }
@@ -50,8 +52,27 @@ pub struct WindowSnapshot {
 
 /// Serialises a partition's state with the timezone it was counted in.
 pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> Vec<u8> {
+    encode_parts(st, timezone, written_ms, true)
+}
+
+/// The state without its months and remembered ids (the state topic
+/// writes those as their own records: [`encode_month`], ids by place), in
+/// the checkpoint format: [`decode`] reads it as a state with no months and
+/// no ids.
+pub fn encode_core(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> Vec<u8> {
+    encode_parts(st, timezone, written_ms, false)
+}
+
+fn encode_parts(
+    st: &PartitionState,
+    timezone: &str,
+    written_ms: EpochMillis,
+    whole: bool,
+) -> Vec<u8> {
     let mut w = Writer::default();
-    w.buf.reserve(64 + st.dedup.entries() * 16);
+    if whole {
+        w.buf.reserve(64 + st.dedup.entries() * 16);
+    }
     w.buf.extend_from_slice(MAGIC);
     w.u16(FORMAT_VERSION);
     let body_start = w.buf.len();
@@ -88,8 +109,13 @@ pub fn encode(st: &PartitionState, timezone: &str, written_ms: EpochMillis) -> V
         w.u64(st.outcomes.invalid[r.index()]);
     }
 
-    write_ledger(&mut w, st);
-    write_dedup(&mut w, st);
+    if whole {
+        write_ledger(&mut w, st);
+        write_dedup(&mut w, st);
+    } else {
+        w.len(0);
+        w.len(0);
+    }
     write_windows(&mut w, st);
 
     let sum = xxhash_rust::xxh3::xxh3_64(&w.buf[body_start..]);
@@ -101,16 +127,39 @@ fn write_ledger(w: &mut Writer, st: &PartitionState) {
     let months: Vec<_> = st.ledger.months().collect();
     w.len(months.len());
     for (key, m) in months {
-        w.i32(key.0);
-        m.by_category_severity.iter().for_each(|&n| w.u64(n));
-        m.by_sector.iter().for_each(|&n| w.u64(n));
-        let nonzero = m.hourly.iter().filter(|&&n| n != 0).count();
-        w.len(nonzero);
-        for (i, &n) in m.hourly.iter().enumerate().filter(|(_, n)| **n != 0) {
-            w.len(i);
-            w.u32(n);
-        }
+        write_month(w, key, m);
     }
+}
+
+fn write_month(w: &mut Writer, key: YearMonth, m: &crate::calendar::MonthCounts) {
+    w.i32(key.0);
+    m.by_category_severity.iter().for_each(|&n| w.u64(n));
+    m.by_sector.iter().for_each(|&n| w.u64(n));
+    let nonzero = m.hourly.iter().filter(|&&n| n != 0).count();
+    w.len(nonzero);
+    for (i, &n) in m.hourly.iter().enumerate().filter(|(_, n)| **n != 0) {
+        w.len(i);
+        w.u32(n);
+    }
+}
+
+/// One month of a partition's ledger, in the order of the state's
+/// category and sector names (which [`encode_core`] writes).
+pub fn encode_month(key: YearMonth, m: &crate::calendar::MonthCounts) -> Vec<u8> {
+    let mut w = Writer::default();
+    write_month(&mut w, key, m);
+    w.buf
+}
+
+/// Adds a month written by [`encode_month`] to a decoded core's ledger.
+pub fn decode_month(bytes: &[u8], ledger: &mut Ledger) -> Result<YearMonth, CodecError> {
+    let mut r = Reader::new(bytes);
+    let (key, m) = read_month(&mut r, ledger)?;
+    if !r.is_empty() {
+        return Err(CodecError::Invalid("trailing bytes after a month".into()));
+    }
+    ledger.insert_month(key, m);
+    Ok(key)
 }
 
 fn write_dedup(w: &mut Writer, st: &PartitionState) {
@@ -293,36 +342,45 @@ fn read_ledger(r: &mut Reader<'_>, mut ledger: Ledger) -> Result<Ledger, CodecEr
     let (nc, ns) = (ledger.categories().len(), ledger.sectors().len());
     let n = r.count(4 + 8 * (nc * Severity::COUNT + ns) + 4)?;
     for _ in 0..n {
-        let key = YearMonth(r.i32()?);
-        let mut m = ledger.empty_month();
-        for v in m
-            .by_category_severity
-            .iter_mut()
-            .chain(m.by_sector.iter_mut())
-        {
-            *v = count_value(r)?;
-        }
-        let nz = r.count(8)?;
-        for _ in 0..nz {
-            let i = r.u32()? as usize;
-            let v = r.u32()?;
-            *m.hourly.get_mut(i).ok_or_else(|| {
-                CodecError::Invalid(format!(
-                    "hour index {i} out of range (max {})",
-                    nc * HOURS_PER_MONTH_MAX
-                ))
-            })? = v;
-        }
+        let (key, m) = read_month(r, &ledger)?;
         ledger.insert_month(key, m);
     }
     Ok(ledger)
+}
+
+fn read_month(
+    r: &mut Reader<'_>,
+    ledger: &Ledger,
+) -> Result<(YearMonth, crate::calendar::MonthCounts), CodecError> {
+    let nc = ledger.categories().len();
+    let key = YearMonth(r.i32()?);
+    let mut m = ledger.empty_month();
+    for v in m
+        .by_category_severity
+        .iter_mut()
+        .chain(m.by_sector.iter_mut())
+    {
+        *v = count_value(r)?;
+    }
+    let nz = r.count(8)?;
+    for _ in 0..nz {
+        let i = r.u32()? as usize;
+        let v = r.u32()?;
+        *m.hourly.get_mut(i).ok_or_else(|| {
+            CodecError::Invalid(format!(
+                "hour index {i} out of range (max {})",
+                nc * HOURS_PER_MONTH_MAX
+            ))
+        })? = v;
+    }
+    Ok((key, m))
 }
 
 /// Dedup buckets; `seen_at` replaces every bucket's start (version 1).
 fn read_dedup(
     r: &mut Reader<'_>,
     seen_at: Option<EpochMillis>,
-) -> Result<Vec<(i64, Vec<IdHash>)>, CodecError> {
+) -> Result<Vec<(i64, u64, Vec<IdHash>)>, CodecError> {
     let n = r.count(12)?;
     let mut buckets = Vec::with_capacity(n);
     for _ in 0..n {
@@ -332,7 +390,7 @@ fn read_dedup(
         for _ in 0..k {
             ids.push(IdHash::from_words(r.u64()?, r.u64()?));
         }
-        buckets.push((seen_at.unwrap_or(start), ids));
+        buckets.push((seen_at.unwrap_or(start), 0, ids));
     }
     Ok(buckets)
 }

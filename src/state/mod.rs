@@ -14,6 +14,7 @@ mod backend;
 pub mod codec;
 mod file;
 mod store;
+pub mod topic;
 
 use std::sync::Arc;
 

@@ -34,6 +34,8 @@ pub enum StoreError {
     Corrupt { path: PathBuf, source: CodecError },
     #[error("state metadata {path} cannot be read: {message}")]
     Meta { path: PathBuf, message: String },
+    #[error("state topic {topic}: {message}")]
+    Topic { topic: String, message: String },
 }
 
 /// Another process holds the directory.
@@ -86,8 +88,50 @@ pub struct Checkpoint {
     pub key: PartitionKey,
     /// The partition's position in the checkpoint.
     pub next_offset: u64,
-    seq: u64,
-    bytes: Vec<u8>,
+    /// Taken in this order, per backend.
+    pub(crate) seq: u64,
+    pub(crate) body: Body,
+}
+
+/// What a backend writes for a checkpoint.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// A whole checkpoint file.
+    File(Vec<u8>),
+    /// The segments a state topic does not have yet, and the manifest.
+    Segments(super::topic::Delta),
+}
+
+impl Checkpoint {
+    /// A state topic's checkpoint, numbered `seq` in the order taken.
+    pub(crate) fn of_segments(
+        key: PartitionKey,
+        seq: u64,
+        delta: super::topic::Delta,
+    ) -> Checkpoint {
+        Checkpoint {
+            key,
+            next_offset: delta.next_offset,
+            seq,
+            body: Body::Segments(delta),
+        }
+    }
+
+    /// The segments of a state topic's checkpoint.
+    pub(crate) fn segments(&self) -> Option<&super::topic::Delta> {
+        match &self.body {
+            Body::Segments(d) => Some(d),
+            Body::File(_) => None,
+        }
+    }
+
+    /// Bytes this checkpoint writes (the manifest of a state topic aside).
+    pub fn bytes(&self) -> usize {
+        match &self.body {
+            Body::File(b) => b.len(),
+            Body::Segments(d) => d.payload_bytes(),
+        }
+    }
 }
 
 impl StateStore {
@@ -167,7 +211,7 @@ impl StateStore {
             key: st.key.clone(),
             next_offset: st.position.next_offset,
             seq: self.taken.fetch_add(1, Ordering::Relaxed),
-            bytes: encode(st, timezone, wall_ms),
+            body: Body::File(encode(st, timezone, wall_ms)),
         }
     }
 
@@ -178,7 +222,13 @@ impl StateStore {
         if written.get(&cp.key).is_some_and(|&last| last > cp.seq) {
             return Ok(());
         }
-        self.write_atomic(&self.path_of(&cp.key), &cp.bytes)?;
+        let Body::File(bytes) = &cp.body else {
+            return Err(StoreError::Meta {
+                path: self.path_of(&cp.key),
+                message: "a state topic's checkpoint cannot be written to a directory".into(),
+            });
+        };
+        self.write_atomic(&self.path_of(&cp.key), bytes)?;
         written.insert(cp.key.clone(), cp.seq);
         Ok(())
     }
@@ -193,7 +243,7 @@ impl StateStore {
     ) -> Result<usize, StoreError> {
         let cp = self.checkpoint(st, timezone, wall_ms);
         self.write(&cp)?;
-        Ok(cp.bytes.len())
+        Ok(cp.bytes())
     }
 
     /// Write to a temporary file, fsync it, rename it over the target, fsync

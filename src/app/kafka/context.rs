@@ -20,12 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
-use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
 
 use crate::app::Stage;
 use crate::source::kafka::{BrokerHealth, commit, partition_key};
@@ -151,50 +150,121 @@ fn keys_of(tpl: &TopicPartitionList) -> Vec<PartitionKey> {
         .collect()
 }
 
-impl ConsumerContext for MonitorContext {
-    /// Revocation: hand the partitions over before the group moves them,
-    /// so the next owner starts exactly where this one stopped.
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else {
-            return;
+impl MonitorContext {
+    /// Assignment: claim and restore each partition's state first, then
+    /// assign it at the position its checkpoint covers, so no message of
+    /// it is fetched before its state is there, and a group offset that
+    /// ran ahead of the state (committed by an owner whose checkpoints
+    /// were fenced off) is not followed.
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let keys = keys_of(tpl);
+        let parts: Vec<i32> = keys.iter().map(|k| k.partition).collect();
+        if let Ok(mut a) = self.assigned.lock() {
+            // Cooperative protocols assign increments; eager ones the
+            // whole assignment.
+            if cooperative(consumer) {
+                for p in &parts {
+                    if !a.contains(p) {
+                        a.push(*p);
+                    }
+                }
+            } else {
+                *a = parts.clone();
+            }
+        }
+        match off_the_workers(|| self.stage.acquire_blocking(keys)) {
+            Ok(restored) => {
+                let resume: Vec<(String, i32, u64)> = tpl
+                    .elements()
+                    .iter()
+                    .filter_map(|e| {
+                        let key = partition_key(e.topic(), e.partition());
+                        restored
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .and_then(|(_, at)| *at)
+                            .map(|at| (e.topic().to_owned(), e.partition(), at))
+                    })
+                    .collect();
+                for (topic, p, at) in &resume {
+                    let offset = i64::try_from(*at).map_or(Offset::End, Offset::Offset);
+                    if let Err(e) = tpl.set_partition_offset(topic, *p, offset) {
+                        tracing::warn!(error = %e, partition = p, "cannot set the resume offset");
+                    }
+                }
+                tracing::info!(partitions = ?parts, resume = ?resume.iter().map(|(_, p, at)| (*p, *at)).collect::<Vec<_>>(), "partitions assigned and restored");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, partitions = ?parts, "cannot restore the assigned partitions")
+            }
+        }
+        let assigned = if cooperative(consumer) {
+            consumer.incremental_assign(tpl)
+        } else {
+            consumer.assign(tpl)
         };
+        if let Err(e) = assigned {
+            tracing::error!(error = %e, partitions = ?parts, "cannot assign partitions");
+        }
+    }
+
+    /// Revocation: hand the partitions over before the group moves them,
+    /// so the next owner starts exactly where this one stopped; partitions
+    /// lost (this member was thrown out of the group, say after a pause
+    /// past its session timeout) are forgotten without writing anything:
+    /// their new owner has gone on from the last checkpoint.
+    fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let keys = keys_of(tpl);
         if let Ok(mut a) = self.assigned.lock() {
             a.retain(|p| !keys.iter().any(|k| k.partition == *p));
         }
-        off_the_workers(|| self.hand_over(consumer, keys));
+        if consumer.assignment_lost() {
+            let parts: Vec<i32> = keys.iter().map(|k| k.partition).collect();
+            tracing::warn!(partitions = ?parts, "partitions lost (this member left the group): forgetting them without writing");
+            if let Err(e) = off_the_workers(|| self.stage.lose_blocking(keys)) {
+                tracing::error!(error = %e, "cannot forget the lost partitions");
+            }
+        } else {
+            off_the_workers(|| self.hand_over(consumer, keys));
+        }
+        self.unassign(consumer, tpl);
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let keys = keys_of(tpl);
-                let parts: Vec<i32> = keys.iter().map(|k| k.partition).collect();
-                tracing::info!(partitions = ?parts, "partitions assigned");
-                if let Ok(mut a) = self.assigned.lock() {
-                    // Cooperative protocols assign increments; eager ones
-                    // the whole assignment.
-                    if matches!(
-                        consumer.rebalance_protocol(),
-                        RebalanceProtocol::Cooperative
-                    ) {
-                        for p in parts {
-                            if !a.contains(&p) {
-                                a.push(p);
-                            }
-                        }
-                    } else {
-                        *a = parts;
-                    }
-                }
-                // Restored now, not at their first message: an instance
-                // shows what it owns (months, windows, partitions held).
-                if let Err(e) = off_the_workers(|| self.stage.acquire_blocking(keys)) {
-                    tracing::error!(error = %e, "cannot restore the assigned partitions");
-                }
+    fn unassign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let done = if cooperative(consumer) {
+            consumer.incremental_unassign(tpl)
+        } else {
+            consumer.unassign()
+        };
+        if let Err(e) = done {
+            tracing::error!(error = %e, "cannot unassign partitions");
+        }
+    }
+}
+
+fn cooperative(consumer: &BaseConsumer<MonitorContext>) -> bool {
+    matches!(
+        consumer.rebalance_protocol(),
+        RebalanceProtocol::Cooperative
+    )
+}
+
+impl ConsumerContext for MonitorContext {
+    /// librdkafka's rebalance callback, replacing rust-rdkafka's default
+    /// (which assigns before the state is restored).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.on_assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
+            other => {
+                tracing::warn!(error = ?other, "rebalance error");
+                self.unassign(consumer, tpl);
             }
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
     }
 }

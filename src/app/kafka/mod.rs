@@ -28,7 +28,7 @@ use super::checkpoints::{Checkpointer, Positions};
 use super::endpoint::Endpoint;
 use super::schedule::{Schedule, Tick};
 use super::stage::RejectSink;
-use super::{AppError, LiveReports, RunSummary, Stage, locked};
+use super::{AppError, LiveReports, RunSummary, Stage, StateChoice, locked};
 use crate::clock::wall_now_ms;
 use crate::config::{KafkaConfig, Settings};
 use crate::count::{Batch, Item, Monitor};
@@ -36,7 +36,8 @@ use crate::event::Reject;
 use crate::metrics::Metrics;
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::source::kafka::{DeadLetter, commit, consumer_config, partition_key};
-use crate::state::StateStore;
+use crate::state::StateBackend;
+use crate::state_topic::TopicStore;
 
 /// Options of a Kafka run.
 #[derive(Debug, Clone)]
@@ -69,7 +70,7 @@ enum End {
 /// until every assigned partition is drained).
 pub async fn run_kafka(
     settings: Settings,
-    store: StateStore,
+    state: StateChoice,
     opts: KafkaOptions,
     shutdown: CancellationToken,
     started: Option<oneshot::Sender<Started>>,
@@ -82,7 +83,13 @@ pub async fn run_kafka(
             "kafka.properties: librdkafka refuses this configuration: {e}"
         ))
     })?;
-    let (monitor, backend) = super::open_monitor(&settings, store)?;
+    let backend: Arc<dyn StateBackend> = match state {
+        StateChoice::Dir(store) => Arc::new(store),
+        StateChoice::Topic(topic) => {
+            Arc::new(TopicStore::connect(&k, &topic, &owner_name(&k)).await?)
+        }
+    };
+    let monitor = super::open_monitor(&settings, backend.clone()).await?;
     let reports = Arc::new(LiveReports {
         monitor: monitor.clone(),
         store: backend,
@@ -129,6 +136,17 @@ pub async fn run_kafka(
     };
     let end = run.until(&shutdown).await?;
     run.finish(end).await
+}
+
+/// Who claims partitions in the state topic: the static member id, else
+/// the host, and the process.
+fn owner_name(k: &KafkaConfig) -> String {
+    let host = if k.group_instance_id.is_empty() {
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned())
+    } else {
+        k.group_instance_id.clone()
+    };
+    format!("{host}/{}", std::process::id())
 }
 
 /// The apply stage of a Kafka run, with its dead letters if configured.
