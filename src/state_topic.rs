@@ -72,6 +72,24 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// The state reader's client context: the end of a partition is what a
+/// read waits for, not an error to log.
+struct ReadContext;
+
+impl ClientContext for ReadContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::PartitionEOF)
+        ) {
+            return;
+        }
+        tracing::warn!(error = %error, reason, "state topic client error");
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for ReadContext {}
+
 /// What a read of the topic found: the latest values by input partition,
 /// and the writer metadata.
 type Read = (HashMap<PartitionKey, Latest>, Option<Vec<u8>>);
@@ -110,14 +128,33 @@ impl std::fmt::Debug for TopicStore {
     }
 }
 
-/// The client settings of the state topic: the brokers and
-/// `[kafka.properties]` (security settings apply to it too).
+/// `[kafka.properties]` that the state topic's clients take too: how to
+/// reach and authenticate to the cluster, not how the input is consumed
+/// (fetch sizes tuned for incidents would slow a restore).
+const SHARED_PROPERTIES: &[&str] = &[
+    "security.",
+    "ssl.",
+    "sasl.",
+    "socket.",
+    "broker.",
+    "reconnect.",
+    "api.version",
+    "client.dns",
+    "enable.ssl.",
+    "connections.max.idle.ms",
+    "metadata.",
+];
+
+/// The client settings of the state topic: the brokers and the
+/// connection and security settings of `[kafka.properties]`.
 fn client_config(k: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers)
         .set("client.id", "incident-monitor-state");
     for (key, value) in &k.properties {
-        c.set(key, value);
+        if SHARED_PROPERTIES.iter().any(|p| key.starts_with(p)) {
+            c.set(key, value);
+        }
     }
     c
 }
@@ -307,11 +344,8 @@ impl TopicStore {
 
     /// Reads partitions from their start to their end: the latest value of
     /// every state key, by input partition, and the writer metadata.
-    fn read(
-        &self,
-        partitions: &[i32],
-    ) -> Result<Read, StoreError> {
-        let consumer: BaseConsumer = self
+    fn read(&self, partitions: &[i32]) -> Result<Read, StoreError> {
+        let consumer: BaseConsumer<ReadContext> = self
             .client
             .clone()
             .set("group.id", "incident-monitor-state-reader")
@@ -320,7 +354,7 @@ impl TopicStore {
             .set("enable.partition.eof", "true")
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "50")
-            .create()
+            .create_with_context(ReadContext)
             .map_err(|e| self.err(format!("invalid Kafka settings: {e}")))?;
         let mut tpl = TopicPartitionList::new();
         for p in partitions {
