@@ -855,6 +855,14 @@ fn sigkill_of_one_of_three_on_a_state_topic_keeps_the_figures() {
     wait_until(240, "every message to be counted", || {
         state.covered() == oracle.lines
     });
+    // Each instance holds some partitions; its /report covers them all.
+    let want = report_of(&oracle.state, "2022-06", "en", "json");
+    for x in &at {
+        assert!(owned_by(x) < 4.0);
+        let (status, body) = http_get(x, "/report?month=2022-06&format=json");
+        assert_eq!(status, 200);
+        assert_eq!(body, want, "/report of {x}");
+    }
     for m in members {
         assert!(m.terminate().success());
     }
