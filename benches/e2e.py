@@ -98,12 +98,27 @@ def monitor_rate(stderr):
     sys.exit("the monitor did not log its drain:\n" + stderr[-3000:])
 
 
+def state_writes(stderr):
+    """Checkpoints and bytes the state topic backend logged at the end of a run."""
+    for line in stderr.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        f = e.get("fields", {})
+        if f.get("message") == "state topic writes":
+            return {"checkpoints": f["checkpoints"], "bytes": f["bytes"]}
+    sys.exit("no 'state topic writes' line in the monitor's log")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--backends", action="store_true",
+                    help="instead of (c): the monitor with its state in a directory and in a Kafka state topic")
     ap.add_argument("--compare", nargs="+", metavar="NAME=BINARY",
                     help="instead of (b) and (c): drain with each of these incident-monitor builds "
                          "(for before/after measurements; copy a build aside before changing the code)")
@@ -151,11 +166,15 @@ def main():
             msgs, secs = r["messages"], r["secs_since_first_message"]
         else:
             c = cfg if extra_cfg is None else extra_cfg
-            state = work / f"state-{group}"
+            state = ["--state-topic", f"state-{group}"] if kind == "topic" else ["--state-dir", str(work / f"state-{group}")]
             so, se, wall, cpu, rss = measure([builds.get(kind, monitor), "--log-format", "json", "run", "--config", str(c), "--brokers", brokers,
                                               "--topic", topic, "--group", group, "--until-end", "--metrics-addr", "127.0.0.1:0",
-                                              "--state-dir", str(state)])
+                                              *state])
             msgs, secs = monitor_rate(se)
+            if kind == "topic":
+                w = state_writes(se)
+                return {"rate": msgs / secs, "secs": secs, "wall": wall, "cpu": cpu, "rss": rss,
+                        "broker_cpu": broker_cpu() - broker_before, **w}
         if msgs != n:
             sys.exit(f"{kind} consumed {msgs} of {n} messages")
         return {"rate": msgs / secs, "secs": secs, "wall": wall, "cpu": cpu, "rss": rss,
@@ -165,7 +184,7 @@ def main():
         topic = "bench"
         produce_secs = load(topic, args.events)
         print(f"loaded {args.events} events into {args.partitions} partitions in {produce_secs:.1f} s", file=sys.stderr)
-        kinds = ["raw", *builds] if builds else ["raw", "monitor", "python"]
+        kinds = ["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends else ["raw", "monitor", "python"]
         results = {k: [] for k in kinds}
         for i in range(args.runs):
             order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
@@ -180,7 +199,8 @@ def main():
         print(f"\n{args.events:,} events, {args.partitions} partitions, {args.runs} alternating runs each\n")
         print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | broker CPU s (median) | peak RSS MiB (max) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        names = {"raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer"}
+        names = {"raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer",
+                 "topic": "(b') the same with --state-topic"}
         names.update({b: f"incident-monitor build {b}" for b in builds})
         for k in kinds:
             rates = [r["rate"] for r in results[k]]
@@ -188,6 +208,11 @@ def main():
                   f"{med(k, 'wall'):.2f} | {med(k, 'cpu'):.2f} | {med(k, 'broker_cpu'):.2f} | {max(r['rss'] for r in results[k]):.0f} |")
         if builds:
             print("\n" + "; ".join(f"{b}/(a) = {med(b, 'rate') / med('raw', 'rate'):.3f}" for b in builds))
+            return
+        if args.backends:
+            print(f"\n(b')/(b) = {med('topic', 'rate') / med('monitor', 'rate'):.3f}; "
+                  f"state topic writes per drain (median): {med('topic', 'checkpoints'):.0f} checkpoints, "
+                  f"{med('topic', 'bytes') / 2**20:.1f} MiB, {med('topic', 'bytes') / med('topic', 'secs') / 2**20:.1f} MiB/s of drain")
             return
         print(f"\n(b)/(a) = {med('monitor', 'rate') / med('raw', 'rate'):.3f}; "
               f"(b)/(c) = {med('monitor', 'rate') / med('python', 'rate'):.2f}")

@@ -205,7 +205,7 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
         .take_while(|l| l.starts_with(' '))
         .filter_map(|l| l.trim().strip_prefix("- "))
         .collect();
-    assert_eq!(resources.len(), 7, "{resources:?}");
+    assert_eq!(resources.len(), 6, "{resources:?}");
     for r in &resources {
         assert!(
             k8s.join(r).exists(),
@@ -240,7 +240,7 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
         "    ",
     );
     let cfg = dir.path("k8s.toml");
-    std::fs::write(&cfg, toml).unwrap();
+    std::fs::write(&cfg, &toml).unwrap();
     ok(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
     // The ServiceMonitor scrapes the port the Service and pods name.
     let sm = std::fs::read_to_string(k8s.join("servicemonitor.yaml")).unwrap();
@@ -251,7 +251,15 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
             && svc.contains("name: metrics")
             && sts.contains("name: metrics")
     );
-    assert!(Path::new(&k8s).join("pvc.yaml").exists());
+    // No shared disk: the state is in a Kafka topic, the pods mount no
+    // volume but their configuration.
+    assert!(!resources.iter().any(|r| {
+        std::fs::read_to_string(k8s.join(r))
+            .unwrap()
+            .contains("PersistentVolumeClaim")
+    }));
+    assert!(!sts.contains("persistentVolumeClaim") && !sts.contains("ReadWriteMany"));
+    assert!(toml.contains("topic = \"incidents-state\""), "{toml}");
     // Restricted namespaces admit the pod; pods spread over nodes; each is
     // a static group member under its pod name; the image comes from a
     // registry set in one place.

@@ -2,18 +2,23 @@
 //! and rebalances, shared between librdkafka's callbacks (run inside
 //! `recv`, on the consume task) and the consume loop.
 //!
+//! Assignment claims and restores each assigned partition's state first
+//! (on the apply thread, in order with the batches), then assigns the
+//! partition at the offset its checkpoint covers: no message of it is
+//! fetched before its state is there, and a group offset committed by an
+//! owner whose checkpoints were fenced off is not followed.
+//!
 //! Revocation hands the revoked partitions over: their messages still in
-//! flight are applied, their states checkpointed and forgotten (on the
-//! apply thread, in order), their positions committed, before the group
-//! moves them. The callback must wait for that, but never holds up a
-//! runtime worker: on the multi-thread runtime it runs inside
-//! `block_in_place` (tokio moves the worker's other tasks: the endpoint,
-//! the timers), and the wait is bounded by `kafka.drain_timeout_secs`.
-//! Past the bound the revocation goes on without a commit; the apply thread
-//! still writes the checkpoint when it gets there, and the next owner starts
-//! from the last committed offset, skipping what the checkpoint it loads
-//! covers (a late write racing a new owner on a shared directory is what the
-//! fencing of a Kafka state store is for).
+//! flight are applied, their states checkpointed and forgotten, their
+//! positions committed, before the group moves them. The callback must wait
+//! for that, but never holds up a runtime worker: on the multi-thread
+//! runtime it runs inside `block_in_place` (tokio moves the worker's other
+//! tasks: the endpoint, the timers), and the wait is bounded by
+//! `kafka.drain_timeout_secs`. Past the bound the revocation goes on
+//! without a commit; the apply thread still writes the checkpoint when it
+//! gets there (a state topic takes it only while this process's claim is
+//! current). A partition reported lost (this member was thrown out of the
+//! group) is forgotten without writing anything.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
