@@ -261,7 +261,7 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
         }
         settings = cfg.validate()?;
     }
-    let state = app::StateChoice::choose(&settings, args.state_dir, args.state_topic);
+    let state = app::StateChoice::choose(&settings, args.state_dir, args.state_topic)?;
     let described = state.describe();
     let summary = on_runtime(async {
         let shutdown = shutdown_token();

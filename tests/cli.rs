@@ -165,3 +165,37 @@ fn json_logs_are_one_object_per_line() {
         );
     }
 }
+
+#[test]
+fn a_state_topic_is_refused_where_it_cannot_work() {
+    let dir = TempDir::new("cli-topic");
+    for (args, says) in [
+        (
+            vec!["run", "--input", "-", "--state-topic", "im-state"],
+            "Kafka runs",
+        ),
+        (vec!["run", "--state-topic", "incidents"], "input topic"),
+        (
+            vec!["run", "--state-topic", "a/b"],
+            "not a Kafka topic name",
+        ),
+        (
+            vec!["run", "--state-topic", "s", "--state-dir", "d"],
+            "cannot be used with",
+        ),
+        (
+            vec!["report", "--month", "2022-06", "--brokers", "localhost:1"],
+            "--state-topic",
+        ),
+    ] {
+        let out = fails(bin().args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr_of(&out);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let cfg = dir.path("bad.toml");
+    std::fs::write(&cfg, "[state]\ntopic = \"incidents\"\n").unwrap();
+    let out = fails(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("state.topic"));
+}

@@ -129,14 +129,18 @@ impl StateChoice {
         settings: &Settings,
         state_dir: Option<PathBuf>,
         state_topic: Option<String>,
-    ) -> StateChoice {
+    ) -> Result<StateChoice, AppError> {
         let cfg = &settings.config.state;
-        match (state_dir, state_topic) {
-            (_, Some(t)) => StateChoice::Topic(t),
+        Ok(match (state_dir, state_topic) {
+            (_, Some(t)) => {
+                crate::config::check_state_topic(&t, &settings.config.kafka.topic)
+                    .map_err(|m| AppError::Usage(format!("--state-topic: {m}")))?;
+                StateChoice::Topic(t)
+            }
             (Some(d), None) => StateChoice::Dir(StateStore::new(d)),
             (None, None) if !cfg.topic.is_empty() => StateChoice::Topic(cfg.topic.clone()),
             (None, None) => StateChoice::Dir(StateStore::new(&cfg.dir)),
-        }
+        })
     }
 
     /// For logs: the directory or the topic.

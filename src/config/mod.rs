@@ -38,6 +38,29 @@ pub enum ConfigError {
     },
 }
 
+/// A state topic name Kafka accepts, and not the input topic (the monitor
+/// would count its own checkpoints).
+pub fn check_state_topic(name: &str, input: &str) -> Result<(), String> {
+    let legal = !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !legal {
+        return Err(format!(
+            "{name:?} is not a Kafka topic name (1-249 characters of a-z, A-Z, 0-9, '.', '_', '-')"
+        ));
+    }
+    if name == input {
+        return Err(format!(
+            "{name:?} is the input topic: the state topic must be a topic of its own"
+        ));
+    }
+    Ok(())
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field,
@@ -81,6 +104,10 @@ impl Config {
         self.validate_windows()?;
         if self.kafka.topic.is_empty() || self.kafka.group_id.is_empty() {
             return Err(invalid("kafka", "topic and group_id must not be empty"));
+        }
+        if !self.state.topic.is_empty() {
+            check_state_topic(&self.state.topic, &self.kafka.topic)
+                .map_err(|m| invalid("state.topic", m))?;
         }
         if self
             .metrics
