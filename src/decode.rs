@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, Fields, Reject, parse_fields};
+use crate::event::{Event, Fields, Filter, Reject, parse_fields};
 
 /// The format of incoming messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -15,6 +15,17 @@ pub enum Format {
     /// The incident event of spec §2, one JSON object per message.
     #[default]
     Native,
+}
+
+/// What a message is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded<'a> {
+    /// An incident report.
+    Event(Event<'a>),
+    /// Well formed, but the format's filter says it is not an incident.
+    Filtered(Filter),
+    /// Rejected.
+    Invalid(Reject),
 }
 
 /// Decodes messages of one format, within the configured size limit,
@@ -37,9 +48,13 @@ impl Decoder {
 
     /// One message → its event, or why it is not one.
     #[inline]
-    pub fn decode<'a>(&self, payload: &'a [u8]) -> Result<Event<'a>, Reject> {
-        match self.format {
+    pub fn decode<'a>(&self, payload: &'a [u8]) -> Decoded<'a> {
+        let read = match self.format {
             Format::Native => parse_fields(payload, self.max_bytes, self.fields),
+        };
+        match read {
+            Ok(e) => Decoded::Event(e),
+            Err(r) => Decoded::Invalid(r),
         }
     }
 }
@@ -52,11 +67,13 @@ mod tests {
     fn the_configured_format_chooses_the_reader_and_the_limit_holds() {
         let d = Decoder::new(Format::Native, 200, Fields::ALL);
         let line = br#"{"id":"a-1","time":"2022-06-01T00:00:00Z","type":"phishing"}"#;
-        let e = d.decode(line).expect("a native event");
+        let Decoded::Event(e) = d.decode(line) else {
+            panic!("a native event");
+        };
         assert_eq!(e.id, "a-1");
-        assert_eq!(d.decode(b"not json"), Err(Reject::NotJson));
+        assert_eq!(d.decode(b"not json"), Decoded::Invalid(Reject::NotJson));
         let small = Decoder::new(Format::Native, 10, Fields::ALL);
-        assert_eq!(small.decode(line), Err(Reject::TooLarge));
+        assert_eq!(small.decode(line), Decoded::Invalid(Reject::TooLarge));
         let parsed: Format = serde_json::from_str("\"native\"").expect("a format name");
         assert_eq!(parsed, Format::Native);
     }

@@ -651,3 +651,33 @@ fn a_version_1_state_is_read_and_its_incidents_still_count_once() {
     assert_eq!((o.accepted, o.duplicate), (193, 7 + 200));
     assert!(after.ledger == before.ledger);
 }
+
+/// A state written by the build before the filtered counters (checkpoint
+/// format 2) is read: its figures and counters are kept, and its
+/// incidents delivered again count once.
+#[test]
+fn a_version_2_state_is_read_and_its_incidents_still_count_once() {
+    let dir = TempDir::new("v2");
+    let state = dir.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    for f in ["input-0.state", "monitor.json"] {
+        std::fs::copy(repo("tests/fixtures/v2-state").join(f), state.join(f)).unwrap();
+    }
+    let (before, o) = state_of(&state);
+    assert_eq!(o.filtered, [0; 4]);
+    let counted = (o.accepted, o.duplicate);
+    assert!(counted.0 > 0);
+    let input = std::fs::read(repo("tests/fixtures/v1-input.jsonl")).unwrap();
+    // Another stream (stdin): nothing resumed by position, every incident
+    // in it already counted.
+    let out = run_stdin(&input, &["--state-dir", state.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (after, o) = state_of(&state);
+    assert_eq!(o.accepted, counted.0);
+    assert!(o.duplicate > counted.1);
+    assert!(after.ledger == before.ledger);
+}

@@ -14,9 +14,9 @@
 use crate::calendar::{MonthIndex, MonthSlot};
 use crate::classify::CategoryId;
 use crate::config::Settings;
-use crate::decode::Decoder;
+use crate::decode::{Decoded, Decoder};
 use crate::dedup::{IdHash, Seen};
-use crate::event::{EpochMillis, Reject, Severity};
+use crate::event::{EpochMillis, Filter, Reject, Severity};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
 
 /// What happened to one message.
@@ -34,6 +34,8 @@ pub enum Outcome {
     },
     /// Another message of an incident already counted.
     Duplicate,
+    /// Well formed, but not an incident by its format's filter.
+    Filtered(Filter),
     /// Not an incident.
     Invalid(Reject),
 }
@@ -55,6 +57,7 @@ impl Outcome {
                 }
             }
             Outcome::Duplicate => o.duplicate += 1,
+            Outcome::Filtered(f) => o.filtered[f.index()] += 1,
             Outcome::Invalid(r) => o.invalid[r.index()] += 1,
         }
     }
@@ -65,6 +68,7 @@ impl Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prepared {
     Event(Classified),
+    Filtered(Filter),
     Invalid(Reject),
 }
 
@@ -135,8 +139,9 @@ impl Engine {
     #[inline]
     pub fn prepare(&mut self, payload: &[u8]) -> Prepared {
         let event = match self.decoder.decode(payload) {
-            Ok(e) => e,
-            Err(r) => return Prepared::Invalid(r),
+            Decoded::Event(e) => e,
+            Decoded::Filtered(f) => return Prepared::Filtered(f),
+            Decoded::Invalid(r) => return Prepared::Invalid(r),
         };
         let Some(slot) = self.months.locate(event.time_ms) else {
             return Prepared::Invalid(Reject::BadTime);
@@ -162,6 +167,7 @@ impl Engine {
     ) -> Outcome {
         let outcome = match prepared {
             Prepared::Invalid(r) => Outcome::Invalid(*r),
+            Prepared::Filtered(f) => Outcome::Filtered(*f),
             // Checked at arrival, against the wall clock: a sensor with a
             // wrong clock must not move any clock, window or month.
             Prepared::Event(e) if e.time_ms > wall_ms.saturating_add(self.max_future_ms) => {

@@ -5,7 +5,7 @@
 use super::engine::{Engine, Outcome};
 use crate::calendar::MonthSlot;
 use crate::calendar::change::{MonthToDate, ratio};
-use crate::event::{EpochMillis, Reject, Severity};
+use crate::event::{EpochMillis, Filter, Reject, Severity};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
 
 /// Everything exported, as plain numbers (computed by the monitor). The
@@ -18,6 +18,7 @@ pub struct MonitorView {
     pub duplicate: u64,
     pub late: u64,
     pub invalid: [u64; Reject::ALL.len()],
+    pub filtered: [u64; Filter::ALL.len()],
     pub window_late: Vec<u64>,
     /// `[category][severity]` incidents this process counted.
     pub incidents: Vec<u64>,
@@ -120,6 +121,7 @@ pub fn compute<'a>(
         duplicate: o.duplicate,
         late: o.late,
         invalid: o.invalid,
+        filtered: o.filtered,
         window_late: o.window_late.clone(),
         incidents: applied.incidents.clone(),
         sectors: applied.sectors.clone(),

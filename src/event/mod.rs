@@ -14,12 +14,14 @@
 //! `benches/pipeline.rs`). Whatever is skipped, a wrong type in it never
 //! drops the incident.
 
+mod filter;
 mod parse;
 mod reject;
 pub mod time;
 
 use std::borrow::Cow;
 
+pub use filter::Filter;
 #[cfg(feature = "reference-model")]
 pub use parse::parse_with_serde_json;
 pub use parse::{Fields, MAX_ID_BYTES, parse, parse_fields};

@@ -21,7 +21,7 @@ use prometheus::{
 pub use latency::{LatencyHistogram, LatencyRecorder};
 
 use crate::count::MonitorView;
-use crate::event::{Reject, Severity};
+use crate::event::{Filter, Reject, Severity};
 
 /// Metric names.
 pub mod names {
@@ -31,6 +31,7 @@ pub mod names {
     pub const MOM_CHANGE: &str = "incident_monitor_month_over_month_change_ratio";
     pub const EVENTS_TOTAL: &str = "incident_monitor_events_total";
     pub const INVALID_TOTAL: &str = "incident_monitor_invalid_events_total";
+    pub const FILTERED_TOTAL: &str = "incident_monitor_filtered_events_total";
     pub const WINDOW_LATE_TOTAL: &str = "incident_monitor_window_late_events_total";
     pub const CONSUMER_LAG: &str = "incident_monitor_consumer_lag_messages";
     pub const LATENCY: &str = "incident_monitor_processing_latency_seconds";
@@ -88,8 +89,9 @@ pub struct Metrics {
     mtd_previous: Vec<IntGauge>,
     mom_change: GaugeVec,
     current_month: IntGaugeVec,
-    events: [IntCounter; 4],
+    events: [IntCounter; 5],
     invalid: Vec<IntCounter>,
+    filtered: Vec<IntCounter>,
     window_late: Vec<IntCounter>,
     lag: IntGaugeVec,
     last_checkpoint: Gauge,
@@ -198,6 +200,7 @@ impl Metrics {
         let Pipeline {
             events,
             invalid,
+            filtered,
             window_late,
             lag,
             last_checkpoint,
@@ -243,11 +246,15 @@ impl Metrics {
             mtd_previous: per_category(&mtd, "previous", categories),
             mom_change,
             current_month,
-            events: ["accepted", "duplicate", "invalid", "late"]
+            events: ["accepted", "duplicate", "invalid", "late", "filtered"]
                 .map(|o| events.with_label_values(&[o])),
             invalid: Reject::ALL
                 .iter()
                 .map(|r| invalid.with_label_values(&[r.code()]))
+                .collect(),
+            filtered: Filter::ALL
+                .iter()
+                .map(|f| filtered.with_label_values(&[f.code()]))
                 .collect(),
             window_late: windows
                 .iter()
@@ -281,7 +288,11 @@ impl Metrics {
         set_counter(&self.events[1], v.duplicate);
         set_counter(&self.events[2], v.invalid.iter().sum());
         set_counter(&self.events[3], v.late);
+        set_counter(&self.events[4], v.filtered.iter().sum());
         for (c, n) in self.invalid.iter().zip(v.invalid) {
+            set_counter(c, n);
+        }
+        for (c, n) in self.filtered.iter().zip(v.filtered) {
             set_counter(c, n);
         }
         for (c, &n) in self.window_late.iter().zip(&v.window_late) {
@@ -535,6 +546,7 @@ impl Figures {
 struct Pipeline {
     events: IntCounterVec,
     invalid: IntCounterVec,
+    filtered: IntCounterVec,
     window_late: IntCounterVec,
     lag: IntGaugeVec,
     last_checkpoint: Gauge,
@@ -563,6 +575,13 @@ impl Pipeline {
             r,
             INVALID_TOTAL,
             "Rejected messages by reason.",
+            &["reason"],
+        )?;
+        let filtered = family(
+            IntCounterVec::new,
+            r,
+            FILTERED_TOTAL,
+            "Well-formed messages that are not incidents by their format's filter (a Suricata flow record, a Wazuh alert below the minimum level...), by reason.",
             &["reason"],
         )?;
         let window_late = family(
@@ -632,6 +651,7 @@ impl Pipeline {
         Ok(Pipeline {
             events,
             invalid,
+            filtered,
             window_late,
             lag,
             last_checkpoint,

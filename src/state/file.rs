@@ -1,4 +1,5 @@
-//! The checkpoint file format, version 2.
+//! The checkpoint file format, version 3 (version 2 without the filtered
+//! counters, and version 1, are still read).
 //!
 //! ```text
 //! magic "IMSTATE\0" | version u16 | body | xxh3-64(body) u64
@@ -15,11 +16,11 @@ use super::codec::{CodecError, Reader, Writer};
 use super::{FileIdentity, Outcomes, PartitionKey, PartitionState, Position};
 use crate::calendar::{HOURS_PER_MONTH_MAX, Ledger, YearMonth};
 use crate::dedup::IdHash;
-use crate::event::{EpochMillis, Reject, Severity};
+use crate::event::{EpochMillis, Filter, Reject, Severity};
 
 const MAGIC: &[u8; 8] = b"IMSTATE\0";
 /// The format this build writes (it reads this one and version 1).
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// A decoded checkpoint: plain data, independent of any configuration.
 #[derive(Debug, Clone)]
@@ -107,6 +108,11 @@ fn encode_parts(
     for r in Reject::ALL {
         w.str(r.code());
         w.u64(st.outcomes.invalid[r.index()]);
+    }
+    w.len(Filter::ALL.len());
+    for f in Filter::ALL {
+        w.str(f.code());
+        w.u64(st.outcomes.filtered[f.index()]);
     }
 
     if whole {
@@ -236,7 +242,8 @@ fn names(r: &mut Reader<'_>, what: &str) -> Result<Vec<String>, CodecError> {
 
 /// Reads a checkpoint, verifying magic, version and checksum.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
-    let (v1, body) = frame(bytes)?;
+    let (version, body) = frame(bytes)?;
+    let v1 = version == 1;
     let mut r = Reader::new(body);
     let key = PartitionKey {
         source: r.str()?.to_owned(),
@@ -247,7 +254,10 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     let written_ms = r.i64()?;
     let categories = names(&mut r, "category")?;
     let sectors = names(&mut r, "sector")?;
-    let outcomes = read_outcomes(&mut r)?;
+    let mut outcomes = read_outcomes(&mut r)?;
+    if version >= 3 {
+        read_filtered(&mut r, &mut outcomes)?;
+    }
     let nc = categories.len();
     let ledger = read_ledger(&mut r, Ledger::new(categories.into(), sectors.into()))?;
     if v1 {
@@ -279,15 +289,14 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     })
 }
 
-/// Checks magic, version and checksum; returns whether it is version 1,
-/// and the body.
-fn frame(bytes: &[u8]) -> Result<(bool, &[u8]), CodecError> {
+/// Checks magic, version and checksum; returns the version and the body.
+fn frame(bytes: &[u8]) -> Result<(u16, &[u8]), CodecError> {
     if bytes.len() < MAGIC.len() + 2 + 8 || &bytes[..MAGIC.len()] != MAGIC {
         return Err(CodecError::Magic);
     }
     let mut head = Reader::new(&bytes[MAGIC.len()..MAGIC.len() + 2]);
     let version = head.u16()?;
-    if version != FORMAT_VERSION && version != 1 {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(CodecError::Version(version, FORMAT_VERSION));
     }
     let body = &bytes[MAGIC.len() + 2..bytes.len() - 8];
@@ -295,7 +304,7 @@ fn frame(bytes: &[u8]) -> Result<(bool, &[u8]), CodecError> {
     if tail.u64()? != xxhash_rust::xxh3::xxh3_64(body) {
         return Err(CodecError::Checksum);
     }
-    Ok((version == 1, body))
+    Ok((version, body))
 }
 
 fn read_position(r: &mut Reader<'_>, v1: bool) -> Result<Position, CodecError> {
@@ -336,6 +345,21 @@ fn read_outcomes(r: &mut Reader<'_>) -> Result<Outcomes, CodecError> {
         *cell = add_count(*cell, v);
     }
     Ok(outcomes)
+}
+
+/// Filtered counters by reason; a reason this build does not know is
+/// dropped from the counters (they are not part of any figure).
+fn read_filtered(r: &mut Reader<'_>, outcomes: &mut Outcomes) -> Result<(), CodecError> {
+    let n = r.count(12)?;
+    for _ in 0..n {
+        let code = r.str()?;
+        let v = count_value(r)?;
+        if let Some(f) = Filter::from_code(code) {
+            let cell = &mut outcomes.filtered[f.index()];
+            *cell = add_count(*cell, v);
+        }
+    }
+    Ok(())
 }
 
 fn read_ledger(r: &mut Reader<'_>, mut ledger: Ledger) -> Result<Ledger, CodecError> {

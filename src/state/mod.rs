@@ -25,7 +25,7 @@ pub use store::{Checkpoint, LockError, MonitorMeta, StateLock, StateStore, Store
 use crate::calendar::Ledger;
 use crate::config::Settings;
 use crate::dedup::Dedup;
-use crate::event::{EpochMillis, Reject, Severity};
+use crate::event::{EpochMillis, Filter, Reject, Severity};
 use crate::window::{WindowShape, Windows};
 
 /// Which partition of which source.
@@ -116,6 +116,8 @@ pub struct Outcomes {
     /// any more: lateness is per window, in `window_late`).
     pub late: u64,
     pub invalid: [u64; Reject::ALL.len()],
+    /// Messages a format's filter says are not incidents, by reason.
+    pub filtered: [u64; Filter::ALL.len()],
     /// Per window: incidents older than the window's range when they arrived.
     pub window_late: Vec<u64>,
 }
@@ -125,8 +127,12 @@ impl Outcomes {
         self.invalid.iter().sum()
     }
 
+    pub fn filtered_total(&self) -> u64 {
+        self.filtered.iter().sum()
+    }
+
     pub fn total(&self) -> u64 {
-        self.accepted + self.duplicate + self.late + self.invalid_total()
+        self.accepted + self.duplicate + self.late + self.invalid_total() + self.filtered_total()
     }
 
     /// Adds another partition's counters.
@@ -135,6 +141,9 @@ impl Outcomes {
         self.duplicate += o.duplicate;
         self.late += o.late;
         for (a, b) in self.invalid.iter_mut().zip(o.invalid) {
+            *a += b;
+        }
+        for (a, b) in self.filtered.iter_mut().zip(o.filtered) {
             *a += b;
         }
         if self.window_late.len() < o.window_late.len() {
@@ -249,6 +258,7 @@ impl PartitionState {
         st.outcomes.duplicate = s.outcomes.duplicate;
         st.outcomes.late = s.outcomes.late;
         st.outcomes.invalid = s.outcomes.invalid;
+        st.outcomes.filtered = s.outcomes.filtered;
         Ok(st)
     }
 }
