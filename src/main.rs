@@ -125,6 +125,10 @@ struct RunArgs {
     /// Read a JSONL file, or - for stdin, instead of Kafka.
     #[arg(long)]
     input: Option<String>,
+    /// The input's format (overrides `events.format`): native,
+    /// suricata-eve, wazuh, ecs or ocsf.
+    #[arg(long, value_parser = parse_format)]
+    format: Option<incident_monitor::decode::Format>,
     /// Stop once every assigned partition (or the file) is drained.
     #[arg(long)]
     until_end: bool,
@@ -141,6 +145,15 @@ struct RunArgs {
     /// directory (created if missing; Kafka runs only).
     #[arg(long)]
     state_topic: Option<String>,
+}
+
+/// A format name of `--format`.
+fn parse_format(s: &str) -> Result<incident_monitor::decode::Format, String> {
+    use incident_monitor::decode::Format;
+    Format::from_name(s).ok_or_else(|| {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format {s:?}: one of {}", known.join(", "))
+    })
 }
 
 fn init_logging(format: LogFormat) {
@@ -248,8 +261,15 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
 /// run, and a last log line summing it up.
 fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
     let mut settings = app::load_settings(args.config.as_deref(), args.timezone.as_deref())?;
-    if args.brokers.is_some() || args.topic.is_some() || args.group.is_some() {
+    if args.brokers.is_some()
+        || args.topic.is_some()
+        || args.group.is_some()
+        || args.format.is_some()
+    {
         let mut cfg = (*settings.config).clone();
+        if let Some(f) = args.format {
+            cfg.events.format = f;
+        }
         if let Some(b) = args.brokers {
             cfg.kafka.brokers = b;
         }

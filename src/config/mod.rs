@@ -149,8 +149,18 @@ impl Config {
         sectors.push(SECTOR_OTHER.to_owned());
         sectors.push(SECTOR_UNKNOWN.to_owned());
         let classifier = Classifier::compile(&self.classification)?;
+        let naive_zone = jiff::tz::TimeZone::get(&self.events.naive_time_zone).map_err(|_| {
+            invalid(
+                "events.naive_time_zone",
+                format!(
+                    "unknown timezone {:?}: use an IANA name such as \"UTC\"",
+                    self.events.naive_time_zone
+                ),
+            )
+        })?;
         Ok(Settings {
             tz,
+            naive_zone,
             classifier: Arc::new(classifier),
             sectors: sectors.into(),
             config: Arc::new(self),
@@ -167,8 +177,9 @@ impl Config {
         let sp = &self.spike;
         let max_ids = u64::try_from(self.dedup.max_ids_per_partition).unwrap_or(u64::MAX);
         let max_bytes = u64::try_from(e.max_event_bytes).unwrap_or(u64::MAX);
-        let ranges: [(&'static str, u64, u64, u64); 14] = [
+        let ranges: [(&'static str, u64, u64, u64); 15] = [
             ("events.max_event_bytes", max_bytes, 64, 16_777_216),
+            ("events.wazuh_min_level", e.wazuh_min_level, 0, 15),
             ("events.max_future_secs", e.max_future_secs, 0, 31_622_400),
             (
                 "dedup.horizon_days",
@@ -337,6 +348,8 @@ pub struct Settings {
     pub config: Arc<Config>,
     /// The configured timezone.
     pub tz: jiff::tz::TimeZone,
+    /// The zone of a tool's timestamp without an offset.
+    pub naive_zone: jiff::tz::TimeZone,
     /// Compiled classification rules.
     pub classifier: Arc<Classifier>,
     /// Sector label values: the configured ones, then `other`, then `unknown`.

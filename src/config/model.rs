@@ -51,6 +51,11 @@ pub struct EventsConfig {
     /// An event dated more than this after the wall clock when it arrives is
     /// rejected as `future_time` (a sensor with a wrong clock).
     pub max_future_secs: u64,
+    /// Wazuh alerts with a `rule.level` below this are filtered
+    /// (`below_level`), not counted (0-15).
+    pub wazuh_min_level: u64,
+    /// IANA zone of a tool's timestamp written without an offset.
+    pub naive_time_zone: String,
 }
 
 impl Default for EventsConfig {
@@ -59,6 +64,8 @@ impl Default for EventsConfig {
             format: crate::decode::Format::Native,
             max_event_bytes: 65_536,
             max_future_secs: 86_400,
+            wazuh_min_level: 7,
+            naive_time_zone: "UTC".to_owned(),
         }
     }
 }

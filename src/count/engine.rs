@@ -14,7 +14,7 @@
 use crate::calendar::{MonthIndex, MonthSlot};
 use crate::classify::CategoryId;
 use crate::config::Settings;
-use crate::decode::{Decoded, Decoder};
+use crate::decode::{Decoded, Decoder, ToolOptions};
 use crate::dedup::{IdHash, Seen};
 use crate::event::{EpochMillis, Filter, Reject, Severity};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
@@ -101,6 +101,11 @@ impl Engine {
                 settings.config.events.format,
                 settings.config.events.max_event_bytes,
                 settings.classifier.fields_needed(),
+                ToolOptions {
+                    wazuh_min_level: i64::try_from(settings.config.events.wazuh_min_level)
+                        .unwrap_or(i64::MAX),
+                    naive_zone: settings.naive_zone.clone(),
+                },
             ),
             max_future_ms: i64::try_from(settings.config.events.max_future_secs)
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),

@@ -15,8 +15,9 @@ pub enum Filter {
     BelowLevel,
     /// An OCSF event whose class is not a finding class.
     NotFinding,
-    /// An OCSF finding of a check that passed (`status_code` `PASS`).
-    Passed,
+    /// An OCSF finding whose `status_code` is not `FAIL` (a check that
+    /// passed, or one left to manual review).
+    NotFailed,
 }
 
 impl Filter {
@@ -25,7 +26,7 @@ impl Filter {
         Filter::NotAlert,
         Filter::BelowLevel,
         Filter::NotFinding,
-        Filter::Passed,
+        Filter::NotFailed,
     ];
 
     /// The stable code used as a metric label and in checkpoints.
@@ -34,7 +35,7 @@ impl Filter {
             Filter::NotAlert => "not_alert",
             Filter::BelowLevel => "below_level",
             Filter::NotFinding => "not_finding",
-            Filter::Passed => "passed",
+            Filter::NotFailed => "not_failed",
         }
     }
 

@@ -4,7 +4,13 @@
 //! names a reader, so a new format is a variant here and a reader beside
 //! the native one, with nothing downstream touched.
 
+mod tools;
+mod tooltime;
+
 use serde::{Deserialize, Serialize};
+
+pub use tools::{ToolOptions, type_keyword};
+pub use tooltime::parse_tool_time;
 
 use crate::event::{Event, Fields, Filter, Reject, parse_fields};
 
@@ -15,6 +21,41 @@ pub enum Format {
     /// The incident event of spec §2, one JSON object per message.
     #[default]
     Native,
+    /// Suricata EVE JSON (`event_type` `alert`).
+    SuricataEve,
+    /// Wazuh alerts (`alerts.json`).
+    Wazuh,
+    /// Elastic Common Schema alert documents (Elastic Security).
+    Ecs,
+    /// OCSF findings (Prowler, Security Hub, ...).
+    Ocsf,
+}
+
+impl Format {
+    /// Every format, for help texts and errors.
+    pub const ALL: [Format; 5] = [
+        Format::Native,
+        Format::SuricataEve,
+        Format::Wazuh,
+        Format::Ecs,
+        Format::Ocsf,
+    ];
+
+    /// The configuration name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::SuricataEve => "suricata-eve",
+            Format::Wazuh => "wazuh",
+            Format::Ecs => "ecs",
+            Format::Ocsf => "ocsf",
+        }
+    }
+
+    /// The format of this name.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
 }
 
 /// What a message is.
@@ -30,31 +71,37 @@ pub enum Decoded<'a> {
 
 /// Decodes messages of one format, within the configured size limit,
 /// reading only the optional fields the classification rules use.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     format: Format,
     max_bytes: usize,
     fields: Fields,
+    tools: ToolOptions,
 }
 
 impl Decoder {
-    pub fn new(format: Format, max_bytes: usize, fields: Fields) -> Decoder {
+    pub fn new(format: Format, max_bytes: usize, fields: Fields, tools: ToolOptions) -> Decoder {
         Decoder {
             format,
             max_bytes,
             fields,
+            tools,
         }
     }
 
     /// One message → its event, or why it is not one.
     #[inline]
     pub fn decode<'a>(&self, payload: &'a [u8]) -> Decoded<'a> {
-        let read = match self.format {
-            Format::Native => parse_fields(payload, self.max_bytes, self.fields),
-        };
-        match read {
-            Ok(e) => Decoded::Event(e),
-            Err(r) => Decoded::Invalid(r),
+        let (max, o) = (self.max_bytes, &self.tools);
+        match self.format {
+            Format::Native => match parse_fields(payload, max, self.fields) {
+                Ok(e) => Decoded::Event(e),
+                Err(r) => Decoded::Invalid(r),
+            },
+            Format::SuricataEve => tools::suricata(payload, max, o),
+            Format::Wazuh => tools::wazuh(payload, max, o),
+            Format::Ecs => tools::ecs(payload, max, o),
+            Format::Ocsf => tools::ocsf(payload, max, o),
         }
     }
 }
@@ -63,16 +110,23 @@ impl Decoder {
 mod tests {
     use super::*;
 
+    fn opts() -> ToolOptions {
+        ToolOptions {
+            wazuh_min_level: 7,
+            naive_zone: jiff::tz::TimeZone::UTC,
+        }
+    }
+
     #[test]
     fn the_configured_format_chooses_the_reader_and_the_limit_holds() {
-        let d = Decoder::new(Format::Native, 200, Fields::ALL);
+        let d = Decoder::new(Format::Native, 200, Fields::ALL, opts());
         let line = br#"{"id":"a-1","time":"2022-06-01T00:00:00Z","type":"phishing"}"#;
         let Decoded::Event(e) = d.decode(line) else {
             panic!("a native event");
         };
         assert_eq!(e.id, "a-1");
         assert_eq!(d.decode(b"not json"), Decoded::Invalid(Reject::NotJson));
-        let small = Decoder::new(Format::Native, 10, Fields::ALL);
+        let small = Decoder::new(Format::Native, 10, Fields::ALL, opts());
         assert_eq!(small.decode(line), Decoded::Invalid(Reject::TooLarge));
         let parsed: Format = serde_json::from_str("\"native\"").expect("a format name");
         assert_eq!(parsed, Format::Native);

@@ -1,0 +1,712 @@
+//! The formats SOC tools write, each mapped onto the native model (spec §2,
+//! "Other formats"; the mapping tables are in docs/formats.md): Suricata
+//! EVE, Wazuh alerts, Elastic (ECS) alert documents, OCSF findings.
+//!
+//! Each is read with serde_json into a borrowed struct of the fields the
+//! mapping uses (strings borrowed where they have no escapes); every field
+//! is read leniently ([`F`]: absent, of the expected type, or of another
+//! type), so a wrong type in a field the mapping does not need never drops
+//! an incident, and one in a field it needs is rejected with its reason.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, Visitor};
+
+use super::Decoded;
+use super::tooltime::{epoch_time, parse_tool_time};
+use crate::event::{Event, Filter, MAX_ID_BYTES, Reject, Severity, Target};
+
+/// Options of the tool formats.
+#[derive(Debug, Clone)]
+pub struct ToolOptions {
+    /// Wazuh alerts below this `rule.level` are filtered (`below_level`).
+    pub wazuh_min_level: i64,
+    /// The zone of a timestamp written without an offset.
+    pub naive_zone: TimeZone,
+}
+
+/// A field read leniently.
+#[derive(Debug, Default)]
+pub(super) enum F<T> {
+    #[default]
+    Absent,
+    Ok(T),
+    /// Present with another type.
+    Wrong,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for F<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum U<T> {
+            Ok(T),
+            Null(()),
+            Other(IgnoredAny),
+        }
+        Ok(match U::<T>::deserialize(d)? {
+            U::Ok(v) => F::Ok(v),
+            U::Null(()) => F::Absent,
+            U::Other(_) => F::Wrong,
+        })
+    }
+}
+
+impl<T> F<T> {
+    fn ok(self) -> Option<T> {
+        match self {
+            F::Ok(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn as_ref(&self) -> Option<&T> {
+        match self {
+            F::Ok(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A required field: absent is `missing`, another type is `wrong`.
+    fn need(self, wrong: Reject) -> Result<T, Reject> {
+        match self {
+            F::Ok(v) => Ok(v),
+            F::Absent => Err(Reject::MissingField),
+            F::Wrong => Err(wrong),
+        }
+    }
+
+    /// The first of two spellings of a field that is present.
+    fn or(self, other: F<T>) -> F<T> {
+        match self {
+            F::Absent => other,
+            s => s,
+        }
+    }
+}
+
+/// A JSON string, borrowed when it has no escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Size, UTF-8 and object checks shared by every tool format, then the
+/// document.
+fn document<'a, T: Deserialize<'a>>(payload: &'a [u8], max_bytes: usize) -> Result<T, Reject> {
+    if payload.is_empty() {
+        return Err(Reject::Empty);
+    }
+    if payload.len() > max_bytes {
+        return Err(Reject::TooLarge);
+    }
+    let text = simdutf8::basic::from_utf8(payload).map_err(|_| Reject::NotUtf8)?;
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(Reject::Empty);
+    }
+    if !trimmed.starts_with('{') {
+        return Err(match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) => Reject::NotObject,
+            Err(_) => Reject::NotJson,
+        });
+    }
+    // Every field is lenient: an error here is the JSON itself.
+    serde_json::from_str(text).map_err(|_| Reject::NotJson)
+}
+
+/// The type keyword of the native vocabulary that a tool's texts name, in
+/// this order (docs/formats.md): what the default classification rules
+/// match. `None`: the texts name none (the tool's own text is the type).
+pub fn type_keyword(texts: &[&str]) -> Option<&'static str> {
+    const TABLE: &[(&[&str], &str)] = &[
+        (&["phish"], "phishing"),
+        (&["deface"], "defacement"),
+        (
+            &["denial of service", "ddos", "dos attack", "flood"],
+            "ddos",
+        ),
+        (&["ransomware"], "ransomware"),
+        (
+            &[
+                "trojan", "malware", "virus", "backdoor", "botnet", "worm", "stealer", "eicar",
+            ],
+            "malware",
+        ),
+        (
+            &[
+                "sql injection",
+                "sql_injection",
+                "exploit",
+                "brute force",
+                "brute-force",
+                "authentication failures",
+                "privilege gain",
+                "web application attack",
+                "intrusion",
+                "unauthorized",
+                "attack",
+            ],
+            "intrusion",
+        ),
+    ];
+    let lower: Vec<String> = texts.iter().map(|t| t.to_lowercase()).collect();
+    TABLE
+        .iter()
+        .find(|(words, _)| lower.iter().any(|t| words.iter().any(|w| t.contains(w))))
+        .map(|(_, kind)| *kind)
+}
+
+/// An id within the native limit.
+fn checked_id(id: Cow<'_, str>) -> Result<Cow<'_, str>, Reject> {
+    if id.is_empty() || id.len() > MAX_ID_BYTES {
+        Err(Reject::BadId)
+    } else {
+        Ok(id)
+    }
+}
+
+fn event<'a>(
+    id: Cow<'a, str>,
+    time_ms: i64,
+    kind: Cow<'a, str>,
+    severity: Severity,
+    signature: Option<Cow<'a, str>>,
+    mitre: Option<Cow<'a, str>>,
+    tags: Vec<Cow<'a, str>>,
+) -> Result<Event<'a>, Reject> {
+    if kind.trim().is_empty() {
+        return Err(Reject::BadType);
+    }
+    Ok(Event {
+        id: checked_id(id)?,
+        time_ms,
+        kind,
+        severity,
+        target: Target::default(),
+        signature,
+        mitre,
+        tags,
+    })
+}
+
+fn decoded(r: Result<Event<'_>, Skip>) -> Decoded<'_> {
+    match r {
+        Ok(e) => Decoded::Event(e),
+        Err(Skip::Filtered(f)) => Decoded::Filtered(f),
+        Err(Skip::Invalid(r)) => Decoded::Invalid(r),
+    }
+}
+
+enum Skip {
+    Filtered(Filter),
+    Invalid(Reject),
+}
+
+impl From<Reject> for Skip {
+    fn from(r: Reject) -> Skip {
+        Skip::Invalid(r)
+    }
+}
+
+// ---------------------------------------------------------------- Suricata
+
+#[derive(Deserialize)]
+struct Eve<'a> {
+    #[serde(borrow, default)]
+    timestamp: F<Text<'a>>,
+    #[serde(borrow, default)]
+    event_type: F<Text<'a>>,
+    #[serde(default)]
+    flow_id: F<u64>,
+    #[serde(borrow, default)]
+    host: F<Text<'a>>,
+    #[serde(borrow, default)]
+    alert: F<EveAlert<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EveAlert<'a> {
+    #[serde(default)]
+    gid: F<u64>,
+    #[serde(default)]
+    signature_id: F<u64>,
+    #[serde(default)]
+    rev: F<u64>,
+    #[serde(borrow, default)]
+    signature: F<Text<'a>>,
+    #[serde(borrow, default)]
+    category: F<Text<'a>>,
+    #[serde(default)]
+    severity: F<i64>,
+    #[serde(borrow, default)]
+    metadata: F<EveMetadata<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EveMetadata<'a> {
+    #[serde(borrow, default)]
+    mitre_technique_id: F<Vec<Text<'a>>>,
+    #[serde(borrow, default)]
+    signature_severity: F<Vec<Text<'a>>>,
+}
+
+/// Suricata EVE: `event_type` `alert` only; the id is the sensor, flow,
+/// signature (gid, sid, rev) and event time, so a record delivered twice is
+/// one incident, and one signature firing again in a flow later is another.
+pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
+    decoded((|| {
+        let eve: Eve<'_> = document(payload, max_bytes)?;
+        let event_type = eve.event_type.need(Reject::BadType)?;
+        if event_type.as_str() != "alert" {
+            return Err(Skip::Filtered(Filter::NotAlert));
+        }
+        let ts = eve.timestamp.need(Reject::BadTime)?;
+        let time_ms = parse_tool_time(ts.as_str(), &o.naive_zone).ok_or(Reject::BadTime)?;
+        let alert = eve.alert.need(Reject::BadType)?;
+        let sid = alert.signature_id.need(Reject::BadId)?;
+        let host = eve.host.ok().map(|h| h.0).unwrap_or_default();
+        let id = format!(
+            "eve:{host}:{}:{}:{sid}:{}:{time_ms}",
+            eve.flow_id.ok().unwrap_or(0),
+            alert.gid.ok().unwrap_or(1),
+            alert.rev.ok().unwrap_or(0),
+        );
+        let signature = alert.signature.ok().map(|t| t.0);
+        let category = alert.category.ok().map(|t| t.0);
+        let texts: Vec<&str> = [category.as_deref(), signature.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let kind = match type_keyword(&texts) {
+            Some(k) => Cow::Borrowed(k),
+            None => category
+                .clone()
+                .or_else(|| signature.clone())
+                .ok_or(Reject::MissingField)?,
+        };
+        let metadata = alert.metadata.ok();
+        let critical = metadata
+            .as_ref()
+            .and_then(|m| m.signature_severity.as_ref())
+            .is_some_and(|s| {
+                s.iter()
+                    .any(|t| t.as_str().eq_ignore_ascii_case("critical"))
+            });
+        let severity = match alert.severity.ok() {
+            _ if critical => Severity::Critical,
+            Some(1) => Severity::High,
+            Some(2) => Severity::Medium,
+            Some(3..=255) => Severity::Low,
+            _ => Severity::Unknown,
+        };
+        let mitre = metadata
+            .and_then(|m| m.mitre_technique_id.ok())
+            .and_then(|v| v.into_iter().next())
+            .map(|t| t.0);
+        Ok(event(
+            Cow::Owned(id),
+            time_ms,
+            kind,
+            severity,
+            signature,
+            mitre,
+            Vec::new(),
+        )?)
+    })())
+}
+
+// ---------------------------------------------------------------- Wazuh
+
+#[derive(Deserialize)]
+struct Wazuh<'a> {
+    #[serde(borrow, default)]
+    timestamp: F<Text<'a>>,
+    #[serde(borrow, default)]
+    id: F<Text<'a>>,
+    #[serde(borrow, default)]
+    rule: F<WazuhRule<'a>>,
+    #[serde(borrow, default)]
+    agent: F<WazuhNamed<'a>>,
+    #[serde(borrow, default)]
+    manager: F<WazuhNamed<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WazuhRule<'a> {
+    #[serde(default)]
+    level: F<i64>,
+    #[serde(borrow, default)]
+    id: F<Text<'a>>,
+    #[serde(borrow, default)]
+    description: F<Text<'a>>,
+    #[serde(borrow, default)]
+    groups: F<Vec<Text<'a>>>,
+    #[serde(borrow, default)]
+    mitre: F<WazuhMitre<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WazuhMitre<'a> {
+    #[serde(borrow, default)]
+    id: F<Vec<Text<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct WazuhNamed<'a> {
+    #[serde(borrow, default)]
+    id: F<Text<'a>>,
+    #[serde(borrow, default)]
+    name: F<Text<'a>>,
+}
+
+/// Wazuh alerts: `rule.level` at or above the configured minimum; the id
+/// is the manager's alert id (`<epoch>.<offset>`, unique per manager), or,
+/// where an alert has none, the agent, rule and event time.
+pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
+    decoded((|| {
+        let w: Wazuh<'_> = document(payload, max_bytes)?;
+        let rule = w.rule.need(Reject::BadType)?;
+        let level = rule.level.need(Reject::BadType)?;
+        if level < o.wazuh_min_level {
+            return Err(Skip::Filtered(Filter::BelowLevel));
+        }
+        let ts = w.timestamp.need(Reject::BadTime)?;
+        let time_ms = parse_tool_time(ts.as_str(), &o.naive_zone).ok_or(Reject::BadTime)?;
+        let id = match w.id {
+            F::Ok(id) => {
+                let manager = w
+                    .manager
+                    .ok()
+                    .and_then(|m| m.name.ok())
+                    .map(|t| t.0)
+                    .unwrap_or_default();
+                format!("wazuh:{manager}:{}", id.as_str())
+            }
+            F::Wrong => return Err(Reject::BadId.into()),
+            F::Absent => {
+                let agent = w
+                    .agent
+                    .ok()
+                    .and_then(|a| a.id.ok())
+                    .map(|t| t.0)
+                    .unwrap_or_default();
+                let rid = rule.id.as_ref().map(Text::as_str).unwrap_or_default();
+                format!("wazuh:{agent}:{rid}:{time_ms}")
+            }
+        };
+        let description = rule.description.ok().map(|t| t.0);
+        let groups: Vec<Cow<'_, str>> = rule
+            .groups
+            .ok()
+            .map(|g| g.into_iter().map(|t| t.0).collect())
+            .unwrap_or_default();
+        let mut texts: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
+        texts.extend(description.as_deref());
+        let kind = match type_keyword(&texts) {
+            Some(k) => Cow::Borrowed(k),
+            None => groups
+                .last()
+                .cloned()
+                .or_else(|| description.clone())
+                .ok_or(Reject::MissingField)?,
+        };
+        let severity = match level {
+            0..=6 => Severity::Low,
+            7..=11 => Severity::Medium,
+            12..=14 => Severity::High,
+            15 => Severity::Critical,
+            _ => Severity::Unknown,
+        };
+        let mitre = rule
+            .mitre
+            .ok()
+            .and_then(|m| m.id.ok())
+            .and_then(|v| v.into_iter().next())
+            .map(|t| t.0);
+        Ok(event(
+            Cow::Owned(id),
+            time_ms,
+            kind,
+            severity,
+            description,
+            mitre,
+            groups,
+        )?)
+    })())
+}
+
+// ---------------------------------------------------------------- ECS
+
+/// An ECS alert: flat dotted keys (as Kibana stores alerts) or nested
+/// objects, the flat one first.
+#[derive(Deserialize)]
+struct Ecs<'a> {
+    #[serde(rename = "@timestamp", borrow, default)]
+    timestamp: F<Text<'a>>,
+    #[serde(rename = "event.kind", borrow, default)]
+    event_kind: F<Text<'a>>,
+    #[serde(rename = "event.id", borrow, default)]
+    event_id: F<Text<'a>>,
+    #[serde(rename = "event.severity", default)]
+    event_severity: F<i64>,
+    #[serde(rename = "event.category", borrow, default)]
+    event_category: F<Vec<Text<'a>>>,
+    #[serde(rename = "kibana.alert.original_event.category", borrow, default)]
+    original_category: F<Vec<Text<'a>>>,
+    #[serde(borrow, default)]
+    event: F<EcsEvent<'a>>,
+    #[serde(rename = "kibana.alert.uuid", borrow, default)]
+    alert_uuid: F<Text<'a>>,
+    #[serde(rename = "kibana.alert.severity", borrow, default)]
+    alert_severity: F<Text<'a>>,
+    #[serde(rename = "kibana.alert.rule.name", borrow, default)]
+    alert_rule_name: F<Text<'a>>,
+    #[serde(rename = "rule.name", borrow, default)]
+    rule_name: F<Text<'a>>,
+    #[serde(borrow, default)]
+    rule: F<EcsRule<'a>>,
+    #[serde(borrow, default)]
+    threat: F<Vec<EcsThreat<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct EcsEvent<'a> {
+    #[serde(borrow, default)]
+    kind: F<Text<'a>>,
+    #[serde(borrow, default)]
+    id: F<Text<'a>>,
+    #[serde(default)]
+    severity: F<i64>,
+    #[serde(borrow, default)]
+    category: F<Vec<Text<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct EcsRule<'a> {
+    #[serde(borrow, default)]
+    name: F<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EcsThreat<'a> {
+    #[serde(borrow, default)]
+    technique: F<Vec<EcsTechnique<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct EcsTechnique<'a> {
+    #[serde(borrow, default)]
+    id: F<Text<'a>>,
+    #[serde(borrow, default)]
+    name: F<Text<'a>>,
+}
+
+/// ECS alert documents: `event.kind` `alert` or `signal`; the id is
+/// `kibana.alert.uuid`, else `event.id`.
+pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
+    decoded((|| {
+        let d: Ecs<'_> = document(payload, max_bytes)?;
+        let (nested_kind, nested_id, nested_severity, nested_category) = match d.event {
+            F::Ok(e) => (e.kind, e.id, e.severity, e.category),
+            _ => (F::Absent, F::Absent, F::Absent, F::Absent),
+        };
+        let kind = d.event_kind.or(nested_kind).need(Reject::BadType)?;
+        if !matches!(kind.as_str(), "alert" | "signal") {
+            return Err(Skip::Filtered(Filter::NotAlert));
+        }
+        let ts = d.timestamp.need(Reject::BadTime)?;
+        let time_ms = parse_tool_time(ts.as_str(), &o.naive_zone).ok_or(Reject::BadTime)?;
+        let id = d
+            .alert_uuid
+            .or(d.event_id)
+            .or(nested_id)
+            .need(Reject::BadId)?
+            .0;
+        let rule_name = d
+            .alert_rule_name
+            .or(d.rule_name)
+            .or(d.rule.ok().map_or(F::Absent, |r| r.name))
+            .ok()
+            .map(|t| t.0);
+        let techniques: Vec<EcsTechnique<'_>> = d
+            .threat
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.technique.ok())
+            .flatten()
+            .collect();
+        let categories: Vec<Text<'_>> = d
+            .event_category
+            .or(nested_category)
+            .or(d.original_category)
+            .ok()
+            .unwrap_or_default();
+        let mut texts: Vec<&str> = techniques
+            .iter()
+            .filter_map(|t| t.name.as_ref().map(Text::as_str))
+            .collect();
+        texts.extend(rule_name.as_deref());
+        texts.extend(categories.iter().map(Text::as_str));
+        let type_text = match type_keyword(&texts) {
+            Some(k) => Cow::Borrowed(k),
+            None => rule_name.clone().ok_or(Reject::MissingField)?,
+        };
+        let severity = match d.alert_severity.ok() {
+            Some(s) => Severity::from_name(s.as_str()),
+            None => match d.event_severity.or(nested_severity).ok() {
+                Some(n) if n <= 21 => Severity::Low,
+                Some(n) if n <= 47 => Severity::Medium,
+                Some(n) if n <= 73 => Severity::High,
+                Some(n) if n <= 100 => Severity::Critical,
+                _ => Severity::Unknown,
+            },
+        };
+        let mitre = techniques.into_iter().find_map(|t| t.id.ok()).map(|t| t.0);
+        Ok(event(
+            id,
+            time_ms,
+            type_text,
+            severity,
+            rule_name,
+            mitre,
+            Vec::new(),
+        )?)
+    })())
+}
+
+// ---------------------------------------------------------------- OCSF
+
+#[derive(Deserialize)]
+struct Ocsf<'a> {
+    #[serde(default)]
+    class_uid: F<i64>,
+    #[serde(default)]
+    time: F<i64>,
+    #[serde(default)]
+    severity_id: F<i64>,
+    #[serde(borrow, default)]
+    status_code: F<Text<'a>>,
+    #[serde(borrow, default)]
+    class_name: F<Text<'a>>,
+    #[serde(borrow, default)]
+    finding_info: F<OcsfFinding<'a>>,
+}
+
+#[derive(Deserialize)]
+struct OcsfFinding<'a> {
+    #[serde(borrow, default)]
+    uid: F<Text<'a>>,
+    #[serde(borrow, default)]
+    title: F<Text<'a>>,
+    #[serde(borrow, default)]
+    types: F<Vec<Text<'a>>>,
+    #[serde(borrow, default)]
+    attacks: F<Vec<OcsfAttack<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct OcsfAttack<'a> {
+    #[serde(borrow, default)]
+    technique: F<OcsfTechnique<'a>>,
+}
+
+#[derive(Deserialize)]
+struct OcsfTechnique<'a> {
+    #[serde(borrow, default)]
+    uid: F<Text<'a>>,
+    #[serde(borrow, default)]
+    name: F<Text<'a>>,
+}
+
+/// OCSF finding classes (category 2, Findings): 2001 Security, 2002
+/// Vulnerability, 2003 Compliance, 2004 Detection, 2005 Incident, 2006
+/// Data Security, 2007 Application Security Posture.
+const FINDING_CLASSES: std::ops::RangeInclusive<i64> = 2001..=2007;
+
+/// OCSF findings: a finding class, and not a check that passed; the id is
+/// `finding_info.uid`, the time `time` (epoch ms, or seconds as Prowler
+/// writes it).
+pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, _o: &ToolOptions) -> Decoded<'a> {
+    decoded((|| {
+        let d: Ocsf<'_> = document(payload, max_bytes)?;
+        let class = d.class_uid.need(Reject::BadType)?;
+        if !FINDING_CLASSES.contains(&class) {
+            return Err(Skip::Filtered(Filter::NotFinding));
+        }
+        if let Some(status) = d.status_code.as_ref()
+            && !status.as_str().eq_ignore_ascii_case("fail")
+        {
+            return Err(Skip::Filtered(Filter::NotFailed));
+        }
+        let time_ms = epoch_time(d.time.need(Reject::BadTime)?).ok_or(Reject::BadTime)?;
+        let info = d.finding_info.need(Reject::BadId)?;
+        let id = info.uid.need(Reject::BadId)?.0;
+        let title = info.title.ok().map(|t| t.0);
+        let types: Vec<Cow<'_, str>> = info
+            .types
+            .ok()
+            .map(|v| v.into_iter().map(|t| t.0).collect())
+            .unwrap_or_default();
+        let techniques: Vec<OcsfTechnique<'_>> = info
+            .attacks
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.technique.ok())
+            .collect();
+        let mut texts: Vec<&str> = techniques
+            .iter()
+            .filter_map(|t| t.name.as_ref().map(Text::as_str))
+            .collect();
+        texts.extend(title.as_deref());
+        texts.extend(types.iter().map(|t| t.as_ref()));
+        let kind = match type_keyword(&texts) {
+            Some(k) => Cow::Borrowed(k),
+            None => types
+                .first()
+                .cloned()
+                .or_else(|| d.class_name.ok().map(|t| t.0))
+                .ok_or(Reject::MissingField)?,
+        };
+        let severity = match d.severity_id.ok() {
+            Some(1 | 2) => Severity::Low,
+            Some(3) => Severity::Medium,
+            Some(4) => Severity::High,
+            Some(5 | 6) => Severity::Critical,
+            _ => Severity::Unknown,
+        };
+        let mitre = techniques.into_iter().find_map(|t| t.uid.ok()).map(|t| t.0);
+        Ok(event(id, time_ms, kind, severity, title, mitre, types)?)
+    })())
+}
