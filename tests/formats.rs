@@ -96,58 +96,67 @@ fn check(format: Format, dir: &str) -> String {
     out
 }
 
+/// Checks the golden file of a format, and that its real and written
+/// events reach each of `categories` and each filter of `filters`.
+fn maps(format: Format, dir: &str, categories: &[&str], filters: &[&str]) -> String {
+    let out = check(format, dir);
+    for c in categories {
+        assert!(
+            out.contains(&format!("incident {c}:")),
+            "{}: {c}",
+            format.name()
+        );
+    }
+    for f in filters {
+        assert!(
+            out.contains(&format!("filtered: {f}")),
+            "{}: {f}",
+            format.name()
+        );
+    }
+    out
+}
+
+const ALL: &[&str] = &[
+    "malware",
+    "phishing",
+    "deface",
+    "ddos",
+    "intrusion",
+    "other",
+];
+
 #[test]
 fn suricata_eve_samples_map_or_are_filtered() {
-    let out = check(Format::SuricataEve, "suricata");
-    assert!(out.contains("filtered: not_alert"));
-    for c in [
-        "malware",
-        "phishing",
-        "deface",
-        "ddos",
-        "intrusion",
-        "other",
-    ] {
-        assert!(out.contains(&format!("incident {c}:")), "{c}");
-    }
+    maps(Format::SuricataEve, "suricata", ALL, &["not_alert"]);
 }
 
 #[test]
 fn wazuh_samples_map_or_are_filtered() {
-    let out = check(Format::Wazuh, "wazuh");
-    assert!(out.contains("filtered: below_level"));
-    for c in [
-        "malware",
-        "phishing",
-        "deface",
-        "ddos",
-        "intrusion",
-        "other",
-    ] {
-        assert!(out.contains(&format!("incident {c}:")), "{c}");
-    }
+    maps(Format::Wazuh, "wazuh", ALL, &["below_level"]);
 }
 
 #[test]
 fn ecs_samples_map_or_are_filtered() {
-    let out = check(Format::Ecs, "ecs");
-    assert!(out.contains("filtered: not_alert"));
+    let out = maps(
+        Format::Ecs,
+        "ecs",
+        &["malware", "phishing", "deface", "ddos"],
+        &["not_alert"],
+    );
     // The real alert: an endpoint malware detection (event categories
     // malware, intrusion_detection).
     assert!(out.contains("rfc0031-example-alert.compacted.jsonl:1: incident malware:"));
-    for c in ["malware", "phishing", "deface", "ddos"] {
-        assert!(out.contains(&format!("incident {c}:")), "{c}");
-    }
 }
 
 #[test]
 fn ocsf_samples_map_or_are_filtered() {
-    let out = check(Format::Ocsf, "ocsf");
-    assert!(out.contains("filtered: not_failed"));
-    assert!(out.contains("filtered: not_finding"));
-    for c in ["phishing", "deface", "ddos", "other"] {
-        assert!(out.contains(&format!("incident {c}:")), "{c}");
-    }
+    maps(
+        Format::Ocsf,
+        "ocsf",
+        &["phishing", "deface", "ddos", "other"],
+        &["not_failed", "not_finding"],
+    );
 }
 
 /// Bad input of each format: truncated, wrong types, missing required

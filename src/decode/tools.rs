@@ -240,43 +240,32 @@ impl From<Reject> for Skip {
 
 // ---------------------------------------------------------------- Suricata
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct Eve<'a> {
-    #[serde(borrow, default)]
     timestamp: F<Text<'a>>,
-    #[serde(borrow, default)]
     event_type: F<Text<'a>>,
-    #[serde(default)]
     flow_id: F<u64>,
-    #[serde(borrow, default)]
     host: F<Text<'a>>,
-    #[serde(borrow, default)]
     alert: F<EveAlert<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct EveAlert<'a> {
-    #[serde(default)]
     gid: F<u64>,
-    #[serde(default)]
     signature_id: F<u64>,
-    #[serde(default)]
     rev: F<u64>,
-    #[serde(borrow, default)]
     signature: F<Text<'a>>,
-    #[serde(borrow, default)]
     category: F<Text<'a>>,
-    #[serde(default)]
     severity: F<i64>,
-    #[serde(borrow, default)]
     metadata: F<EveMetadata<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct EveMetadata<'a> {
-    #[serde(borrow, default)]
     mitre_technique_id: F<Vec<Text<'a>>>,
-    #[serde(borrow, default)]
     signature_severity: F<Vec<Text<'a>>>,
 }
 
@@ -347,45 +336,36 @@ pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Dec
 
 // ---------------------------------------------------------------- Wazuh
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct Wazuh<'a> {
-    #[serde(borrow, default)]
     timestamp: F<Text<'a>>,
-    #[serde(borrow, default)]
     id: F<Text<'a>>,
-    #[serde(borrow, default)]
     rule: F<WazuhRule<'a>>,
-    #[serde(borrow, default)]
     agent: F<WazuhNamed<'a>>,
-    #[serde(borrow, default)]
     manager: F<WazuhNamed<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct WazuhRule<'a> {
-    #[serde(default)]
     level: F<i64>,
-    #[serde(borrow, default)]
     id: F<Text<'a>>,
-    #[serde(borrow, default)]
     description: F<Text<'a>>,
-    #[serde(borrow, default)]
     groups: F<Vec<Text<'a>>>,
-    #[serde(borrow, default)]
     mitre: F<WazuhMitre<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct WazuhMitre<'a> {
-    #[serde(borrow, default)]
     id: F<Vec<Text<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct WazuhNamed<'a> {
-    #[serde(borrow, default)]
     id: F<Text<'a>>,
-    #[serde(borrow, default)]
     name: F<Text<'a>>,
 }
 
@@ -469,65 +449,59 @@ pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decode
 
 /// An ECS alert: flat dotted keys (as Kibana stores alerts) or nested
 /// objects, the flat one first.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct Ecs<'a> {
-    #[serde(rename = "@timestamp", borrow, default)]
+    #[serde(rename = "@timestamp")]
     timestamp: F<Text<'a>>,
-    #[serde(rename = "event.kind", borrow, default)]
+    #[serde(rename = "event.kind")]
     event_kind: F<Text<'a>>,
-    #[serde(rename = "event.id", borrow, default)]
+    #[serde(rename = "event.id")]
     event_id: F<Text<'a>>,
-    #[serde(rename = "event.severity", default)]
+    #[serde(rename = "event.severity")]
     event_severity: F<i64>,
-    #[serde(rename = "event.category", borrow, default)]
+    #[serde(rename = "event.category")]
     event_category: F<Vec<Text<'a>>>,
-    #[serde(rename = "kibana.alert.original_event.category", borrow, default)]
+    #[serde(rename = "kibana.alert.original_event.category")]
     original_category: F<Vec<Text<'a>>>,
-    #[serde(borrow, default)]
     event: F<EcsEvent<'a>>,
-    #[serde(rename = "kibana.alert.uuid", borrow, default)]
+    #[serde(rename = "kibana.alert.uuid")]
     alert_uuid: F<Text<'a>>,
-    #[serde(rename = "kibana.alert.severity", borrow, default)]
+    #[serde(rename = "kibana.alert.severity")]
     alert_severity: F<Text<'a>>,
-    #[serde(rename = "kibana.alert.rule.name", borrow, default)]
+    #[serde(rename = "kibana.alert.rule.name")]
     alert_rule_name: F<Text<'a>>,
-    #[serde(rename = "rule.name", borrow, default)]
+    #[serde(rename = "rule.name")]
     rule_name: F<Text<'a>>,
-    #[serde(borrow, default)]
     rule: F<EcsRule<'a>>,
-    #[serde(borrow, default)]
     threat: F<Vec<EcsThreat<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct EcsEvent<'a> {
-    #[serde(borrow, default)]
     kind: F<Text<'a>>,
-    #[serde(borrow, default)]
     id: F<Text<'a>>,
-    #[serde(default)]
     severity: F<i64>,
-    #[serde(borrow, default)]
     category: F<Vec<Text<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct EcsRule<'a> {
-    #[serde(borrow, default)]
     name: F<Text<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct EcsThreat<'a> {
-    #[serde(borrow, default)]
     technique: F<Vec<EcsTechnique<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct EcsTechnique<'a> {
-    #[serde(borrow, default)]
     id: F<Text<'a>>,
-    #[serde(borrow, default)]
     name: F<Text<'a>>,
 }
 
@@ -607,45 +581,36 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
 
 // ---------------------------------------------------------------- OCSF
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct Ocsf<'a> {
-    #[serde(default)]
     class_uid: F<i64>,
-    #[serde(default)]
     time: F<i64>,
-    #[serde(default)]
     severity_id: F<i64>,
-    #[serde(borrow, default)]
     status_code: F<Text<'a>>,
-    #[serde(borrow, default)]
     class_name: F<Text<'a>>,
-    #[serde(borrow, default)]
     finding_info: F<OcsfFinding<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct OcsfFinding<'a> {
-    #[serde(borrow, default)]
     uid: F<Text<'a>>,
-    #[serde(borrow, default)]
     title: F<Text<'a>>,
-    #[serde(borrow, default)]
     types: F<Vec<Text<'a>>>,
-    #[serde(borrow, default)]
     attacks: F<Vec<OcsfAttack<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct OcsfAttack<'a> {
-    #[serde(borrow, default)]
     technique: F<OcsfTechnique<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
 struct OcsfTechnique<'a> {
-    #[serde(borrow, default)]
     uid: F<Text<'a>>,
-    #[serde(borrow, default)]
     name: F<Text<'a>>,
 }
 
