@@ -84,6 +84,10 @@ enum Command {
         /// ncsc-2022 (the published figures) or live (a realistic mix up to now).
         #[arg(long, default_value = "ncsc-2022")]
         scenario: Scenario,
+        /// Write the events as this tool writes them: native, suricata-eve,
+        /// wazuh, ecs or ocsf (docs/formats.md).
+        #[arg(long, default_value = "native", value_parser = parse_format)]
+        format: incident_monitor::decode::Format,
         /// Number of events (live scenario).
         #[arg(long)]
         count: Option<u64>,
@@ -223,6 +227,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
         }
         Command::Generate {
             scenario,
+            format,
             count,
             rate,
             seed,
@@ -231,6 +236,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
         } => {
             let args = GenerateArgs {
                 scenario,
+                format,
                 count,
                 rate,
                 seed,

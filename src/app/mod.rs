@@ -299,12 +299,24 @@ type Lines = Box<dyn Iterator<Item = String>>;
 #[derive(Debug, Clone)]
 pub struct GenerateArgs {
     pub scenario: Scenario,
+    /// The format written (`native`, or a tool's).
+    pub format: crate::decode::Format,
     pub count: Option<u64>,
     pub rate: Option<f64>,
     pub seed: u64,
 }
 
 impl GenerateArgs {
+    /// Writes native lines in the chosen format, classified by the default
+    /// rules (whose categories the written texts carry).
+    fn writer(&self) -> Result<crate::generate::FormatWriter, AppError> {
+        let settings = Config::default().validate()?;
+        Ok(crate::generate::FormatWriter::new(
+            self.format,
+            settings.classifier,
+        ))
+    }
+
     /// The scenario's lines and how many there are, after checking the
     /// flags that shape it.
     fn lines(&self) -> Result<(Lines, u64), AppError> {
@@ -347,6 +359,8 @@ impl GenerateArgs {
 /// `generate`: writes a scenario as JSONL to stdout.
 pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
     let (lines, _) = args.lines()?;
+    let writer = args.writer()?;
+    let lines = lines.map(move |l| writer.write(&l));
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     write_lines(lines, &mut out, args.rate).map_err(AppError::io("cannot write to stdout"))
 }
@@ -361,6 +375,7 @@ pub fn generate_to_kafka(
 ) -> Result<u64, AppError> {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let (lines, total) = args.lines()?;
+    let writer = args.writer()?;
     let mut shown = Progress::new(progress, "generate --brokers", Unit::Messages);
     // Produced and acknowledged (no longer in flight).
     let snapshot = |n: u64, producer: &BaseProducer| {
@@ -387,9 +402,11 @@ pub fn generate_to_kafka(
         {
             producer.poll(wait);
         }
+        // Keyed by the native id, whatever the format written.
+        let written = writer.write(&line);
         let mut rec = BaseRecord::to(topic)
             .key(incident_id(&line).unwrap_or(""))
-            .payload(line.as_str());
+            .payload(written.as_str());
         loop {
             match producer.send(rec) {
                 Ok(()) => break,

@@ -10,6 +10,7 @@
 //!   with occasional spikes; the benchmark and demo stream.
 
 mod event;
+mod formats;
 mod live;
 mod ncsc;
 mod rng;
@@ -19,6 +20,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 pub use event::{EventSpec, write_event};
+pub use formats::FormatWriter;
 pub use live::LiveStream;
 pub use ncsc::{NCSC_TIMEZONE, PUBLISHED, ncsc_2022};
 pub use rng::Rng;
