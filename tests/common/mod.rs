@@ -104,6 +104,16 @@ pub fn run_stdin(input: &[u8], args: &[&str]) -> Output {
     out
 }
 
+/// `run --input -` over `input` with `args`, which must succeed.
+pub fn run_stdin_ok(input: &[u8], args: &[&str]) {
+    let out = run_stdin(input, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Merged ledger and summed counters of a state directory.
 pub fn state_of(dir: &Path) -> (MergedState, Outcomes) {
     let store = StateStore::new(dir);
