@@ -119,5 +119,44 @@ fn bench(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, bench);
+/// The whole per-event path (decode, classify, dedup, windows, months) of
+/// the same incidents in each input format (`generate --format`), native
+/// first as the reference of the same run.
+fn per_format(c: &mut Criterion) {
+    use incident_monitor::decode::Format;
+    use incident_monitor::generate::FormatWriter;
+    let native = events();
+    let wall = incident_monitor::clock::wall_now_ms();
+    let mut g = c.benchmark_group("per_format");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.sample_size(20);
+    for format in Format::ALL {
+        let mut cfg = Config::default();
+        cfg.events.format = format;
+        let settings = cfg.validate().expect("default config is valid");
+        let writer = FormatWriter::new(format, settings.classifier.clone());
+        let lines: Vec<String> = native.iter().map(|l| writer.write(l)).collect();
+        let mean = lines.iter().map(String::len).sum::<usize>() / lines.len();
+        eprintln!("{}: mean {mean} bytes", format.name());
+        g.bench_function(format.name(), |b| {
+            b.iter_batched(
+                || {
+                    let engine = Engine::new(settings.clone());
+                    let st = engine.new_partition(PartitionKey::input());
+                    (engine, st)
+                },
+                |(mut engine, mut st)| {
+                    for l in &lines {
+                        black_box(engine.apply(&mut st, black_box(l.as_bytes()), wall));
+                    }
+                    st
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, per_format);
 criterion_main!(benches);

@@ -390,3 +390,22 @@ fn ncsc_2022_in_each_format_gives_the_published_figures() {
         }
     }
 }
+
+/// Fields the mapping does not need may have any type, and a list item of
+/// another type is skipped: the incident still counts.
+#[test]
+fn wrong_types_where_the_mapping_does_not_need_them_drop_nothing() {
+    let (d, s) = decoder(Format::Wazuh);
+    let line = br#"{"timestamp":"2023-07-26T09:21:07.928+0000","id":"1.2","agent":"not-an-object","manager":[1],"rule":{"level":9,"description":7,"groups":["web",5,{"x":1},"sql_injection"],"mitre":"T1190"}}"#;
+    assert_eq!(
+        describe(&d, &s, line),
+        r#"incident intrusion: id=wazuh::1.2 time=2023-07-26T09:21:07.928Z type="intrusion" severity=medium signature="" mitre="" tags=["web", "sql_injection"]"#
+    );
+    let (d, s) = decoder(Format::SuricataEve);
+    let line = br#"{"timestamp":"2023-09-18T06:13:41.5+0000","event_type":"alert","flow_id":-3,"host":{"n":1},"alert":{"signature_id":2045001,"rev":"one","signature":"ET MALWARE x","category":null,"severity":1.5,"metadata":[]}}"#;
+    assert!(
+        describe(&d, &s, line).starts_with("incident malware: id=eve::0:1:2045001:0:"),
+        "{}",
+        describe(&d, &s, line)
+    );
+}

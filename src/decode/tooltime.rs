@@ -23,8 +23,19 @@ pub fn parse_tool_time(s: &str, naive: &TimeZone) -> Option<EpochMillis> {
             && o[1..].iter().all(u8::is_ascii_digit)
             && head.as_bytes().last().is_some_and(u8::is_ascii_digit)
         {
-            let fixed = format!("{head}{}:{}", &off[..3], &off[3..]);
-            return parse_rfc3339(&fixed);
+            // `head` + `±hh:mm`, on the stack.
+            let mut buf = [0u8; 64];
+            let n = head.len();
+            if n + 6 > buf.len() {
+                return None;
+            }
+            buf[..n].copy_from_slice(head.as_bytes());
+            buf[n..n + 3].copy_from_slice(&o[..3]);
+            buf[n + 3] = b':';
+            buf[n + 4..n + 6].copy_from_slice(&o[3..]);
+            return std::str::from_utf8(&buf[..n + 6])
+                .ok()
+                .and_then(parse_rfc3339);
         }
     }
     // No offset at all: a civil date-time in the configured zone. It must
