@@ -63,22 +63,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    g.bench_function("full_path", |b| {
-        b.iter_batched(
-            || {
-                let engine = Engine::new(settings.clone());
-                let st = engine.new_partition(PartitionKey::input());
-                (engine, st)
-            },
-            |(mut engine, mut st)| {
-                for l in &lines {
-                    black_box(engine.apply(&mut st, black_box(l.as_bytes()), wall));
-                }
-                st
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    g.bench_function("full_path", |b| full_path(b, &settings, &lines, wall));
 
     // The one apply path every source takes: batches of 2,048 messages
     // (a file reader's) through `Monitor::apply` (prepare the batch, then
@@ -119,6 +104,29 @@ fn bench(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every line through `Engine::apply` on one partition's fresh state.
+fn full_path(
+    b: &mut criterion::Bencher<'_>,
+    settings: &incident_monitor::config::Settings,
+    lines: &[String],
+    wall: i64,
+) {
+    b.iter_batched(
+        || {
+            let engine = Engine::new(settings.clone());
+            let st = engine.new_partition(PartitionKey::input());
+            (engine, st)
+        },
+        |(mut engine, mut st)| {
+            for l in lines {
+                black_box(engine.apply(&mut st, black_box(l.as_bytes()), wall));
+            }
+            st
+        },
+        BatchSize::PerIteration,
+    )
+}
+
 /// The whole per-event path (decode, classify, dedup, windows, months) of
 /// the same incidents in each input format (`generate --format`), native
 /// first as the reference of the same run.
@@ -138,22 +146,7 @@ fn per_format(c: &mut Criterion) {
         let lines: Vec<String> = native.iter().map(|l| writer.write(l)).collect();
         let mean = lines.iter().map(String::len).sum::<usize>() / lines.len();
         eprintln!("{}: mean {mean} bytes", format.name());
-        g.bench_function(format.name(), |b| {
-            b.iter_batched(
-                || {
-                    let engine = Engine::new(settings.clone());
-                    let st = engine.new_partition(PartitionKey::input());
-                    (engine, st)
-                },
-                |(mut engine, mut st)| {
-                    for l in &lines {
-                        black_box(engine.apply(&mut st, black_box(l.as_bytes()), wall));
-                    }
-                    st
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        g.bench_function(format.name(), |b| full_path(b, &settings, &lines, wall));
     }
     g.finish();
 }
