@@ -409,3 +409,69 @@ fn wrong_types_where_the_mapping_does_not_need_them_drop_nothing() {
         describe(&d, &s, line)
     );
 }
+
+/// A custom mapping reads any JSON source end to end; `check-config`
+/// refuses one that lacks a required path, naming it.
+#[test]
+fn a_custom_mapping_counts_any_json_and_is_checked() {
+    let dir = TempDir::new("fmt-custom");
+    let cfg = dir.path("custom.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[events]
+format = "custom"
+[events.mapping]
+id = "/alert/uuid"
+time = "detected_at"
+type = "/alert/kind"
+severity = "/alert/priority"
+severity_map = { "P1" = "critical", "P2" = "high", "P3" = "medium" }
+filter_field = "/state"
+filter_values = ["open"]
+"#,
+    )
+    .unwrap();
+    let out = ok(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+    assert!(out.contains("config OK"), "{out}");
+    let input = br#"{"state":"open","detected_at":"2024-03-11T08:15:02+0700","alert":{"uuid":"a-1","kind":"phishing","priority":"P1"}}
+{"state":"open","detected_at":"2024-03-11T08:16:02+0700","alert":{"uuid":"a-1","kind":"phishing","priority":"P1"}}
+{"state":"closed","detected_at":"2024-03-11T08:17:02+0700","alert":{"uuid":"a-2","kind":"ddos"}}
+{"state":"open","detected_at":1710120000,"alert":{"uuid":"a-3","kind":"malware","priority":"P3"}}
+{"state":"open","alert":{"uuid":"a-4","kind":"malware"}}
+"#;
+    let state = dir.path("state");
+    run_stdin_ok(
+        input,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    let (merged, o) = state_of(&state);
+    assert_eq!((o.accepted, o.duplicate), (2, 1));
+    assert_eq!(o.filtered_total(), 1);
+    assert_eq!(o.invalid[Reject::MissingField.index()], 1);
+    let m: incident_monitor::calendar::YearMonth = "2024-03".parse().unwrap();
+    let phishing = merged
+        .ledger
+        .categories()
+        .iter()
+        .position(|c| c == "phishing")
+        .unwrap();
+    assert_eq!(merged.ledger.category_total(m, phishing), 1);
+
+    std::fs::write(
+        &cfg,
+        "[events]\nformat = \"custom\"\n[events.mapping]\nid = \"/id\"\ntime = \"/t\"\n",
+    )
+    .unwrap();
+    let out = fails(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("events.mapping.type"));
+    std::fs::write(&cfg, "[events.mapping]\nid = \"/id\"\n").unwrap();
+    let out = fails(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("format = \"custom\""));
+}

@@ -310,6 +310,11 @@ impl GenerateArgs {
     /// Writes native lines in the chosen format, classified by the default
     /// rules (whose categories the written texts carry).
     fn writer(&self) -> Result<crate::generate::FormatWriter, AppError> {
+        if self.format == crate::decode::Format::Custom {
+            return Err(AppError::Usage(
+                "generate --format custom: a custom mapping reads a source of yours; generate writes native, suricata-eve, wazuh, ecs or ocsf".into(),
+            ));
+        }
         let settings = Config::default().validate()?;
         Ok(crate::generate::FormatWriter::new(
             self.format,

@@ -158,9 +158,23 @@ impl Config {
                 ),
             )
         })?;
+        let mapping = match self.events.format {
+            crate::decode::Format::Custom => Some(Arc::new(
+                crate::decode::Mapping::compile(&self.events.mapping)
+                    .map_err(|(field, m)| invalid(field, m))?,
+            )),
+            _ if self.events.mapping != crate::decode::MappingConfig::default() => {
+                return Err(invalid(
+                    "events.mapping",
+                    "is used only with format = \"custom\"",
+                ));
+            }
+            _ => None,
+        };
         Ok(Settings {
             tz,
             naive_zone,
+            mapping,
             classifier: Arc::new(classifier),
             sectors: sectors.into(),
             config: Arc::new(self),
@@ -350,6 +364,8 @@ pub struct Settings {
     pub tz: jiff::tz::TimeZone,
     /// The zone of a tool's timestamp without an offset.
     pub naive_zone: jiff::tz::TimeZone,
+    /// The compiled `[events.mapping]` (`format = "custom"`).
+    pub mapping: Option<Arc<crate::decode::Mapping>>,
     /// Compiled classification rules.
     pub classifier: Arc<Classifier>,
     /// Sector label values: the configured ones, then `other`, then `unknown`.

@@ -56,6 +56,8 @@ pub struct EventsConfig {
     pub wazuh_min_level: u64,
     /// IANA zone of a tool's timestamp written without an offset.
     pub naive_time_zone: String,
+    /// Where the native fields are, with `format = "custom"`.
+    pub mapping: crate::decode::MappingConfig,
 }
 
 impl Default for EventsConfig {
@@ -66,6 +68,7 @@ impl Default for EventsConfig {
             max_future_secs: 86_400,
             wazuh_min_level: 7,
             naive_time_zone: "UTC".to_owned(),
+            mapping: crate::decode::MappingConfig::default(),
         }
     }
 }

@@ -93,20 +93,29 @@ pub struct Engine {
     max_future_ms: i64,
 }
 
+/// The decoder the configuration asks for.
+fn decoder_of(settings: &Settings) -> Decoder {
+    let events = &settings.config.events;
+    let tools = ToolOptions {
+        wazuh_min_level: i64::try_from(events.wazuh_min_level).unwrap_or(i64::MAX),
+        naive_zone: settings.naive_zone.clone(),
+    };
+    match &settings.mapping {
+        Some(m) => Decoder::custom(m.clone(), events.max_event_bytes, tools),
+        None => Decoder::new(
+            events.format,
+            events.max_event_bytes,
+            settings.classifier.fields_needed(),
+            tools,
+        ),
+    }
+}
+
 impl Engine {
     pub fn new(settings: Settings) -> Engine {
         Engine {
             months: MonthIndex::new(settings.tz.clone()),
-            decoder: Decoder::new(
-                settings.config.events.format,
-                settings.config.events.max_event_bytes,
-                settings.classifier.fields_needed(),
-                ToolOptions {
-                    wazuh_min_level: i64::try_from(settings.config.events.wazuh_min_level)
-                        .unwrap_or(i64::MAX),
-                    naive_zone: settings.naive_zone.clone(),
-                },
-            ),
+            decoder: decoder_of(&settings),
             max_future_ms: i64::try_from(settings.config.events.max_future_secs)
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
             settings,

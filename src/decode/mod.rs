@@ -4,11 +4,15 @@
 //! names a reader, so a new format is a variant here and a reader beside
 //! the native one, with nothing downstream touched.
 
+mod custom;
 mod tools;
 mod tooltime;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
+pub use custom::{Mapping, MappingConfig};
 pub use tools::{ToolOptions, type_keyword};
 pub use tooltime::parse_tool_time;
 
@@ -29,16 +33,19 @@ pub enum Format {
     Ecs,
     /// OCSF findings (Prowler, Security Hub, ...).
     Ocsf,
+    /// Any JSON, through `[events.mapping]`.
+    Custom,
 }
 
 impl Format {
     /// Every format, for help texts and errors.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Native,
         Format::SuricataEve,
         Format::Wazuh,
         Format::Ecs,
         Format::Ocsf,
+        Format::Custom,
     ];
 
     /// The configuration name.
@@ -49,6 +56,7 @@ impl Format {
             Format::Wazuh => "wazuh",
             Format::Ecs => "ecs",
             Format::Ocsf => "ocsf",
+            Format::Custom => "custom",
         }
     }
 
@@ -77,6 +85,8 @@ pub struct Decoder {
     max_bytes: usize,
     fields: Fields,
     tools: ToolOptions,
+    /// The compiled `[events.mapping]` of `format = "custom"`.
+    mapping: Option<Arc<Mapping>>,
 }
 
 impl Decoder {
@@ -86,6 +96,15 @@ impl Decoder {
             max_bytes,
             fields,
             tools,
+            mapping: None,
+        }
+    }
+
+    /// The decoder of `format = "custom"` with its mapping.
+    pub fn custom(mapping: Arc<Mapping>, max_bytes: usize, tools: ToolOptions) -> Decoder {
+        Decoder {
+            mapping: Some(mapping),
+            ..Decoder::new(Format::Custom, max_bytes, Fields::ALL, tools)
         }
     }
 
@@ -102,6 +121,11 @@ impl Decoder {
             Format::Wazuh => tools::wazuh(payload, max, o),
             Format::Ecs => tools::ecs(payload, max, o),
             Format::Ocsf => tools::ocsf(payload, max, o),
+            Format::Custom => match &self.mapping {
+                Some(m) => m.decode(payload, max, o),
+                // A validated configuration always compiles one.
+                None => Decoded::Invalid(Reject::BadType),
+            },
         }
     }
 }

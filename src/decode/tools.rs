@@ -268,7 +268,10 @@ impl<'de: 'a, 'a> Lenient<'de> for OcsfTechnique<'a> {
 
 /// Size, UTF-8 and object checks shared by every tool format, then the
 /// document.
-fn document<'a, T: Deserialize<'a>>(payload: &'a [u8], max_bytes: usize) -> Result<T, Reject> {
+pub(super) fn document<'a, T: Deserialize<'a>>(
+    payload: &'a [u8],
+    max_bytes: usize,
+) -> Result<T, Reject> {
     if payload.is_empty() {
         return Err(Reject::Empty);
     }

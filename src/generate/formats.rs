@@ -28,7 +28,7 @@ impl FormatWriter {
 
     /// One native line in the writer's format.
     pub fn write(&self, line: &str) -> String {
-        if self.format == Format::Native {
+        if matches!(self.format, Format::Native | Format::Custom) {
             return line.to_owned();
         }
         let Ok(e) = parse(line.as_bytes(), usize::MAX) else {
@@ -50,7 +50,7 @@ impl FormatWriter {
         let id = e.id.as_ref();
         let hash = xxhash_rust::xxh3::xxh3_64(id.as_bytes());
         let value = match self.format {
-            Format::Native => return line.to_owned(),
+            Format::Native | Format::Custom => return line.to_owned(),
             Format::SuricataEve => {
                 let mut alert = json!({
                     "action": "allowed", "gid": 1, "signature_id": 9_100_000 + hash % 1000,
