@@ -333,3 +333,69 @@ async fn a_state_topic_keeps_the_figures_across_a_restart() {
     let meta = reader.load_meta().unwrap().unwrap();
     assert_eq!(meta.timezone, "Asia/Ho_Chi_Minh");
 }
+
+/// Each tool format through Kafka: the ncsc-2022 stream written as the
+/// tool writes it, one topic per format, each drained with its format,
+/// gives the published figures (as the same lines from a file do:
+/// tests/formats.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tool_format_through_kafka_gives_the_published_figures() {
+    use incident_monitor::decode::Format;
+    use incident_monitor::generate::FormatWriter;
+    use incident_monitor::report::{Format as ReportFormat, Lang, MergedState};
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let native = ncsc_2022(2022);
+    for format in [
+        Format::SuricataEve,
+        Format::Wazuh,
+        Format::Ecs,
+        Format::Ocsf,
+    ] {
+        let topic = format!("in-{}", format.name());
+        cluster.create_topic(&topic, 4, 1).unwrap();
+        let mut cfg = config(&brokers, &topic, "");
+        cfg.events.format = format;
+        let writer = FormatWriter::new(format, cfg.clone().validate().unwrap().classifier);
+        // Keyed by the native id, as `generate --brokers --format` does.
+        let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("linger.ms", "10")
+            .create()
+            .unwrap();
+        for l in &native {
+            let written = writer.write(l);
+            let id = incident_id(l).unwrap_or("");
+            while p
+                .send(BaseRecord::to(&topic).key(id).payload(&written))
+                .is_err()
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+        let dir = TempDir::new(&format!("mock-{}", format.name()));
+        let summary = drain(cfg.clone(), &dir.0).await;
+        assert_eq!(
+            summary.outcomes.total(),
+            native.len() as u64,
+            "{}",
+            format.name()
+        );
+        let (merged, _): (MergedState, _) = state_of(&dir.0);
+        let r = merged
+            .report(
+                "2022-06".parse().unwrap(),
+                incident_monitor::clock::wall_now_ms(),
+            )
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&incident_monitor::report::render(
+            &r,
+            Lang::En,
+            ReportFormat::Json,
+            &cfg.report,
+        ))
+        .unwrap();
+        assert_june_2022_figures(&v);
+    }
+}
