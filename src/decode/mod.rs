@@ -13,8 +13,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use custom::{Mapping, MappingConfig};
-pub use tools::{ToolOptions, type_keyword};
-pub use tooltime::parse_tool_time;
+pub use tools::ToolOptions;
 
 use crate::event::{Event, Fields, Filter, Reject, parse_fields};
 

@@ -296,7 +296,7 @@ pub(super) fn document<'a, T: Deserialize<'a>>(
 /// The type keyword of the native vocabulary that a tool's texts name, in
 /// this order (docs/formats.md): what the default classification rules
 /// match. `None`: the texts name none (the tool's own text is the type).
-pub fn type_keyword(texts: &[&str]) -> Option<&'static str> {
+fn type_keyword(texts: &[&str]) -> Option<&'static str> {
     const TABLE: &[(&[&str], &str)] = &[
         (&["phish"], "phishing"),
         (&["deface"], "defacement"),
@@ -353,6 +353,18 @@ pub fn type_keyword(texts: &[&str]) -> Option<&'static str> {
         .iter()
         .find(|(finders, _)| finders.iter().any(|f| f.find(&lower).is_some()))
         .map(|(_, kind)| *kind)
+}
+
+/// The type: the keyword the tool's texts name, else the tool's own text
+/// (`fallback`); neither is `missing_field`.
+fn kind_of<'a>(
+    texts: &[&str],
+    fallback: impl FnOnce() -> Option<Cow<'a, str>>,
+) -> Result<Cow<'a, str>, Reject> {
+    match type_keyword(texts) {
+        Some(k) => Ok(Cow::Borrowed(k)),
+        None => fallback().ok_or(Reject::MissingField),
+    }
 }
 
 /// An id within the native limit.
@@ -465,13 +477,7 @@ pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Dec
             .into_iter()
             .flatten()
             .collect();
-        let kind = match type_keyword(&texts) {
-            Some(k) => Cow::Borrowed(k),
-            None => category
-                .clone()
-                .or_else(|| signature.clone())
-                .ok_or(Reject::MissingField)?,
-        };
+        let kind = kind_of(&texts, || category.clone().or_else(|| signature.clone()))?;
         let metadata = alert.metadata.ok();
         let critical = metadata
             .as_ref()
@@ -581,14 +587,9 @@ pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decode
             .unwrap_or_default();
         let mut texts: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
         texts.extend(description.as_deref());
-        let kind = match type_keyword(&texts) {
-            Some(k) => Cow::Borrowed(k),
-            None => groups
-                .last()
-                .cloned()
-                .or_else(|| description.clone())
-                .ok_or(Reject::MissingField)?,
-        };
+        let kind = kind_of(&texts, || {
+            groups.last().cloned().or_else(|| description.clone())
+        })?;
         let severity = match level {
             0..=6 => Severity::Low,
             7..=11 => Severity::Medium,
@@ -721,10 +722,7 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
             .collect();
         texts.extend(rule_name.as_deref());
         texts.extend(categories.iter().map(Text::as_str));
-        let type_text = match type_keyword(&texts) {
-            Some(k) => Cow::Borrowed(k),
-            None => rule_name.clone().ok_or(Reject::MissingField)?,
-        };
+        let type_text = kind_of(&texts, || rule_name.clone())?;
         let severity = match d.alert_severity.ok() {
             Some(s) => Severity::from_name(s.as_str()),
             None => match d.event_severity.or(nested_severity).ok() {
@@ -825,14 +823,8 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, _o: &ToolOptions) -> Decode
             .collect();
         texts.extend(title.as_deref());
         texts.extend(types.iter().map(|t| t.as_ref()));
-        let kind = match type_keyword(&texts) {
-            Some(k) => Cow::Borrowed(k),
-            None => types
-                .first()
-                .cloned()
-                .or_else(|| d.class_name.ok().map(|t| t.0))
-                .ok_or(Reject::MissingField)?,
-        };
+        let class_name = d.class_name.ok().map(|t| t.0);
+        let kind = kind_of(&texts, || types.first().cloned().or(class_name))?;
         let severity = match d.severity_id.ok() {
             Some(1 | 2) => Severity::Low,
             Some(3) => Severity::Medium,
