@@ -177,11 +177,8 @@ fn counters_count_what_this_process_applied() {
     }
     m.apply(&mut batch, wall_now_ms(), |_, _| {}).unwrap();
     let v = m.view(wall_now_ms());
-    assert_eq!(
-        v.accepted + v.duplicate + v.invalid.iter().sum::<u64>(),
-        3000
-    );
-    let accepted = v.accepted;
+    assert_eq!(v.outcomes.total(), 3000);
+    let accepted = v.outcomes.accepted;
     assert_eq!(v.incidents.iter().sum::<u64>(), accepted);
     assert_eq!(v.sectors.iter().sum::<u64>(), accepted);
     // Partition 0 leaves: the counters stay; the month gauges drop its share.
@@ -193,7 +190,7 @@ fn counters_count_what_this_process_applied() {
     m.release(std::slice::from_ref(&gone), wall_now_ms())
         .unwrap();
     let v = m.view(wall_now_ms());
-    assert_eq!(v.accepted, accepted);
+    assert_eq!(v.outcomes.accepted, accepted);
     let after = v.month.unwrap();
     assert!(
         after.current.iter().sum::<u64>() + after.previous.iter().sum::<u64>()
@@ -212,7 +209,7 @@ fn counters_count_what_this_process_applied() {
         m.partition(&key, wall_now_ms()).unwrap();
     }
     let v = m.view(wall_now_ms());
-    assert_eq!((v.accepted, v.duplicate), (0, 0));
+    assert_eq!((v.outcomes.accepted, v.outcomes.duplicate), (0, 0));
     assert_eq!(v.incidents.iter().sum::<u64>(), 0);
     assert_eq!(
         v.month.unwrap(),

@@ -5,7 +5,7 @@
 use super::engine::{Engine, Outcome};
 use crate::calendar::MonthSlot;
 use crate::calendar::change::{MonthToDate, ratio};
-use crate::event::{EpochMillis, Filter, Reject, Severity};
+use crate::event::{EpochMillis, Severity};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
 
 /// Everything exported, as plain numbers (computed by the monitor). The
@@ -14,12 +14,9 @@ use crate::state::{Outcomes, PartitionKey, PartitionState};
 /// held (gauges).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MonitorView {
-    pub accepted: u64,
-    pub duplicate: u64,
-    pub late: u64,
-    pub invalid: [u64; Reject::ALL.len()],
-    pub filtered: [u64; Filter::ALL.len()],
-    pub window_late: Vec<u64>,
+    /// Messages by outcome, rejection and filter reason, and window-late
+    /// incidents, that this process applied.
+    pub outcomes: Outcomes,
     /// `[category][severity]` incidents this process counted.
     pub incidents: Vec<u64>,
     /// Per sector label, incidents this process counted.
@@ -117,12 +114,7 @@ pub fn compute<'a>(
     let (nc, nw) = (s.categories().len(), s.config.windows.windows.len());
     let o = &applied.outcomes;
     let mut v = MonitorView {
-        accepted: o.accepted,
-        duplicate: o.duplicate,
-        late: o.late,
-        invalid: o.invalid,
-        filtered: o.filtered,
-        window_late: o.window_late.clone(),
+        outcomes: o.clone(),
         incidents: applied.incidents.clone(),
         sectors: applied.sectors.clone(),
         windows: vec![vec![0; nc]; nw],

@@ -284,18 +284,19 @@ impl Metrics {
 
     /// Writes a view into the metrics.
     pub fn update(&self, v: &MonitorView) {
-        set_counter(&self.events[0], v.accepted);
-        set_counter(&self.events[1], v.duplicate);
-        set_counter(&self.events[2], v.invalid.iter().sum());
-        set_counter(&self.events[3], v.late);
-        set_counter(&self.events[4], v.filtered.iter().sum());
-        for (c, n) in self.invalid.iter().zip(v.invalid) {
+        let o = &v.outcomes;
+        set_counter(&self.events[0], o.accepted);
+        set_counter(&self.events[1], o.duplicate);
+        set_counter(&self.events[2], o.invalid_total());
+        set_counter(&self.events[3], o.late);
+        set_counter(&self.events[4], o.filtered_total());
+        for (c, n) in self.invalid.iter().zip(o.invalid) {
             set_counter(c, n);
         }
-        for (c, n) in self.filtered.iter().zip(v.filtered) {
+        for (c, n) in self.filtered.iter().zip(o.filtered) {
             set_counter(c, n);
         }
-        for (c, &n) in self.window_late.iter().zip(&v.window_late) {
+        for (c, &n) in self.window_late.iter().zip(&o.window_late) {
             set_counter(c, n);
         }
         for (c, &n) in self.incidents_total.iter().zip(&v.incidents) {
