@@ -77,6 +77,11 @@ fn claim(latest: &mut Latest, keys: &Keys, token: u64) {
     latest.insert(keys.claim(), c.encode());
 }
 
+/// The current checkpoint, which the test expects there.
+fn checkpoint_in(keys: &Keys, latest: &Latest) -> (Manifest, Snapshot) {
+    current(keys, latest).unwrap().unwrap().checkpoint.unwrap()
+}
+
 fn written(m: &Manifest) -> HashMap<Segment, Entry> {
     m.entries.iter().map(|e| (e.segment, *e)).collect()
 }
@@ -105,8 +110,7 @@ fn a_checkpoint_in_segments_restores_exactly_what_a_file_does() {
             .all(|p| p.len() <= IDS_PER_CHUNK as usize * 16)
     );
     write(&mut latest, &keys, 7, &delta, true);
-    let cur = current(&keys, &latest).unwrap().unwrap();
-    let (manifest, snap) = cur.checkpoint.unwrap();
+    let (manifest, snap) = checkpoint_in(&keys, &latest);
     assert_eq!(manifest.next_offset, 70_500);
     let restored = PartitionState::restore(snap, e.settings(), WALL + HOUR).unwrap();
     assert_eq!(encode(&restored, TZ, 5), encode(&st, TZ, 5));
@@ -161,11 +165,7 @@ fn a_checkpoint_writes_what_changed_not_the_whole_state() {
         first.payload_bytes()
     );
     write(&mut latest, &keys, 1, &second, true);
-    let (_, snap) = current(&keys, &latest)
-        .unwrap()
-        .unwrap()
-        .checkpoint
-        .unwrap();
+    let (_, snap) = checkpoint_in(&keys, &latest);
     let restored = PartitionState::restore(snap, e.settings(), WALL).unwrap();
     assert_eq!(encode(&restored, TZ, 2), encode(&st, TZ, 2));
 }
@@ -189,11 +189,7 @@ fn only_the_claimed_owner_is_current_and_a_half_written_checkpoint_is_invisible(
     apply(&mut e, &mut st, 1_000, 2_000, WALL);
     let late = take(&st, TZ, 2, &written(&ma));
     write(&mut latest, &keys, 0xA, &late, true);
-    let (m, snap) = current(&keys, &latest)
-        .unwrap()
-        .unwrap()
-        .checkpoint
-        .unwrap();
+    let (m, snap) = checkpoint_in(&keys, &latest);
     assert_eq!(m.token, 0xB);
     assert_eq!(
         snap.position.next_offset, 1_000,
@@ -206,18 +202,10 @@ fn only_the_claimed_owner_is_current_and_a_half_written_checkpoint_is_invisible(
     apply(&mut e, &mut b, 0, 1_500, WALL);
     let cut = take(&b, TZ, 3, &written(&mb));
     write(&mut latest, &keys, 0xB, &cut, false);
-    let (_, snap) = current(&keys, &latest)
-        .unwrap()
-        .unwrap()
-        .checkpoint
-        .unwrap();
+    let (_, snap) = checkpoint_in(&keys, &latest);
     assert_eq!(snap.position.next_offset, 1_000);
     write(&mut latest, &keys, 0xB, &cut, true);
-    let (_, snap) = current(&keys, &latest)
-        .unwrap()
-        .unwrap()
-        .checkpoint
-        .unwrap();
+    let (_, snap) = checkpoint_in(&keys, &latest);
     assert_eq!(snap.position.next_offset, 1_500);
 }
 
@@ -354,11 +342,7 @@ fn ids_keep_their_places_when_the_cap_evicts_part_of_a_bucket() {
         &take(&st, TZ, 1, &HashMap::new()),
         true,
     );
-    let (_, snap) = current(&keys, &latest)
-        .unwrap()
-        .unwrap()
-        .checkpoint
-        .unwrap();
+    let (_, snap) = checkpoint_in(&keys, &latest);
     let restored = PartitionState::restore(snap, e.settings(), WALL + HOUR).unwrap();
     let again: Vec<_> = restored
         .dedup
