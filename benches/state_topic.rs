@@ -116,7 +116,12 @@ fn main() {
 
         let topic = format!("bench-state-{}-{n}", std::process::id());
         let a = rt
-            .block_on(TopicStore::connect(&k, &topic, "bench-a"))
+            .block_on(TopicStore::connect(
+                &k,
+                std::slice::from_ref(&k.topic),
+                &topic,
+                "bench-a",
+            ))
             .expect("state topic");
         a.open(&MonitorMeta {
             timezone: tz.into(),
@@ -130,7 +135,12 @@ fn main() {
         // The restore of a new owner (one sample: each claim moves the
         // partition).
         let b = rt
-            .block_on(TopicStore::connect(&k, &topic, "bench-b"))
+            .block_on(TopicStore::connect(
+                &k,
+                std::slice::from_ref(&k.topic),
+                &topic,
+                "bench-b",
+            ))
             .expect("state topic");
         let t = Instant::now();
         let snap = b.claim(&key).expect("claim").expect("a checkpoint");

@@ -120,7 +120,8 @@ struct RunArgs {
     /// Kafka bootstrap servers (overrides the config).
     #[arg(long)]
     brokers: Option<String>,
-    /// Kafka topic (overrides the config).
+    /// Read this one Kafka topic: its `[[inputs]]` entry if it has one,
+    /// else a new input in `events.format` (overrides the config).
     #[arg(long)]
     topic: Option<String>,
     /// Kafka consumer group (overrides the config).
@@ -129,8 +130,8 @@ struct RunArgs {
     /// Read a JSONL file, or - for stdin, instead of Kafka.
     #[arg(long)]
     input: Option<String>,
-    /// The input's format (overrides `events.format`): native,
-    /// suricata-eve, wazuh, ecs or ocsf.
+    /// The input's format: native, suricata-eve, wazuh, ecs or ocsf
+    /// (overrides the config: the one input's, or --topic's).
     #[arg(long, value_parser = parse_format)]
     format: Option<incident_monitor::decode::Format>,
     /// Stop once every assigned partition (or the file) is drained.
@@ -273,14 +274,16 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
         || args.format.is_some()
     {
         let mut cfg = (*settings.config).clone();
-        if let Some(f) = args.format {
-            cfg.events.format = f;
+        if args.input.is_some() {
+            // A file is read in `[events]`'s format.
+            if let Some(f) = args.format {
+                cfg.events.format = f;
+            }
+        } else {
+            cfg.single_input(args.topic, args.format)?;
         }
         if let Some(b) = args.brokers {
             cfg.kafka.brokers = b;
-        }
-        if let Some(t) = args.topic {
-            cfg.kafka.topic = t;
         }
         if let Some(g) = args.group {
             cfg.kafka.group_id = g;

@@ -190,10 +190,12 @@ impl TopicStore {
     }
 
     /// Opens the state topic for a run: creates it if missing (with the
-    /// input topic's partition count and [`TOPIC_CONFIG`]), waiting up to
-    /// `kafka.connect_timeout_secs` for the input topic to exist.
+    /// largest partition count of the input topics and [`TOPIC_CONFIG`]),
+    /// waiting up to `kafka.connect_timeout_secs` for each input topic to
+    /// exist.
     pub async fn connect(
         k: &KafkaConfig,
+        inputs: &[String],
         topic: &str,
         owner: &str,
     ) -> Result<TopicStore, StoreError> {
@@ -203,22 +205,25 @@ impl TopicStore {
         };
         let client = client_config(k);
         let timeout = Duration::from_secs(k.connect_timeout_secs.max(1));
-        let input = k.topic.clone();
-        let probe = client.clone();
-        let input_partitions = tokio::task::spawn_blocking(move || {
-            partitions_of(&probe, &input, timeout)
-                .map(|n| n.unwrap_or(0))
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| err(e.to_string()))?
-        .map_err(err)?;
-        if input_partitions == 0 {
-            return Err(err(format!(
-                "the input topic {} was not found within {}s: the state topic is created with its partition count, so create it first",
-                k.topic,
-                timeout.as_secs()
-            )));
+        let mut input_partitions = 0;
+        for input in inputs {
+            let probe = client.clone();
+            let name = input.clone();
+            let n = tokio::task::spawn_blocking(move || {
+                partitions_of(&probe, &name, timeout)
+                    .map(|n| n.unwrap_or(0))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| err(e.to_string()))?
+            .map_err(err)?;
+            if n == 0 {
+                return Err(err(format!(
+                    "the input topic {input} was not found within {}s: the state topic is created with the inputs' partition count, so create it first",
+                    timeout.as_secs()
+                )));
+            }
+            input_partitions = input_partitions.max(n);
         }
         let probe = client.clone();
         let name = topic.to_owned();

@@ -1009,8 +1009,17 @@ fn a_late_write_of_a_previous_owner_is_never_current() {
     };
     let topic = unique("fence-state");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let a = rt.block_on(TopicStore::connect(&k, &topic, "A")).unwrap();
-    let b = rt.block_on(TopicStore::connect(&k, &topic, "B")).unwrap();
+    let connect = |owner: &str| {
+        rt.block_on(TopicStore::connect(
+            &k,
+            std::slice::from_ref(&input),
+            &topic,
+            owner,
+        ))
+        .unwrap()
+    };
+    let a = connect("A");
+    let b = connect("B");
     let settings = incident_monitor::config::Config::default()
         .validate()
         .unwrap();
@@ -1062,7 +1071,7 @@ fn a_late_write_of_a_previous_owner_is_never_current() {
     // A checkpoint of B after A's late write, and the next owner.
     feed(&mut engine, &mut sb, 150, 160);
     b.write(&b.checkpoint(&sb, "UTC", 4)).unwrap();
-    let c = rt.block_on(TopicStore::connect(&k, &topic, "C")).unwrap();
+    let c = connect("C");
     let next = c.claim(&key).unwrap().unwrap();
     assert_eq!(next.position.next_offset, 160);
     assert_eq!(next.outcomes.accepted, 160);

@@ -399,3 +399,127 @@ async fn each_tool_format_through_kafka_gives_the_published_figures() {
         assert_june_2022_figures(&v);
     }
 }
+
+/// Four inputs into one instance: the ncsc-2022 stream split over four
+/// topics by incident id (a re-delivery comes from the same tool again),
+/// each written by another tool, read at once by one run through
+/// `[[inputs]]`, gives the same figures as the native stream from a file,
+/// month by month, and the per-input counters say how much came from
+/// where.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_topics_into_one_instance_give_the_figures_of_the_file() {
+    use incident_monitor::config::InputConfig;
+    use incident_monitor::decode::Format;
+    use incident_monitor::generate::FormatWriter;
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let native = ncsc_2022(2022);
+    let formats = [
+        ("ids", Format::SuricataEve),
+        ("hids", Format::Wazuh),
+        ("siem", Format::Ecs),
+        ("cloud", Format::Ocsf),
+    ];
+    let mut cfg = config(&brokers, "unused", "");
+    cfg.kafka.topic = Config::default().kafka.topic;
+    cfg.kafka.group_id = "g-four-inputs".into();
+    let classifier = cfg.clone().validate().unwrap().classifier;
+    let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "10")
+        .create()
+        .unwrap();
+    for (i, (name, format)) in formats.iter().enumerate() {
+        let topic = format!("four-{}", format.name());
+        // Partition counts differ between inputs, as they do in a SOC.
+        cluster.create_topic(&topic, 2 + i as i32, 1).unwrap();
+        cfg.inputs.push(InputConfig {
+            name: (*name).to_owned(),
+            topic: topic.clone(),
+            format: Some(*format),
+            wazuh_min_level: None,
+            naive_time_zone: None,
+            mapping: None,
+        });
+        let writer = FormatWriter::new(*format, classifier.clone());
+        for l in native.iter().filter(|l| input_of(l, formats.len()) == i) {
+            let id = incident_id(l).unwrap_or("");
+            let written = writer.write(l);
+            while p
+                .send(BaseRecord::to(&topic).key(id).payload(&written))
+                .is_err()
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+
+    let dir = TempDir::new("mock-four-inputs");
+    let (summary, metrics) = drain_watched(cfg, &dir.0).await;
+    assert!(summary.completed);
+    assert_eq!(summary.outcomes.total(), native.len() as u64);
+    // Every input's partitions are state partitions of their own.
+    let (_, outcomes) = state_of(&dir.0);
+    assert_eq!(outcomes.total(), native.len() as u64);
+    let keys = StateStore::new(&dir.0).load_all().unwrap().len();
+    assert_eq!(keys, 2 + 3 + 4 + 5);
+    for (i, (name, _)) in formats.iter().enumerate() {
+        let sent = native
+            .iter()
+            .filter(|l| input_of(l, formats.len()) == i)
+            .count() as f64;
+        let read: f64 = ["accepted", "duplicate", "invalid", "filtered"]
+            .iter()
+            .filter_map(|o| {
+                sample(
+                    &metrics,
+                    &format!(
+                        "incident_monitor_input_events_total{{input=\"{name}\",outcome=\"{o}\"}}"
+                    ),
+                )
+            })
+            .sum();
+        assert_eq!(read, sent, "messages of input {name}");
+    }
+
+    // The file: the same incidents, native, in one stream.
+    let file_state = TempDir::new("mock-four-inputs-file");
+    let text = native.join("\n") + "\n";
+    run_stdin_ok(
+        text.as_bytes(),
+        &[
+            "--config",
+            repo("config/ncsc-vietnam.toml").to_str().unwrap(),
+            "--state-dir",
+            file_state.0.to_str().unwrap(),
+        ],
+    );
+    for month in [
+        "2021-06", "2021-12", "2022-01", "2022-05", "2022-06", "2022-07", "2022-12",
+    ] {
+        // Severity scales and sectors are the tools' own (Suricata knows no
+        // sector): the counts, categories and changes are the same.
+        let figures = |dir: &std::path::Path| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&report_of(dir, month, "en", "json")).unwrap();
+            let o = v.as_object_mut().unwrap();
+            assert!(o.remove("by_severity").is_some());
+            assert!(o.remove("top_sectors").is_some());
+            v
+        };
+        assert_eq!(figures(&dir.0), figures(&file_state.0), "{month}");
+    }
+    let june: serde_json::Value =
+        serde_json::from_str(&report_of(&dir.0, "2022-06", "en", "json")).unwrap();
+    assert_june_2022_figures(&june);
+}
+
+/// Which of `n` inputs a native line goes to: by its id (a line without
+/// one, by its text).
+fn input_of(line: &str, n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    incident_id(line).unwrap_or(line).hash(&mut h);
+    (h.finish() % n as u64) as usize
+}

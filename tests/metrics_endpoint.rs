@@ -78,6 +78,32 @@ fn demo_serves_every_spec_metric_and_stops_cleanly() {
         })
         .sum();
     assert!(phishing >= 1696.0, "phishing incidents {phishing}");
+    // Two inputs, native and Suricata EVE, each about half the replay,
+    // counted apart and together.
+    let mut by_input = 0.0;
+    for input in ["incidents", "ids"] {
+        let accepted = sample(
+            &text,
+            &format!(
+                "incident_monitor_input_events_total{{input=\"{input}\",outcome=\"accepted\"}}"
+            ),
+        )
+        .unwrap_or(0.0);
+        assert!(accepted > 8_000.0, "input {input}: {accepted}");
+        by_input += accepted;
+    }
+    assert_eq!(
+        Some(by_input),
+        sample(&text, "incident_monitor_events_total{outcome=\"accepted\"}")
+    );
+    for topic in ["incidents", "suricata-alerts"] {
+        assert!(
+            text.contains(&format!(
+                "incident_monitor_consumer_lag_messages{{partition=\"0\",topic=\"{topic}\"}}"
+            )),
+            "lag of {topic}"
+        );
+    }
     assert!(
         text.contains("# TYPE incident_monitor_processing_latency_seconds histogram"),
         "latency is a histogram (spec §6)"

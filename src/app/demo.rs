@@ -2,9 +2,11 @@
 //!
 //! An in-process Kafka cluster (librdkafka's mock cluster) receives the
 //! `ncsc-2022` replay and then a live synthetic stream with occasional
-//! spikes; the monitor consumes it with the national-centre configuration,
-//! serves its metrics, prints the June 2022 report once the replay is
-//! counted, and runs until Ctrl-C.
+//! spikes, over two inputs: native incidents on one topic, Suricata EVE
+//! alerts on another (each incident goes to one of them, by its id). The
+//! monitor consumes both with the national-centre configuration, serves
+//! its metrics, prints the June 2022 report once the replay is counted,
+//! and runs until Ctrl-C.
 //!
 //! The mock cluster keeps only about 5 MiB per partition and drops older
 //! data silently, so the replay (about 2.7 MiB per partition over 4
@@ -19,15 +21,20 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::{AppError, KafkaOptions, Started, run_kafka};
-use crate::config::{Config, ReportConfig};
-use crate::generate::{LiveStream, incident_id, ncsc_2022};
+use crate::config::{Config, InputConfig, ReportConfig};
+use crate::decode::Format;
+use crate::generate::{FormatWriter, LiveStream, incident_id, ncsc_2022};
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
-use crate::report::{Format, Lang, MonthlyReport, render};
+use crate::report::{Format as ReportFormat, Lang, MonthlyReport, render};
 use crate::state::StateStore;
 
 /// The national-centre configuration the demo runs with.
 const DEMO_CONFIG: &str = include_str!("../../config/ncsc-vietnam.toml");
-const TOPIC: &str = "incidents";
+/// The demo's inputs: `(name, topic, format)`.
+const INPUTS: [(&str, &str, Format); 2] = [
+    ("incidents", "incidents", Format::Native),
+    ("ids", "suricata-alerts", Format::SuricataEve),
+];
 /// Synthetic incidents over the ten weeks before now.
 const RECENT_EVENTS: u64 = 3000;
 /// Live events per second after the replay.
@@ -42,11 +49,14 @@ pub async fn demo(
 ) -> Result<(), AppError> {
     let cluster =
         MockCluster::new(1).map_err(AppError::kafka("cannot start the embedded Kafka cluster"))?;
-    cluster
-        .create_topic(TOPIC, 4, 1)
-        .map_err(AppError::kafka(format!("cannot create the topic {TOPIC}")))?;
+    for (_, topic, _) in INPUTS {
+        cluster
+            .create_topic(topic, 4, 1)
+            .map_err(AppError::kafka(format!("cannot create the topic {topic}")))?;
+    }
     let brokers = cluster.bootstrap_servers();
     let (settings, report_cfg) = demo_settings(&brokers)?;
+    let writers = Writers::new(&settings);
     let dir = state_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("incident-monitor-demo-{}", std::process::id()))
     });
@@ -61,7 +71,7 @@ pub async fn demo(
     let mut shown = Progress::new(progress, "demo replay", Unit::Messages);
     let total = replay.len() as u64;
     for (n, line) in (1u64..).zip(&replay) {
-        send(&producer, line).await;
+        send(&producer, &writers, line).await;
         if n.is_multiple_of(1024) && shown.due() {
             shown.update(&replayed(n, total));
         }
@@ -87,7 +97,7 @@ pub async fn demo(
     }
     print_report(&started, &report_cfg);
     print_guide(started.metrics_addr, &dir);
-    live(&producer, &shutdown).await;
+    live(&producer, &writers, &shutdown).await;
     let _ = producer.flush(Duration::from_secs(2));
     finish(pipeline).await
 }
@@ -98,8 +108,18 @@ fn demo_settings(brokers: &str) -> Result<(crate::config::Settings, ReportConfig
     let mut cfg = Config::from_toml(DEMO_CONFIG)
         .map_err(|m| AppError::Usage(format!("the demo's embedded configuration: {m}")))?;
     cfg.kafka.brokers = brokers.to_owned();
-    cfg.kafka.topic = TOPIC.to_owned();
     cfg.kafka.group_id = "incident-monitor-demo".to_owned();
+    cfg.inputs = INPUTS
+        .iter()
+        .map(|(name, topic, format)| InputConfig {
+            name: (*name).to_owned(),
+            topic: (*topic).to_owned(),
+            format: Some(*format),
+            wazuh_min_level: None,
+            naive_time_zone: None,
+            mapping: None,
+        })
+        .collect();
     // A short baseline so spikes in the live stream show within minutes.
     cfg.spike.baseline_half_life_secs = 120;
     cfg.spike.warmup_samples = 20;
@@ -164,6 +184,8 @@ fn print_guide(addr: std::net::SocketAddr, dir: &std::path::Path) {
     println!(
         "\nThe monitor is live: http://{addr}/metrics (also /healthz, /readyz).\n\
          The June 2022 report as a page: http://{addr}/report?month=2022-06&lang=vi (or lang=en, format=json|markdown).\n\
+         Two inputs: native incidents on topic incidents, Suricata EVE alerts on suricata-alerts\n  \
+         curl -s http://{addr}/metrics | grep input_events_total\n\
          A synthetic stream now flows at {LIVE_RATE} incidents/s with occasional spikes; watch\n  \
          curl -s http://{addr}/metrics | grep -E 'incidents_window|spike\\{{|month_over_month'\n\
          State is checkpointed in {}; any month: incident-monitor report --month 2022-07 --state-dir {}\n\
@@ -174,7 +196,11 @@ fn print_guide(addr: std::net::SocketAddr, dir: &std::path::Path) {
 }
 
 /// The live synthetic stream, until shutdown.
-async fn live(producer: &ThreadedProducer<DefaultProducerContext>, shutdown: &CancellationToken) {
+async fn live(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    writers: &Writers,
+    shutdown: &CancellationToken,
+) {
     let mut live = LiveStream::real_time(7, None);
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / LIVE_RATE));
     loop {
@@ -182,7 +208,7 @@ async fn live(producer: &ThreadedProducer<DefaultProducerContext>, shutdown: &Ca
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {
                 if let Some(line) = live.next() {
-                    send(producer, &line).await;
+                    send(producer, writers, &line).await;
                 }
             }
         }
@@ -247,11 +273,40 @@ async fn finish(
     }
 }
 
-/// Produces one line keyed by its id; waits while the local queue is full.
-async fn send(producer: &ThreadedProducer<DefaultProducerContext>, line: &str) {
+/// The tool writers of the demo's inputs.
+struct Writers(Vec<FormatWriter>);
+
+impl Writers {
+    fn new(settings: &crate::config::Settings) -> Writers {
+        Writers(
+            INPUTS
+                .iter()
+                .map(|(_, _, f)| FormatWriter::new(*f, settings.classifier.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Which input a native line goes to: by its id, so a re-delivery comes
+/// from the same tool again (FNV-1a: the same on every run).
+fn input_of(id: &str) -> usize {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (h % INPUTS.len() as u64) as usize
+}
+
+/// Produces one line, written as its input's tool writes it, keyed by its
+/// id; waits while the local queue is full.
+async fn send(producer: &ThreadedProducer<DefaultProducerContext>, writers: &Writers, line: &str) {
     let key = incident_id(line).unwrap_or("");
+    let i = input_of(key);
+    let (topic, payload) = match (INPUTS.get(i), writers.0.get(i)) {
+        (Some((_, topic, _)), Some(w)) => (*topic, w.write(line)),
+        _ => (INPUTS[0].1, line.to_owned()),
+    };
     loop {
-        match producer.send(BaseRecord::to(TOPIC).key(key).payload(line)) {
+        match producer.send(BaseRecord::to(topic).key(key).payload(&payload)) {
             Ok(()) => return,
             Err((e, _)) => {
                 tracing::debug!(error = %e, "demo producer queue full; waiting");
@@ -270,7 +325,7 @@ fn print_report(started: &Started, who: &ReportConfig) {
     drop(m);
     let june = "2022-06".parse().unwrap_or(crate::calendar::YearMonth(0));
     let r = MonthlyReport::build(&ledger, &tz, june, crate::clock::wall_now_ms());
-    println!("{}", render(&r, Lang::Vi, Format::Text, who));
+    println!("{}", render(&r, Lang::Vi, ReportFormat::Text, who));
     println!();
     println!("{}", crate::report::sentence(&r, Lang::En, who));
 }

@@ -29,9 +29,11 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     /// Binds `addr` (a busy port is a usage error) and starts serving;
-    /// not ready until the run says so.
+    /// not ready until the run says so. `inputs` are the run's, as
+    /// `(name, state source)`.
     pub(crate) async fn start(
         settings: &Settings,
+        inputs: &[(String, String)],
         addr: &str,
         reports: Arc<dyn server::Reports>,
     ) -> Result<Endpoint, AppError> {
@@ -47,6 +49,7 @@ impl Endpoint {
             settings.categories(),
             &windows,
             &settings.sectors,
+            inputs,
         )?);
         metrics.set_ready(false, "starting");
         let listener = server::bind(addr)

@@ -133,8 +133,11 @@ impl StateChoice {
         let cfg = &settings.config.state;
         Ok(match (state_dir, state_topic) {
             (_, Some(t)) => {
-                crate::config::check_state_topic(&t, &settings.config.kafka.topic)
-                    .map_err(|m| AppError::Usage(format!("--state-topic: {m}")))?;
+                crate::config::check_state_topic(
+                    &t,
+                    settings.inputs.iter().map(|i| i.topic.as_str()),
+                )
+                .map_err(|m| AppError::Usage(format!("--state-topic: {m}")))?;
                 StateChoice::Topic(t)
             }
             (Some(d), None) => StateChoice::Dir(StateStore::new(d)),
@@ -191,9 +194,15 @@ pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
             "kafka.properties: librdkafka refuses this configuration: {e}"
         ))
     })?;
+    let inputs: Vec<String> = s
+        .inputs
+        .iter()
+        .map(|i| format!("{} ({}, {})", i.name, i.topic, i.format.name()))
+        .collect();
     Ok(format!(
-        "config OK ({}): timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition",
+        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition",
         path.map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
+        inputs.join(", "),
         cfg.timezone,
         s.categories().join(", "),
         cfg.classification.rules.len(),

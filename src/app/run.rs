@@ -61,7 +61,11 @@ pub async fn run_input(
                 store: backend,
                 who: cfg.report.clone(),
             });
-            let e = Endpoint::start(&settings, &addr, reports).await?;
+            let input = [(
+                settings.events_input.name.clone(),
+                PartitionKey::input().source,
+            )];
+            let e = Endpoint::start(&settings, &input, &addr, reports).await?;
             e.metrics.set_ready(true, "");
             Some(e)
         }
@@ -71,6 +75,7 @@ pub async fn run_input(
     let (resume, records_before) = resume_point(&mut *locked(&monitor, "monitor")?, &key, &input)?;
     let stage = Stage::start(
         monitor.clone(),
+        Engine::new(settings.clone()),
         endpoint.as_ref().map(|e| e.metrics.clone()),
         None,
         key.source.as_str().into(),

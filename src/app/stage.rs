@@ -132,17 +132,17 @@ pub struct Stage {
 
 impl Stage {
     /// Starts the thread. Batches are of `source` (a partition key's
-    /// source); `metrics` gets latencies, `rejected` rejected messages.
+    /// source) and prepared by `engine` (the source's input: its decoder;
+    /// the month cache is per engine), committed by the monitor's;
+    /// `metrics` gets latencies, `rejected` rejected messages.
     pub fn start(
         monitor: Arc<Mutex<Monitor>>,
+        engine: Engine,
         metrics: Option<Arc<Metrics>>,
         rejected: Option<Box<dyn RejectSink>>,
         source: Arc<str>,
     ) -> Result<Stage, StageError> {
         let (tx, rx) = mpsc::channel(DEPTH);
-        // The thread's own engine prepares (the month cache is per engine);
-        // the monitor's commits.
-        let engine = locked(&monitor, "monitor")?.engine().clone();
         let shared = Arc::new(Shared {
             monitor,
             metrics,
@@ -427,7 +427,9 @@ mod tests {
         let settings = crate::config::Config::default().validate().unwrap();
         let m = Monitor::open(Engine::new(settings), Arc::new(store.clone())).unwrap();
         let monitor = Arc::new(Mutex::new(m));
-        let stage = Arc::new(Stage::start(monitor.clone(), None, None, "kafka.t".into()).unwrap());
+        let engine = monitor.lock().unwrap().engine().clone();
+        let stage =
+            Arc::new(Stage::start(monitor.clone(), engine, None, None, "kafka.t".into()).unwrap());
         for i in 0..40 {
             stage
                 .send(batch(i % 2, (i / 2) as u64 * 100, 100))
@@ -480,7 +482,8 @@ mod tests {
         let monitor = Arc::new(Mutex::new(
             Monitor::open(Engine::new(settings), store).unwrap(),
         ));
-        let stage = Stage::start(monitor.clone(), None, None, "kafka.t".into()).unwrap();
+        let engine = monitor.lock().unwrap().engine().clone();
+        let stage = Stage::start(monitor.clone(), engine, None, None, "kafka.t".into()).unwrap();
         for i in 0..50 {
             stage.send(batch(3, i * 10, 10)).await.unwrap();
         }

@@ -38,27 +38,54 @@ pub enum ConfigError {
     },
 }
 
-/// A state topic name Kafka accepts, and not the input topic (the monitor
-/// would count its own checkpoints).
-pub fn check_state_topic(name: &str, input: &str) -> Result<(), String> {
-    let legal = !name.is_empty()
+/// Whether Kafka accepts this topic name.
+fn topic_name_ok(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 249
         && name != "."
         && name != ".."
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !legal {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// A state topic name Kafka accepts, and not an input topic (the monitor
+/// would count its own checkpoints).
+pub fn check_state_topic<'a>(
+    name: &str,
+    mut inputs: impl Iterator<Item = &'a str>,
+) -> Result<(), String> {
+    if !topic_name_ok(name) {
         return Err(format!(
             "{name:?} is not a Kafka topic name (1-249 characters of a-z, A-Z, 0-9, '.', '_', '-')"
         ));
     }
-    if name == input {
+    if inputs.any(|t| t == name) {
         return Err(format!(
-            "{name:?} is the input topic: the state topic must be a topic of its own"
+            "{name:?} is an input topic: the state topic must be a topic of its own"
         ));
     }
     Ok(())
+}
+
+/// Inputs one instance may read at once (each is a consumer and a label
+/// value of the per-input metrics).
+pub const MAX_INPUTS: usize = 16;
+
+/// The input name of a file run (`run --input`), in the metrics.
+pub const FILE_INPUT: &str = "file";
+
+/// One input, checked and compiled: its name (the metrics' `input`
+/// label), its topic, and what its decoder needs.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    /// The Kafka topic (a file run's input has the configured one).
+    pub topic: String,
+    pub format: crate::decode::Format,
+    pub tools: crate::decode::ToolOptions,
+    /// The compiled mapping of `format = "custom"`.
+    pub mapping: Option<Arc<crate::decode::Mapping>>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
@@ -105,8 +132,9 @@ impl Config {
         if self.kafka.topic.is_empty() || self.kafka.group_id.is_empty() {
             return Err(invalid("kafka", "topic and group_id must not be empty"));
         }
+        let (events_input, inputs) = self.compile_inputs()?;
         if !self.state.topic.is_empty() {
-            check_state_topic(&self.state.topic, &self.kafka.topic)
+            check_state_topic(&self.state.topic, inputs.iter().map(|i| i.topic.as_str()))
                 .map_err(|m| invalid("state.topic", m))?;
         }
         if self
@@ -149,32 +177,10 @@ impl Config {
         sectors.push(SECTOR_OTHER.to_owned());
         sectors.push(SECTOR_UNKNOWN.to_owned());
         let classifier = Classifier::compile(&self.classification)?;
-        let naive_zone = jiff::tz::TimeZone::get(&self.events.naive_time_zone).map_err(|_| {
-            invalid(
-                "events.naive_time_zone",
-                format!(
-                    "unknown timezone {:?}: use an IANA name such as \"UTC\"",
-                    self.events.naive_time_zone
-                ),
-            )
-        })?;
-        let mapping = match self.events.format {
-            crate::decode::Format::Custom => Some(Arc::new(
-                crate::decode::Mapping::compile(&self.events.mapping)
-                    .map_err(|(field, m)| invalid(field, m))?,
-            )),
-            _ if self.events.mapping != crate::decode::MappingConfig::default() => {
-                return Err(invalid(
-                    "events.mapping",
-                    "is used only with format = \"custom\"",
-                ));
-            }
-            _ => None,
-        };
         Ok(Settings {
             tz,
-            naive_zone,
-            mapping,
+            events_input,
+            inputs: inputs.into(),
             classifier: Arc::new(classifier),
             sectors: sectors.into(),
             config: Arc::new(self),
@@ -322,6 +328,187 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The `[events]` input and the Kafka inputs, checked.
+    fn compile_inputs(&self) -> Result<(Input, Vec<Input>), ConfigError> {
+        use crate::decode::{Format, Mapping, MappingConfig};
+        let e = &self.events;
+        let zone = |name: &str| jiff::tz::TimeZone::get(name).ok();
+        let naive_zone = zone(&e.naive_time_zone).ok_or_else(|| {
+            invalid(
+                "events.naive_time_zone",
+                format!(
+                    "unknown timezone {:?}: use an IANA name such as \"UTC\"",
+                    e.naive_time_zone
+                ),
+            )
+        })?;
+        let tools = crate::decode::ToolOptions {
+            wazuh_min_level: i64::try_from(e.wazuh_min_level).unwrap_or(i64::MAX),
+            naive_zone,
+        };
+        // `[events.mapping]` is the mapping of every custom input without
+        // its own; set without one, it is a mistake.
+        let custom_default = e.format == Format::Custom
+            || self
+                .inputs
+                .iter()
+                .any(|i| i.format == Some(Format::Custom) && i.mapping.is_none());
+        let events_mapping = if custom_default {
+            Some(Arc::new(
+                Mapping::compile(&e.mapping).map_err(|(field, m)| invalid(field, m))?,
+            ))
+        } else if e.mapping != MappingConfig::default() {
+            return Err(invalid(
+                "events.mapping",
+                "is used only with format = \"custom\"",
+            ));
+        } else {
+            None
+        };
+        let events_input = Input {
+            name: FILE_INPUT.to_owned(),
+            topic: self.kafka.topic.clone(),
+            format: e.format,
+            tools: tools.clone(),
+            mapping: events_mapping
+                .clone()
+                .filter(|_| e.format == Format::Custom),
+        };
+        if self.inputs.is_empty() {
+            let only = Input {
+                name: self.kafka.topic.clone(),
+                ..events_input.clone()
+            };
+            return Ok((events_input, vec![only]));
+        }
+        if self.inputs.len() > MAX_INPUTS {
+            return Err(invalid(
+                "inputs",
+                format!("{} inputs: at most {MAX_INPUTS}", self.inputs.len()),
+            ));
+        }
+        if self.kafka.topic != KafkaConfig::default().topic {
+            return Err(invalid(
+                "kafka.topic",
+                "with [[inputs]] the topics are the inputs': remove kafka.topic",
+            ));
+        }
+        let mut out: Vec<Input> = Vec::with_capacity(self.inputs.len());
+        for i in &self.inputs {
+            let bad = |m: String| invalid("inputs", format!("topic {:?}: {m}", i.topic));
+            if !topic_name_ok(&i.topic) {
+                return Err(bad(
+                    "not a Kafka topic name (1-249 characters of a-z, A-Z, 0-9, '.', '_', '-')"
+                        .to_owned(),
+                ));
+            }
+            let name = if i.name.is_empty() {
+                i.topic.clone()
+            } else {
+                i.name.clone()
+            };
+            if name.len() > 64 || !topic_name_ok(&name) {
+                return Err(bad(format!(
+                    "name {name:?} must be 1-64 characters of a-z, A-Z, 0-9, '.', '_', '-'"
+                )));
+            }
+            if out.iter().any(|o| o.topic == i.topic) {
+                return Err(bad("is listed twice".to_owned()));
+            }
+            if out.iter().any(|o| o.name == name) {
+                return Err(bad(format!("the name {name:?} is used twice")));
+            }
+            let format = i.format.unwrap_or(e.format);
+            let mut tools = tools.clone();
+            if let Some(level) = i.wazuh_min_level {
+                check_range("inputs.wazuh_min_level", level, 0, 15)?;
+                tools.wazuh_min_level = i64::try_from(level).unwrap_or(i64::MAX);
+            }
+            if let Some(z) = &i.naive_time_zone {
+                tools.naive_zone = zone(z).ok_or_else(|| {
+                    bad(format!(
+                        "naive_time_zone: unknown timezone {z:?}: use an IANA name such as \"UTC\""
+                    ))
+                })?;
+            }
+            let mapping = match (&i.mapping, format) {
+                (Some(m), Format::Custom) => Some(Arc::new(
+                    Mapping::compile(m).map_err(|(field, m)| bad(format!("{field}: {m}")))?,
+                )),
+                (Some(_), _) => {
+                    return Err(bad(
+                        "mapping is used only with format = \"custom\"".to_owned()
+                    ));
+                }
+                (None, Format::Custom) => events_mapping.clone(),
+                (None, _) => None,
+            };
+            out.push(Input {
+                name,
+                topic: i.topic.clone(),
+                format,
+                tools,
+                mapping,
+            });
+        }
+        Ok((events_input, out))
+    }
+
+    /// `run --topic` and `--format` name a single Kafka input: the
+    /// `[[inputs]]` entry of that topic (its format replaced by
+    /// `format`), or a new one; `format` alone sets the format of the one
+    /// input (an error with several: which one?).
+    pub fn single_input(
+        &mut self,
+        topic: Option<String>,
+        format: Option<crate::decode::Format>,
+    ) -> Result<(), ConfigError> {
+        match (topic, self.inputs.is_empty()) {
+            (None, true) => {
+                if let Some(f) = format {
+                    self.events.format = f;
+                }
+            }
+            (None, false) => {
+                if let Some(f) = format {
+                    let [only] = self.inputs.as_mut_slice() else {
+                        return Err(invalid(
+                            "--format",
+                            "the configuration has several [[inputs]]: name the one with --topic",
+                        ));
+                    };
+                    only.format = Some(f);
+                }
+            }
+            (Some(t), true) => {
+                self.kafka.topic = t;
+                if let Some(f) = format {
+                    self.events.format = f;
+                }
+            }
+            (Some(t), false) => {
+                let mut chosen = match self.inputs.iter().find(|i| i.topic == t) {
+                    Some(i) => i.clone(),
+                    None => InputConfig {
+                        name: String::new(),
+                        topic: t,
+                        format: None,
+                        wazuh_min_level: None,
+                        naive_time_zone: None,
+                        mapping: None,
+                    },
+                };
+                if format.is_some() {
+                    chosen.format = format;
+                }
+                self.inputs = vec![chosen];
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The largest `dedup.horizon_days`: ids carry their arrival hour modulo
 /// 2^16 (7.4 years), which must not wrap within a horizon.
 pub const MAX_HORIZON_DAYS: u64 = 2000;
@@ -362,10 +549,11 @@ pub struct Settings {
     pub config: Arc<Config>,
     /// The configured timezone.
     pub tz: jiff::tz::TimeZone,
-    /// The zone of a tool's timestamp without an offset.
-    pub naive_zone: jiff::tz::TimeZone,
-    /// The compiled `[events.mapping]` (`format = "custom"`).
-    pub mapping: Option<Arc<crate::decode::Mapping>>,
+    /// The input `[events]` describes: a file run's (named
+    /// [`FILE_INPUT`]), and every Kafka input's defaults.
+    pub events_input: Input,
+    /// The Kafka inputs: `[[inputs]]`, or `kafka.topic` in `events.format`.
+    pub inputs: Arc<[Input]>,
     /// Compiled classification rules.
     pub classifier: Arc<Classifier>,
     /// Sector label values: the configured ones, then `other`, then `unknown`.

@@ -18,6 +18,9 @@ pub struct Config {
     pub state: StateConfig,
     pub report: ReportConfig,
     pub kafka: KafkaConfig,
+    /// Several Kafka inputs, each a topic with its format; without any,
+    /// the one input is `kafka.topic` in `events.format`.
+    pub inputs: Vec<InputConfig>,
     pub metrics: MetricsConfig,
     pub spike: SpikeConfig,
 }
@@ -34,6 +37,7 @@ impl Default for Config {
             state: StateConfig::default(),
             report: ReportConfig::default(),
             kafka: KafkaConfig::default(),
+            inputs: Vec::new(),
             metrics: MetricsConfig::default(),
             spike: SpikeConfig::default(),
         }
@@ -215,6 +219,29 @@ impl Default for ReportConfig {
             scope_vi: String::new(),
         }
     }
+}
+
+/// One Kafka input (`[[inputs]]`): a topic and its format, with the
+/// `[events]` settings of the tool formats overridable per input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// The value of the metrics' `input` label (default: the topic).
+    #[serde(default)]
+    pub name: String,
+    pub topic: String,
+    /// Default: `events.format`.
+    #[serde(default)]
+    pub format: Option<crate::decode::Format>,
+    /// Default: `events.wazuh_min_level`.
+    #[serde(default)]
+    pub wazuh_min_level: Option<u64>,
+    /// Default: `events.naive_time_zone`.
+    #[serde(default)]
+    pub naive_time_zone: Option<String>,
+    /// Default: `[events.mapping]` (`format = "custom"` only).
+    #[serde(default)]
+    pub mapping: Option<crate::decode::MappingConfig>,
 }
 
 /// The Kafka source (`run` without `--input`).

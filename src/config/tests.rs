@@ -26,16 +26,18 @@ fn unknown_keys_are_named() {
     assert!(err.contains("colour"), "{err}");
 }
 
+/// Asserts a configuration is refused with a message containing `needle`.
+fn check(toml: &str, needle: &str) {
+    let err = Config::from_toml(toml)
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(needle), "{toml}: {err}");
+}
+
 #[test]
 fn bad_values_say_what_to_fix() {
-    let check = |toml: &str, needle: &str| {
-        let err = Config::from_toml(toml)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(needle), "{toml}: {err}");
-    };
     check("timezone = \"Mars/Olympus\"", "Mars/Olympus");
     check(
         "[windows]\nwindows = [{ name = \"w\", length_secs = 100, slide_secs = 30 }]",
@@ -72,4 +74,163 @@ fn the_environment_gives_each_pod_its_group_instance_id() {
         c.kafka.group_instance_id, "incident-monitor-1",
         "empty: no override"
     );
+}
+
+const FOUR_INPUTS: &str = r#"
+[events]
+format = "native"
+naive_time_zone = "Asia/Ho_Chi_Minh"
+
+[[inputs]]
+name = "ids"
+topic = "suricata-alerts"
+format = "suricata-eve"
+
+[[inputs]]
+topic = "wazuh-alerts"
+format = "wazuh"
+wazuh_min_level = 10
+naive_time_zone = "UTC"
+
+[[inputs]]
+name = "edr"
+topic = "edr-findings"
+format = "custom"
+[inputs.mapping]
+id = "/finding/uid"
+time = "finding.created"
+type = "finding.kind"
+
+[[inputs]]
+topic = "incidents"
+"#;
+
+#[test]
+fn inputs_take_the_events_settings_unless_they_override_them() {
+    use crate::decode::Format;
+    let s = Config::from_toml(FOUR_INPUTS).unwrap().validate().unwrap();
+    let names: Vec<(&str, &str, Format)> = s
+        .inputs
+        .iter()
+        .map(|i| (i.name.as_str(), i.topic.as_str(), i.format))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ids", "suricata-alerts", Format::SuricataEve),
+            ("wazuh-alerts", "wazuh-alerts", Format::Wazuh),
+            ("edr", "edr-findings", Format::Custom),
+            ("incidents", "incidents", Format::Native),
+        ]
+    );
+    let hcm = jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
+    assert_eq!(s.inputs[0].tools.naive_zone, hcm);
+    assert_eq!(s.inputs[0].tools.wazuh_min_level, 7);
+    assert_eq!(s.inputs[1].tools.naive_zone, jiff::tz::TimeZone::UTC);
+    assert_eq!(s.inputs[1].tools.wazuh_min_level, 10);
+    assert!(s.inputs[2].mapping.is_some());
+    assert!(s.inputs[0].mapping.is_none());
+    // A file run reads [events]'s format, named "file" in the metrics.
+    assert_eq!(s.events_input.name, FILE_INPUT);
+    assert_eq!(s.events_input.format, Format::Native);
+    // Without [[inputs]]: kafka.topic in events.format, named by its topic.
+    let one = Config::default().validate().unwrap();
+    assert_eq!(one.inputs.len(), 1);
+    assert_eq!(one.inputs[0].name, "incidents");
+}
+
+#[test]
+fn bad_inputs_are_named() {
+    let two = |a: &str, b: &str| format!("[[inputs]]\n{a}\n[[inputs]]\n{b}\n");
+    check(&two("topic = \"a\"", "topic = \"a\""), "listed twice");
+    check(
+        &two("topic = \"a\"\nname = \"x\"", "topic = \"b\"\nname = \"x\""),
+        "used twice",
+    );
+    check(
+        "[[inputs]]\ntopic = \"has space\"",
+        "not a Kafka topic name",
+    );
+    check(
+        "[[inputs]]\ntopic = \"a\"\nname = \"no/slash\"",
+        "name \"no/slash\"",
+    );
+    check(
+        "[[inputs]]\ntopic = \"a\"\nwazuh_min_level = 16",
+        "inputs.wazuh_min_level",
+    );
+    check(
+        "[[inputs]]\ntopic = \"a\"\nnaive_time_zone = \"Mars/Base\"",
+        "Mars/Base",
+    );
+    check(
+        "[[inputs]]\ntopic = \"a\"\nformat = \"custom\"",
+        "events.mapping.id",
+    );
+    check(
+        "[[inputs]]\ntopic = \"a\"\n[inputs.mapping]\nid = \"id\"",
+        "only with format = \"custom\"",
+    );
+    check(
+        "[kafka]\ntopic = \"other\"\n[[inputs]]\ntopic = \"a\"",
+        "kafka.topic",
+    );
+    check(
+        "[state]\ntopic = \"a\"\n[[inputs]]\ntopic = \"b\"\n[[inputs]]\ntopic = \"a\"",
+        "is an input topic",
+    );
+    let many: String = (0..=MAX_INPUTS)
+        .map(|i| format!("[[inputs]]\ntopic = \"t{i}\"\n"))
+        .collect();
+    check(&many, "at most 16");
+    let err = Config::from_toml("[[inputs]]\ntopic = \"a\"\nformat = \"zeek\"").unwrap_err();
+    assert!(
+        err.contains("zeek") && err.contains("suricata-eve"),
+        "{err}"
+    );
+}
+
+#[test]
+fn topic_and_format_flags_name_a_single_input() {
+    use crate::decode::Format;
+    let inputs = |c: &Config| -> Vec<(String, Format)> {
+        let s = c.clone().validate().unwrap();
+        s.inputs
+            .iter()
+            .map(|i| (i.topic.clone(), i.format))
+            .collect()
+    };
+    let four = Config::from_toml(FOUR_INPUTS).unwrap();
+    // --topic of a configured input: that input alone, with its settings.
+    let mut c = four.clone();
+    c.single_input(Some("wazuh-alerts".into()), None).unwrap();
+    assert_eq!(inputs(&c), [("wazuh-alerts".into(), Format::Wazuh)]);
+    assert_eq!(
+        c.clone().validate().unwrap().inputs[0]
+            .tools
+            .wazuh_min_level,
+        10
+    );
+    // ... and --format replaces its format.
+    let mut c = four.clone();
+    c.single_input(Some("wazuh-alerts".into()), Some(Format::Ecs))
+        .unwrap();
+    assert_eq!(inputs(&c), [("wazuh-alerts".into(), Format::Ecs)]);
+    // Another topic: a new input in events.format or --format.
+    let mut c = four.clone();
+    c.single_input(Some("other".into()), Some(Format::Ocsf))
+        .unwrap();
+    assert_eq!(inputs(&c), [("other".into(), Format::Ocsf)]);
+    // --format alone: which of four?
+    let mut c = four.clone();
+    let err = c.single_input(None, Some(Format::Ocsf)).unwrap_err();
+    assert!(err.to_string().contains("--topic"), "{err}");
+    // Without [[inputs]]: kafka.topic and events.format.
+    let mut c = Config::default();
+    c.single_input(Some("t".into()), Some(Format::Wazuh))
+        .unwrap();
+    assert_eq!(inputs(&c), [("t".into(), Format::Wazuh)]);
+    let mut c = Config::default();
+    c.single_input(None, Some(Format::Ecs)).unwrap();
+    assert_eq!(inputs(&c), [("incidents".into(), Format::Ecs)]);
 }

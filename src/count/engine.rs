@@ -13,8 +13,8 @@
 
 use crate::calendar::{MonthIndex, MonthSlot};
 use crate::classify::CategoryId;
-use crate::config::Settings;
-use crate::decode::{Decoded, Decoder, ToolOptions};
+use crate::config::{Input, Settings};
+use crate::decode::{Decoded, Decoder};
 use crate::dedup::{IdHash, Seen};
 use crate::event::{EpochMillis, Filter, Reject, Severity};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
@@ -93,29 +93,32 @@ pub struct Engine {
     max_future_ms: i64,
 }
 
-/// The decoder the configuration asks for.
-fn decoder_of(settings: &Settings) -> Decoder {
-    let events = &settings.config.events;
-    let tools = ToolOptions {
-        wazuh_min_level: i64::try_from(events.wazuh_min_level).unwrap_or(i64::MAX),
-        naive_zone: settings.naive_zone.clone(),
-    };
-    match &settings.mapping {
-        Some(m) => Decoder::custom(m.clone(), events.max_event_bytes, tools),
+/// The decoder of an input.
+fn decoder_of(settings: &Settings, input: &Input) -> Decoder {
+    let max = settings.config.events.max_event_bytes;
+    match &input.mapping {
+        Some(m) => Decoder::custom(m.clone(), max, input.tools.clone()),
         None => Decoder::new(
-            events.format,
-            events.max_event_bytes,
+            input.format,
+            max,
             settings.classifier.fields_needed(),
-            tools,
+            input.tools.clone(),
         ),
     }
 }
 
 impl Engine {
+    /// The engine of the `[events]` input (a file run's).
     pub fn new(settings: Settings) -> Engine {
+        let input = settings.events_input.clone();
+        Engine::for_input(settings, &input)
+    }
+
+    /// The engine of one input: its decoder, the shared rules and months.
+    pub fn for_input(settings: Settings, input: &Input) -> Engine {
         Engine {
             months: MonthIndex::new(settings.tz.clone()),
-            decoder: decoder_of(&settings),
+            decoder: decoder_of(&settings, input),
             max_future_ms: i64::try_from(settings.config.events.max_future_secs)
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
             settings,

@@ -47,6 +47,8 @@ pub struct Monitor {
     released_evicted: u64,
     /// What this process applied since it started (the metrics' counters).
     applied: Applied,
+    /// The same per source (an input: `kafka.<topic>`, or a file's).
+    applied_by_source: BTreeMap<String, Outcomes>,
 }
 
 impl Monitor {
@@ -75,6 +77,7 @@ impl Monitor {
             released: BTreeMap::new(),
             released_evicted: 0,
             applied,
+            applied_by_source: BTreeMap::new(),
         })
     }
 
@@ -155,6 +158,11 @@ impl Monitor {
             wall_ms,
         )?;
         let mut applied = false;
+        if !self.applied_by_source.contains_key(&key.source) {
+            self.applied_by_source
+                .insert(key.source.clone(), Outcomes::default());
+        }
+        let mut by_source = self.applied_by_source.get_mut(&key.source);
         for p in prepared.iter().take(PREFETCH_AHEAD) {
             Engine::prefetch(st, p);
         }
@@ -167,6 +175,9 @@ impl Monitor {
             }
             let outcome = self.engine.commit(st, p, wall_ms);
             self.applied.record(&outcome);
+            if let Some(o) = by_source.as_deref_mut() {
+                outcome.tally(o);
+            }
             if let Outcome::Invalid(r) = outcome {
                 self.rejects.record(r, key, offset);
                 on_invalid(i, r);
@@ -243,13 +254,19 @@ impl Monitor {
                 .values()
                 .map(|st| st.dedup.evicted())
                 .sum::<u64>();
-        super::view::compute(
+        let mut v = super::view::compute(
             &mut self.engine,
             self.partitions.values(),
             &self.applied,
             evicted,
             wall_ms,
-        )
+        );
+        v.by_source = self
+            .applied_by_source
+            .iter()
+            .map(|(s, o)| (s.clone(), o.clone()))
+            .collect();
+        v
     }
 
     /// The partitions changed since the last checkpoint, which now count as

@@ -34,6 +34,8 @@ pub struct MonitorView {
     pub dedup_ids: u64,
     /// The fullest partition's ids against `dedup.max_ids_per_partition`.
     pub dedup_fill: f64,
+    /// Outcomes this process applied per source (`kafka.<topic>`: an input).
+    pub by_source: Vec<(String, Outcomes)>,
 }
 
 /// The running month and the one before it.
@@ -124,6 +126,7 @@ pub fn compute<'a>(
         dedup_evicted,
         dedup_ids: 0,
         dedup_fill: 0.0,
+        by_source: Vec::new(),
     };
     let cap = s.config.dedup.max_ids_per_partition.max(1) as f64;
     let mut clock: Option<EpochMillis> = None;

@@ -22,6 +22,7 @@ pub use latency::{LatencyHistogram, LatencyRecorder};
 
 use crate::count::MonitorView;
 use crate::event::{Filter, Reject, Severity};
+use crate::state::Outcomes;
 
 /// Metric names.
 pub mod names {
@@ -32,6 +33,8 @@ pub mod names {
     pub const EVENTS_TOTAL: &str = "incident_monitor_events_total";
     pub const INVALID_TOTAL: &str = "incident_monitor_invalid_events_total";
     pub const FILTERED_TOTAL: &str = "incident_monitor_filtered_events_total";
+    pub const INPUT_EVENTS_TOTAL: &str = "incident_monitor_input_events_total";
+    pub const INPUT_INVALID_TOTAL: &str = "incident_monitor_input_invalid_events_total";
     pub const WINDOW_LATE_TOTAL: &str = "incident_monitor_window_late_events_total";
     pub const CONSUMER_LAG: &str = "incident_monitor_consumer_lag_messages";
     pub const LATENCY: &str = "incident_monitor_processing_latency_seconds";
@@ -106,13 +109,38 @@ pub struct Metrics {
     queue_depth: IntGaugeVec,
     last_record: GaugeVec,
     /// Partitions with a `last_record` series (pruned when they leave).
-    last_record_partitions: Mutex<std::collections::BTreeSet<i32>>,
+    last_record_partitions:
+        Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<i32>>>,
     /// Dead-letter deliveries, counted by the producer's callback thread.
     pub dead_letter_sent: AtomicU64,
     pub dead_letter_failed: AtomicU64,
     latency: Mutex<LatencyHistogram>,
     pub health: Health,
     last_month: Mutex<String>,
+    inputs: Vec<InputCounters>,
+}
+
+/// The counters of one input (its messages by outcome, its rejections by
+/// reason), found by the state source its partitions have.
+struct InputCounters {
+    source: String,
+    events: [IntCounter; 5],
+    invalid: Vec<IntCounter>,
+}
+
+/// The outcome label values, in `Metrics::events` order.
+const OUTCOMES: [&str; 5] = ["accepted", "duplicate", "invalid", "late", "filtered"];
+
+/// Sets the outcome counters from outcome totals.
+fn set_outcomes(events: &[IntCounter; 5], invalid: &[IntCounter], o: &Outcomes) {
+    set_counter(&events[0], o.accepted);
+    set_counter(&events[1], o.duplicate);
+    set_counter(&events[2], o.invalid_total());
+    set_counter(&events[3], o.late);
+    set_counter(&events[4], o.filtered_total());
+    for (c, n) in invalid.iter().zip(o.invalid) {
+        set_counter(c, n);
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -179,11 +207,12 @@ fn set_counter(c: &IntCounter, v: u64) {
 
 impl Metrics {
     /// Registers every metric with label handles for the configured
-    /// categories and windows.
+    /// categories, windows, sectors and inputs (`(name, state source)`).
     pub fn new(
         categories: &[String],
         windows: &[String],
         sectors: &[String],
+        inputs: &[(String, String)],
     ) -> Result<Metrics, MetricsError> {
         let r = Registry::new();
         let Figures {
@@ -212,8 +241,21 @@ impl Metrics {
             dead_letter,
             queue_depth,
             last_record,
+            input_events,
+            input_invalid,
         } = Pipeline::register(&r)?;
         register_process(&r)?;
+        let inputs = inputs
+            .iter()
+            .map(|(name, source)| InputCounters {
+                source: source.clone(),
+                events: OUTCOMES.map(|o| input_events.with_label_values(&[name.as_str(), o])),
+                invalid: Reject::ALL
+                    .iter()
+                    .map(|r| input_invalid.with_label_values(&[name.as_str(), r.code()]))
+                    .collect(),
+            })
+            .collect();
         let sector_total = sectors
             .iter()
             .map(|s| sector.with_label_values(&[s.as_str()]))
@@ -246,8 +288,7 @@ impl Metrics {
             mtd_previous: per_category(&mtd, "previous", categories),
             mom_change,
             current_month,
-            events: ["accepted", "duplicate", "invalid", "late", "filtered"]
-                .map(|o| events.with_label_values(&[o])),
+            events: OUTCOMES.map(|o| events.with_label_values(&[o])),
             invalid: Reject::ALL
                 .iter()
                 .map(|r| invalid.with_label_values(&[r.code()]))
@@ -278,6 +319,7 @@ impl Metrics {
             latency: Mutex::new(LatencyHistogram::default()),
             health: Health::default(),
             last_month: Mutex::new(String::new()),
+            inputs,
             registry: r,
         })
     }
@@ -285,13 +327,11 @@ impl Metrics {
     /// Writes a view into the metrics.
     pub fn update(&self, v: &MonitorView) {
         let o = &v.outcomes;
-        set_counter(&self.events[0], o.accepted);
-        set_counter(&self.events[1], o.duplicate);
-        set_counter(&self.events[2], o.invalid_total());
-        set_counter(&self.events[3], o.late);
-        set_counter(&self.events[4], o.filtered_total());
-        for (c, n) in self.invalid.iter().zip(o.invalid) {
-            set_counter(c, n);
+        set_outcomes(&self.events, &self.invalid, o);
+        for (source, o) in &v.by_source {
+            if let Some(i) = self.inputs.iter().find(|i| i.source == *source) {
+                set_outcomes(&i.events, &i.invalid, o);
+            }
         }
         for (c, n) in self.filtered.iter().zip(o.filtered) {
             set_counter(c, n);
@@ -373,11 +413,15 @@ impl Metrics {
         }
     }
 
-    /// Replaces the lag gauges with the given partitions' values.
-    pub fn set_lag(&self, topic: &str, lag: &[(i32, i64)]) {
+    /// Replaces the lag gauges with the given partitions' values, per topic.
+    pub fn set_lag(&self, topics: &[(&str, Vec<(i32, i64)>)]) {
         self.lag.reset();
-        for (p, l) in lag {
-            self.lag.with_label_values(&[topic, &p.to_string()]).set(*l);
+        for (topic, lag) in topics {
+            for (p, l) in lag {
+                self.lag
+                    .with_label_values(&[*topic, p.to_string().as_str()])
+                    .set(*l);
+            }
         }
     }
 
@@ -393,20 +437,35 @@ impl Metrics {
         self.last_record
             .with_label_values(&[topic, &partition.to_string()])
             .set(unix_ms as f64 / 1000.0);
-        if let Ok(mut p) = self.last_record_partitions.lock() {
-            p.insert(partition);
+        if let Ok(mut held) = self.last_record_partitions.lock() {
+            match held.get_mut(topic) {
+                Some(parts) => {
+                    parts.insert(partition);
+                }
+                None => {
+                    held.insert(topic.to_owned(), [partition].into());
+                }
+            }
         }
     }
 
-    /// Drops the `last_record` series of partitions no longer held.
-    pub fn keep_last_record(&self, topic: &str, held: &[i32]) {
-        if let Ok(mut p) = self.last_record_partitions.lock() {
-            p.retain(|part| {
-                let keep = held.contains(part);
+    /// Drops the `last_record` series of partitions no longer held, per
+    /// topic (a topic not listed is not held at all).
+    pub fn keep_last_record(&self, held: &[(&str, Vec<i32>)]) {
+        let Ok(mut series) = self.last_record_partitions.lock() else {
+            return;
+        };
+        for (topic, parts) in series.iter_mut() {
+            let now = held
+                .iter()
+                .find(|(t, _)| t == topic)
+                .map_or(&[][..], |(_, p)| p.as_slice());
+            parts.retain(|part| {
+                let keep = now.contains(part);
                 if !keep {
                     let _ = self
                         .last_record
-                        .remove_label_values(&[topic, &part.to_string()]);
+                        .remove_label_values(&[topic.as_str(), &part.to_string()]);
                 }
                 keep
             });
@@ -559,6 +618,8 @@ struct Pipeline {
     dead_letter: IntCounterVec,
     queue_depth: IntGaugeVec,
     last_record: GaugeVec,
+    input_events: IntCounterVec,
+    input_invalid: IntCounterVec,
 }
 
 impl Pipeline {
@@ -649,7 +710,23 @@ impl Pipeline {
             "Broker timestamp (Unix seconds) of the newest message applied from each partition this instance holds: with lag above zero, time() minus it is how far behind the monitor is.",
             &["topic", "partition"],
         )?;
+        let input_events = family(
+            IntCounterVec::new,
+            r,
+            INPUT_EVENTS_TOTAL,
+            "Messages by input (the configured name) and outcome: which source is quiet, spiking or sending what is not an incident.",
+            &["input", "outcome"],
+        )?;
+        let input_invalid = family(
+            IntCounterVec::new,
+            r,
+            INPUT_INVALID_TOTAL,
+            "Rejected messages by input and reason.",
+            &["input", "reason"],
+        )?;
         Ok(Pipeline {
+            input_events,
+            input_invalid,
             events,
             invalid,
             filtered,

@@ -46,7 +46,7 @@ pub(super) struct Consume {
     /// Messages read by this run.
     pub(super) messages: u64,
     /// When the first message arrived (throughput excludes the group join).
-    first_message: Option<Instant>,
+    pub(super) first_message: Option<Instant>,
 }
 
 impl Consume {
@@ -140,11 +140,12 @@ impl Consume {
             .first_message
             .map_or(0.0, |t| t.elapsed().as_secs_f64());
         tracing::info!(
+            topic = %ctx.topic,
             partitions = ?ctx.assigned(),
             messages = self.messages,
             secs_since_first_message = secs,
             messages_per_sec = if secs > 0.0 { self.messages as f64 / secs } else { 0.0 },
-            "every assigned partition is drained"
+            "every assigned partition of the topic is drained"
         );
     }
 

@@ -1,12 +1,14 @@
-//! `run` on Kafka: the thin async loop around the consumer.
+//! `run` on Kafka: the thin async loop around the consumers.
 //!
-//! One task selects, in priority order, on shutdown, the schedule (metrics,
-//! checkpoints, progress), a checkpoint written (then its positions are
-//! committed), the end of a backoff, and the next messages. Each arm is a
-//! call: consuming is [`consume`], rebalances are [`context`], checkpoints
-//! `app::checkpoints`, publishing [`Publisher`]. Parsing and counting run on
-//! the apply stage's thread; the HTTP endpoint on its own tasks, reading
-//! only what the loop publishes.
+//! Each input is a [`lane`]: its consumer (in the one group), its apply
+//! stage (its decoder) and a task that only consumes. One loop selects, in
+//! priority order, on shutdown, a consume task failing, the schedule
+//! (metrics, checkpoints, progress), a checkpoint written (then each
+//! lane's positions are committed through its consumer), and a lane
+//! drained. Consuming is [`consume`], rebalances are [`context`],
+//! checkpoints `app::checkpoints`, publishing [`Publisher`]. Parsing and
+//! counting run on the stages' threads over the one monitor; the HTTP
+//! endpoint on its own tasks, reading only what the loop publishes.
 //!
 //! Shutdown order: stop consuming, apply what was consumed, checkpoint,
 //! commit (synchronously), flush the dead-letter producer, stop serving;
@@ -14,28 +16,29 @@
 
 mod consume;
 mod context;
+mod lane;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use tokio::sync::oneshot;
+use rdkafka::consumer::{CommitMode, Consumer};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use self::consume::{Consume, Step};
 use self::context::MonitorContext;
+use self::lane::Lane;
 use super::checkpoints::{Checkpointer, Positions};
 use super::endpoint::Endpoint;
 use super::schedule::{Schedule, Tick};
-use super::stage::RejectSink;
 use super::{AppError, LiveReports, RunSummary, Stage, StateChoice, locked};
 use crate::clock::wall_now_ms;
 use crate::config::{KafkaConfig, Settings};
-use crate::count::{Batch, Item, Monitor};
-use crate::event::Reject;
+use crate::count::Monitor;
 use crate::metrics::Metrics;
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
-use crate::source::kafka::{DeadLetter, commit, consumer_config, partition_key};
+use crate::source::kafka::{DeadLetter, commit, partition_key};
 use crate::state::StateBackend;
 use crate::state_topic::TopicStore;
 
@@ -66,8 +69,8 @@ enum End {
     GaveUp(String),
 }
 
-/// Consumes the configured topic until `shutdown` (or, with `until_end`,
-/// until every assigned partition is drained).
+/// Consumes the configured inputs until `shutdown` (or, with `until_end`,
+/// until every assigned partition of every input is drained).
 pub async fn run_kafka(
     settings: Settings,
     state: StateChoice,
@@ -83,10 +86,11 @@ pub async fn run_kafka(
             "kafka.properties: librdkafka refuses this configuration: {e}"
         ))
     })?;
+    let topics: Vec<String> = settings.inputs.iter().map(|i| i.topic.clone()).collect();
     let backend: Arc<dyn StateBackend> = match state {
         StateChoice::Dir(store) => Arc::new(store),
         StateChoice::Topic(topic) => {
-            Arc::new(TopicStore::connect(&k, &topic, &owner_name(&k)).await?)
+            Arc::new(TopicStore::connect(&k, &topics, &topic, &owner_name(&k)).await?)
         }
     };
     let monitor = super::open_monitor(&settings, backend.clone()).await?;
@@ -95,9 +99,13 @@ pub async fn run_kafka(
         store: backend,
         who: settings.config.report.clone(),
     });
-    let endpoint = Endpoint::start(&settings, &opts.metrics_addr, reports).await?;
-    let stage = Arc::new(start_stage(&k, &monitor, &endpoint.metrics)?);
-    let consumer = subscribe(&k, stage.clone())?;
+    let inputs: Vec<(String, String)> = settings
+        .inputs
+        .iter()
+        .map(|i| (i.name.clone(), partition_key(&i.topic, 0).source))
+        .collect();
+    let endpoint = Endpoint::start(&settings, &inputs, &opts.metrics_addr, reports).await?;
+    let lanes = open_lanes(&settings, &k, &monitor, &endpoint.metrics)?;
     if let Some(tx) = started {
         let _ = tx.send(Started {
             metrics: endpoint.metrics.clone(),
@@ -106,6 +114,19 @@ pub async fn run_kafka(
         });
     }
     let shown = Progress::new(opts.progress, "run --until-end", Unit::Messages);
+    let stop = CancellationToken::new();
+    let drained = Arc::new(Notify::new());
+    let max_backoff = Duration::from_secs(k.max_retry_backoff_secs);
+    let mut tasks = JoinSet::new();
+    for lane in &lanes {
+        let task = lane.spawn(opts.until_end, max_backoff, drained.clone(), stop.clone());
+        tasks.spawn(async move {
+            task.await.map_err(|source| AppError::Task {
+                what: "consume",
+                source,
+            })?
+        });
+    }
     let mut run = Loop {
         schedule: Schedule::new(
             Some(Duration::from_millis(
@@ -116,26 +137,75 @@ pub async fn run_kafka(
         ),
         shown,
         checkpoints: Checkpointer::new(monitor.clone()),
-        consume: Consume::new(
-            opts.until_end,
-            Duration::from_secs(k.max_retry_backoff_secs),
-        ),
-        backoff: None,
         until_end: opts.until_end,
         started: Instant::now(),
         publisher: Publisher {
             endpoint,
             monitor,
             brokers: k.brokers.clone(),
-            topic: k.topic.clone(),
             connect_timeout: Duration::from_secs(k.connect_timeout_secs),
         },
-        consumer,
-        stage,
+        lanes,
+        drained,
         k,
     };
-    let end = run.until(&shutdown).await?;
+    let end = run.until(&shutdown, &mut tasks).await;
+    // Every consume task ends before the drain: none touches a consumer
+    // or a stage after it.
+    stop.cancel();
+    let stopped = stop_tasks(&mut tasks).await;
+    let end = end?;
+    stopped?;
     run.finish(end).await
+}
+
+/// Waits for every consume task; the first failure is returned.
+async fn stop_tasks(tasks: &mut JoinSet<Result<(), AppError>>) -> Result<(), AppError> {
+    let mut first = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        let result = done
+            .map_err(|source| AppError::Task {
+                what: "consume",
+                source,
+            })
+            .and_then(|r| r);
+        if first.is_ok() {
+            first = result;
+        }
+    }
+    first
+}
+
+/// A lane per input, sharing the dead-letter producer if one is configured.
+fn open_lanes(
+    settings: &Settings,
+    k: &KafkaConfig,
+    monitor: &Arc<Mutex<Monitor>>,
+    metrics: &Arc<Metrics>,
+) -> Result<Vec<Lane>, AppError> {
+    let dead_letter = if k.dead_letter_topic.is_empty() {
+        None
+    } else {
+        Some(Arc::new(DeadLetter::new(k, metrics.clone()).map_err(
+            |e| AppError::Usage(format!("dead-letter producer: {e}")),
+        )?))
+    };
+    let several = settings.inputs.len() > 1;
+    settings
+        .inputs
+        .iter()
+        .map(|input| {
+            Lane::open(
+                settings,
+                input,
+                k,
+                monitor,
+                metrics,
+                dead_letter.as_ref(),
+                several,
+            )
+        })
+        .collect()
 }
 
 /// Who claims partitions in the state topic: the static member id, else
@@ -149,67 +219,28 @@ fn owner_name(k: &KafkaConfig) -> String {
     format!("{host}/{}", std::process::id())
 }
 
-/// The apply stage of a Kafka run, with its dead letters if configured.
-fn start_stage(
-    k: &KafkaConfig,
-    monitor: &Arc<Mutex<Monitor>>,
-    metrics: &Arc<Metrics>,
-) -> Result<Stage, AppError> {
-    let dead_letters: Option<Box<dyn RejectSink>> = if k.dead_letter_topic.is_empty() {
-        None
-    } else {
-        let producer = DeadLetter::new(k, metrics.clone())
-            .map_err(|e| AppError::Usage(format!("dead-letter producer: {e}")))?;
-        Some(Box::new(DeadLetters {
-            producer,
-            topic: k.topic.clone(),
-        }))
-    };
-    let source = partition_key(&k.topic, 0).source;
-    Ok(Stage::start(
-        monitor.clone(),
-        Some(metrics.clone()),
-        dead_letters,
-        source.as_str().into(),
-    )?)
-}
-
-/// The consumer, subscribed, its rebalances handled through `stage`.
-fn subscribe(
-    k: &KafkaConfig,
-    stage: Arc<Stage>,
-) -> Result<StreamConsumer<MonitorContext>, AppError> {
-    let handover = Duration::from_secs(k.drain_timeout_secs);
-    let ctx = MonitorContext::new(stage, &k.topic, handover);
-    let consumer: StreamConsumer<MonitorContext> = consumer_config(k)
-        .create_with_context(ctx)
-        .map_err(|e| AppError::Usage(format!("invalid Kafka configuration: {e}")))?;
-    consumer
-        .subscribe(&[k.topic.as_str()])
-        .map_err(|e| AppError::Usage(format!("cannot subscribe to {:?}: {e}", k.topic)))?;
-    tracing::info!(brokers = %k.brokers, topic = %k.topic, group = %k.group_id, "consuming");
-    Ok(consumer)
-}
-
-/// The consume loop's parts.
+/// The loop's parts.
 struct Loop {
-    consumer: StreamConsumer<MonitorContext>,
-    stage: Arc<Stage>,
+    lanes: Vec<Lane>,
     publisher: Publisher,
     schedule: Schedule,
     checkpoints: Checkpointer,
-    consume: Consume,
     shown: Progress,
-    /// Until when the consumer backs off after an error.
-    backoff: Option<tokio::time::Instant>,
+    /// A lane reports it is drained.
+    drained: Arc<Notify>,
     until_end: bool,
     started: Instant,
     k: KafkaConfig,
 }
 
 impl Loop {
-    /// Runs until shutdown, a drain's end, or a drain giving up.
-    async fn until(&mut self, shutdown: &CancellationToken) -> Result<End, AppError> {
+    /// Runs until shutdown, a drain's end, a drain giving up, or a consume
+    /// task failing.
+    async fn until(
+        &mut self,
+        shutdown: &CancellationToken,
+        tasks: &mut JoinSet<Result<(), AppError>>,
+    ) -> Result<End, AppError> {
         loop {
             tokio::select! {
                 biased;
@@ -217,19 +248,26 @@ impl Loop {
                     tracing::info!("shutdown requested: stop consuming, checkpoint, commit");
                     return Ok(End::Shutdown);
                 }
+                Some(done) = tasks.join_next() => {
+                    // A consume task ends before `stop` only when it fails.
+                    done.map_err(|source| AppError::Task { what: "consume", source })??;
+                }
                 tick = self.schedule.next(!self.checkpoints.is_writing()) => {
                     if let Some(end) = self.on_tick(tick)? {
                         return Ok(end);
                     }
                 }
                 written = self.checkpoints.written() => {
-                    commit_checkpointed(&self.consumer, &self.k.topic, &self.publisher.endpoint.metrics, written?);
+                    let positions = written?;
+                    self.publisher.endpoint.metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
+                    for lane in &self.lanes {
+                        commit_lane(lane, &positions, CommitMode::Async);
+                    }
                 }
-                () = sleep_until(self.backoff), if self.backoff.is_some() => self.backoff = None,
-                msg = self.consumer.recv(), if self.backoff.is_none() => {
-                    let step = self.consume.turn(msg, &self.consumer, &self.stage).await?;
-                    if let Some(end) = self.on_step(step) {
-                        return Ok(end);
+                () = self.drained.notified() => {
+                    if self.until_end && self.lanes.iter().all(|l| l.status.drained.load(Ordering::Relaxed)) {
+                        log_drained(&self.lanes);
+                        return Ok(End::Drained);
                     }
                 }
             }
@@ -240,54 +278,29 @@ impl Loop {
         match tick {
             Tick::Checkpoint => self.checkpoints.start()?,
             Tick::Progress => {
-                let lag = lag_total(&held_lags(self.consumer.context()));
-                self.shown.update(&progress(self.consume.messages, lag));
+                let lag = lag_total(&self.lanes);
+                self.shown.update(&progress(messages(&self.lanes), lag));
             }
             Tick::Publish => {
-                let why = self.publisher.publish(
-                    &self.consumer,
-                    &self.stage,
-                    &self.consume,
-                    self.until_end,
-                )?;
+                let why = self.publisher.publish(&self.lanes, self.until_end)?;
                 return Ok(why.map(End::GaveUp));
             }
         }
         Ok(None)
     }
 
-    fn on_step(&mut self, step: Step) -> Option<End> {
-        match step {
-            Step::More => None,
-            Step::Drained => Some(End::Drained),
-            Step::Backoff(d) => {
-                let give_up = self
-                    .publisher
-                    .failing(&self.consumer, &self.consume, self.until_end);
-                self.backoff = Some(tokio::time::Instant::now() + d);
-                give_up.map(End::GaveUp)
-            }
-        }
-    }
-
     /// Drains, publishes the last figures, stops serving, and sums up.
     async fn finish(mut self, end: End) -> Result<RunSummary, AppError> {
-        let last_lag = lag_total(&held_lags(self.consumer.context()));
+        let last_lag = lag_total(&self.lanes);
+        let read = messages(&self.lanes);
         let metrics = self.publisher.endpoint.metrics.clone();
-        drain(
-            self.consumer,
-            &self.stage,
-            &mut self.checkpoints,
-            &self.k,
-            &metrics,
-        )
-        .await?;
+        drain(self.lanes, &mut self.checkpoints, &self.k, &metrics).await?;
         let monitor = &self.publisher.monitor;
         let outcomes = locked(monitor, "monitor")?.outcomes_seen();
         // Drained: nothing is left, whatever the last statistics said.
         let drained = matches!(end, End::Drained);
         let lag = if drained { Some(0) } else { last_lag };
-        self.shown.finish(&progress(self.consume.messages, lag));
+        self.shown.finish(&progress(read, lag));
         self.publisher
             .endpoint
             .publish(&mut *locked(monitor, "monitor")?);
@@ -297,45 +310,88 @@ impl Loop {
         }
         Ok(RunSummary {
             outcomes,
-            events_this_run: self.consume.messages,
+            events_this_run: read,
             elapsed: self.started.elapsed(),
             completed: drained,
         })
     }
 }
 
+/// The end of a drain, over every input: what the benchmark reads.
+fn log_drained(lanes: &[Lane]) {
+    let first = lanes
+        .iter()
+        .filter_map(|l| l.status.first_message.lock().ok().and_then(|f| *f))
+        .min();
+    let secs = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    let read = messages(lanes);
+    tracing::info!(
+        inputs = lanes.len(),
+        messages = read,
+        secs_since_first_message = secs,
+        messages_per_sec = if secs > 0.0 { read as f64 / secs } else { 0.0 },
+        "every assigned partition is drained"
+    );
+}
+
+/// Messages read by this run, over the lanes.
+fn messages(lanes: &[Lane]) -> u64 {
+    lanes
+        .iter()
+        .map(|l| l.status.messages.load(Ordering::Relaxed))
+        .sum()
+}
+
+/// Commits the positions of a lane's partitions through its consumer. Not
+/// fatal when it fails: the checkpoint is the source of truth; lag tools
+/// see progress at the next successful commit.
+fn commit_lane(lane: &Lane, positions: &Positions, mode: CommitMode) {
+    let own: Positions = positions
+        .iter()
+        .filter(|(k, _)| lane.owns(k))
+        .cloned()
+        .collect();
+    if let Err(e) = commit(&*lane.consumer, &lane.input.topic, &own, mode) {
+        tracing::debug!(error = %e, topic = %lane.input.topic, "offset commit failed");
+    }
+}
+
 /// The end of a run, bounded by `drain_timeout_secs` so a dead broker
 /// cannot hold the process: everything consumed is applied, checkpointed
-/// and its positions committed; the consumer is dropped (leaving the group)
-/// off the runtime's workers; then the stage stops.
+/// and its positions committed; the consumers are dropped (leaving the
+/// group) off the runtime's workers; then the stages stop.
 async fn drain(
-    consumer: StreamConsumer<MonitorContext>,
-    stage: &Stage,
+    lanes: Vec<Lane>,
     checkpoints: &mut Checkpointer,
     k: &KafkaConfig,
     metrics: &Metrics,
 ) -> Result<(), AppError> {
     let limit = Duration::from_secs(k.drain_timeout_secs);
+    let stages: Vec<Arc<Stage>> = lanes.iter().map(|l| l.stage.clone()).collect();
     let done = tokio::time::timeout(limit, async {
-        stage.flush().await?;
+        for stage in &stages {
+            stage.flush().await?;
+        }
         let positions = checkpoints.finish().await?;
         metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
-        let topic = k.topic.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = commit(&consumer, &topic, &positions, CommitMode::Sync) {
-                tracing::debug!(error = %e, "offset commit failed");
+            for lane in lanes {
+                commit_lane(&lane, &positions, CommitMode::Sync);
+                // Leaving the group revokes what is held: released through
+                // the stage, still running.
+                drop(lane);
             }
-            // Leaving the group revokes what is held: released through
-            // the stage, still running.
-            drop(consumer);
         })
         .await
         .map_err(|source| AppError::Task {
             what: "final commit",
             source,
         })?;
-        // Last: the dead-letter producer is flushed as the stage ends.
-        Ok(stage.stop().await?)
+        // Last: the dead-letter producer is flushed as the stages end.
+        for stage in &stages {
+            stage.stop().await?;
+        }
+        Ok(())
     })
     .await;
     match done {
@@ -347,23 +403,6 @@ async fn drain(
             );
             Ok(())
         }
-    }
-}
-
-/// Commits the positions a background checkpoint wrote. Not fatal when it
-/// fails: the checkpoint is the source of truth; lag tools see progress at
-/// the next successful commit.
-fn commit_checkpointed(
-    consumer: &StreamConsumer<MonitorContext>,
-    topic: &str,
-    metrics: &Metrics,
-    positions: Positions,
-) {
-    // Unchanged partitions need no write: the state is current as of now,
-    // which is what the staleness alert asks.
-    metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
-    if let Err(e) = commit(consumer, topic, &positions, CommitMode::Async) {
-        tracing::debug!(error = %e, "offset commit failed");
     }
 }
 
@@ -394,43 +433,40 @@ struct Publisher {
     endpoint: Endpoint,
     monitor: Arc<Mutex<Monitor>>,
     brokers: String,
-    topic: String,
     connect_timeout: Duration,
 }
 
 impl Publisher {
     /// Figures, lag, queue depth and readiness; `Some(why)` when a drain
     /// should give up.
-    fn publish(
-        &mut self,
-        consumer: &StreamConsumer<MonitorContext>,
-        stage: &Stage,
-        consume: &Consume,
-        until_end: bool,
-    ) -> Result<Option<String>, AppError> {
+    fn publish(&mut self, lanes: &[Lane], until_end: bool) -> Result<Option<String>, AppError> {
         self.endpoint
             .publish(&mut *locked(&self.monitor, "monitor")?);
         let m = &self.endpoint.metrics;
-        m.set_lag(&self.topic, &held_lags(consumer.context()));
-        m.keep_last_record(&self.topic, &consumer.context().assigned());
-        m.set_queue_depth("apply", stage.depth());
-        Ok(self.failing(consumer, consume, until_end))
+        let lags: Vec<(&str, Vec<(i32, i64)>)> = lanes
+            .iter()
+            .map(|l| (l.input.topic.as_str(), held_lags(l.consumer.context())))
+            .collect();
+        m.set_lag(&lags);
+        let held: Vec<(&str, Vec<i32>)> = lanes
+            .iter()
+            .map(|l| (l.input.topic.as_str(), l.consumer.context().assigned()))
+            .collect();
+        m.keep_last_record(&held);
+        m.set_queue_depth("apply", lanes.iter().map(|l| l.stage.depth()).sum());
+        Ok(self.failing(lanes, until_end))
     }
 
     /// Readiness now; `Some(why)` when a drain should give up.
-    fn failing(
-        &self,
-        consumer: &StreamConsumer<MonitorContext>,
-        consume: &Consume,
-        until_end: bool,
-    ) -> Option<String> {
-        let ctx = consumer.context();
-        match not_ready(ctx, &self.brokers, consume) {
+    fn failing(&self, lanes: &[Lane], until_end: bool) -> Option<String> {
+        match not_ready(lanes, &self.brokers) {
             Some(why) => self.endpoint.metrics.set_ready(false, &why),
             None => self.endpoint.metrics.set_ready(true, ""),
         }
         if until_end {
-            give_up(ctx, &self.brokers, self.connect_timeout)
+            lanes
+                .iter()
+                .find_map(|l| give_up(l.consumer.context(), &self.brokers, self.connect_timeout))
         } else {
             None
         }
@@ -450,8 +486,12 @@ fn held_lags(ctx: &MonitorContext) -> Vec<(i32, i64)> {
         .collect()
 }
 
-/// Summed lag; `None` before the statistics know any.
-fn lag_total(lags: &[(i32, i64)]) -> Option<u64> {
+/// Summed lag over the lanes; `None` before the statistics know any.
+fn lag_total(lanes: &[Lane]) -> Option<u64> {
+    let lags: Vec<(i32, i64)> = lanes
+        .iter()
+        .flat_map(|l| held_lags(l.consumer.context()))
+        .collect();
     (!lags.is_empty()).then(|| {
         lags.iter()
             .map(|(_, l)| u64::try_from(*l).unwrap_or(0))
@@ -459,17 +499,30 @@ fn lag_total(lags: &[(i32, i64)]) -> Option<u64> {
     })
 }
 
-/// Why the consumer is not ready, if it is not: brokers that cannot be
-/// reached (named), no partition yet, or errors in a row.
-fn not_ready(ctx: &MonitorContext, brokers: &str, consume: &Consume) -> Option<String> {
-    if let Some(why) = ctx.brokers.lock().ok().and_then(|b| b.unreachable()) {
-        return Some(format!("{why} (brokers: {brokers})"));
+/// Why the instance is not ready, if it is not: brokers that cannot be
+/// reached (named), a consumer failing, or no partition of any input yet.
+/// An input with no partition here is fine (another instance holds them).
+fn not_ready(lanes: &[Lane], brokers: &str) -> Option<String> {
+    let several = lanes.len() > 1;
+    let named = |l: &Lane, why: String| {
+        if several {
+            format!("input {}: {why}", l.input.name)
+        } else {
+            why
+        }
+    };
+    for l in lanes {
+        let ctx = l.consumer.context();
+        if let Some(why) = ctx.brokers.lock().ok().and_then(|b| b.unreachable()) {
+            return Some(named(l, format!("{why} (brokers: {brokers})")));
+        }
+        if let Some(e) = l.status.failing() {
+            return Some(named(l, format!("consumer errors: {e}")));
+        }
     }
-    if consume.errors_in_a_row > 0 {
-        return Some(format!("consumer errors: {}", consume.last_error));
-    }
-    ctx.assigned()
-        .is_empty()
+    lanes
+        .iter()
+        .all(|l| l.consumer.context().assigned().is_empty())
         .then(|| "waiting for a partition assignment from the group".to_owned())
 }
 
@@ -487,27 +540,4 @@ fn give_up(ctx: &MonitorContext, configured: &str, timeout: Duration) -> Option<
          check --brokers / kafka.brokers and that they are running",
         down.as_secs()
     ))
-}
-
-/// Rejected messages to the dead-letter topic, with their origin.
-struct DeadLetters {
-    producer: DeadLetter,
-    topic: String,
-}
-
-impl RejectSink for DeadLetters {
-    fn send(&self, batch: &Batch, item: &Item, reason: Reject) {
-        self.producer.send(
-            batch.key(item),
-            batch.payload(item),
-            reason,
-            &self.topic,
-            item.partition,
-            i64::try_from(item.offset).unwrap_or(i64::MAX),
-        );
-    }
-
-    fn flush(&self) {
-        self.producer.flush(Duration::from_secs(5));
-    }
 }
