@@ -944,13 +944,25 @@ struct Stream {
 
 impl Stream {
     fn start(topic: &str, jsonl: Vec<u8>) -> Stream {
+        let text = String::from_utf8(jsonl).unwrap();
+        let keyed = text
+            .lines()
+            .map(|l| {
+                let key = incident_monitor::generate::incident_id(l).unwrap_or("");
+                (key.to_owned(), l.to_owned())
+            })
+            .collect();
+        Stream::of_keyed(topic, keyed)
+    }
+
+    /// `(key, message)` pairs: a tool's message keyed by the incident id
+    /// it was written from.
+    fn of_keyed(topic: &str, keyed: Vec<(String, String)>) -> Stream {
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (flag, topic) = (done.clone(), topic.to_owned());
         let thread = std::thread::spawn(move || {
-            let text = String::from_utf8(jsonl).unwrap();
-            let lines: Vec<&str> = text.lines().collect();
-            for chunk in lines.chunks(400) {
-                produce_keyed(&topic, chunk);
+            for chunk in keyed.chunks(400) {
+                produce_pairs(&topic, chunk);
                 std::thread::sleep(Duration::from_millis(100));
             }
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -970,14 +982,25 @@ impl Stream {
 /// Produces lines keyed by incident id (as `generate --brokers` does), so
 /// re-deliveries meet on one partition.
 fn produce_keyed(topic: &str, lines: &[&str]) {
+    let pairs: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            let key = incident_monitor::generate::incident_id(l).unwrap_or("");
+            (key.to_owned(), (*l).to_owned())
+        })
+        .collect();
+    produce_pairs(topic, &pairs);
+}
+
+/// Produces `(key, message)` pairs.
+fn produce_pairs(topic: &str, pairs: &[(String, String)]) {
     let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers())
         .set("linger.ms", "20")
         .create()
         .unwrap();
-    for l in lines {
-        let key = incident_monitor::generate::incident_id(l).unwrap_or("");
-        let mut rec = BaseRecord::to(topic).key(key).payload(*l);
+    for (key, l) in pairs {
+        let mut rec = BaseRecord::to(topic).key(key).payload(l);
         loop {
             match p.send(rec) {
                 Ok(()) => break,
@@ -1075,4 +1098,147 @@ fn a_late_write_of_a_previous_owner_is_never_current() {
     let next = c.claim(&key).unwrap().unwrap();
     assert_eq!(next.position.next_offset, 160);
     assert_eq!(next.outcomes.accepted, 160);
+}
+
+/// Per month, per category: the incidents and their hours (what months,
+/// month to date and changes are made of). Severity and sector are each
+/// tool's own, so a stream written by tools differs from its native
+/// original there only.
+fn by_category(l: &Ledger) -> Vec<(String, Vec<u64>, Vec<u32>)> {
+    let n = l.categories().len();
+    l.months()
+        .filter(|(_, m)| m.total() > 0)
+        .map(|(ym, m)| {
+            (
+                ym.to_string(),
+                (0..n).map(|c| m.category(c)).collect(),
+                m.hourly.clone(),
+            )
+        })
+        .collect()
+}
+
+/// A June 2022 report as JSON, without the tools' own dimensions.
+fn june_figures(json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let o = v.as_object_mut().unwrap();
+    assert!(o.remove("by_severity").is_some());
+    assert!(o.remove("top_sectors").is_some());
+    v
+}
+
+/// Two inputs, native incidents and Suricata EVE alerts (two copies of
+/// the ncsc-2022 stream split over them by incident id), read by two
+/// instances of one group with no state directory; one is killed
+/// (SIGKILL) mid-stream and started again. The months by category and the
+/// June 2022 report are those of the native stream counted from a file by
+/// one process.
+#[test]
+#[ignore = "needs the real broker: ./scripts/test.sh"]
+fn two_inputs_over_two_instances_and_a_sigkill_keep_the_figures() {
+    use incident_monitor::decode::Format;
+    use incident_monitor::generate::{FormatWriter, incident_id};
+    let dir = TempDir::new("inputs-2");
+    let native_topic = unique("in-native");
+    let ids_topic = unique("in-ids");
+    create_topic(&native_topic, 3);
+    create_topic(&ids_topic, 2);
+    let cfg = throttled_config(&dir);
+    let inputs = format!(
+        "\n[[inputs]]\nname = \"incidents\"\ntopic = \"{native_topic}\"\n\
+         \n[[inputs]]\nname = \"ids\"\ntopic = \"{ids_topic}\"\nformat = \"suricata-eve\"\n"
+    );
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap() + &inputs).unwrap();
+    let copies: Vec<Vec<u8>> = (21..=22).map(ncsc_copy).collect();
+    let oracle = Oracle::of(&dir, &cfg, &copies);
+    let text = String::from_utf8(copies.concat()).unwrap();
+    let classifier = incident_monitor::config::Config::default()
+        .validate()
+        .unwrap()
+        .classifier;
+    let writer = FormatWriter::new(Format::SuricataEve, classifier);
+    // By id, so that a re-delivery comes from the same tool again, keyed
+    // by it, so that it meets its first delivery on one partition.
+    let (mut native, mut ids) = (Vec::new(), Vec::new());
+    for l in text.lines() {
+        let key = incident_id(l).unwrap_or("").to_owned();
+        let odd = key
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31) + u32::from(b))
+            % 2
+            == 1;
+        if odd {
+            ids.push((key, writer.write(l)));
+        } else {
+            native.push((key, l.to_owned()));
+        }
+    }
+    assert!(native.len() > 1000 && ids.len() > 1000);
+
+    let state = State::Topic(unique("inputs-state"));
+    let group = unique("g");
+    let at = addrs(2);
+    let start = |addr: &str| {
+        let b = brokers();
+        let mut a = vec![
+            "run",
+            "--config",
+            cfg.as_str(),
+            "--brokers",
+            b.as_str(),
+            "--group",
+            group.as_str(),
+            "--metrics-addr",
+            addr,
+        ];
+        let flags = state.flags();
+        a.extend(flags.iter().map(String::as_str));
+        Running::start(&a)
+    };
+    let mut members: Vec<Running> = at.iter().map(|x| start(x)).collect();
+    wait_until(120, "two instances to share the five partitions", || {
+        let o: Vec<f64> = at.iter().map(|x| owned_by(x)).collect();
+        o.iter().all(|&n| n >= 1.0) && o.iter().sum::<f64>() == 5.0
+    });
+    let s1 = Stream::of_keyed(&native_topic, native);
+    let s2 = Stream::of_keyed(&ids_topic, ids);
+    wait_until(120, "checkpoints of the stream", || state.covered() > 0);
+    assert!(!s1.done() || !s2.done(), "not mid-stream");
+    members[0].child.kill().unwrap(); // SIGKILL
+    members[0].child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    members[0] = start(&at[0]);
+    s1.join();
+    s2.join();
+    wait_until(240, "every message to be counted", || {
+        state.covered() == oracle.lines
+    });
+    // Both inputs are read on both instances' metrics, by name.
+    let mut from_ids = 0.0;
+    for x in &at {
+        let t = try_scrape(x).unwrap_or_default();
+        from_ids += t
+            .lines()
+            .filter(|l| l.starts_with("incident_monitor_input_events_total{input=\"ids\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    assert!(from_ids > 0.0, "messages of input ids");
+    for m in members {
+        assert!(m.terminate().success());
+    }
+    let (want, want_o) = state_of(&oracle.state);
+    let (got, got_o) = state.load();
+    let (g, w) = (by_category(&got.ledger), by_category(&want.ledger));
+    for (a, b) in g.iter().zip(&w) {
+        // Compact: a month's hours are 745 numbers per category.
+        assert!(a == b, "{} {:?} / {} {:?}", a.0, a.1, b.0, b.1);
+    }
+    assert_eq!(g.len(), w.len());
+    assert_eq!(got_o.accepted, want_o.accepted);
+    assert_eq!(got_o.duplicate, want_o.duplicate);
+    assert_eq!(
+        june_figures(&state.report("2022-06", "json")),
+        june_figures(&report_of(&oracle.state, "2022-06", "en", "json"))
+    );
 }

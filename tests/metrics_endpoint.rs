@@ -40,7 +40,12 @@ fn demo_metrics() -> (Running, String, String, TempDir) {
                 >= 26_000.0
             && sample(&text, "incident_monitor_ready") == Some(1.0)
             && text.contains("incident_monitor_processing_latency_seconds_bucket{le=\"+Inf\"}")
-            && text.contains("incident_monitor_consumer_lag_messages{")
+            // Both inputs' consumers have reported their lag.
+            && ["incidents", "suricata-alerts"].iter().all(|t| {
+                text.contains(&format!(
+                    "incident_monitor_consumer_lag_messages{{partition=\"0\",topic=\"{t}\"}}"
+                ))
+            })
             && text.contains("incident_monitor_month_over_month_change_ratio{")
             && text.contains("incident_monitor_last_checkpoint_timestamp_seconds")
             && sample(&text, "incident_monitor_last_checkpoint_timestamp_seconds").unwrap_or(0.0)
