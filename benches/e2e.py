@@ -4,6 +4,7 @@ a Python consumer, on a real Kafka-protocol broker (Tansu).
 
     python3 benches/e2e.py [--events 2000000] [--runs 3] [--partitions 4] [--scaling]
     python3 benches/e2e.py --runs 5 --compare before=/tmp/im-before after=target/release/incident-monitor
+    python3 benches/e2e.py --runs 5 --mixed
 
 It installs what it needs (scripts/tools.sh, confluent-kafka and
 prometheus_client in the tools virtualenv), builds the release binaries,
@@ -25,7 +26,10 @@ broker's CPU seconds during each run from /proc (it shares the machine). With
 --scaling it also drains 250k/500k/1M/2M-event topics with the monitor, and
 the 2M topic with smaller dedup bounds, to show how cost grows. With
 --compare it drains with the raw consumer and each given build instead, for
-before/after figures of one change on the same broker in the same run.
+before/after figures of one change on the same broker in the same run. With
+--mixed the events are split over four topics, one per tool format
+(suricata-eve, wazuh, ecs, ocsf: `generate --format`), which the monitor reads
+at once as four [[inputs]] and the raw consumer with one consumer per topic.
 """
 import argparse
 import json
@@ -119,6 +123,8 @@ def main():
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--backends", action="store_true",
                     help="instead of (c): the monitor with its state in a directory and in a Kafka state topic")
+    ap.add_argument("--mixed", action="store_true",
+                    help="four topics, one per tool format, read at once: the monitor (four [[inputs]]) against the raw consumer")
     ap.add_argument("--compare", nargs="+", metavar="NAME=BINARY",
                     help="instead of (b) and (c): drain with each of these incident-monitor builds "
                          "(for before/after measurements; copy a build aside before changing the code)")
@@ -141,12 +147,18 @@ def main():
     # JoinGroup takes about session.timeout.ms / 2).
     cfg.write_text('[kafka.properties]\n"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n')
 
-    def load(topic, events):
+    def load(topic, events, fmt="native", seed=1):
         sh([env["TANSU"], "topic", "create", topic, "--partitions", str(args.partitions), "--broker", f"tcp://{brokers}"])
         t = time.monotonic()
-        sh([monitor, "generate", "--scenario", "live", "--count", str(events), "--seed", "1",
-            "--brokers", brokers, "--topic", topic])
+        sh([monitor, "generate", "--scenario", "live", "--count", str(events), "--seed", str(seed),
+            "--format", fmt, "--brokers", brokers, "--topic", topic])
         return time.monotonic() - t
+
+    formats = ["suricata-eve", "wazuh", "ecs", "ocsf"]
+    mixed_topics = [f"bench-{f}" for f in formats]
+    mixed_cfg = work / "mixed.toml"
+    mixed_cfg.write_text("".join(f'[[inputs]]\nname = "{f}"\ntopic = "{t}"\nformat = "{f}"\n\n'
+                                 for f, t in zip(formats, mixed_topics)) + cfg.read_text())
 
     def broker_cpu():
         with open(f"/proc/{broker_pid}/stat") as f:
@@ -157,7 +169,7 @@ def main():
         group = f"{kind}-{topic}-{n}-{time.monotonic_ns()}"
         broker_before = broker_cpu()
         if kind == "raw":
-            so, se, wall, cpu, rss = measure([raw, brokers, topic, group, str(args.partitions)])
+            so, se, wall, cpu, rss = measure([raw, brokers, ",".join(mixed_topics) if args.mixed else topic, group, str(args.partitions)])
             r = json.loads(so.strip().splitlines()[-1])
             msgs, secs = r["messages"], r["secs_since_first_message"]
         elif kind == "python":
@@ -167,8 +179,10 @@ def main():
         else:
             c = cfg if extra_cfg is None else extra_cfg
             state = ["--state-topic", f"state-{group}"] if kind == "topic" else ["--state-dir", str(work / f"state-{group}")]
-            so, se, wall, cpu, rss = measure([builds.get(kind, monitor), "--log-format", "json", "run", "--config", str(c), "--brokers", brokers,
-                                              "--topic", topic, "--group", group, "--until-end", "--metrics-addr", "127.0.0.1:0",
+            # Mixed: the four inputs of the config, not one --topic.
+            source = ["--config", str(mixed_cfg)] if args.mixed else ["--config", str(c), "--topic", topic]
+            so, se, wall, cpu, rss = measure([builds.get(kind, monitor), "--log-format", "json", "run", *source, "--brokers", brokers,
+                                              "--group", group, "--until-end", "--metrics-addr", "127.0.0.1:0",
                                               *state])
             msgs, secs = monitor_rate(se)
             if kind == "topic":
@@ -182,9 +196,17 @@ def main():
 
     try:
         topic = "bench"
-        produce_secs = load(topic, args.events)
-        print(f"loaded {args.events} events into {args.partitions} partitions in {produce_secs:.1f} s", file=sys.stderr)
-        kinds = ["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends else ["raw", "monitor", "python"]
+        if args.mixed:
+            per = args.events // len(formats)
+            args.events = per * len(formats)
+            produce_secs = sum(load(t, per, f, seed) for seed, (f, t) in enumerate(zip(formats, mixed_topics), 1))
+            print(f"loaded {per} events in each of {', '.join(formats)} into {args.partitions} partitions each "
+                  f"in {produce_secs:.1f} s", file=sys.stderr)
+        else:
+            produce_secs = load(topic, args.events)
+            print(f"loaded {args.events} events into {args.partitions} partitions in {produce_secs:.1f} s", file=sys.stderr)
+        kinds = (["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends
+                 else ["raw", "monitor"] if args.mixed else ["raw", "monitor", "python"])
         results = {k: [] for k in kinds}
         for i in range(args.runs):
             order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
@@ -196,7 +218,9 @@ def main():
         def med(k, f):
             return statistics.median(r[f] for r in results[k])
 
-        print(f"\n{args.events:,} events, {args.partitions} partitions, {args.runs} alternating runs each\n")
+        shape = (f"four topics ({', '.join(formats)}) of {args.partitions} partitions" if args.mixed
+                 else f"{args.partitions} partitions")
+        print(f"\n{args.events:,} events, {shape}, {args.runs} alternating runs each\n")
         print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | broker CPU s (median) | peak RSS MiB (max) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         names = {"raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer",
@@ -208,6 +232,9 @@ def main():
                   f"{med(k, 'wall'):.2f} | {med(k, 'cpu'):.2f} | {med(k, 'broker_cpu'):.2f} | {max(r['rss'] for r in results[k]):.0f} |")
         if builds:
             print("\n" + "; ".join(f"{b}/(a) = {med(b, 'rate') / med('raw', 'rate'):.3f}" for b in builds))
+            return
+        if args.mixed:
+            print(f"\n(b)/(a) = {med('monitor', 'rate') / med('raw', 'rate'):.3f} (four inputs, each its own consumer, decoder and apply thread)")
             return
         if args.backends:
             print(f"\n(b')/(b) = {med('topic', 'rate') / med('monitor', 'rate'):.3f}; "

@@ -4,7 +4,9 @@
 //! nothing but count messages until every partition reports end of
 //! partition. It is the physical limit of this client library on the broker.
 //!
-//! Usage: raw_consumer BROKERS TOPIC GROUP PARTITIONS
+//! Usage: raw_consumer BROKERS TOPIC[,TOPIC...] GROUP PARTITIONS (several
+//! topics: one consumer each, in the group, as the monitor reads several
+//! inputs)
 //! Prints one JSON line: {"messages": N, "bytes": B, "secs_since_first_message": S}.
 
 use std::collections::BTreeSet;
@@ -29,14 +31,62 @@ fn main() {
     if args.len() != 4 {
         // `cargo bench` runs every bench target; without arguments this one
         // has nothing to measure.
-        eprintln!("usage: raw_consumer BROKERS TOPIC GROUP PARTITIONS (run by benches/e2e.py)");
+        eprintln!(
+            "usage: raw_consumer BROKERS TOPIC[,TOPIC...] GROUP PARTITIONS (run by benches/e2e.py)"
+        );
         return;
     }
     let partitions: usize = args[3].parse().unwrap_or(1);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => fail(&format!("cannot start the runtime: {e}")),
+    };
+    // One consumer per topic, in one group, as the monitor reads several
+    // inputs.
+    let (brokers, group) = (args[0].clone(), args[2].clone());
+    let drains: Vec<_> = args[1]
+        .split(',')
+        .map(|topic| {
+            rt.spawn(drain(
+                brokers.clone(),
+                topic.to_owned(),
+                group.clone(),
+                partitions,
+            ))
+        })
+        .collect();
+    let (mut n, mut bytes, mut first) = (0, 0, None::<Instant>);
+    for d in drains {
+        let Ok((tn, tb, tf)) = rt.block_on(d) else {
+            fail("a consumer task failed");
+        };
+        n += tn;
+        bytes += tb;
+        first = match (first, tf) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    let secs = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    println!("{{\"messages\": {n}, \"bytes\": {bytes}, \"secs_since_first_message\": {secs}}}");
+}
+
+/// Counts one topic's messages until each of its partitions reports its
+/// end: (messages, bytes, when the first arrived).
+async fn drain(
+    brokers: String,
+    topic: String,
+    group: String,
+    partitions: usize,
+) -> (u64, u64, Option<Instant>) {
     let k = KafkaConfig {
-        brokers: args[0].clone(),
-        topic: args[1].clone(),
-        group_id: args[2].clone(),
+        brokers,
+        topic,
+        group_id: group,
         properties: [
             ("session.timeout.ms", "6000"),
             ("heartbeat.interval.ms", "1000"),
@@ -46,43 +96,32 @@ fn main() {
         .collect(),
         ..KafkaConfig::default()
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => fail(&format!("cannot start the runtime: {e}")),
+    let consumer: StreamConsumer = match consumer_config(&k).create() {
+        Ok(c) => c,
+        Err(e) => fail(&format!("cannot create the consumer: {e}")),
     };
-    rt.block_on(async move {
-        let consumer: StreamConsumer = match consumer_config(&k).create() {
-            Ok(c) => c,
-            Err(e) => fail(&format!("cannot create the consumer: {e}")),
-        };
-        if let Err(e) = consumer.subscribe(&[k.topic.as_str()]) {
-            fail(&format!("cannot subscribe to {}: {e}", k.topic));
-        }
-        let (mut n, mut bytes) = (0u64, 0u64);
-        let mut first: Option<Instant> = None;
-        let mut eof = BTreeSet::new();
-        loop {
-            match consumer.recv().await {
-                Ok(m) => {
-                    first.get_or_insert_with(Instant::now);
-                    n += 1;
-                    bytes += m.payload().map_or(0, |p| p.len() as u64);
-                    eof.remove(&m.partition());
-                }
-                Err(KafkaError::PartitionEOF(p)) => {
-                    eof.insert(p);
-                    if eof.len() == partitions && n > 0 {
-                        break;
-                    }
-                }
-                Err(e) => eprintln!("consumer error: {e}"),
+    if let Err(e) = consumer.subscribe(&[k.topic.as_str()]) {
+        fail(&format!("cannot subscribe to {}: {e}", k.topic));
+    }
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut first: Option<Instant> = None;
+    let mut eof = BTreeSet::new();
+    loop {
+        match consumer.recv().await {
+            Ok(m) => {
+                first.get_or_insert_with(Instant::now);
+                n += 1;
+                bytes += m.payload().map_or(0, |p| p.len() as u64);
+                eof.remove(&m.partition());
             }
+            Err(KafkaError::PartitionEOF(p)) => {
+                eof.insert(p);
+                if eof.len() == partitions && n > 0 {
+                    break;
+                }
+            }
+            Err(e) => eprintln!("consumer error: {e}"),
         }
-        let secs = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        println!("{{\"messages\": {n}, \"bytes\": {bytes}, \"secs_since_first_message\": {secs}}}");
-    });
+    }
+    (n, bytes, first)
 }

@@ -199,3 +199,46 @@ fn a_state_topic_is_refused_where_it_cannot_work() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("state.topic"));
 }
+
+/// `check-config` names every input; `--format` alone cannot say which of
+/// several inputs it is for (exit 2, naming `--topic`); a file run with
+/// `[[inputs]]` configured reads its own format.
+#[test]
+fn several_inputs_are_checked_and_flags_name_one() {
+    let dir = TempDir::new("inputs");
+    let cfg = dir.path("inputs.toml");
+    std::fs::write(
+        &cfg,
+        "[[inputs]]\nname = \"ids\"\ntopic = \"suricata-alerts\"\nformat = \"suricata-eve\"\n\n\
+         [[inputs]]\ntopic = \"wazuh-alerts\"\nformat = \"wazuh\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let out = ok(bin().args(["check-config", "--config", cfg]));
+    assert!(
+        out.contains(
+            "inputs [ids (suricata-alerts, suricata-eve), wazuh-alerts (wazuh-alerts, wazuh)]"
+        ),
+        "{out}"
+    );
+    let out = fails(bin().args([
+        "run",
+        "--config",
+        cfg,
+        "--format",
+        "ecs",
+        "--brokers",
+        "127.0.0.1:1",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("--topic") && err.contains("several"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let state = dir.path("state");
+    run_stdin_ok(
+        br#"{"id":"a","time":"2022-06-01T00:00:00Z","type":"phishing"}"#,
+        &["--config", cfg, "--state-dir", state.to_str().unwrap()],
+    );
+    let (_, o) = state_of(&state);
+    assert_eq!(o.accepted, 1);
+}
