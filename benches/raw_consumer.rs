@@ -5,8 +5,8 @@
 //! partition. It is the physical limit of this client library on the broker.
 //!
 //! Usage: raw_consumer BROKERS TOPIC[,TOPIC...] GROUP PARTITIONS (several
-//! topics: one consumer each, in the group, as the monitor reads several
-//! inputs)
+//! topics: one consumer each, in a group of its own `GROUP.TOPIC`, as the
+//! monitor reads several inputs)
 //! Prints one JSON line: {"messages": N, "bytes": B, "secs_since_first_message": S}.
 
 use std::collections::BTreeSet;
@@ -45,8 +45,8 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => fail(&format!("cannot start the runtime: {e}")),
     };
-    // One consumer per topic, in one group, as the monitor reads several
-    // inputs.
+    // One consumer per topic, each in a group of its own, as the monitor
+    // reads several inputs.
     let (brokers, group) = (args[0].clone(), args[2].clone());
     let drains: Vec<_> = args[1]
         .split(',')
@@ -83,10 +83,11 @@ async fn drain(
     group: String,
     partitions: usize,
 ) -> (u64, u64, Option<Instant>) {
+    let group_id = format!("{group}.{topic}");
     let k = KafkaConfig {
         brokers,
         topic,
-        group_id: group,
+        group_id,
         properties: [
             ("session.timeout.ms", "6000"),
             ("heartbeat.interval.ms", "1000"),

@@ -440,6 +440,7 @@ async fn four_topics_into_one_instance_give_the_figures_of_the_file() {
             wazuh_min_level: None,
             naive_time_zone: None,
             mapping: None,
+            group_id: None,
         });
         let writer = FormatWriter::new(*format, classifier.clone());
         for l in native.iter().filter(|l| input_of(l, formats.len()) == i) {

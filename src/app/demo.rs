@@ -118,6 +118,7 @@ fn demo_settings(brokers: &str) -> Result<(crate::config::Settings, ReportConfig
             wazuh_min_level: None,
             naive_time_zone: None,
             mapping: None,
+            group_id: None,
         })
         .collect();
     // A short baseline so spikes in the live stream show within minutes.

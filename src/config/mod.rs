@@ -76,12 +76,17 @@ pub const MAX_INPUTS: usize = 16;
 pub const FILE_INPUT: &str = "file";
 
 /// One input, checked and compiled: its name (the metrics' `input`
-/// label), its topic, and what its decoder needs.
+/// label), its topic and consumer group, and what its decoder needs.
 #[derive(Debug, Clone)]
 pub struct Input {
     pub name: String,
     /// The Kafka topic (a file run's input has the configured one).
     pub topic: String,
+    /// Its consumer group: one per input, so that a member joining or
+    /// leaving for one input never stops the others (a shared group
+    /// rebalances every input together: drains measured 0.4 s alone, up
+    /// to 16 s shared, on the test broker).
+    pub group: String,
     pub format: crate::decode::Format,
     pub tools: crate::decode::ToolOptions,
     /// The compiled mapping of `format = "custom"`.
@@ -369,6 +374,7 @@ impl Config {
         let events_input = Input {
             name: FILE_INPUT.to_owned(),
             topic: self.kafka.topic.clone(),
+            group: self.kafka.group_id.clone(),
             format: e.format,
             tools: tools.clone(),
             mapping: events_mapping
@@ -432,6 +438,14 @@ impl Config {
                     ))
                 })?;
             }
+            let group = match &i.group_id {
+                Some(g) if g.is_empty() => {
+                    return Err(bad("group_id must not be empty".to_owned()));
+                }
+                Some(g) => g.clone(),
+                None if self.inputs.len() == 1 => self.kafka.group_id.clone(),
+                None => format!("{}.{name}", self.kafka.group_id),
+            };
             let mapping = match (&i.mapping, format) {
                 (Some(m), Format::Custom) => Some(Arc::new(
                     Mapping::compile(m).map_err(|(field, m)| bad(format!("{field}: {m}")))?,
@@ -447,6 +461,7 @@ impl Config {
             out.push(Input {
                 name,
                 topic: i.topic.clone(),
+                group,
                 format,
                 tools,
                 mapping,
@@ -488,7 +503,16 @@ impl Config {
                 }
             }
             (Some(t), false) => {
+                let several = self.inputs.len() > 1;
                 let mut chosen = match self.inputs.iter().find(|i| i.topic == t) {
+                    // Alone, it keeps the group it has among the others.
+                    Some(i) if several && i.group_id.is_none() => {
+                        let name = if i.name.is_empty() { &i.topic } else { &i.name };
+                        InputConfig {
+                            group_id: Some(format!("{}.{name}", self.kafka.group_id)),
+                            ..i.clone()
+                        }
+                    }
                     Some(i) => i.clone(),
                     None => InputConfig {
                         name: String::new(),
@@ -497,6 +521,7 @@ impl Config {
                         wazuh_min_level: None,
                         naive_time_zone: None,
                         mapping: None,
+                        group_id: None,
                     },
                 };
                 if format.is_some() {

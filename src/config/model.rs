@@ -242,6 +242,10 @@ pub struct InputConfig {
     /// Default: `[events.mapping]` (`format = "custom"` only).
     #[serde(default)]
     pub mapping: Option<crate::decode::MappingConfig>,
+    /// The consumer group of this input. Default: `kafka.group_id` when
+    /// it is the only input, else `<kafka.group_id>.<name>`.
+    #[serde(default)]
+    pub group_id: Option<String>,
 }
 
 /// The Kafka source (`run` without `--input`).

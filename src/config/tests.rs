@@ -130,6 +130,17 @@ fn inputs_take_the_events_settings_unless_they_override_them() {
     assert_eq!(s.inputs[1].tools.wazuh_min_level, 10);
     assert!(s.inputs[2].mapping.is_some());
     assert!(s.inputs[0].mapping.is_none());
+    // A consumer group per input, named after the base group.
+    let groups: Vec<&str> = s.inputs.iter().map(|i| i.group.as_str()).collect();
+    assert_eq!(
+        groups,
+        [
+            "incident-monitor.ids",
+            "incident-monitor.wazuh-alerts",
+            "incident-monitor.edr",
+            "incident-monitor.incidents"
+        ]
+    );
     // A file run reads [events]'s format, named "file" in the metrics.
     assert_eq!(s.events_input.name, FILE_INPUT);
     assert_eq!(s.events_input.format, Format::Native);
@@ -137,6 +148,7 @@ fn inputs_take_the_events_settings_unless_they_override_them() {
     let one = Config::default().validate().unwrap();
     assert_eq!(one.inputs.len(), 1);
     assert_eq!(one.inputs[0].name, "incidents");
+    assert_eq!(one.inputs[0].group, "incident-monitor");
 }
 
 #[test]
@@ -155,6 +167,7 @@ fn bad_inputs_are_named() {
         "[[inputs]]\ntopic = \"a\"\nname = \"no/slash\"",
         "name \"no/slash\"",
     );
+    check("[[inputs]]\ntopic = \"a\"\ngroup_id = \"\"", "group_id");
     check(
         "[[inputs]]\ntopic = \"a\"\nwazuh_min_level = 16",
         "inputs.wazuh_min_level",

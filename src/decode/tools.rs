@@ -293,66 +293,82 @@ pub(super) fn document<'a, T: Deserialize<'a>>(
     serde_json::from_str(text).map_err(|_| Reject::NotJson)
 }
 
-/// The type keyword of the native vocabulary that a tool's texts name, in
-/// this order (docs/formats.md): what the default classification rules
-/// match. `None`: the texts name none (the tool's own text is the type).
-fn type_keyword(texts: &[&str]) -> Option<&'static str> {
-    const TABLE: &[(&[&str], &str)] = &[
-        (&["phish"], "phishing"),
-        (&["deface"], "defacement"),
-        (
-            &["denial of service", "ddos", "dos attack", "flood"],
-            "ddos",
-        ),
-        (&["ransomware"], "ransomware"),
-        (
-            &[
-                "trojan", "malware", "virus", "backdoor", "botnet", "worm", "stealer", "eicar",
-            ],
-            "malware",
-        ),
-        (
-            &[
-                "sql injection",
-                "sql_injection",
-                "exploit",
-                "brute force",
-                "brute-force",
-                "authentication failures",
-                "privilege gain",
-                "web application attack",
-                "intrusion",
-                "unauthorized",
-                "attack",
-            ],
+/// The words of the type keyword table, by row, and the type each row
+/// gives (docs/formats.md); the first row with a word in the texts wins.
+const TYPE_KEYWORDS: &[(&[&str], &str)] = &[
+    (&["phish"], "phishing"),
+    (&["deface"], "defacement"),
+    (
+        &["denial of service", "ddos", "dos attack", "flood"],
+        "ddos",
+    ),
+    (&["ransomware"], "ransomware"),
+    (
+        &[
+            "trojan", "malware", "virus", "backdoor", "botnet", "worm", "stealer", "eicar",
+        ],
+        "malware",
+    ),
+    (
+        &[
+            "sql injection",
+            "sql_injection",
+            "exploit",
+            "brute force",
+            "brute-force",
+            "authentication failures",
+            "privilege gain",
+            "web application attack",
             "intrusion",
-        ),
-    ];
-    // The words' substring finders, built once.
-    static FINDERS: std::sync::LazyLock<Vec<(Vec<memchr::memmem::Finder<'static>>, &'static str)>> =
-        std::sync::LazyLock::new(|| {
-            TABLE
-                .iter()
-                .map(|(words, kind)| {
-                    let finders = words
-                        .iter()
-                        .map(|w| memchr::memmem::Finder::new(w.as_bytes()).into_owned())
-                        .collect();
-                    (finders, *kind)
-                })
-                .collect()
-        });
-    // Lowercased once into one buffer (ASCII case only: the words are
-    // ASCII).
-    let mut lower = Vec::with_capacity(texts.iter().map(|t| t.len() + 1).sum());
-    for t in texts {
-        lower.extend(t.bytes().map(|b| b.to_ascii_lowercase()));
-        lower.push(b'\n');
-    }
-    FINDERS
+            "unauthorized",
+            "attack",
+        ],
+        "intrusion",
+    ),
+];
+
+/// Every word of [`TYPE_KEYWORDS`] in one Aho-Corasick automaton (ASCII
+/// case-insensitive: the words are ASCII), and each pattern's row.
+struct Keywords {
+    automaton: aho_corasick::AhoCorasick,
+    row_of: Vec<usize>,
+}
+
+static KEYWORDS: std::sync::LazyLock<Option<Keywords>> = std::sync::LazyLock::new(|| {
+    let (words, row_of): (Vec<&str>, Vec<usize>) = TYPE_KEYWORDS
         .iter()
-        .find(|(finders, _)| finders.iter().any(|f| f.find(&lower).is_some()))
-        .map(|(_, kind)| *kind)
+        .enumerate()
+        .flat_map(|(row, (words, _))| words.iter().map(move |w| (*w, row)))
+        .unzip();
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .ok()?;
+    Some(Keywords { automaton, row_of })
+});
+
+/// The type keyword of the native vocabulary that a tool's texts name, in
+/// the table's order: what the default classification rules match. `None`:
+/// the texts name none (the tool's own text is the type). One pass over
+/// each text for every word at once (overlapping matches: a word inside
+/// another still counts).
+fn type_keyword(texts: &[&str]) -> Option<&'static str> {
+    // The automaton of a constant table always builds (a unit test builds
+    // it); were it not to, no text would name a keyword.
+    let k = KEYWORDS.as_ref()?;
+    let mut best: Option<usize> = None;
+    for t in texts {
+        for m in k.automaton.find_overlapping_iter(*t) {
+            let row = k.row_of[m.pattern().as_usize()];
+            if best.is_none_or(|b| row < b) {
+                best = Some(row);
+                if row == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    best.map(|row| TYPE_KEYWORDS[row].1)
 }
 
 /// The type: the keyword the tool's texts name, else the tool's own text
@@ -835,4 +851,64 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, _o: &ToolOptions) -> Decode
         let mitre = techniques.into_iter().find_map(|t| t.uid.ok()).map(|t| t.0);
         Ok(event(id, time_ms, kind, severity, title, mitre, types)?)
     })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The table read literally: lowercase, then the first row with a word
+    /// the texts contain.
+    fn reference(texts: &[&str]) -> Option<&'static str> {
+        let lower: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
+        TYPE_KEYWORDS
+            .iter()
+            .find(|(words, _)| words.iter().any(|w| lower.iter().any(|t| t.contains(w))))
+            .map(|(_, kind)| *kind)
+    }
+
+    #[test]
+    fn the_automaton_builds_and_rows_win_in_order() {
+        assert!(KEYWORDS.is_some());
+        assert_eq!(type_keyword(&["ET ATTACK Phishing kit"]), Some("phishing"));
+        assert_eq!(type_keyword(&["Worm", "SQL Injection"]), Some("malware"));
+        assert_eq!(type_keyword(&["DoS Attack", "flooding"]), Some("ddos"));
+        assert_eq!(
+            type_keyword(&["Potential Corporate Privacy Violation"]),
+            None
+        );
+        assert_eq!(type_keyword(&[]), None);
+    }
+
+    /// Texts made of table words (any case), their fragments, neighbours
+    /// and noise: the automaton finds what the literal reading finds.
+    fn text() -> impl Strategy<Value = String> {
+        let word = prop::sample::select(
+            TYPE_KEYWORDS
+                .iter()
+                .flat_map(|(w, _)| w.iter().copied())
+                .chain([
+                    "dos", "sql", "brute", "phis", "ATTACKER", " ", "-", "é", "ñ",
+                ])
+                .collect::<Vec<&str>>(),
+        );
+        prop::collection::vec(
+            prop_oneof![
+                word.clone().prop_map(str::to_owned),
+                word.prop_map(str::to_ascii_uppercase),
+                "[a-zA-Z _-]{0,6}",
+            ],
+            0..6,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn the_automaton_agrees_with_the_table(texts in prop::collection::vec(text(), 0..3)) {
+            let t: Vec<&str> = texts.iter().map(String::as_str).collect();
+            prop_assert_eq!(type_keyword(&t), reference(&t));
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! A lane: one input's consumer, apply stage and consume task.
 //!
 //! Each configured input (a topic and its format) is read by a consumer
-//! of its own, in the one consumer group, into an apply stage of its own
-//! (its decoder), over the one shared monitor. A consumer per input keeps
-//! every signal unambiguous: the end of a partition (rust-rdkafka's
-//! `PartitionEOF` names the partition, not the topic), lag, rebalances.
+//! of its own, in a consumer group of its own, into an apply stage of its
+//! own (its decoder), over the one shared monitor. A consumer per input
+//! keeps every signal unambiguous: the end of a partition (rust-rdkafka's
+//! `PartitionEOF` names the partition, not the topic), lag, rebalances;
+//! a group per input keeps one input's members joining and leaving from
+//! stopping the others (config::Input::group).
 //! The lane's task only consumes; the loop in `super` owns the schedule,
 //! checkpoints, commits (through each lane's consumer, for its partitions)
 //! and publishing, and reads what the task learns through [`LaneStatus`].
@@ -144,9 +146,9 @@ fn source_of(topic: &str) -> String {
     partition_key(topic, 0).source
 }
 
-/// The consumer of one input, subscribed, its rebalances handled through
-/// `stage`. With several inputs, a static member id gets the input's name
-/// (each consumer is a member of its own).
+/// The consumer of one input, in the input's group, subscribed, its
+/// rebalances handled through `stage`. With several inputs, a static
+/// member id gets the input's name (two inputs may share a group).
 fn subscribe(
     k: &KafkaConfig,
     input: &Input,
@@ -156,6 +158,7 @@ fn subscribe(
     let handover = Duration::from_secs(k.drain_timeout_secs);
     let ctx = MonitorContext::new(stage, &input.topic, handover);
     let mut k = k.clone();
+    k.group_id.clone_from(&input.group);
     if several && !k.group_instance_id.is_empty() {
         k.group_instance_id = format!("{}-{}", k.group_instance_id, input.name);
     }

@@ -1,6 +1,6 @@
 //! `run` on Kafka: the thin async loop around the consumers.
 //!
-//! Each input is a [`lane`]: its consumer (in the one group), its apply
+//! Each input is a [`lane`]: its consumer (in the input's group), its apply
 //! stage (its decoder) and a task that only consumes. One loop selects, in
 //! priority order, on shutdown, a consume task failing, the schedule
 //! (metrics, checkpoints, progress), a checkpoint written (then each
