@@ -11,11 +11,9 @@ use crate::event::time::parse_rfc3339;
 
 /// Parses a tool's timestamp; `naive` is the zone of one without offset.
 pub fn parse_tool_time(s: &str, naive: &TimeZone) -> Option<EpochMillis> {
-    if let Some(t) = parse_rfc3339(s) {
-        return Some(t);
-    }
     let b = s.as_bytes();
-    // `+hhmm` / `-hhmm` at the end, after a digit of the seconds.
+    // `+hhmm` / `-hhmm` at the end, after a digit of the seconds (checked
+    // first: what Suricata and Wazuh always write; RFC 3339 never ends so).
     if b.len() > 5 {
         let (head, off) = s.split_at(s.len() - 5);
         let o = off.as_bytes();
@@ -37,6 +35,9 @@ pub fn parse_tool_time(s: &str, naive: &TimeZone) -> Option<EpochMillis> {
                 .ok()
                 .and_then(parse_rfc3339);
         }
+    }
+    if let Some(t) = parse_rfc3339(s) {
+        return Some(t);
     }
     // No offset at all: a civil date-time in the configured zone. It must
     // look like RFC 3339 without its offset (`T` separator, seconds).
