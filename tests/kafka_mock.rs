@@ -524,3 +524,101 @@ fn input_of(line: &str, n: usize) -> usize {
     incident_id(line).unwrap_or(line).hash(&mut h);
     (h.finish() % n as u64) as usize
 }
+
+/// A drain ends when every input is drained or has no partition here: an
+/// instance joining a group where another holds the one partition of one
+/// input drains its share of the other input and exits, instead of
+/// waiting for a partition the group will not give it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_ends_when_an_input_has_no_partition_here() {
+    use incident_monitor::config::InputConfig;
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    cluster.create_topic("wide", 2, 1).unwrap();
+    cluster.create_topic("narrow", 1, 1).unwrap();
+    // The mock cluster keeps about 5 MiB per partition: `narrow` gets
+    // 6,000 lines (2.7 MiB).
+    let mut lines = ncsc_2022(2022);
+    lines.truncate(16_000);
+    let (half_a, half_b) = lines.split_at(10_000);
+    produce(&brokers, "wide", half_a);
+    produce(&brokers, "narrow", half_b);
+    let mut cfg = config(&brokers, "unused", "");
+    cfg.kafka.topic = Config::default().kafka.topic;
+    cfg.kafka.group_id = "g-uneven".into();
+    for topic in ["wide", "narrow"] {
+        cfg.inputs.push(InputConfig {
+            name: topic.to_owned(),
+            topic: topic.to_owned(),
+            format: None,
+            wazuh_min_level: None,
+            naive_time_zone: None,
+            mapping: None,
+            group_id: None,
+        });
+    }
+    // The first instance runs on and holds all three partitions.
+    let dir = TempDir::new("mock-uneven");
+    let stop = CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let first = tokio::spawn(run_kafka(
+        cfg.clone().validate().unwrap(),
+        StateChoice::Dir(StateStore::new(dir.path("shared"))),
+        KafkaOptions {
+            until_end: false,
+            metrics_addr: "127.0.0.1:0".into(),
+            progress: incident_monitor::progress::ProgressMode::Off,
+        },
+        stop.clone(),
+        Some(tx),
+    ));
+    let started = rx.await.unwrap();
+    let held = || {
+        started
+            .monitor
+            .lock()
+            .map(|m| m.partitions().count())
+            .unwrap_or(0)
+    };
+    let t = std::time::Instant::now();
+    while held() < 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "first instance holds {}",
+            held()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let counted = || {
+        started
+            .monitor
+            .lock()
+            .map(|m| m.outcomes().total())
+            .unwrap_or(0)
+    };
+    while counted() < lines.len() as u64 {
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "counted {}",
+            counted()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The second drains, on the same state: the group gives it one
+    // partition of `wide` (handed over, checkpointed) and none of `narrow`.
+    let summary = tokio::time::timeout(
+        Duration::from_secs(90),
+        drain_into(cfg, StateChoice::Dir(StateStore::new(dir.path("shared")))),
+    )
+    .await
+    .expect("the drain ends although `narrow` has no partition for it")
+    .0;
+    assert!(summary.completed);
+    // What it held: one `wide` partition's restored counts, no `narrow`.
+    let held = summary.outcomes.total();
+    assert!(held > 0 && held < half_a.len() as u64, "held {held}");
+    stop.cancel();
+    first.await.unwrap().unwrap();
+    let (_, o) = state_of(&dir.path("shared"));
+    assert_eq!(o.total(), lines.len() as u64, "every message counted once");
+}

@@ -43,6 +43,8 @@ pub struct MonitorContext {
     pub lag: Mutex<BTreeMap<i32, i64>>,
     /// Partitions currently assigned.
     pub assigned: Mutex<Vec<i32>>,
+    /// The group has answered with an assignment (possibly empty).
+    pub assignment_seen: std::sync::atomic::AtomicBool,
     /// Which brokers can be reached, from statistics and error callbacks.
     pub brokers: Mutex<BrokerHealth>,
     /// How long a revocation may wait for the apply thread.
@@ -56,9 +58,18 @@ impl MonitorContext {
             topic: topic.to_owned(),
             lag: Mutex::new(BTreeMap::new()),
             assigned: Mutex::new(Vec::new()),
+            assignment_seen: std::sync::atomic::AtomicBool::new(false),
             brokers: Mutex::new(BrokerHealth::new(Instant::now())),
             handover,
         }
+    }
+
+    /// The group gave this member no partition (after answering): more
+    /// members than the input has partitions.
+    pub fn has_none(&self) -> bool {
+        self.assignment_seen
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && self.assigned().is_empty()
     }
 
     /// Partitions assigned now.
@@ -162,6 +173,8 @@ impl MonitorContext {
     /// ran ahead of the state (committed by an owner whose checkpoints
     /// were fenced off) is not followed.
     fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        self.assignment_seen
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let keys = keys_of(tpl);
         let parts: Vec<i32> = keys.iter().map(|k| k.partition).collect();
         if let Ok(mut a) = self.assigned.lock() {

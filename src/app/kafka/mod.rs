@@ -265,13 +265,30 @@ impl Loop {
                     }
                 }
                 () = self.drained.notified() => {
-                    if self.until_end && self.lanes.iter().all(|l| l.status.drained.load(Ordering::Relaxed)) {
-                        log_drained(&self.lanes);
+                    if self.all_drained() {
                         return Ok(End::Drained);
                     }
                 }
             }
         }
+    }
+
+    /// A drain is over when every lane has drained what it holds, or
+    /// holds nothing (the group gave it no partition: its input has fewer
+    /// partitions than the instances draining it).
+    fn all_drained(&self) -> bool {
+        let over = self.until_end
+            && self
+                .lanes
+                .iter()
+                .any(|l| l.status.drained.load(Ordering::Relaxed))
+            && self.lanes.iter().all(|l| {
+                l.status.drained.load(Ordering::Relaxed) || l.consumer.context().has_none()
+            });
+        if over {
+            log_drained(&self.lanes);
+        }
+        over
     }
 
     fn on_tick(&mut self, tick: Tick) -> Result<Option<End>, AppError> {
@@ -283,6 +300,9 @@ impl Loop {
             }
             Tick::Publish => {
                 let why = self.publisher.publish(&self.lanes, self.until_end)?;
+                if why.is_none() && self.all_drained() {
+                    return Ok(Some(End::Drained));
+                }
                 return Ok(why.map(End::GaveUp));
             }
         }
