@@ -49,6 +49,8 @@
 //!   `/report`).
 //! * [`progress`], [`generate`], [`clock`]: progress of long runs;
 //!   synthetic streams (the `ncsc-2022` replay); the wall clock.
+//! * [`text`]: what configuration, state or events may show a reader (no
+//!   control or bidi characters in a report or a log line).
 
 // `unsafe` is refused everywhere but in the two modules that need it, each
 // allowing it by name (`event::parse::simd`: SSE2 intrinsics;
@@ -75,4 +77,5 @@ pub mod source;
 pub mod spike;
 pub mod state;
 pub mod state_topic;
+pub mod text;
 pub mod window;

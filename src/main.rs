@@ -169,9 +169,31 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(incident_monitor::progress::LogWriter::default);
     match format {
-        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Human => builder
+            .fmt_fields(escaped_fields())
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+        // JSON escapes control characters itself.
         LogFormat::Json => builder.json().with_ansi(false).init(),
     }
+}
+
+/// Human log fields as tracing writes them, with every control and bidi
+/// character in a value (a path, a broker's error, a name from the
+/// configuration) escaped: no value can forge a line or drive the
+/// terminal.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let shown = format!("{value:?}");
+        let v = incident_monitor::text::escaped(&shown);
+        if field.name() == "message" {
+            write!(w, "{v}")
+        } else {
+            write!(w, "{}={v}", field.name())
+        }
+    })
+    .delimited(" ")
 }
 
 fn main() -> ExitCode {
@@ -188,7 +210,7 @@ fn main() -> ExitCode {
     match dispatch(cli.command, progress) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", incident_monitor::text::escaped(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

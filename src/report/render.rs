@@ -5,6 +5,7 @@ use super::model::MonthlyReport;
 use crate::calendar::YearMonth;
 use crate::calendar::change::{percent_hundredths, share_hundredths};
 use crate::config::ReportConfig;
+use crate::text::shown;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,14 +65,14 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
         if s.is_empty() {
             String::new()
         } else {
-            format!(" {s}")
+            format!(" {}", shown(s))
         }
     };
     match lang {
         Lang::En => {
             let mut s = format!(
                 "{when}, {} recorded {} cyber attacks causing incidents{}, {}.",
-                who.organization_en,
+                shown(&who.organization_en),
                 lang.count(r.total),
                 scope(&who.scope_en),
                 lang.change(r.exact.month, &prev),
@@ -89,7 +90,7 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
         Lang::Vi => {
             let mut s = format!(
                 "{when}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {}.",
-                who.organization_vi,
+                shown(&who.organization_vi),
                 lang.count(r.total),
                 scope(&who.scope_vi),
                 lang.change(r.exact.month, &prev),
@@ -364,9 +365,13 @@ pub(super) fn render_text(
     who: &ReportConfig,
 ) -> String {
     let title = format!("{} — {}", lang.word(Word::Title), lang.month(r.ym));
-    let head = format!("{}: {}", lang.word(Word::Timezone), r.timezone);
+    let head = format!("{}: {}", lang.word(Word::Timezone), shown(&r.timezone));
     let mut out = if markdown {
-        format!("# {title}\n\n_{head}_\n\n{}\n\n", sentence(r, lang, who))
+        let (head, said) = (
+            crate::text::markdown(&head),
+            crate::text::markdown(&sentence(r, lang, who)),
+        );
+        format!("# {title}\n\n_{head}_\n\n{said}\n\n")
     } else {
         format!("{title}\n{head}\n\n{}\n\n", sentence(r, lang, who))
     };
