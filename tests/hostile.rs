@@ -61,21 +61,8 @@ fn hostile_organisation_names_are_escaped_in_every_report_format() {
         br#"{"id":"a","time":"2022-06-01T03:00:00Z","type":"phishing"}"#,
         &["--config", cfg, "--state-dir", state.to_str().unwrap()],
     );
-    let report = |lang: &str, format: &str| {
-        ok(bin().args([
-            "report",
-            "--month",
-            "2022-06",
-            "--lang",
-            lang,
-            "--format",
-            format,
-            "--config",
-            cfg,
-            "--state-dir",
-            state.to_str().unwrap(),
-        ]))
-    };
+    let report =
+        |lang: &str, format: &str| report_with(&state, "2022-06", lang, format, &["--config", cfg]);
     for lang in ["en", "vi"] {
         // Text: one line for the sentence, nothing hidden, nothing forged.
         let text = report(lang, "text");

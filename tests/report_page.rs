@@ -27,17 +27,7 @@ fn ncsc_state(dir: &TempDir) -> std::path::PathBuf {
 }
 
 fn html(state: &Path, lang: &str) -> String {
-    ok(bin().args([
-        "report",
-        "--month",
-        "2022-06",
-        "--lang",
-        lang,
-        "--format",
-        "html",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]))
+    report_of(state, "2022-06", lang, "html")
 }
 
 #[test]

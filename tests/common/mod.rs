@@ -335,17 +335,24 @@ pub fn url_encode(s: &str) -> String {
 
 /// `report` of a state directory, as text.
 pub fn report_of(state: &Path, month: &str, lang: &str, format: &str) -> String {
-    ok(bin().args([
-        "report",
-        "--month",
-        month,
-        "--lang",
-        lang,
-        "--format",
-        format,
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]))
+    report_with(state, month, lang, format, &[])
+}
+
+/// `report_of` with more flags (`--config FILE`).
+pub fn report_with(state: &Path, month: &str, lang: &str, format: &str, more: &[&str]) -> String {
+    ok(bin()
+        .args([
+            "report",
+            "--month",
+            month,
+            "--lang",
+            lang,
+            "--format",
+            format,
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .args(more))
 }
 
 /// The June 2022 figures of spec §9 in a `report --format json` document.
