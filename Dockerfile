@@ -1,6 +1,7 @@
 # Multi-stage build: compile with the Rust toolchain, run on a slim Debian
 # base as a non-root user. librdkafka is bundled (built from source by
-# rdkafka-sys), so the runtime image needs no Kafka library.
+# rdkafka-sys) with TLS through the system OpenSSL (the build image has
+# libssl-dev; the runtime needs libssl3 and the CA certificates).
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -12,7 +13,7 @@ RUN cargo build --release --locked --bin incident-monitor \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin monitor \
  && mkdir -p /var/lib/incident-monitor /etc/incident-monitor \

@@ -9,7 +9,9 @@
 #   - docker-compose (Debian's package) to validate the compose file; there
 #     is no Docker engine here, `config` needs none;
 #   - chromium (Debian's package), headless, to render the report page;
-#   - cargo-fuzz (crates.io), for the bounded fuzz runs (scripts/fuzz.sh).
+#   - cargo-fuzz (crates.io), for the bounded fuzz runs (scripts/fuzz.sh);
+#   - stunnel4 (Debian's package): the TLS terminator in front of the test
+#     broker for the Kafka-over-TLS tests (scripts/tls-broker.sh).
 # Prints nothing on success but the paths; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,10 @@ fi
 
 if ! command -v docker-compose >/dev/null 2>&1; then
   { apt-get install -y -qq docker-compose >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null; }
+fi
+
+if ! command -v stunnel4 >/dev/null 2>&1; then
+  { apt-get install -y -qq stunnel4 >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq stunnel4 >/dev/null; }
 fi
 
 if [ ! -x "$TOOLS/cargo-fuzz/bin/cargo-fuzz" ]; then

@@ -150,34 +150,15 @@ impl std::fmt::Debug for TopicStore {
     }
 }
 
-/// `[kafka.properties]` that the state topic's clients take too: how to
-/// reach and authenticate to the cluster, not how the input is consumed
-/// (fetch sizes tuned for incidents would slow a restore).
-const SHARED_PROPERTIES: &[&str] = &[
-    "security.",
-    "ssl.",
-    "sasl.",
-    "socket.",
-    "broker.",
-    "reconnect.",
-    "api.version",
-    "client.dns",
-    "enable.ssl.",
-    "connections.max.idle.ms",
-    "metadata.",
-];
-
 /// The client settings of the state topic: the brokers and the
 /// connection and security settings of `[kafka.properties]`.
 fn client_config(k: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers)
         .set("client.id", "incident-monitor-state");
-    for (key, value) in &k.properties {
-        if SHARED_PROPERTIES.iter().any(|p| key.starts_with(p)) {
-            c.set(key, value);
-        }
-    }
+    // How to reach and authenticate to the cluster, not how the input is
+    // consumed (fetch sizes tuned for incidents would slow a restore).
+    crate::source::kafka::set_connection_properties(&mut c, k);
     c
 }
 

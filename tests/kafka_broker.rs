@@ -994,24 +994,13 @@ fn produce_keyed(topic: &str, lines: &[&str]) {
 
 /// Produces `(key, message)` pairs.
 fn produce_pairs(topic: &str, pairs: &[(String, String)]) {
-    let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("linger.ms", "20")
-        .create()
-        .unwrap();
-    for (key, l) in pairs {
-        let mut rec = BaseRecord::to(topic).key(key).payload(l);
-        loop {
-            match p.send(rec) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    rec = back;
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        }
-    }
-    p.flush(Duration::from_secs(60)).unwrap();
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", brokers());
+    produce_with(
+        &client,
+        topic,
+        pairs.iter().map(|(k, l)| (k.as_str(), l.as_str())),
+    );
 }
 
 /// Fencing on the real broker, step by step: A owns a partition, B claims

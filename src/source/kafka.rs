@@ -152,7 +152,9 @@ impl BrokerHealth {
     }
 
     /// An error from the client. `reason` starts with the broker's name
-    /// (`host:port/id: ...`) for connection and resolve failures.
+    /// (`host:port/id: ...`, with the protocol first when it is not
+    /// plaintext: `ssl://host:port/id: ...`) for connection, resolve, TLS
+    /// and authentication failures.
     pub fn on_error(&mut self, code: Option<rdkafka::types::RDKafkaErrorCode>, reason: &str) {
         use rdkafka::types::RDKafkaErrorCode as C;
         match code {
@@ -160,10 +162,13 @@ impl BrokerHealth {
                 self.heard = true;
                 self.up_now = false;
             }
-            Some(C::BrokerTransportFailure | C::Resolve | C::Authentication) => {
+            Some(C::BrokerTransportFailure | C::Resolve | C::Authentication | C::SSL) => {
                 self.heard = true;
                 if let Some((name, why)) = reason.split_once(": ")
-                    && let Some((node, _)) = name.split_once('/')
+                    && let Some((node, _)) = name
+                        .split_once("://")
+                        .map_or(name, |(_, rest)| rest)
+                        .split_once('/')
                 {
                     self.reasons.insert(node.to_owned(), why.trim().to_owned());
                 }
@@ -277,7 +282,36 @@ fn dead_letter_config(k: &KafkaConfig) -> ClientConfig {
     c.set("bootstrap.servers", &k.brokers)
         .set("client.id", "incident-monitor-dlq")
         .set("linger.ms", "50");
+    set_connection_properties(&mut c, k);
     c
+}
+
+/// `[kafka.properties]` that every client of the monitor takes (the
+/// dead-letter producer, the state topic's clients), not only the
+/// consumer: how to reach and authenticate to the cluster (TLS, SASL,
+/// sockets, metadata), not how the input is consumed.
+const CONNECTION_PROPERTIES: &[&str] = &[
+    "security.",
+    "ssl.",
+    "sasl.",
+    "socket.",
+    "broker.",
+    "reconnect.",
+    "api.version",
+    "client.dns",
+    "enable.ssl.",
+    "connections.max.idle.ms",
+    "metadata.",
+];
+
+/// Sets the connection and security settings of `[kafka.properties]` on
+/// a client other than the consumer.
+pub fn set_connection_properties(c: &mut ClientConfig, k: &KafkaConfig) {
+    for (key, value) in &k.properties {
+        if CONNECTION_PROPERTIES.iter().any(|p| key.starts_with(p)) {
+            c.set(key, value);
+        }
+    }
 }
 
 impl DeadLetter {
@@ -386,5 +420,39 @@ mod tests {
             h.down_for(later + Duration::from_secs(5)),
             Some(Duration::from_secs(5))
         );
+    }
+
+    /// A TLS or authentication failure names the broker as the statistics
+    /// do (without the `ssl://` of the log's name) and says why.
+    #[test]
+    fn tls_and_authentication_failures_are_named() {
+        let t0 = Instant::now();
+        let mut h = BrokerHealth::new(t0);
+        h.on_error(
+            Some(C::SSL),
+            "ssl://10.0.0.5:9093/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed",
+        );
+        h.on_error(
+            Some(C::Authentication),
+            "sasl_ssl://10.0.0.6:9093/bootstrap: SASL authentication error: Authentication failed",
+        );
+        h.on_stats(
+            [
+                ("10.0.0.5:9093", "DOWN", "configured"),
+                ("10.0.0.6:9093", "DOWN", "configured"),
+            ]
+            .into_iter(),
+            t0,
+        );
+        let why = h.unreachable().unwrap();
+        assert!(
+            why.contains("10.0.0.5:9093 (SSL handshake failed: error:0A000086:SSL routines::certificate verify failed)"),
+            "{why}"
+        );
+        assert!(
+            why.contains("10.0.0.6:9093 (SASL authentication error"),
+            "{why}"
+        );
+        assert!(!why.contains("ssl://"), "{why}");
     }
 }

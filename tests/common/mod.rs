@@ -498,3 +498,28 @@ pub fn prom_query(addr: &str, expr: &str) -> Result<Vec<serde_json::Value>, Stri
         other => vec![other.clone()],
     })
 }
+
+/// Produces `(key, message)` pairs with a producer made from `client`
+/// (`linger.ms` 20), waiting while its queue is full, and flushes.
+pub fn produce_with<'a>(
+    client: &rdkafka::ClientConfig,
+    topic: &str,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let p: ThreadedProducer<DefaultProducerContext> =
+        client.clone().set("linger.ms", "20").create().unwrap();
+    for (key, l) in pairs {
+        let mut rec = BaseRecord::to(topic).key(key).payload(l);
+        loop {
+            match p.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    p.flush(std::time::Duration::from_secs(60)).unwrap();
+}
