@@ -49,17 +49,6 @@ fn config(dir: &TempDir, ca: &str, dlq: &str) -> String {
     p.to_str().unwrap().to_owned()
 }
 
-fn unique(name: &str) -> String {
-    format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 #[test]
 #[ignore = "needs the TLS test broker: ./scripts/test.sh"]
 fn ncsc_2022_over_tls_gives_the_published_figures() {

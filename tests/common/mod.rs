@@ -523,3 +523,15 @@ pub fn produce_with<'a>(
     }
     p.flush(std::time::Duration::from_secs(60)).unwrap();
 }
+
+/// A name no earlier test run used (topics and groups on a shared broker).
+pub fn unique(name: &str) -> String {
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
