@@ -1220,3 +1220,52 @@ fn two_inputs_over_two_instances_and_a_sigkill_keep_the_figures() {
         june_figures(&report_of(&oracle.state, "2022-06", "en", "json"))
     );
 }
+
+/// A drain whose input names a topic that does not exist does not wait
+/// forever: after `kafka.connect_timeout_secs` it exits 1 with one line
+/// naming the input and the error; the other input is counted and
+/// checkpointed.
+#[test]
+#[ignore = "needs the real broker: ./scripts/test.sh"]
+fn a_drain_of_a_missing_input_topic_gives_up_naming_it() {
+    let dir = TempDir::new("missing-input");
+    let topic = unique("present");
+    let missing = unique("missing");
+    create_topic(&topic, 2);
+    generate_to(
+        &topic,
+        &["--scenario", "live", "--count", "500", "--seed", "9"],
+    );
+    let cfg = config_file(
+        &dir,
+        &format!(
+            "[[inputs]]\ntopic = \"{topic}\"\n[[inputs]]\ntopic = \"{missing}\"\n\
+             [kafka]\nconnect_timeout_secs = 5\n"
+        ),
+    );
+    let state = dir.path("state");
+    let out = fails(bin().args([
+        "run",
+        "--config",
+        &cfg,
+        "--brokers",
+        &brokers(),
+        "--group",
+        &unique("g"),
+        "--until-end",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: gave up")
+            && last.contains(&format!("cannot read topic {missing}")),
+        "{last}"
+    );
+    let (_, o) = state_of(&state);
+    assert_eq!(o.total(), 500, "the present input is counted");
+}

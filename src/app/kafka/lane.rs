@@ -42,6 +42,8 @@ pub(super) struct LaneStatus {
     pub drained: AtomicBool,
     /// When the first message arrived.
     pub first_message: Mutex<Option<Instant>>,
+    /// Since when the consumer has failed without a message in between.
+    pub failing_since: Mutex<Option<Instant>>,
 }
 
 impl LaneStatus {
@@ -54,12 +56,28 @@ impl LaneStatus {
         }
         self.errors_in_a_row
             .store(c.errors_in_a_row, Ordering::Relaxed);
+        if let Ok(mut since) = self.failing_since.lock() {
+            match (c.errors_in_a_row > 0, *since) {
+                (true, None) => *since = Some(Instant::now()),
+                (false, Some(_)) => *since = None,
+                _ => {}
+            }
+        }
         if c.errors_in_a_row > 0
             && let Ok(mut last) = self.last_error.lock()
             && *last != c.last_error
         {
             last.clone_from(&c.last_error);
         }
+    }
+
+    /// How long the consumer has failed with no message in between.
+    pub fn failing_for(&self) -> Option<Duration> {
+        self.failing_since
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map(|t| t.elapsed())
     }
 
     /// The last consumer error while errors go on.
@@ -76,6 +94,8 @@ impl LaneStatus {
 /// One input's consumer and stage.
 pub(super) struct Lane {
     pub input: Input,
+    /// The state key source of its partitions (`kafka.<topic>`).
+    source: String,
     pub consumer: Arc<StreamConsumer<MonitorContext>>,
     pub stage: Arc<Stage>,
     pub status: Arc<LaneStatus>,
@@ -99,16 +119,18 @@ impl Lane {
             }) as Box<dyn RejectSink>
         });
         let engine = Engine::for_input(settings.clone(), input);
+        let source = partition_key(&input.topic, 0).source;
         let stage = Arc::new(Stage::start(
             monitor.clone(),
             engine,
             Some(metrics.clone()),
             dead_letters,
-            source_of(&input.topic).as_str().into(),
+            source.as_str().into(),
         )?);
         let consumer = subscribe(k, input, stage.clone(), several)?;
         Ok(Lane {
             input: input.clone(),
+            source,
             consumer: Arc::new(consumer),
             stage,
             status: Arc::default(),
@@ -117,9 +139,7 @@ impl Lane {
 
     /// Whether a partition key is one of this lane's.
     pub fn owns(&self, key: &PartitionKey) -> bool {
-        key.source
-            .strip_prefix("kafka.")
-            .is_some_and(|t| t == self.input.topic)
+        key.source == self.source
     }
 
     /// Starts the consume task; it runs until `stop` (or fails).
@@ -139,11 +159,6 @@ impl Lane {
         };
         tokio::spawn(task.run(stop))
     }
-}
-
-/// The state key source of a topic's partitions.
-fn source_of(topic: &str) -> String {
-    partition_key(topic, 0).source
 }
 
 /// The consumer of one input, in the input's group, subscribed, its

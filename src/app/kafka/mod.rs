@@ -484,13 +484,36 @@ impl Publisher {
             None => self.endpoint.metrics.set_ready(true, ""),
         }
         if until_end {
-            lanes
-                .iter()
-                .find_map(|l| give_up(l.consumer.context(), &self.brokers, self.connect_timeout))
+            lanes.iter().find_map(|l| {
+                give_up(l.consumer.context(), &self.brokers, self.connect_timeout)
+                    .or_else(|| stuck(l, self.connect_timeout))
+            })
         } else {
             None
         }
     }
+}
+
+/// Why a drain should stop waiting for a lane whose consumer has failed,
+/// with no message in between, for `timeout` while brokers answer (its
+/// topic does not exist, it may not read it): the line names the input
+/// and the error.
+fn stuck(lane: &Lane, timeout: Duration) -> Option<String> {
+    if lane.status.drained.load(Ordering::Relaxed) {
+        return None;
+    }
+    let failing = lane.status.failing_for()?;
+    if failing < timeout {
+        return None;
+    }
+    let error = lane.status.failing()?;
+    Some(format!(
+        "gave up after {} s (kafka.connect_timeout_secs): input {} cannot read topic {}: {error}; \
+         check that the topic exists and that this client may read it",
+        failing.as_secs(),
+        lane.input.name,
+        lane.input.topic
+    ))
 }
 
 /// The lag of each partition held, from the last statistics (known lags
