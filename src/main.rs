@@ -140,6 +140,10 @@ struct RunArgs {
     /// Metrics endpoint address, e.g. 127.0.0.1:9898 (port 0: any free port).
     #[arg(long)]
     metrics_addr: Option<String>,
+    /// Prometheus exporter-toolkit web configuration for the endpoint: TLS,
+    /// basic auth, headers (overrides `[metrics] web_config`).
+    #[arg(long)]
+    web_config: Option<PathBuf>,
     /// IANA timezone of the calendar months (overrides the config).
     #[arg(long)]
     timezone: Option<String>,
@@ -294,6 +298,7 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
         || args.topic.is_some()
         || args.group.is_some()
         || args.format.is_some()
+        || args.web_config.is_some()
     {
         let mut cfg = (*settings.config).clone();
         if args.input.is_some() {
@@ -309,6 +314,9 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
         }
         if let Some(g) = args.group {
             cfg.kafka.group_id = g;
+        }
+        if let Some(w) = args.web_config {
+            cfg.metrics.web_config = Some(w);
         }
         settings = cfg.validate()?;
     }

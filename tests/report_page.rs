@@ -43,7 +43,13 @@ fn the_page_is_self_contained() {
     let urls = page.matches("http").count();
     assert_eq!(urls, page.matches("http://www.w3.org/2000/svg").count());
     // Charts and, under each, its data as a table.
-    assert_eq!(page.matches("<svg").count(), 5);
+    let swatches = page.matches("<svg width=\"12\" height=\"12\"").count();
+    assert!(swatches >= 3, "a legend swatch per category");
+    assert_eq!(page.matches("<svg").count() - swatches, 5);
+    // No inline style attribute: the Content-Security-Policy the page is
+    // served with allows its one style sheet, by hash, and nothing else.
+    assert!(!page.contains(" style="), "an inline style attribute");
+    assert_eq!(page.matches("<style>").count(), 1);
     assert_eq!(page.matches("<table>").count(), 5);
     assert!(page.contains("@page { size: A4"));
 }
@@ -159,6 +165,50 @@ fn june_2022_renders_in_headless_chromium_with_the_published_figures() {
             assert!(text.contains(cat));
         }
     }
+
+    // The live page, served with its Content-Security-Policy: the browser
+    // applies the style sheet (its hash is in the policy) and reports no
+    // violation, and the page looks as the file does.
+    let (_, file_ink) = {
+        let (w, _, ink) = png_stats(&dir.path("june-en.png"));
+        (w, ink)
+    };
+    let cfg = repo("config/ncsc-vietnam.toml");
+    let (mut run, _stdin) = Running::start_piped(&[
+        "run",
+        "--input",
+        "-",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let addr = run.metrics_addr(30);
+    let url = format!("http://{addr}/report?month=2022-06&lang=en");
+    let shot = dir.path("live.png");
+    let out = chromium(
+        &[
+            "--window-size=1240,1754",
+            &format!("--screenshot={}", shot.display()),
+            &url,
+        ],
+        &dir.path("profile"),
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        !log.contains("CONSOLE") && !log.contains("Content Security Policy"),
+        "the served page breaks its own policy:\n{log}"
+    );
+    let (_, _, live_ink) = png_stats(&shot);
+    assert!(
+        (live_ink - file_ink).abs() < 0.01,
+        "the served page does not look like the file: {:.1}% vs {:.1}% ink (its style sheet blocked?)",
+        live_ink * 100.0,
+        file_ink * 100.0
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,15 @@ use crate::count::Monitor;
 use crate::metrics::Metrics;
 use crate::server;
 use crate::spike::SpikeDetector;
+
+/// The endpoint's web configuration (`[metrics] web_config`), loaded and
+/// checked: a file that cannot be used is a usage error.
+pub(crate) fn security(cfg: &crate::config::Config) -> Result<server::Security, AppError> {
+    match &cfg.metrics.web_config {
+        None => Ok(server::Security::open()),
+        Some(p) => server::Security::load(p.clone()).map_err(|e| AppError::Usage(e.to_string())),
+    }
+}
 
 pub(crate) struct Endpoint {
     pub metrics: Arc<Metrics>,
@@ -58,12 +67,25 @@ impl Endpoint {
         let addr = listener
             .local_addr()
             .map_err(AppError::io("the metrics listener has no address"))?;
-        tracing::info!(%addr, "serving /metrics, /healthz, /readyz and /report");
+        let security = Arc::new(security(cfg)?);
+        if security.get().users.is_empty() && !security.tls() && !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "serving without TLS or authentication on a non-loopback address: set [metrics] web_config (docs/security.md)");
+        }
+        tracing::info!(%addr, endpoint = %security.describe(&addr.to_string()), "serving /metrics, /healthz, /readyz and /report");
+        let m = &cfg.metrics;
+        let limits = server::Limits {
+            max_connections: usize::try_from(m.max_connections).unwrap_or(usize::MAX),
+            header_timeout: Duration::from_secs(m.header_timeout_secs),
+            request_timeout: Duration::from_secs(m.request_timeout_secs),
+            max_report_renders: usize::try_from(m.max_report_renders).unwrap_or(usize::MAX),
+        };
         let stop = CancellationToken::new();
         let server = tokio::spawn(server::serve(
             listener,
             metrics.clone(),
             Some(reports),
+            security,
+            limits,
             stop.clone(),
         ));
         Ok(Endpoint {

@@ -199,8 +199,9 @@ pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
         .iter()
         .map(|i| format!("{} ({}, {})", i.name, i.topic, i.format.name()))
         .collect();
+    let endpoint = endpoint::security(cfg)?.describe(&cfg.metrics.listen_addr);
     Ok(format!(
-        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition",
+        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition; endpoint {}",
         path.map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
         inputs.join(", "),
         cfg.timezone,
@@ -214,6 +215,7 @@ pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
             .join(", "),
         cfg.dedup.horizon_days,
         cfg.dedup.max_ids_per_partition,
+        endpoint,
     ))
 }
 

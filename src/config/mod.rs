@@ -202,7 +202,7 @@ impl Config {
         let sp = &self.spike;
         let max_ids = u64::try_from(self.dedup.max_ids_per_partition).unwrap_or(u64::MAX);
         let max_bytes = u64::try_from(e.max_event_bytes).unwrap_or(u64::MAX);
-        let ranges: [(&'static str, u64, u64, u64); 15] = [
+        let ranges: [(&'static str, u64, u64, u64); 19] = [
             ("events.max_event_bytes", max_bytes, 64, 16_777_216),
             ("events.wazuh_min_level", e.wazuh_min_level, 0, 15),
             ("events.max_future_secs", e.max_future_secs, 0, 31_622_400),
@@ -249,6 +249,30 @@ impl Config {
                 self.metrics.update_interval_ms,
                 100,
                 60_000,
+            ),
+            (
+                "metrics.max_connections",
+                self.metrics.max_connections,
+                1,
+                65_536,
+            ),
+            (
+                "metrics.header_timeout_secs",
+                self.metrics.header_timeout_secs,
+                1,
+                600,
+            ),
+            (
+                "metrics.request_timeout_secs",
+                self.metrics.request_timeout_secs,
+                1,
+                3600,
+            ),
+            (
+                "metrics.max_report_renders",
+                self.metrics.max_report_renders,
+                1,
+                64,
             ),
             ("spike.min_count", sp.min_count, 0, 1_000_000_000),
             (

@@ -308,6 +308,19 @@ pub struct MetricsConfig {
     pub listen_addr: String,
     /// How often gauges, windows and spike scores are recomputed.
     pub update_interval_ms: u64,
+    /// The exporter-toolkit web configuration (TLS, basic auth, headers);
+    /// `--web-config` overrides. Relative to the working directory.
+    pub web_config: Option<std::path::PathBuf>,
+    /// Connections served at once (more wait `header_timeout_secs` for a
+    /// place, then are closed).
+    pub max_connections: u64,
+    /// Time to receive a request's headers or finish a TLS handshake;
+    /// idle keep-alive connections are closed after it too.
+    pub header_timeout_secs: u64,
+    /// Time to answer a request (408 after it).
+    pub request_timeout_secs: u64,
+    /// `/report` renders at once (503 with Retry-After beyond them).
+    pub max_report_renders: u64,
 }
 
 impl Default for MetricsConfig {
@@ -315,6 +328,11 @@ impl Default for MetricsConfig {
         MetricsConfig {
             listen_addr: "127.0.0.1:9898".to_owned(),
             update_interval_ms: 1000,
+            web_config: None,
+            max_connections: 1024,
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_report_renders: 2,
         }
     }
 }

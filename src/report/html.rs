@@ -35,7 +35,7 @@ svg .axis, svg .label, svg .value { font-size: 12px; fill: #3d444d; }
 svg .strong { font-weight: 700; fill: #000; }
 svg .tick { font-size: 10px; }
 .legend { display: flex; flex-wrap: wrap; gap: 12px; font-size: .85rem; margin: 0; padding: 0; list-style: none; }
-.legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; }
+.legend svg { display: inline-block; margin: 0 4px 0 0; vertical-align: -1px; }
 table { border-collapse: collapse; width: 100%; font-size: .85rem; margin-top: 6px; }
 caption { text-align: left; color: #57606a; font-size: .8rem; padding-bottom: 2px; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: 3px 6px; text-align: right; }
@@ -51,6 +51,21 @@ footer { margin-top: 28px; color: #57606a; font-size: .8rem; }
   .lede { background: none; }
 }
 "#;
+
+/// The Content-Security-Policy the page is served with: nothing may load
+/// or run but the page's own style sheet, pinned by its hash (the page
+/// has no script, no inline style attribute, no image, font or link).
+pub fn content_security_policy() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        use base64::Engine;
+        let digest = ring::digest::digest(&ring::digest::SHA256, CSS.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+    })
+}
 
 fn table_html(t: &Table, highlight_first_col: Option<&str>, out: &mut String) {
     let _ = write!(
@@ -211,7 +226,7 @@ fn trend(out: &mut String, r: &MonthlyReport, lang: Lang, table: &Table) {
     for (i, c) in cats.iter().enumerate() {
         let _ = write!(
             out,
-            "<li><i style=\"background:{}\"></i>{}</li>",
+            "<li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><rect width=\"12\" height=\"12\" fill=\"{}\"/></svg>{}</li>",
             colour(i),
             esc(c)
         );

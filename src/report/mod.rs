@@ -8,6 +8,7 @@ mod model;
 mod render;
 mod svg;
 
+pub use html::content_security_policy;
 pub use lang::Lang;
 pub use model::{
     Comparison, MonthlyReport, Named, PreviousMonth, RunningSpan, TrendPoint, YearToDateFigures,

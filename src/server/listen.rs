@@ -1,0 +1,121 @@
+//! The accept loop: bounded connections, TLS when configured, hyper with
+//! a header-read timeout, graceful shutdown.
+
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Limits, Reports, Security, ServeError, routes};
+use crate::metrics::Metrics;
+
+/// The largest request head hyper buffers: longer headers get 431, a
+/// longer URI 414 (hyper's minimum is 8 KiB).
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Binds the listener (so a busy port is reported before consuming starts).
+pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError {
+        addr: addr.to_owned(),
+        source,
+    })
+}
+
+/// Serves until `shutdown` is cancelled; open connections are then closed
+/// once their current request is answered.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    reports: Option<Arc<dyn Reports>>,
+    security: Arc<Security>,
+    limits: Limits,
+    shutdown: CancellationToken,
+) {
+    let router = routes::router(metrics, reports, security.clone(), limits);
+    let tracker = TaskTracker::new();
+    // Accepted at most twice the limit: the served ones and as many
+    // waiting for a place; beyond that, the kernel's backlog holds them.
+    let accepted = Arc::new(Semaphore::new(limits.max_connections.saturating_mul(2)));
+    let serving = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let admitted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            p = accepted.clone().acquire_owned() => p,
+        };
+        // The semaphore is never closed.
+        let Ok(admitted) = admitted else { break };
+        let (stream, _) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            a = listener.accept() => match a {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of descriptors, say: wait rather than spin.
+                    tracing::warn!(error = %e, "metrics endpoint: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let serving = serving.clone();
+        let router = router.clone();
+        let security = security.clone();
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            let _admitted = admitted;
+            // A place, or the connection is closed: clients beyond the
+            // limit cannot hold the endpoint (slowloris).
+            let Ok(Ok(_place)) =
+                tokio::time::timeout(limits.header_timeout, serving.acquire_owned()).await
+            else {
+                tracing::debug!("metrics endpoint: connection closed, every place busy");
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            let web = security.current();
+            match web.tls.clone() {
+                None => connection(stream, router, limits, stop).await,
+                Some(cfg) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(tls)) => connection(tls, router, limits, stop).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "metrics endpoint: TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!("metrics endpoint: TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+    tracker.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), tracker.wait()).await;
+}
+
+/// One HTTP/1.1 connection, until the client closes it, a timeout, or
+/// shutdown (after the request in flight).
+async fn connection<I>(io: I, router: axum::Router, limits: Limits, stop: CancellationToken)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD);
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The HTTP endpoint beside the consumer: `/metrics` (Prometheus text
+//! format), `/healthz` (the process is alive), `/readyz` (partitions are
+//! assigned and being consumed) and `/report?month=YYYY-MM&lang=vi|en&format=
+//! html|json|markdown|text` (the monthly report from the live state).
+//!
+//! An axum router behind an accept loop of our own: the loop bounds the
+//! connections, wraps them in TLS when the web configuration says so, and
+//! hands them to hyper with a header-read timeout; the router checks
+//! methods (405 with `Allow`), request sizes (413; hyper answers 431 and
+//! 414 for headers and URIs), credentials (401) and time (408), and bounds
+//! the report renders (503 with `Retry-After` when they are all busy). It
+//! serves what the consume loop last published in [`Metrics`] and never
+//! touches the monitor's state, so a slow scrape cannot slow consumption.
+
+mod listen;
+mod routes;
+pub mod web_config;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+
+use crate::calendar::YearMonth;
+use crate::report::{Format, Lang, ReportError};
+pub use listen::{bind, serve};
+pub use web_config::{WebConfig, WebConfigError};
+
+/// Produces reports from the live state (implemented by the app).
+pub trait Reports: Send + Sync + 'static {
+    fn render(&self, month: YearMonth, lang: Lang, format: Format) -> Result<String, ReportError>;
+}
+
+/// The endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {addr} for metrics: {source}; choose another --metrics-addr (port 0 picks a free one)"
+)]
+pub struct ServeError {
+    pub addr: String,
+    pub source: std::io::Error,
+}
+
+/// What protects the endpoint from its clients (`[metrics]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; more wait up to `header_timeout` for a
+    /// place, then are closed. HTTP/1.1 has one request in flight per
+    /// connection, so this also bounds the requests.
+    pub max_connections: usize,
+    /// Time to receive a request's headers (and a TLS handshake); an idle
+    /// keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// Time to answer a request (408 after it).
+    pub request_timeout: Duration,
+    /// `/report` renders at once; beyond them 503 with `Retry-After`.
+    pub max_report_renders: usize,
+}
+
+/// The web configuration in force, re-read when its file or a
+/// certificate it names changes (checked at most once a second, on new
+/// connections), as the exporter toolkit does, so a rotated certificate
+/// is served without a restart. A change that does not load keeps the
+/// previous configuration and logs why.
+#[derive(Debug)]
+pub struct Security {
+    path: Option<PathBuf>,
+    current: RwLock<Arc<WebConfig>>,
+    checked: Mutex<(Instant, Vec<Option<SystemTime>>)>,
+}
+
+impl Security {
+    /// No TLS, no authentication (the loopback default).
+    pub fn open() -> Security {
+        Security::with(None, WebConfig::default())
+    }
+
+    /// Loads the web configuration at `path`.
+    pub fn load(path: PathBuf) -> Result<Security, WebConfigError> {
+        let cfg = WebConfig::load(&path)?;
+        Ok(Security::with(Some(path), cfg))
+    }
+
+    fn with(path: Option<PathBuf>, cfg: WebConfig) -> Security {
+        let stamp = WebConfig::stamp(&cfg.watched);
+        Security {
+            path,
+            current: RwLock::new(Arc::new(cfg)),
+            checked: Mutex::new((Instant::now(), stamp)),
+        }
+    }
+
+    /// What protects the endpoint, in a few words (for the start log
+    /// line and `check-config`; never a secret).
+    pub fn describe(&self, addr: &str) -> String {
+        let c = self.get();
+        let scheme = if c.tls.is_some() { "https" } else { "http" };
+        let auth = match c.users.len() {
+            0 => "no authentication".to_owned(),
+            n => format!("basic auth ({n} users)"),
+        };
+        let certs = if c.client_certs {
+            ", client certificates"
+        } else {
+            ""
+        };
+        format!("{scheme}://{addr} with {auth}{certs}")
+    }
+
+    /// Whether connections are served over TLS.
+    pub fn tls(&self) -> bool {
+        self.get().tls.is_some()
+    }
+
+    /// The configuration in force now.
+    pub fn get(&self) -> Arc<WebConfig> {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The configuration in force, after reloading it if its files changed.
+    pub fn current(&self) -> Arc<WebConfig> {
+        let Some(path) = &self.path else {
+            return self.get();
+        };
+        let watched = self.get().watched.clone();
+        {
+            let Ok(mut checked) = self.checked.lock() else {
+                return self.get();
+            };
+            if checked.0.elapsed() < Duration::from_secs(1) {
+                return self.get();
+            }
+            checked.0 = Instant::now();
+            let stamp = WebConfig::stamp(&watched);
+            if stamp == checked.1 {
+                return self.get();
+            }
+            checked.1 = stamp;
+        }
+        match WebConfig::load(path) {
+            Ok(cfg) => {
+                tracing::info!(path = %path.display(), "web config changed: reloaded");
+                let cfg = Arc::new(cfg);
+                if let Ok(mut c) = self.current.write() {
+                    *c = cfg.clone();
+                }
+                cfg
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "web config changed but cannot be used: keeping the previous one");
+                self.get()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReportQuery {
+    month: Option<String>,
+    lang: Option<String>,
+    format: Option<String>,
+}
+
+/// The parameters of `GET /report`: `month` (required, `YYYY-MM`),
+/// `lang` (`en` by default) and `format` (`html` by default),
+/// percent-decoded (`application/x-www-form-urlencoded`); the error is the
+/// 400 message.
+pub fn parse_report_query(query: &str) -> Result<(YearMonth, Lang, Format), String> {
+    let q: ReportQuery = serde_urlencoded::from_str(query).map_err(|e| {
+        format!(
+            "bad query: {e}; use /report?month=YYYY-MM&lang=vi|en&format=html|json|markdown|text"
+        )
+    })?;
+    let month: YearMonth = match q.month.as_deref().map(str::parse::<YearMonth>) {
+        None => {
+            return Err(
+                "month is required: /report?month=YYYY-MM&lang=vi|en&format=html|json|markdown|text"
+                    .into(),
+            );
+        }
+        Some(Err(e)) => return Err(e.to_string()),
+        Some(Ok(m)) => m,
+    };
+    let lang = q.lang.as_deref().unwrap_or("en").parse()?;
+    let format = q.format.as_deref().unwrap_or("html").parse()?;
+    Ok((month, lang, format))
+}
