@@ -125,7 +125,7 @@ fn wrong_methods_oversized_requests_and_cache_headers() {
         assert!(head.contains("allow: get,head"), "POST {path}: {head}");
     }
     // HEAD is GET without the body.
-    let req = format!("HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let req = "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     assert_eq!(exchange(&addr, req.as_bytes(), t).0, 200);
 
     // A body where none belongs: 413, before any of it is read.
