@@ -2,8 +2,9 @@
 //!
 //! The partitions this process holds come from memory (current to the last
 //! message); the others (held by other instances sharing the state
-//! directory) from their latest checkpoints. The monitor's lock is held only
-//! to copy the ledgers, never during file reads.
+//! directory) from their latest checkpoints, of which only the counts are
+//! decoded (never the remembered ids). The monitor's lock is held only to
+//! copy the ledgers, never during file reads.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ impl LiveReports {
                 held,
             )
         };
-        for snap in self.store.load_all()? {
+        for snap in self.store.load_counts()? {
             if !held.contains(&snap.key) && snap.timezone == timezone {
                 ledger.merge(&snap.ledger);
             }

@@ -18,7 +18,7 @@ pub use render::{Format, sentence};
 use crate::calendar::{Ledger, MonthIndex, YearMonth};
 use crate::config::ReportConfig;
 use crate::event::EpochMillis;
-use crate::state::{Snapshot, StateBackend, StoreError};
+use crate::state::{Counts, Snapshot, StateBackend, StoreError};
 
 /// Why a report cannot be produced.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,12 @@ pub struct MergedState {
 impl MergedState {
     /// Merges snapshots; all must share one timezone.
     pub fn from_snapshots(snaps: &[Snapshot], dir: &str) -> Result<MergedState, ReportError> {
+        let counts: Vec<Counts> = snaps.iter().map(Counts::from).collect();
+        MergedState::from_counts(&counts, dir)
+    }
+
+    /// Merges partitions' counts; all must share one timezone.
+    pub fn from_counts(snaps: &[Counts], dir: &str) -> Result<MergedState, ReportError> {
         let Some(first) = snaps.first() else {
             return Err(ReportError::NoState(dir.to_owned()));
         };
@@ -76,8 +82,8 @@ impl MergedState {
     /// Loads and merges every partition's latest checkpoint; `name` (the
     /// directory or topic) is for errors.
     pub fn load(store: &dyn StateBackend, name: &str) -> Result<MergedState, ReportError> {
-        let snaps = store.load_all()?;
-        MergedState::from_snapshots(&snaps, name)
+        let counts = store.load_counts()?;
+        MergedState::from_counts(&counts, name)
     }
 
     /// The months with incidents: the first and the last.

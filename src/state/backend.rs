@@ -2,7 +2,7 @@
 //! the local directory ([`StateStore`]); a store in Kafka plugs in here.
 //! The monitor and the loops see only this interface.
 
-use super::file::Snapshot;
+use super::file::{Counts, Snapshot};
 use super::store::{Checkpoint, MonitorMeta, StateStore, StoreError};
 use super::{PartitionKey, PartitionState};
 use crate::event::EpochMillis;
@@ -31,6 +31,11 @@ pub trait StateBackend: Send + Sync + std::fmt::Debug {
     fn disown(&self, _key: &PartitionKey) {}
     /// Every partition's latest checkpoint, sorted by key.
     fn load_all(&self) -> Result<Vec<Snapshot>, StoreError>;
+    /// Every partition's latest counts, sorted by key: what a report
+    /// reads. A backend that can skip the remembered ids does.
+    fn load_counts(&self) -> Result<Vec<Counts>, StoreError> {
+        Ok(self.load_all()?.iter().map(Counts::from).collect())
+    }
     /// Encodes a partition's state, numbered in the order taken.
     fn checkpoint(&self, st: &PartitionState, timezone: &str, wall_ms: EpochMillis) -> Checkpoint;
     /// Stores a checkpoint durably (atomically: readers see the previous
@@ -50,6 +55,10 @@ impl StateBackend for StateStore {
 
     fn load_all(&self) -> Result<Vec<Snapshot>, StoreError> {
         StateStore::load_all(self)
+    }
+
+    fn load_counts(&self) -> Result<Vec<Counts>, StoreError> {
+        StateStore::load_counts(self)
     }
 
     fn checkpoint(&self, st: &PartitionState, timezone: &str, wall_ms: EpochMillis) -> Checkpoint {

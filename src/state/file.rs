@@ -240,26 +240,95 @@ fn names(r: &mut Reader<'_>, what: &str) -> Result<Vec<String>, CodecError> {
     Ok(out)
 }
 
+/// What a report needs of a checkpoint: its counts, not its remembered
+/// ids or window panes (which it never decodes).
+#[derive(Debug, Clone)]
+pub struct Counts {
+    pub key: PartitionKey,
+    pub timezone: String,
+    /// Written at (wall clock, epoch ms).
+    pub written_ms: EpochMillis,
+    pub ledger: Ledger,
+}
+
+impl From<&Snapshot> for Counts {
+    fn from(s: &Snapshot) -> Counts {
+        Counts {
+            key: s.key.clone(),
+            timezone: s.timezone.clone(),
+            written_ms: s.written_ms,
+            ledger: s.ledger.clone(),
+        }
+    }
+}
+
+/// The part of a checkpoint up to and including its ledger.
+struct Head {
+    key: PartitionKey,
+    position: Position,
+    timezone: String,
+    written_ms: EpochMillis,
+    outcomes: Outcomes,
+    ledger: Ledger,
+    categories: usize,
+}
+
+fn read_head(r: &mut Reader<'_>, version: u16) -> Result<Head, CodecError> {
+    let v1 = version == 1;
+    let key = PartitionKey {
+        source: r.str()?.to_owned(),
+        partition: r.i32()?,
+    };
+    let position = read_position(r, v1)?;
+    let timezone = r.str()?.to_owned();
+    let written_ms = r.i64()?;
+    let categories = names(r, "category")?;
+    let sectors = names(r, "sector")?;
+    let mut outcomes = read_outcomes(r)?;
+    if version >= 3 {
+        read_filtered(r, &mut outcomes)?;
+    }
+    let nc = categories.len();
+    let ledger = read_ledger(r, Ledger::new(categories.into(), sectors.into()))?;
+    Ok(Head {
+        key,
+        position,
+        timezone,
+        written_ms,
+        outcomes,
+        ledger,
+        categories: nc,
+    })
+}
+
+/// Reads a checkpoint's counts, verifying magic, version and checksum,
+/// and stopping at its ledger: the remembered ids after it (most of the
+/// bytes) are neither decoded nor kept.
+pub fn decode_counts(bytes: &[u8]) -> Result<Counts, CodecError> {
+    let (version, body) = frame(bytes)?;
+    let h = read_head(&mut Reader::new(body), version)?;
+    Ok(Counts {
+        key: h.key,
+        timezone: h.timezone,
+        written_ms: h.written_ms,
+        ledger: h.ledger,
+    })
+}
+
 /// Reads a checkpoint, verifying magic, version and checksum.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     let (version, body) = frame(bytes)?;
     let v1 = version == 1;
     let mut r = Reader::new(body);
-    let key = PartitionKey {
-        source: r.str()?.to_owned(),
-        partition: r.i32()?,
-    };
-    let position = read_position(&mut r, v1)?;
-    let timezone = r.str()?.to_owned();
-    let written_ms = r.i64()?;
-    let categories = names(&mut r, "category")?;
-    let sectors = names(&mut r, "sector")?;
-    let mut outcomes = read_outcomes(&mut r)?;
-    if version >= 3 {
-        read_filtered(&mut r, &mut outcomes)?;
-    }
-    let nc = categories.len();
-    let ledger = read_ledger(&mut r, Ledger::new(categories.into(), sectors.into()))?;
+    let Head {
+        key,
+        position,
+        timezone,
+        written_ms,
+        outcomes,
+        ledger,
+        categories: nc,
+    } = read_head(&mut r, version)?;
     if v1 {
         // The event-time floor and newest time of version 1: not used.
         r.i64()?;

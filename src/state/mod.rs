@@ -19,7 +19,7 @@ pub mod topic;
 use std::sync::Arc;
 
 pub use backend::StateBackend;
-pub use file::{FORMAT_VERSION, Snapshot, WindowSnapshot, decode, encode};
+pub use file::{Counts, FORMAT_VERSION, Snapshot, WindowSnapshot, decode, decode_counts, encode};
 pub use store::{Checkpoint, LockError, MonitorMeta, StateLock, StateStore, StoreError};
 
 use crate::calendar::Ledger;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::codec::CodecError;
-use super::file::{Snapshot, decode, encode};
+use super::file::{Counts, Snapshot, decode, decode_counts, encode};
 use super::{PartitionKey, PartitionState};
 use crate::config::ReportConfig;
 use crate::event::EpochMillis;
@@ -280,6 +280,21 @@ impl StateStore {
     /// Loads every checkpoint in the directory, sorted by partition key.
     /// A missing directory is an empty state.
     pub fn load_all(&self) -> Result<Vec<Snapshot>, StoreError> {
+        let mut out = self.each(decode)?;
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Every checkpoint's counts (not its remembered ids), sorted by
+    /// partition key.
+    pub fn load_counts(&self) -> Result<Vec<Counts>, StoreError> {
+        let mut out = self.each(decode_counts)?;
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Decodes every checkpoint file of the directory.
+    fn each<T>(&self, f: fn(&[u8]) -> Result<T, CodecError>) -> Result<Vec<T>, StoreError> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -292,10 +307,8 @@ impl StateStore {
                 continue;
             }
             let bytes = fs::read(&path).map_err(|e| self.io(e))?;
-            let snap = decode(&bytes).map_err(|source| StoreError::Corrupt { path, source })?;
-            out.push(snap);
+            out.push(f(&bytes).map_err(|source| StoreError::Corrupt { path, source })?);
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 

@@ -77,6 +77,26 @@ fn any_corruption_is_detected() {
 }
 
 #[test]
+fn counts_are_the_checkpoint_ledger_and_every_byte_is_still_checked() {
+    let mut e = engine("");
+    let st = filled(&mut e);
+    assert!(st.dedup.buckets().count() > 0, "the state remembers ids");
+    let bytes = encode(&st, "Asia/Ho_Chi_Minh", 7);
+    let full = decode(&bytes).unwrap();
+    let counts = decode_counts(&bytes).unwrap();
+    assert_eq!(counts.key, full.key);
+    assert_eq!(counts.timezone, "Asia/Ho_Chi_Minh");
+    assert_eq!(counts.written_ms, 7);
+    assert_eq!(counts.ledger, full.ledger);
+    // A flipped bit among the ids it does not decode is still refused.
+    for at in (0..bytes.len()).step_by(97) {
+        let mut b = bytes.clone();
+        b[at] ^= 0x40;
+        assert!(decode_counts(&b).is_err(), "flip at {at}");
+    }
+}
+
+#[test]
 fn restore_maps_by_name_and_refuses_what_would_mix() {
     let mut e = engine("");
     let st = filled(&mut e);
