@@ -24,4 +24,6 @@ USER 10001
 EXPOSE 9898
 VOLUME /var/lib/incident-monitor
 ENTRYPOINT ["incident-monitor"]
-CMD ["run", "--config", "/etc/incident-monitor/incident-monitor.toml", "--state-dir", "/var/lib/incident-monitor", "--metrics-addr", "0.0.0.0:9898"]
+# The endpoint stays on loopback unless a configuration binds it elsewhere
+# together with a web config (TLS, basic auth): deploy/ does both.
+CMD ["run", "--config", "/etc/incident-monitor/incident-monitor.toml", "--state-dir", "/var/lib/incident-monitor"]

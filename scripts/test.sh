@@ -6,7 +6,7 @@
 # black-box tests of the real binary (kill -9 and restart, the demo and its
 # metrics), Kafka tests on librdkafka's mock cluster and on the real broker,
 # the benchmarks in test mode, and each fuzz target for a few seconds
-# (scripts/fuzz.sh).
+# (scripts/fuzz.sh); and cargo deny on the dependency tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,5 +23,9 @@ export IM_TEST_TLS_OTHER_CA="${TLS_OTHER_KV#TLS_OTHER_CA=}"
 TLS_PIDS="${TLS_PIDS_KV#TLS_PIDS=}"
 trap 'kill "$BROKER_PID" ${TLS_PIDS//,/ } 2>/dev/null || true; rm -rf "$TLS_DIR"' EXIT
 
-cargo test --all-targets -- --include-ignored
+# Licences, banned crates and sources of the dependency tree (deny.toml).
+"$CARGO_DENY" check licenses bans sources
+# The tests named needs_scram_broker_* need the SQLite build of Tansu (a
+# 14-minute build): ./scripts/test-scram.sh runs them.
+cargo test --all-targets -- --include-ignored --skip needs_scram_broker
 FUZZ_SECS="${FUZZ_SECS:-10}" ./scripts/fuzz.sh

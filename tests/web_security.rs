@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Certificates from scripts/test-certs.sh (the machine's openssl).
+/// Certificates from scripts/make-certs.sh (the machine's openssl).
 fn certs(dir: &TempDir) -> std::path::PathBuf {
     let d = dir.path("certs");
-    let st = Command::new(repo("scripts/test-certs.sh"))
+    let st = Command::new(repo("scripts/make-certs.sh"))
         .arg(&d)
         .status()
         .unwrap();
-    assert!(st.success(), "scripts/test-certs.sh failed");
+    assert!(st.success(), "scripts/make-certs.sh failed");
     d
 }
 

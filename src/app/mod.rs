@@ -174,15 +174,24 @@ pub(crate) async fn open_monitor(
 /// Loads the config file (or the built-in defaults), applies overrides, and
 /// validates.
 pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Settings, AppError> {
+    let mut cfg = load_config(path)?;
+    if let Some(tz) = timezone {
+        cfg.timezone = tz.to_owned();
+    }
+    Ok(cfg.validate()?)
+}
+
+/// The configuration file (or the defaults) with the environment's
+/// overrides and its secrets taken from their files and variables; not yet
+/// validated.
+pub fn load_config(path: Option<&Path>) -> Result<Config, AppError> {
     let mut cfg = match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    if let Some(tz) = timezone {
-        cfg.timezone = tz.to_owned();
-    }
     cfg.apply_env(|k| std::env::var(k).ok());
-    Ok(cfg.validate()?)
+    cfg.resolve_secrets(|k| std::env::var(k).ok(), |p| std::fs::read_to_string(p))?;
+    Ok(cfg)
 }
 
 /// `check-config`: validates and describes the configuration.
@@ -239,7 +248,7 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
     // With --config: its state and report identity. Without: the state's
     // metadata (written by `run`), else the defaults.
     let cfg = match &args.config {
-        Some(p) => Some(Config::load(p)?),
+        Some(p) => Some(load_config(Some(p))?),
         None => None,
     };
     let base = cfg.clone().unwrap_or_default();
@@ -383,8 +392,11 @@ pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
 
 /// `generate --brokers --topic`: produces the scenario to Kafka, keyed by
 /// incident id so re-deliveries meet on one partition.
+/// `generate --brokers`: produces the stream to `topic`, connecting as
+/// the configuration's `[kafka.properties]` say (TLS, SASL).
 pub fn generate_to_kafka(
     args: &GenerateArgs,
+    kafka: &crate::config::KafkaConfig,
     brokers: &str,
     topic: &str,
     progress: ProgressMode,
@@ -404,10 +416,13 @@ pub fn generate_to_kafka(
             ..Snapshot::default()
         }
     };
-    let producer: BaseProducer = rdkafka::ClientConfig::new()
+    let mut config = rdkafka::ClientConfig::new();
+    config
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "20")
-        .set("compression.type", "lz4")
+        .set("compression.type", "lz4");
+    crate::source::kafka::set_connection_properties(&mut config, kafka);
+    let producer: BaseProducer = config
         .create()
         .map_err(|e| AppError::Usage(format!("invalid Kafka settings: {e}")))?;
     let start = std::time::Instant::now();

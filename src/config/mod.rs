@@ -581,7 +581,88 @@ fn check_range(field: &'static str, value: u64, lo: u64, hi: u64) -> Result<(), 
 /// StatefulSet gives each pod its name through it).
 pub const ENV_GROUP_INSTANCE_ID: &str = "INCIDENT_MONITOR_KAFKA_GROUP_INSTANCE_ID";
 
+/// Environment variables that supply a `[kafka.properties]` secret, so it
+/// need not be written in the config file (a Kubernetes Secret as an
+/// environment variable, say).
+pub const SECRET_ENV: &[(&str, &str)] = &[
+    ("INCIDENT_MONITOR_KAFKA_SASL_USERNAME", "sasl.username"),
+    ("INCIDENT_MONITOR_KAFKA_SASL_PASSWORD", "sasl.password"),
+    (
+        "INCIDENT_MONITOR_KAFKA_SSL_KEY_PASSWORD",
+        "ssl.key.password",
+    ),
+    (
+        "INCIDENT_MONITOR_KAFKA_SSL_KEYSTORE_PASSWORD",
+        "ssl.keystore.password",
+    ),
+    (
+        "INCIDENT_MONITOR_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
+        "sasl.oauthbearer.client.secret",
+    ),
+];
+
+/// The suffix of a `[kafka.properties]` key whose value is a file to read
+/// the property from (`"sasl.password_file" = "/run/secrets/kafka"`).
+pub const FILE_SUFFIX: &str = "_file";
+
 impl Config {
+    /// Takes `[kafka.properties]` secrets from where they are kept: each
+    /// `KEY_file` property becomes `KEY` with the file's content (without
+    /// its trailing newline), each variable of [`SECRET_ENV`] that is set
+    /// becomes its property. A property given twice (in the file and the
+    /// environment, say) is an error naming both places, never a silent
+    /// choice; no message carries a value.
+    pub fn resolve_secrets(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+        read: impl Fn(&Path) -> std::io::Result<String>,
+    ) -> Result<(), ConfigError> {
+        let props = &mut self.kafka.properties;
+        let files: Vec<(String, String)> = props
+            .iter()
+            .filter(|(k, _)| k.ends_with(FILE_SUFFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, path) in files {
+            props.remove(&key);
+            let target = key.trim_end_matches(FILE_SUFFIX).to_owned();
+            if target.is_empty() {
+                return Err(invalid(
+                    "kafka.properties",
+                    format!("{key:?} names no property"),
+                ));
+            }
+            if props.contains_key(&target) {
+                return Err(invalid(
+                    "kafka.properties",
+                    format!("{target:?} is given twice, as {target:?} and as {key:?}: keep one"),
+                ));
+            }
+            let text = read(Path::new(&path)).map_err(|e| {
+                invalid(
+                    "kafka.properties",
+                    format!("{key:?}: cannot read {path}: {e}"),
+                )
+            })?;
+            props.insert(target, text.trim_end_matches(['\n', '\r']).to_owned());
+        }
+        for (var, target) in SECRET_ENV {
+            let Some(value) = env(var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            if props.contains_key(*target) {
+                return Err(invalid(
+                    "kafka.properties",
+                    format!(
+                        "{target:?} is given twice, in the configuration and in {var}: keep one"
+                    ),
+                ));
+            }
+            props.insert((*target).to_owned(), value);
+        }
+        Ok(())
+    }
+
     /// Applies the environment's overrides (`env` looks a variable up); an
     /// empty value is no override.
     pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {

@@ -281,7 +281,10 @@ pub struct KafkaConfig {
     /// librdkafka properties passed through as they are, e.g.
     /// `"fetch.max.bytes" = "52428800"`. They override the monitor's own
     /// settings except the offset discipline (auto commit and offset store).
-    pub properties: std::collections::BTreeMap<String, String>,
+    /// A key ending in `_file` (`"sasl.password_file"`) takes the
+    /// property's value from that file; see [`super::SECRET_ENV`] for the
+    /// environment.
+    pub properties: Properties,
 }
 
 impl Default for KafkaConfig {
@@ -295,8 +298,66 @@ impl Default for KafkaConfig {
             max_retry_backoff_secs: 30,
             drain_timeout_secs: 15,
             connect_timeout_secs: 60,
-            properties: std::collections::BTreeMap::new(),
+            properties: Properties::default(),
         }
+    }
+}
+
+/// `[kafka.properties]`: a map whose `Debug` shows every key but never
+/// the value of a secret (a password, a key, a token), so no log line or
+/// error that prints the configuration can disclose one.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Properties(pub std::collections::BTreeMap<String, String>);
+
+impl Properties {
+    /// Whether a property's value is a secret.
+    pub fn is_secret(key: &str) -> bool {
+        let k = key.to_ascii_lowercase();
+        [
+            "password",
+            "secret",
+            "token",
+            "jaas",
+            "key.pem",
+            "credentials",
+        ]
+        .iter()
+        .any(|s| k.contains(s))
+    }
+}
+
+impl FromIterator<(String, String)> for Properties {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Properties(iter.into_iter().collect())
+    }
+}
+
+impl std::ops::Deref for Properties {
+    type Target = std::collections::BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Properties {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl std::fmt::Debug for Properties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if Properties::is_secret(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k, shown)
+            }))
+            .finish()
     }
 }
 

@@ -247,3 +247,85 @@ fn topic_and_format_flags_name_a_single_input() {
     c.single_input(None, Some(Format::Ecs)).unwrap();
     assert_eq!(inputs(&c), [("incidents".into(), Format::Ecs)]);
 }
+
+#[test]
+fn secrets_come_from_files_and_the_environment_never_twice() {
+    let base =
+        "[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.username\" = \"alice\"\n";
+    let read = |p: &Path| -> std::io::Result<String> {
+        match p.to_str() {
+            Some("/run/secrets/kafka") => Ok("s3cret\n".into()),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file",
+            )),
+        }
+    };
+    let no_env = |_: &str| None;
+
+    // A `_file` key: the file's content without its newline, the key gone.
+    let mut c = Config::from_toml(&format!(
+        "{base}\"sasl.password_file\" = \"/run/secrets/kafka\"\n"
+    ))
+    .unwrap();
+    c.resolve_secrets(no_env, read).unwrap();
+    assert_eq!(
+        c.kafka.properties.get("sasl.password").map(String::as_str),
+        Some("s3cret")
+    );
+    assert!(!c.kafka.properties.contains_key("sasl.password_file"));
+
+    // The environment.
+    let mut c = Config::from_toml(base).unwrap();
+    c.resolve_secrets(
+        |k| (k == "INCIDENT_MONITOR_KAFKA_SASL_PASSWORD").then(|| "from-env".to_owned()),
+        read,
+    )
+    .unwrap();
+    assert_eq!(
+        c.kafka.properties.get("sasl.password").map(String::as_str),
+        Some("from-env")
+    );
+
+    // Twice: an error naming both places and no value.
+    let mut c = Config::from_toml(&format!("{base}\"sasl.password\" = \"inline\"\n")).unwrap();
+    let e = c
+        .resolve_secrets(
+            |k| (k == "INCIDENT_MONITOR_KAFKA_SASL_PASSWORD").then(|| "from-env".to_owned()),
+            read,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("INCIDENT_MONITOR_KAFKA_SASL_PASSWORD") && e.contains("given twice"),
+        "{e}"
+    );
+    assert!(!e.contains("inline") && !e.contains("from-env"), "{e}");
+    let mut c = Config::from_toml(&format!(
+        "{base}\"sasl.password\" = \"inline\"\n\"sasl.password_file\" = \"/run/secrets/kafka\"\n"
+    ))
+    .unwrap();
+    let e = c.resolve_secrets(no_env, read).unwrap_err().to_string();
+    assert!(
+        e.contains("sasl.password_file") && !e.contains("inline"),
+        "{e}"
+    );
+
+    // A file that cannot be read: named, with the reason.
+    let mut c = Config::from_toml(&format!("{base}\"sasl.password_file\" = \"/nope\"\n")).unwrap();
+    let e = c.resolve_secrets(no_env, read).unwrap_err().to_string();
+    assert!(e.contains("/nope") && e.contains("no such file"), "{e}");
+}
+
+#[test]
+fn the_debug_form_of_the_configuration_hides_secrets() {
+    let c = Config::from_toml(
+        "[kafka.properties]\n\"sasl.password\" = \"pw-1\"\n\"ssl.key.password\" = \"pw-2\"\n\"sasl.oauthbearer.client.secret\" = \"pw-3\"\n\"sasl.username\" = \"alice\"\n",
+    )
+    .unwrap();
+    let shown = format!("{c:?}");
+    for s in ["pw-1", "pw-2", "pw-3"] {
+        assert!(!shown.contains(s), "{s} in {shown}");
+    }
+    assert!(shown.contains("alice") && shown.contains("<redacted>"));
+}

@@ -252,3 +252,36 @@ async fn check(s: &Shared, web: &WebConfig, user: &str, password: String) -> boo
         .unwrap_or(false);
     ok && known
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn basic_credentials_are_read_as_the_rfc_says() {
+        // "alice:pw:x": the password is everything after the first colon.
+        assert_eq!(
+            credentials(&header("Basic YWxpY2U6cHc6eA==")),
+            Some(("alice".into(), "pw:x".into()))
+        );
+        assert_eq!(
+            credentials(&header("basic YWxpY2U6cHc=")),
+            Some(("alice".into(), "pw".into()))
+        );
+        for bad in [
+            "Bearer YWxpY2U6cHc=",
+            "Basic !!!",
+            "Basic YWxpY2U=",
+            "Basic",
+        ] {
+            assert_eq!(credentials(&header(bad)), None, "{bad}");
+        }
+        assert_eq!(credentials(&HeaderMap::new()), None);
+    }
+}

@@ -62,8 +62,8 @@ struct TlsServerConfig {
 #[serde(deny_unknown_fields)]
 struct HttpServerConfig {
     /// HTTP/2 (the toolkit's default with TLS): this endpoint serves
-    /// HTTP/1.1, which every scraper speaks; accepted and documented.
-    #[allow(dead_code)]
+    /// HTTP/1.1, which every scraper speaks; accepted, and said so when
+    /// asked for.
     http2: Option<bool>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
@@ -147,8 +147,12 @@ impl WebConfig {
                 )
             })?;
         }
+        let http = file.http_server_config.unwrap_or_default();
+        if http.http2 == Some(true) {
+            tracing::info!("web config: http2 is asked for; this endpoint serves HTTP/1.1");
+        }
         let mut headers = Vec::new();
-        for (name, value) in file.http_server_config.unwrap_or_default().headers {
+        for (name, value) in http.headers {
             let Some(known) = HEADERS.iter().find(|h| h.eq_ignore_ascii_case(&name)) else {
                 return Err(format!(
                     "http_server_config.headers: {name:?} cannot be set (one of {})",
@@ -341,5 +345,75 @@ fn rank(v: &rustls::SupportedProtocolVersion) -> u8 {
         13
     } else {
         12
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<WebConfig, String> {
+        WebConfig::parse(text, Path::new("."))
+    }
+
+    #[test]
+    fn an_empty_file_is_an_open_endpoint() {
+        let c = parse("").unwrap();
+        assert!(c.tls.is_none() && c.users.is_empty() && c.headers.is_empty());
+    }
+
+    #[test]
+    fn users_need_bcrypt_hashes_and_names() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let c = parse(&format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+        assert_eq!(c.users.get("alice"), Some(&hash));
+        let e = parse("basic_auth_users:\n  alice: pw\n").unwrap_err();
+        assert!(
+            e.contains("not a bcrypt hash") && !e.contains(": pw"),
+            "{e}"
+        );
+        let e = parse(&format!("basic_auth_users:\n  'a:b': '{hash}'\n")).unwrap_err();
+        assert!(e.contains("not a user name"), "{e}");
+    }
+
+    #[test]
+    fn only_the_toolkit_headers_with_valid_values() {
+        let c = parse(
+            "http_server_config:\n  headers:\n    x-frame-options: sameorigin\n    Content-Security-Policy: \"default-src 'none'\"\n    X-XSS-Protection: ''\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = c.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["content-security-policy", "x-frame-options"]);
+        for bad in [
+            "    X-Frame-Options: allow-from x\n",
+            "    X-Content-Type-Options: sniff\n",
+            "    Server: me\n",
+        ] {
+            assert!(
+                parse(&format!("http_server_config:\n  headers:\n{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_what_cannot_take_effect_are_refused() {
+        assert!(
+            parse("basic_auth_user: {}\n")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(
+            parse("rate_limit:\n  burst: 5\n")
+                .unwrap_err()
+                .contains("not supported")
+        );
+        let e = parse(
+            "tls_server_config:\n  cert_file: a\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("cipher_suites"), "{e}");
+        let e = parse("tls_server_config:\n  cert: x\n  cert_file: a\n").unwrap_err();
+        assert!(e.contains("both set"), "{e}");
     }
 }

@@ -50,7 +50,7 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
     if !k.group_instance_id.is_empty() {
         c.set("group.instance.id", &k.group_instance_id);
     }
-    for (key, value) in &k.properties {
+    for (key, value) in k.properties.iter() {
         if FORCED.iter().any(|(f, _)| f == key) {
             tracing::warn!(property = %key, "ignoring [kafka.properties] override: the monitor's offset discipline needs it");
             continue;
@@ -307,7 +307,7 @@ const CONNECTION_PROPERTIES: &[&str] = &[
 /// Sets the connection and security settings of `[kafka.properties]` on
 /// a client other than the consumer.
 pub fn set_connection_properties(c: &mut ClientConfig, k: &KafkaConfig) {
-    for (key, value) in &k.properties {
+    for (key, value) in k.properties.iter() {
         if CONNECTION_PROPERTIES.iter().any(|p| key.starts_with(p)) {
             c.set(key, value);
         }

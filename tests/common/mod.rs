@@ -156,6 +156,11 @@ impl Running {
         Running::spawn(args, Stdio::null())
     }
 
+    /// Like [`Running::start`], with these environment variables set.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Running {
+        Running::spawn_with(args, Stdio::null(), env)
+    }
+
     /// Like [`Running::start`], with stdin a pipe the test writes to.
     pub fn start_piped(args: &[&str]) -> (Running, std::process::ChildStdin) {
         let mut r = Running::spawn(args, Stdio::piped());
@@ -164,8 +169,13 @@ impl Running {
     }
 
     fn spawn(args: &[&str], stdin: Stdio) -> Running {
+        Running::spawn_with(args, stdin, &[])
+    }
+
+    fn spawn_with(args: &[&str], stdin: Stdio, env: &[(&str, &str)]) -> Running {
         let mut child = bin()
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .args(args)
             .stdin(stdin)
             .stdout(Stdio::piped())

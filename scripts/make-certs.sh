@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Throwaway certificates for the TLS tests (Kafka behind stunnel, the HTTPS
-# endpoint), made with the machine's openssl:
+# endpoint) and the compose stack, made with the machine's openssl:
 #   DIR/ca.pem, ca.key            a test CA
 #   DIR/other-ca.pem              an unrelated CA (a client trusting only it
 #                                 must refuse the server)
-#   DIR/server.pem, server.key    for 127.0.0.1 and localhost, from the CA
+#   DIR/server.pem, server.key    for 127.0.0.1, localhost, monitor (compose)
+#                                 and incident-monitor, from the CA
 #   DIR/client.pem, client.key    a client certificate from the CA
-# Usage: scripts/test-certs.sh DIR
+# Usage: scripts/make-certs.sh DIR
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"
@@ -22,5 +23,5 @@ leaf() { # name, subject, extensions
   ossl x509 -req -in "$dir/$1.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
     -days 2 -extfile "$dir/$1.ext" -out "$dir/$1.pem"
 }
-leaf server /CN=127.0.0.1 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'
+leaf server /CN=127.0.0.1 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:monitor,DNS:incident-monitor\nextendedKeyUsage=serverAuth\n'
 leaf client /CN=prometheus 'extendedKeyUsage=clientAuth\n'
