@@ -38,16 +38,7 @@ kill "$setup"; wait "$setup" 2>/dev/null || true
 "$BIN" broker --listener-url "tcp://127.0.0.1:$plain" --advertised-listener-url "tcp://127.0.0.1:$tls" \
   --storage-engine sqlite://scram.db --authentication >"$dir/broker.log" 2>&1 &
 pids+=($!)
-cat >"$dir/stunnel.conf" <<CONF
-foreground = yes
-pid =
-[kafka]
-accept = 127.0.0.1:$tls
-connect = 127.0.0.1:$plain
-cert = $dir/server.pem
-key = $dir/server.key
-CONF
-stunnel4 "$dir/stunnel.conf" >"$dir/stunnel.log" 2>&1 &
+"$ROOT/scripts/stunnel.sh" "$dir" "$tls" "$plain" &
 pids+=($!)
 wait_port "$plain"
 wait_port "$tls"

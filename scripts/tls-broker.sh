@@ -19,16 +19,7 @@ tls=$(free_port)
 "$TANSU" broker --listener-url "tcp://127.0.0.1:$plain" --advertised-listener-url "tcp://127.0.0.1:$tls" \
   --storage-engine memory://tansu/ >"$dir/tansu.log" 2>&1 &
 broker=$!
-cat >"$dir/stunnel.conf" <<CONF
-foreground = yes
-pid =
-[kafka]
-accept = 127.0.0.1:$tls
-connect = 127.0.0.1:$plain
-cert = $dir/server.pem
-key = $dir/server.key
-CONF
-stunnel4 "$dir/stunnel.conf" >"$dir/stunnel.log" 2>&1 &
+"$(dirname "$0")/stunnel.sh" "$dir" "$tls" "$plain" &
 terminator=$!
 for _ in $(seq 1 50); do
   if grep -q "ready in" "$dir/tansu.log" 2>/dev/null && (echo >"/dev/tcp/127.0.0.1/$tls") 2>/dev/null; then

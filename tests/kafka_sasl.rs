@@ -261,21 +261,10 @@ fn scram_run(
 #[ignore = "needs the SCRAM broker: ./scripts/test-scram.sh"]
 fn needs_scram_broker_ncsc_2022_over_sasl_ssl_gives_the_published_figures() {
     use incident_monitor::generate::{incident_id, ncsc_2022};
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
     let (bob, bob_pw) = ("bob", env("IM_TEST_SCRAM_512_PASSWORD"));
     let (alice, alice_pw) = ("alice", env("IM_TEST_SCRAM_256_PASSWORD"));
     let topic = unique("scram");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let admin: AdminClient<DefaultClientContext> =
-        scram(bob, "SCRAM-SHA-512", &bob_pw).create().unwrap();
-    let made = rt
-        .block_on(admin.create_topics(
-            &[NewTopic::new(&topic, 4, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
-        ))
-        .unwrap();
-    assert!(made.iter().all(Result::is_ok), "{made:?}");
+    create_topic(&scram(bob, "SCRAM-SHA-512", &bob_pw), &topic, 4);
     let lines = ncsc_2022(2022);
     produce_with(
         &scram(bob, "SCRAM-SHA-512", &bob_pw),

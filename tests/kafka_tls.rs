@@ -11,8 +11,6 @@ use std::time::Duration;
 use common::*;
 use incident_monitor::generate::{incident_id, ncsc_2022};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 fn env(name: &str) -> String {
@@ -54,15 +52,7 @@ fn config(dir: &TempDir, ca: &str, dlq: &str) -> String {
 fn ncsc_2022_over_tls_gives_the_published_figures() {
     let ca = env("IM_TEST_TLS_CA");
     let topic = unique("tls");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let admin: AdminClient<DefaultClientContext> = tls(&ca).create().unwrap();
-    let made = rt
-        .block_on(admin.create_topics(
-            &[NewTopic::new(&topic, 4, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
-        ))
-        .unwrap();
-    assert!(made.iter().all(Result::is_ok), "{made:?}");
+    create_topic(&tls(&ca), &topic, 4);
     let lines = ncsc_2022(2022);
     produce_with(
         &tls(&ca),

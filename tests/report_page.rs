@@ -169,23 +169,8 @@ fn june_2022_renders_in_headless_chromium_with_the_published_figures() {
     // The live page, served with its Content-Security-Policy: the browser
     // applies the style sheet (its hash is in the policy) and reports no
     // violation, and the page looks as the file does.
-    let (_, file_ink) = {
-        let (w, _, ink) = png_stats(&dir.path("june-en.png"));
-        (w, ink)
-    };
-    let cfg = repo("config/ncsc-vietnam.toml");
-    let (mut run, _stdin) = Running::start_piped(&[
-        "run",
-        "--input",
-        "-",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
-    let addr = run.metrics_addr(30);
+    let (_, _, file_ink) = png_stats(&dir.path("june-en.png"));
+    let (_run, addr, _stdin) = Running::stdin_run(&repo("config/ncsc-vietnam.toml"), &state, &[]);
     let url = format!("http://{addr}/report?month=2022-06&lang=en");
     let shot = dir.path("live.png");
     let out = chromium(
@@ -226,18 +211,7 @@ fn the_live_report_endpoint_matches_the_report_command() {
         ),
     )
     .unwrap();
-    let (mut child, mut stdin) = Running::start_piped(&[
-        "run",
-        "--input",
-        "-",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
-    let addr = child.metrics_addr(30);
+    let (mut child, addr, mut stdin) = Running::stdin_run(&cfg, &state, &[]);
     let input = generate(&["--scenario", "ncsc-2022"]);
     let lines = input
         .split(|b| *b == b'\n')

@@ -50,21 +50,7 @@ fn live(dir: &TempDir, config: &str, more: &[&str]) -> (Running, String, std::pr
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut args = vec![
-        "run",
-        "--input",
-        "-",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
-    args.extend_from_slice(more);
-    let (mut run, stdin) = Running::start_piped(&args);
-    let addr = run.metrics_addr(30);
-    (run, addr, stdin)
+    Running::stdin_run(&cfg, &state, more)
 }
 
 /// One raw HTTP/1.1 exchange: (status, head, body); status 0 when the
@@ -152,12 +138,14 @@ fn wrong_methods_oversized_requests_and_cache_headers() {
     assert!(head.contains("x-frame-options: deny"), "{head}");
 }
 
+/// Idle connections, four times the limit, each a request begun and never
+/// finished (slowloris): `/metrics` still answers at once, long before
+/// any header timeout, because a newcomer takes the place of the
+/// connection idle the longest, which is closed.
 #[test]
 fn idle_connections_beyond_the_limit_do_not_stop_metrics() {
     let dir = TempDir::new("web-slowloris");
-    let (run, addr, _stdin) = live(&dir, "max_connections = 16\nheader_timeout_secs = 2", &[]);
-    // 64 connections (four times the limit), each sending part of a
-    // request and then nothing, as slowloris does.
+    let (run, addr, _stdin) = live(&dir, "max_connections = 16\nheader_timeout_secs = 60", &[]);
     let mut idle: Vec<TcpStream> = (0..64)
         .map(|_| {
             let mut s = TcpStream::connect(&addr).unwrap();
@@ -166,29 +154,36 @@ fn idle_connections_beyond_the_limit_do_not_stop_metrics() {
             s
         })
         .collect();
+    // Well under the 60 s header timeout: only giving way lets it in.
     let started = Instant::now();
-    let (status, _, body) = exchange(&addr, &get(&addr, "/metrics"), Duration::from_secs(60));
+    let (status, _, body) = exchange(&addr, &get(&addr, "/metrics"), Duration::from_secs(20));
     let waited = started.elapsed();
     assert_eq!(
         status, 200,
         "/metrics did not answer under 64 idle connections"
     );
     assert!(body.contains("incident_monitor_events_total"));
-    // The server closed every idle connection (none holds a place).
+    // The server closed the idle connections that gave way: all but the
+    // 16 - 1 that still hold a place (one gave it to /metrics, which has
+    // answered and closed).
+    let mut closed = 0;
     for s in &mut idle {
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         let mut b = [0u8; 256];
         match s.read(&mut b) {
-            Ok(n) => assert!(
-                n == 0 || String::from_utf8_lossy(&b[..n]).starts_with("HTTP/1.1 408"),
+            Ok(0) => closed += 1,
+            Ok(n) => panic!(
                 "an idle connection got {:?}",
                 String::from_utf8_lossy(&b[..n])
             ),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            Err(_) => {} // still open: it holds a place
         }
     }
+    assert_eq!(closed, 64 - 15, "idle connections closed by the server");
     eprintln!(
-        "/metrics answered after {:.1} s behind 64 idle connections (limit 16, header timeout 2 s)",
+        "/metrics answered in {:.3} s behind 64 idle connections (limit 16, header timeout 60 s); {closed} idle connections closed",
         waited.as_secs_f64()
     );
     drop(run);

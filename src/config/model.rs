@@ -372,8 +372,8 @@ pub struct MetricsConfig {
     /// The exporter-toolkit web configuration (TLS, basic auth, headers);
     /// `--web-config` overrides. Relative to the working directory.
     pub web_config: Option<std::path::PathBuf>,
-    /// Connections served at once (more wait `header_timeout_secs` for a
-    /// place, then are closed).
+    /// Connections held at once; when all are taken, the one idle the
+    /// longest gives way to a newcomer (docs/security.md).
     pub max_connections: u64,
     /// Time to receive a request's headers or finish a TLS handshake;
     /// idle keep-alive connections are closed after it too.

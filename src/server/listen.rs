@@ -1,8 +1,13 @@
-//! The accept loop: bounded connections, TLS when configured, hyper with
-//! a header-read timeout, graceful shutdown.
+//! The accept loop: bounded connections (see [`super::places`]), TLS when
+//! configured, hyper with a header-read timeout, graceful shutdown.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use axum::body::{Body, Bytes};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -11,7 +16,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
+use super::places::{Place, Places};
 use super::{Limits, Reports, Security, ServeError, routes};
 use crate::metrics::Metrics;
 
@@ -42,7 +49,7 @@ pub async fn serve(
     // Accepted at most twice the limit: the served ones and as many
     // waiting for a place; beyond that, the kernel's backlog holds them.
     let accepted = Arc::new(Semaphore::new(limits.max_connections.saturating_mul(2)));
-    let serving = Arc::new(Semaphore::new(limits.max_connections));
+    let places = Places::new(limits.max_connections);
     loop {
         let admitted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -62,29 +69,33 @@ pub async fn serve(
                 }
             },
         };
-        let serving = serving.clone();
+        let places = places.clone();
         let router = router.clone();
         let security = security.clone();
         let stop = shutdown.clone();
         tracker.spawn(async move {
             let _admitted = admitted;
-            // A place, or the connection is closed: clients beyond the
-            // limit cannot hold the endpoint (slowloris).
-            let Ok(Ok(_place)) =
-                tokio::time::timeout(limits.header_timeout, serving.acquire_owned()).await
-            else {
-                tracing::debug!("metrics endpoint: connection closed, every place busy");
+            let Some(place) = places.take(limits.header_timeout).await else {
+                tracing::debug!(
+                    "metrics endpoint: connection closed, every place has a request in flight"
+                );
                 return;
             };
+            let place = Arc::new(place);
             let _ = stream.set_nodelay(true);
             let web = security.current();
             match web.tls.clone() {
-                None => connection(stream, router, limits, stop).await,
+                None => connection(stream, router, place, limits, stop).await,
                 Some(cfg) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(tls)) => connection(tls, router, limits, stop).await,
+                    let handshake =
+                        tokio::time::timeout(limits.header_timeout, acceptor.accept(stream));
+                    let tls = tokio::select! {
+                        h = handshake => h,
+                        () = place.evicted.cancelled() => return,
+                    };
+                    match tls {
+                        Ok(Ok(tls)) => connection(tls, router, place, limits, stop).await,
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, "metrics endpoint: TLS handshake failed");
                         }
@@ -98,24 +109,86 @@ pub async fn serve(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), tracker.wait()).await;
 }
 
-/// One HTTP/1.1 connection, until the client closes it, a timeout, or
-/// shutdown (after the request in flight).
-async fn connection<I>(io: I, router: axum::Router, limits: Limits, stop: CancellationToken)
-where
+/// One HTTP/1.1 connection, until the client closes it, a timeout, its
+/// place is given to a newcomer while idle, or shutdown (after the
+/// request in flight).
+async fn connection<I>(
+    io: I,
+    router: axum::Router,
+    place: Arc<Place>,
+    limits: Limits,
+    stop: CancellationToken,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let tracked = place.clone();
+    // Busy from a request's arrival until its answer is written (the body
+    // dropped): only then may the connection give its place up.
+    let service = tower::service_fn(move |req: axum::http::Request<Incoming>| {
+        let router = router.clone();
+        let place = tracked.clone();
+        async move {
+            place.busy();
+            let response = router.oneshot(req).await?;
+            Ok::<_, std::convert::Infallible>(response.map(|body| {
+                Body::new(Answer {
+                    body,
+                    _idle: IdleWhenDone(place),
+                })
+            }))
+        }
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEAD);
-    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
+        () = place.evicted.cancelled() => {
+            tracing::debug!("metrics endpoint: an idle connection gave its place to a new one");
+        }
         () = stop.cancelled() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+    }
+}
+
+/// Marks the connection idle when the answer's body is dropped (written,
+/// or the connection closed).
+struct IdleWhenDone(Arc<Place>);
+
+impl Drop for IdleWhenDone {
+    fn drop(&mut self) {
+        self.0.idle();
+    }
+}
+
+/// An answer's body, carrying the mark.
+struct Answer {
+    body: Body,
+    _idle: IdleWhenDone,
+}
+
+impl http_body::Body for Answer {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

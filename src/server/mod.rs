@@ -4,7 +4,8 @@
 //! html|json|markdown|text` (the monthly report from the live state).
 //!
 //! An axum router behind an accept loop of our own: the loop bounds the
-//! connections, wraps them in TLS when the web configuration says so, and
+//! connections (the one idle the longest gives way to a newcomer), wraps
+//! them in TLS when the web configuration says so, and
 //! hands them to hyper with a header-read timeout; the router checks
 //! methods (405 with `Allow`), request sizes (413; hyper answers 431 and
 //! 414 for headers and URIs), credentials (401) and time (408), and bounds
@@ -13,6 +14,7 @@
 //! touches the monitor's state, so a slow scrape cannot slow consumption.
 
 mod listen;
+mod places;
 mod routes;
 pub mod web_config;
 
@@ -45,9 +47,9 @@ pub struct ServeError {
 /// What protects the endpoint from its clients (`[metrics]`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Connections served at once; more wait up to `header_timeout` for a
-    /// place, then are closed. HTTP/1.1 has one request in flight per
-    /// connection, so this also bounds the requests.
+    /// Connections held at once; when all are taken, a newcomer takes the
+    /// place of the one idle the longest ([`places`]). HTTP/1.1 has one
+    /// request in flight per connection, so this also bounds the requests.
     pub max_connections: usize,
     /// Time to receive a request's headers (and a TLS handshake); an idle
     /// keep-alive connection is closed after it too.

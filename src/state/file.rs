@@ -320,15 +320,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     let (version, body) = frame(bytes)?;
     let v1 = version == 1;
     let mut r = Reader::new(body);
-    let Head {
-        key,
-        position,
-        timezone,
-        written_ms,
-        outcomes,
-        ledger,
-        categories: nc,
-    } = read_head(&mut r, version)?;
+    let head = read_head(&mut r, version)?;
     if v1 {
         // The event-time floor and newest time of version 1: not used.
         r.i64()?;
@@ -336,22 +328,22 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     }
     // Version 1 bucketed by event time: its ids count as seen when the
     // checkpoint was written.
-    let dedup_buckets = read_dedup(&mut r, v1.then_some(written_ms))?;
+    let dedup_buckets = read_dedup(&mut r, v1.then_some(head.written_ms))?;
     let max_event_ms = match r.u8()? {
         0 => None,
         _ => Some(r.i64()?),
     };
-    let windows = read_windows(&mut r, nc)?;
+    let windows = read_windows(&mut r, head.categories)?;
     if !r.is_empty() {
         return Err(CodecError::Invalid("trailing bytes after the state".into()));
     }
     Ok(Snapshot {
-        key,
-        position,
-        timezone,
-        written_ms,
-        outcomes,
-        ledger,
+        key: head.key,
+        position: head.position,
+        timezone: head.timezone,
+        written_ms: head.written_ms,
+        outcomes: head.outcomes,
+        ledger: head.ledger,
         dedup_buckets,
         max_event_ms,
         windows,

@@ -156,6 +156,31 @@ impl Running {
         Running::spawn(args, Stdio::null())
     }
 
+    /// `run --input -` on `state` with `config`, the endpoint on a free
+    /// port and `more` arguments: the run, its address and its stdin
+    /// (the run lasts while the stdin is open).
+    pub fn stdin_run(
+        config: &Path,
+        state: &Path,
+        more: &[&str],
+    ) -> (Running, String, std::process::ChildStdin) {
+        let mut args = vec![
+            "run",
+            "--input",
+            "-",
+            "--config",
+            config.to_str().unwrap(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(more);
+        let (mut run, stdin) = Running::start_piped(&args);
+        let addr = run.metrics_addr(30);
+        (run, addr, stdin)
+    }
+
     /// Like [`Running::start`], with these environment variables set.
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Running {
         Running::spawn_with(args, Stdio::null(), env)
@@ -507,6 +532,22 @@ pub fn prom_query(addr: &str, expr: &str) -> Result<Vec<serde_json::Value>, Stri
         serde_json::Value::Null => Vec::new(),
         other => vec![other.clone()],
     })
+}
+
+/// Creates `topic` with `partitions` through an admin client made from
+/// `client` (whatever its security settings).
+pub fn create_topic(client: &rdkafka::ClientConfig, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let admin: AdminClient<DefaultClientContext> = client.create().unwrap();
+    let made = rt
+        .block_on(admin.create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(20))),
+        ))
+        .unwrap();
+    assert!(made.iter().all(Result::is_ok), "{made:?}");
 }
 
 /// Produces `(key, message)` pairs with a producer made from `client`
