@@ -26,6 +26,8 @@ trap 'kill "$BROKER_PID" ${TLS_PIDS//,/ } 2>/dev/null || true; rm -rf "$TLS_DIR"
 # Licences, banned crates and sources of the dependency tree (deny.toml).
 "$CARGO_DENY" check licenses bans sources
 # The tests named needs_scram_broker_* need the SQLite build of Tansu (a
-# 14-minute build): ./scripts/test-scram.sh runs them.
-cargo test --all-targets -- --include-ignored --skip needs_scram_broker
+# 14-minute build): ./scripts/test-scram.sh runs them. The benchmarks run
+# in test mode on their own (criterion takes no --skip).
+cargo test --lib --bins --tests -- --include-ignored --skip needs_scram_broker
+cargo test --benches
 FUZZ_SECS="${FUZZ_SECS:-10}" ./scripts/fuzz.sh
