@@ -13,6 +13,7 @@
 //! serves what the consume loop last published in [`Metrics`] and never
 //! touches the monitor's state, so a slow scrape cannot slow consumption.
 
+mod auth;
 mod listen;
 mod places;
 mod routes;

@@ -4,27 +4,22 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
 use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::{Limits, Reports, Security, WebConfig, parse_report_query};
+use super::auth::{Verifier, credentials};
+use super::{Limits, Reports, Security, parse_report_query};
 use crate::metrics::Metrics;
 use crate::report::{Format, ReportError};
 
 /// The largest request body taken: every route is a GET, so any body is
 /// a mistake or an attack (413).
 const MAX_BODY: usize = 4096;
-
-/// bcrypt checks at once: each costs tens of milliseconds of CPU
-/// (cost 10), and a flood of wrong passwords must not take the cores
-/// the consumer needs.
-const BCRYPT_AT_ONCE: usize = 2;
 
 #[derive(Clone)]
 struct Shared {
@@ -33,7 +28,7 @@ struct Shared {
     security: Arc<Security>,
     renders: Arc<Semaphore>,
     max_renders: usize,
-    bcrypt: Arc<Semaphore>,
+    auth: Arc<Verifier>,
 }
 
 const PLAIN: &str = "text/plain; charset=utf-8";
@@ -50,7 +45,7 @@ pub(super) fn router(
         security,
         renders: Arc::new(Semaphore::new(limits.max_report_renders)),
         max_renders: limits.max_report_renders,
-        bcrypt: Arc::new(Semaphore::new(BCRYPT_AT_ONCE)),
+        auth: Arc::new(Verifier::new()),
     };
     Router::new()
         .route("/", get(index))
@@ -198,7 +193,7 @@ async fn authenticate(State(s): State<Shared>, req: Request, next: Next) -> Resp
     let given = credentials(req.headers());
     let user = given.as_ref().map(|(u, _)| u.clone());
     let ok = match given {
-        Some((u, p)) => check(&s, &web, &u, p).await,
+        Some((u, p)) => s.auth.check(&web, &u, p).await,
         None => false,
     };
     match ok {
@@ -214,74 +209,5 @@ async fn authenticate(State(s): State<Shared>, req: Request, next: Next) -> Resp
             );
             r
         }
-    }
-}
-
-/// The user and password of an `Authorization: Basic` header.
-fn credentials(h: &HeaderMap) -> Option<(String, String)> {
-    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, b64) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()?;
-    let s = String::from_utf8(raw).ok()?;
-    let (u, p) = s.split_once(':')?;
-    Some((u.to_owned(), p.to_owned()))
-}
-
-/// Checks a password against the user's bcrypt hash, off the runtime and
-/// a few at a time. An unknown user costs the same as a known one (a
-/// check against another user's hash that cannot succeed), so timing does
-/// not tell which users exist.
-async fn check(s: &Shared, web: &WebConfig, user: &str, password: String) -> bool {
-    let (hash, known) = match web.users.get(user) {
-        Some(h) => (h.clone(), true),
-        None => match web.users.values().next() {
-            Some(h) => (h.clone(), false),
-            None => return false,
-        },
-    };
-    let Ok(_turn) = s.bcrypt.clone().acquire_owned().await else {
-        return false;
-    };
-    let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .unwrap_or(false);
-    ok && known
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-        h
-    }
-
-    #[test]
-    fn basic_credentials_are_read_as_the_rfc_says() {
-        // "alice:pw:x": the password is everything after the first colon.
-        assert_eq!(
-            credentials(&header("Basic YWxpY2U6cHc6eA==")),
-            Some(("alice".into(), "pw:x".into()))
-        );
-        assert_eq!(
-            credentials(&header("basic YWxpY2U6cHc=")),
-            Some(("alice".into(), "pw".into()))
-        );
-        for bad in [
-            "Bearer YWxpY2U6cHc=",
-            "Basic !!!",
-            "Basic YWxpY2U=",
-            "Basic",
-        ] {
-            assert_eq!(credentials(&header(bad)), None, "{bad}");
-        }
-        assert_eq!(credentials(&HeaderMap::new()), None);
     }
 }
