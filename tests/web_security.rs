@@ -561,3 +561,42 @@ fn client_certificates_are_required_when_configured() {
         "without a client certificate: {code} {out}"
     );
 }
+
+/// The web config is re-read when it changes, as the toolkit does: a new
+/// user list takes effect without a restart, and a change that does not
+/// load keeps the previous configuration, with a warning naming the file.
+#[test]
+fn a_changed_web_config_is_taken_without_a_restart() {
+    use base64::Engine;
+    let dir = TempDir::new("web-reload");
+    let wc = dir.path("web.yml");
+    let users = |user: &str, pw: &str| {
+        format!(
+            "basic_auth_users:\n  {user}: '{}'\n",
+            bcrypt::hash(pw, 4).unwrap()
+        )
+    };
+    std::fs::write(&wc, users("alice", "first")).unwrap();
+    let (run, addr, _stdin) = live(&dir, "", &["--web-config", wc.to_str().unwrap()]);
+    let as_user = |cred: &str| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cred);
+        let req = format!(
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {b64}\r\nConnection: close\r\n\r\n"
+        );
+        exchange(&addr, req.as_bytes(), Duration::from_secs(10)).0
+    };
+    assert_eq!(as_user("alice:first"), 200);
+    assert_eq!(as_user("bob:second"), 401);
+    // Another user: taken on a new connection a second or so later.
+    std::fs::write(&wc, users("bob", "second")).unwrap();
+    wait_until(30, "the new user list", || as_user("bob:second") == 200);
+    assert_eq!(as_user("alice:first"), 401);
+    // A broken file: the previous configuration stays, and the log says why.
+    std::fs::write(&wc, "basic_auth_users:\n  bob: not-a-hash\n").unwrap();
+    wait_until(30, "the refusal logged", || {
+        let _ = as_user("bob:second");
+        run.log().contains("web config changed but cannot be used")
+    });
+    assert_eq!(as_user("bob:second"), 200);
+    assert!(run.log().contains("not a bcrypt hash"), "{}", run.log());
+}
