@@ -36,7 +36,7 @@ fn live(dir: &TempDir, config: &str, more: &[&str]) -> (Running, String, std::pr
     let text = format!("{ncsc}\n[metrics]\n{config}\n");
     std::fs::write(&cfg, text).unwrap();
     let input = generate(&["--scenario", "ncsc-2022"]);
-    let out = run_stdin(
+    run_stdin_ok(
         &input,
         &[
             "--config",
@@ -44,11 +44,6 @@ fn live(dir: &TempDir, config: &str, more: &[&str]) -> (Running, String, std::pr
             "--state-dir",
             state.to_str().unwrap(),
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     Running::stdin_run(&cfg, &state, more)
 }
@@ -455,6 +450,36 @@ fn prometheus_scrapes_over_https_with_basic_auth() {
     assert!(
         head.contains("strict-transport-security: max-age=31536000"),
         "{head}"
+    );
+    // The refusals are counted: three 401s, and at least one failed
+    // handshake (plain HTTP on the TLS port).
+    let text = Command::new("curl")
+        .args([
+            "-sS",
+            "--cacert",
+            ca,
+            "-u",
+            "prometheus:scrape-s3cret",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(
+        sample(
+            &text,
+            "incident_monitor_http_requests_total{code=\"401\",path=\"metrics\"}"
+        ),
+        Some(3.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "incident_monitor_http_connections_closed_total{reason=\"tls_failed\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
     );
 
     // Real Prometheus: one job with the CA and the password (up 1), one

@@ -53,6 +53,92 @@ pub mod names {
     pub const DEDUP_IDS: &str = "incident_monitor_dedup_ids";
     pub const DEDUP_FILL: &str = "incident_monitor_dedup_fill_ratio";
     pub const BUILD_INFO: &str = "incident_monitor_build_info";
+    pub const HTTP_REQUESTS: &str = "incident_monitor_http_requests_total";
+    pub const HTTP_CLOSED: &str = "incident_monitor_http_connections_closed_total";
+}
+
+/// Why the endpoint closed a connection it had accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Idle, it gave its place to a newcomer (every place was taken).
+    GaveWay,
+    /// Every place had a request in flight for the whole header timeout.
+    NoPlace,
+    /// The TLS handshake failed (an untrusted client certificate, plain
+    /// HTTP on the TLS port, ...).
+    TlsFailed,
+    /// The TLS handshake did not finish within the header timeout.
+    TlsTimeout,
+}
+
+impl Closed {
+    const ALL: [Closed; 4] = [
+        Closed::GaveWay,
+        Closed::NoPlace,
+        Closed::TlsFailed,
+        Closed::TlsTimeout,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Closed::GaveWay => "gave_way",
+            Closed::NoPlace => "no_place",
+            Closed::TlsFailed => "tls_failed",
+            Closed::TlsTimeout => "tls_timeout",
+        }
+    }
+}
+
+/// The endpoint's own counters: answers by route and status (401s are
+/// failed logins, 503s busy reports), and connections it closed by why.
+pub struct Http {
+    requests: IntCounterVec,
+    closed: IntCounterVec,
+}
+
+impl Http {
+    fn new(r: &Registry) -> Result<Http, MetricsError> {
+        let requests = family(
+            IntCounterVec::new,
+            r,
+            names::HTTP_REQUESTS,
+            "Requests the HTTP endpoint answered, by route (metrics, healthz, readyz, report, index, other) and status code.",
+            &["path", "code"],
+        )?;
+        let closed = family(
+            IntCounterVec::new,
+            r,
+            names::HTTP_CLOSED,
+            "Connections the HTTP endpoint closed before answering: gave_way (idle, its place given to a newcomer), no_place, tls_failed, tls_timeout.",
+            &["reason"],
+        )?;
+        for c in Closed::ALL {
+            closed.with_label_values(&[c.label()]);
+        }
+        Ok(Http { requests, closed })
+    }
+
+    /// An answer to a request for `path` (any path: the label is one of a
+    /// fixed few).
+    pub fn answered(&self, path: &str, code: u16) {
+        let route = match path {
+            "/metrics" => "metrics",
+            "/healthz" => "healthz",
+            "/readyz" => "readyz",
+            "/report" => "report",
+            "/" => "index",
+            _ => "other",
+        };
+        let mut buf = itoa::Buffer::new();
+        self.requests
+            .with_label_values(&[route, buf.format(code)])
+            .inc();
+    }
+
+    /// A connection closed before an answer.
+    pub fn closed(&self, why: Closed) {
+        self.closed.with_label_values(&[why.label()]).inc();
+    }
 }
 
 /// Liveness and readiness, shared with the HTTP endpoint.
@@ -118,6 +204,8 @@ pub struct Metrics {
     pub health: Health,
     last_month: Mutex<String>,
     inputs: Vec<InputCounters>,
+    /// The HTTP endpoint's counters.
+    pub http: Http,
 }
 
 /// The counters of one input (its messages by outcome, its rejections by
@@ -245,6 +333,7 @@ impl Metrics {
             input_invalid,
         } = Pipeline::register(&r)?;
         register_process(&r)?;
+        let http = Http::new(&r)?;
         let inputs = inputs
             .iter()
             .map(|(name, source)| InputCounters {
@@ -277,6 +366,7 @@ impl Metrics {
             }
         }
         Ok(Metrics {
+            http,
             categories: categories.to_vec(),
             incidents_total,
             sector_total,

@@ -20,7 +20,7 @@ use tower::ServiceExt;
 
 use super::places::{Place, Places};
 use super::{Limits, Reports, Security, ServeError, routes};
-use crate::metrics::Metrics;
+use crate::metrics::{Closed, Metrics};
 
 /// The largest request head hyper buffers: longer headers get 431, a
 /// longer URI 414 (hyper's minimum is 8 KiB).
@@ -44,7 +44,7 @@ pub async fn serve(
     limits: Limits,
     shutdown: CancellationToken,
 ) {
-    let router = routes::router(metrics, reports, security.clone(), limits);
+    let router = routes::router(metrics.clone(), reports, security.clone(), limits);
     let tracker = TaskTracker::new();
     // Accepted at most twice the limit: the served ones and as many
     // waiting for a place; beyond that, the kernel's backlog holds them.
@@ -70,6 +70,7 @@ pub async fn serve(
             },
         };
         let places = places.clone();
+        let metrics = metrics.clone();
         let router = router.clone();
         let security = security.clone();
         let stop = shutdown.clone();
@@ -79,27 +80,35 @@ pub async fn serve(
                 tracing::debug!(
                     "metrics endpoint: connection closed, every place has a request in flight"
                 );
+                metrics.http.closed(Closed::NoPlace);
                 return;
             };
             let place = Arc::new(place);
             let _ = stream.set_nodelay(true);
             let web = security.current();
             match web.tls.clone() {
-                None => connection(stream, router, place, limits, stop).await,
+                None => connection(stream, router, place, limits, stop, &metrics).await,
                 Some(cfg) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
                     let handshake =
                         tokio::time::timeout(limits.header_timeout, acceptor.accept(stream));
                     let tls = tokio::select! {
                         h = handshake => h,
-                        () = place.evicted.cancelled() => return,
+                        () = place.evicted.cancelled() => {
+                            metrics.http.closed(Closed::GaveWay);
+                            return;
+                        }
                     };
                     match tls {
-                        Ok(Ok(tls)) => connection(tls, router, place, limits, stop).await,
+                        Ok(Ok(tls)) => connection(tls, router, place, limits, stop, &metrics).await,
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, "metrics endpoint: TLS handshake failed");
+                            metrics.http.closed(Closed::TlsFailed);
                         }
-                        Err(_) => tracing::debug!("metrics endpoint: TLS handshake timed out"),
+                        Err(_) => {
+                            tracing::debug!("metrics endpoint: TLS handshake timed out");
+                            metrics.http.closed(Closed::TlsTimeout);
+                        }
                     }
                 }
             }
@@ -118,6 +127,7 @@ async fn connection<I>(
     place: Arc<Place>,
     limits: Limits,
     stop: CancellationToken,
+    metrics: &Metrics,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -149,6 +159,7 @@ async fn connection<I>(
         _ = conn.as_mut() => {}
         () = place.evicted.cancelled() => {
             tracing::debug!("metrics endpoint: an idle connection gave its place to a new one");
+            metrics.http.closed(Closed::GaveWay);
         }
         () = stop.cancelled() => {
             conn.as_mut().graceful_shutdown();

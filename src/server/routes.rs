@@ -165,10 +165,13 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
     }
 }
 
-/// Every answer: never cached (live figures, and a report is not for a
-/// shared cache), never sniffed, plus the web configuration's headers.
+/// Every answer: counted by route and status; never cached (live
+/// figures, and a report is not for a shared cache), never sniffed, plus
+/// the web configuration's headers.
 async fn headers(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
     let mut r = next.run(req).await;
+    s.metrics.http.answered(&path, r.status().as_u16());
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
