@@ -26,7 +26,7 @@ trap 'kill "$BROKER_PID" ${TLS_PIDS//,/ } 2>/dev/null || true; rm -rf "$TLS_DIR"
 # Licences, banned crates and sources of the dependency tree (deny.toml).
 "$CARGO_DENY" check licenses bans sources
 # The tests named needs_scram_broker_* need the SQLite build of Tansu (a
-# 14-minute build): ./scripts/test-scram.sh runs them. The benchmarks run
+# build of about 11 minutes): ./scripts/test-scram.sh runs them. The benchmarks run
 # in test mode on their own (criterion takes no --skip).
 cargo test --lib --bins --tests -- --include-ignored --skip needs_scram_broker
 cargo test --benches

@@ -4,7 +4,7 @@
 //! The failure path runs against the calfkit Tansu broker started with
 //! `--authentication` (it refuses every login: ../shared/brokers.md), which
 //! `./scripts/test.sh` installs (`TANSU`). The successful SCRAM logins need
-//! the SQLite build of Tansu, which takes about 14 minutes to build: the
+//! the SQLite build of Tansu, which takes about 11 minutes to build: the
 //! tests named `needs_scram_broker_*` run from `./scripts/test-scram.sh`,
 //! which builds it once into `.tools/`, starts it behind TLS and sets
 //! `IM_TEST_SCRAM_*`.
