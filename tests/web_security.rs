@@ -241,6 +241,9 @@ fn a_thousand_concurrent_reports_keep_memory_bounded() {
             .collect::<Vec<_>>()
     );
     assert!(ok >= 1, "no report at all");
+    // Two renders at a time: a thousand at once cannot all be rendered;
+    // the others are told to come back, not queued.
+    assert!(busy > 0, "no 503: the renders are not bounded");
     assert!(
         answers.iter().filter(|a| a.0 == 200).all(|a| a.1),
         "a 200 without the figures"
@@ -249,11 +252,11 @@ fn a_thousand_concurrent_reports_keep_memory_bounded() {
     eprintln!(
         "1000 concurrent /report: {ok} reports, {busy} busy (503); peak RSS {peak_before} KiB before, {peak_after} KiB after (current {rss_before} -> {rss_after} KiB)"
     );
-    // Two renders at a time and a few KiB per connection: the flood
-    // costs tens of MiB, not a report per request (1000 renders of this
-    // page at once would take hundreds).
+    // Two renders at a time and a few KiB per connection: measured +16 to
+    // +17 MiB here (benches/http_flood.py: +40 MiB in a release build
+    // with 64 renders at once).
     assert!(
-        peak_after - peak_before < 96 * 1024,
+        peak_after - peak_before < 48 * 1024,
         "peak RSS grew by {} KiB",
         peak_after - peak_before
     );

@@ -391,9 +391,8 @@ pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
 }
 
 /// `generate --brokers --topic`: produces the scenario to Kafka, keyed by
-/// incident id so re-deliveries meet on one partition.
-/// `generate --brokers`: produces the stream to `topic`, connecting as
-/// the configuration's `[kafka.properties]` say (TLS, SASL).
+/// incident id so re-deliveries meet on one partition, connecting as the
+/// configuration's `[kafka.properties]` say (TLS, SASL).
 pub fn generate_to_kafka(
     args: &GenerateArgs,
     kafka: &crate::config::KafkaConfig,

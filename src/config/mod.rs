@@ -625,7 +625,7 @@ impl Config {
             .collect();
         for (key, path) in files {
             props.remove(&key);
-            let target = key.trim_end_matches(FILE_SUFFIX).to_owned();
+            let target = key.strip_suffix(FILE_SUFFIX).unwrap_or(&key).to_owned();
             if target.is_empty() {
                 return Err(invalid(
                     "kafka.properties",

@@ -118,17 +118,20 @@ impl Http {
         Ok(Http { requests, closed })
     }
 
-    /// An answer to a request for `path` (any path: the label is one of a
-    /// fixed few).
-    pub fn answered(&self, path: &str, code: u16) {
-        let route = match path {
+    /// The `path` label of a request's path: one of a fixed few.
+    pub fn route(path: &str) -> &'static str {
+        match path {
             "/metrics" => "metrics",
             "/healthz" => "healthz",
             "/readyz" => "readyz",
             "/report" => "report",
             "/" => "index",
             _ => "other",
-        };
+        }
+    }
+
+    /// An answer to a request on `route` ([`Http::route`]).
+    pub fn answered(&self, route: &'static str, code: u16) {
         let mut buf = itoa::Buffer::new();
         self.requests
             .with_label_values(&[route, buf.format(code)])

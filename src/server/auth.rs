@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, header};
-use base64::Engine;
 use tokio::sync::Semaphore;
 
 use super::WebConfig;
@@ -96,19 +95,14 @@ impl Verifier {
     }
 }
 
-/// The user and password of an `Authorization: Basic` header.
+/// The user and password of an `Authorization: Basic` header (decoded by
+/// the `headers` crate).
 pub(super) fn credentials(h: &HeaderMap) -> Option<(String, String)> {
-    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, b64) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()?;
-    let s = String::from_utf8(raw).ok()?;
-    let (u, p) = s.split_once(':')?;
-    Some((u.to_owned(), p.to_owned()))
+    use headers::Header;
+    use headers::authorization::{Authorization, Basic};
+    let basic =
+        Authorization::<Basic>::decode(&mut h.get_all(header::AUTHORIZATION).iter()).ok()?;
+    Some((basic.username().to_owned(), basic.password().to_owned()))
 }
 
 #[cfg(test)]

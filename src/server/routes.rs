@@ -169,9 +169,9 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
 /// figures, and a report is not for a shared cache), never sniffed, plus
 /// the web configuration's headers.
 async fn headers(State(s): State<Shared>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
+    let route = crate::metrics::Http::route(req.uri().path());
     let mut r = next.run(req).await;
-    s.metrics.http.answered(&path, r.status().as_u16());
+    s.metrics.http.answered(route, r.status().as_u16());
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(

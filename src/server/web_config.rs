@@ -175,7 +175,9 @@ impl WebConfig {
                 .ok_or_else(|| {
                     format!("http_server_config.headers: {value:?} is not a valid {known} value")
                 })?;
-            headers.push((axum::http::HeaderName::from_static(lower(known)), v));
+            let name = axum::http::HeaderName::from_bytes(known.as_bytes())
+                .map_err(|e| format!("http_server_config.headers: {known}: {e}"))?;
+            headers.push((name, v));
         }
         Ok(WebConfig {
             tls,
@@ -192,17 +194,6 @@ impl WebConfig {
             .iter()
             .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
             .collect()
-    }
-}
-
-/// The lower-case spelling of a known header (what `HeaderName` wants).
-fn lower(known: &str) -> &'static str {
-    match known {
-        "Content-Security-Policy" => "content-security-policy",
-        "X-Frame-Options" => "x-frame-options",
-        "X-Content-Type-Options" => "x-content-type-options",
-        "X-XSS-Protection" => "x-xss-protection",
-        _ => "strict-transport-security",
     }
 }
 
