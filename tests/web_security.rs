@@ -131,6 +131,20 @@ fn wrong_methods_oversized_requests_and_cache_headers() {
         "{head}"
     );
     assert!(head.contains("x-frame-options: deny"), "{head}");
+
+    // Each answer is counted by route and status.
+    let (_, _, text) = exchange(&addr, &get(&addr, "/metrics"), t);
+    for series in [
+        "{code=\"405\",path=\"metrics\"}",
+        "{code=\"405\",path=\"report\"}",
+        "{code=\"405\",path=\"readyz\"}",
+        "{code=\"413\",path=\"metrics\"}",
+        "{code=\"400\",path=\"report\"}",
+        "{code=\"200\",path=\"report\"}",
+    ] {
+        let name = format!("incident_monitor_http_requests_total{series}");
+        assert_eq!(sample(&text, &name), Some(1.0), "{name}");
+    }
 }
 
 /// Idle connections, four times the limit, each a request begun and never
