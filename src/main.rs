@@ -73,6 +73,10 @@ enum Command {
         /// Read the state from this compacted Kafka topic (`run --state-topic`).
         #[arg(long)]
         state_topic: Option<String>,
+        /// Configuration file: the organisation and scope the sentence
+        /// speaks for, the state's directory or topic and its brokers'
+        /// properties (default: what `run` recorded in the state, else the
+        /// built-in defaults); refused as `check-config` refuses it.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Write to this file instead of stdout.
@@ -108,8 +112,9 @@ enum Command {
         #[arg(long, requires = "brokers")]
         config: Option<PathBuf>,
     },
-    /// Validate a configuration file.
+    /// Validate a configuration file (connects nowhere).
     CheckConfig {
+        /// Configuration file (default: the built-in defaults).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -276,8 +281,9 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             match (brokers, topic) {
                 (Some(b), Some(t)) => {
                     let started = std::time::Instant::now();
-                    let cfg = app::load_config(config.as_deref())?;
-                    let n = app::generate_to_kafka(&args, &cfg.kafka, &b, &t, progress)?;
+                    let settings = app::load_settings(config.as_deref(), None)?;
+                    let n =
+                        app::generate_to_kafka(&args, &settings.config.kafka, &b, &t, progress)?;
                     let secs = started.elapsed().as_secs_f64();
                     eprintln!(
                         "produced {n} messages to {t} in {secs:.1} s ({:.0} messages/s)",
@@ -370,7 +376,8 @@ fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
         accepted = o.accepted,
         duplicate = o.duplicate,
         invalid = o.invalid_total(),
-        late = o.late,
+        filtered = o.filtered_total(),
+        blank_lines = summary.blank_lines,
         state = %described,
         "run finished; the counters cover every run on this state"
     );

@@ -10,8 +10,10 @@
 //! such. Events ahead of the watermark wait in their panes until it passes
 //! them, so a window's count is final once shown.
 //!
-//! When the stream is idle (no event for `idle_after`), the clock follows the
-//! wall clock from the watermark, so counts decay in a quiet period.
+//! When the stream is idle (no event for `idle_after`), the clock moves to
+//! the wall clock (when it is ahead of the watermark), so a quiet window
+//! never shows incidents older than its length in real time: after a
+//! backfill of 2022, every window reads zero in 2026.
 //!
 //! State machine of a pane slot: *empty* (tag < window start) → *open*
 //! (tag within the window, receiving events) → *expired* when the clock moves
@@ -202,13 +204,14 @@ impl Windows {
         late
     }
 
-    /// The window clock at wall time `wall_ms`: the watermark, moved on by
-    /// the wall clock once the stream has been idle for `idle_after`.
+    /// The window clock at wall time `wall_ms`: the watermark, or the wall
+    /// clock once the stream has been idle for `idle_after` (whichever is
+    /// later).
     pub fn clock_ms(&self, wall_ms: EpochMillis) -> Option<EpochMillis> {
         let watermark = self.watermark_ms()?;
-        let idle = wall_ms - self.last_event_wall_ms;
+        let idle = wall_ms.saturating_sub(self.last_event_wall_ms);
         Some(if idle >= self.idle_after_ms {
-            watermark + idle
+            watermark.max(wall_ms)
         } else {
             watermark
         })
@@ -303,13 +306,36 @@ mod tests {
     #[test]
     fn idle_stream_decays_with_the_wall_clock() {
         let mut w = Windows::new(shapes(), 2, 0, 30_000);
-        w.record(100 * MIN, 0, 0);
-        assert_eq!(counts(&w, 0, 29_000), 1);
-        // Idle past idle_after: the clock moves with the wall clock.
-        assert_eq!(counts(&w, 0, 4 * MIN), 1);
-        assert_eq!(counts(&w, 0, 6 * MIN), 0);
-        assert_eq!(counts(&w, 1, 59 * MIN), 1);
-        assert_eq!(counts(&w, 1, 61 * MIN), 0);
+        // A live stream: the event arrives when it happens.
+        let t = 100 * MIN;
+        w.record(t, 0, t);
+        assert_eq!(counts(&w, 0, t + 29_000), 1);
+        // Idle past idle_after: the clock is the wall clock.
+        assert_eq!(counts(&w, 0, t + 4 * MIN), 1);
+        assert_eq!(counts(&w, 0, t + 6 * MIN), 0);
+        assert_eq!(counts(&w, 1, t + 59 * MIN), 1);
+        assert_eq!(counts(&w, 1, t + 61 * MIN), 0);
+    }
+
+    #[test]
+    fn a_quiet_backfill_leaves_every_window_at_zero() {
+        let mut w = Windows::new(shapes(), 2, 0, 30_000);
+        // Incidents of 2022 replayed in 2026 (times in ms since 1970).
+        let (june_2022, now_2026) = (1_655_000_000_000, 1_796_000_000_000);
+        for i in 0..100 {
+            w.record(june_2022 + i * 1000, 0, now_2026);
+        }
+        // While the backfill streams, the windows show its event time.
+        assert_eq!(counts(&w, 1, now_2026 + 1_000), 100);
+        // Once it is quiet, the clock is the wall clock: nothing is within
+        // an hour of it.
+        assert_eq!(counts(&w, 0, now_2026 + 31_000), 0);
+        assert_eq!(counts(&w, 1, now_2026 + 31_000), 0);
+        // A clock ahead of the wall (events dated a little in the future)
+        // is not moved back.
+        let mut ahead = Windows::new(shapes(), 2, 0, 30_000);
+        ahead.record(now_2026 + 10 * MIN, 0, now_2026);
+        assert_eq!(ahead.clock_ms(now_2026 + MIN), Some(now_2026 + 10 * MIN));
     }
 
     #[test]

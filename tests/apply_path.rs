@@ -13,7 +13,7 @@ use incident_monitor::clock::wall_now_ms;
 use incident_monitor::config::Config;
 use incident_monitor::count::{Batch, Engine, Monitor};
 use incident_monitor::generate::ncsc_2022;
-use incident_monitor::source::file::{self, Input, Resume, Sink};
+use incident_monitor::source::file::{self, Input, Sink};
 use incident_monitor::state::{Outcomes, PartitionKey, StateStore};
 
 fn engine() -> Engine {
@@ -25,8 +25,8 @@ fn open(dir: &std::path::Path) -> Monitor {
     Monitor::open(engine(), Arc::new(StateStore::new(dir))).unwrap()
 }
 
-/// Applies what the real file source reads (from `offset`) to `monitor`.
-fn read_file(monitor: Monitor, path: &std::path::Path, offset: u64) -> Monitor {
+/// Applies what the real file source reads (from its start) to `monitor`.
+fn read_file(monitor: Monitor, path: &std::path::Path) -> Monitor {
     struct Apply(Arc<Mutex<Monitor>>);
     impl Sink for Apply {
         fn spare(&mut self) -> Batch {
@@ -39,13 +39,8 @@ fn read_file(monitor: Monitor, path: &std::path::Path, offset: u64) -> Monitor {
         }
     }
     let shared = Arc::new(Mutex::new(monitor));
-    let reader = file::spawn(
-        Input::File(path.to_owned()),
-        Resume { offset },
-        65_536,
-        Apply(shared.clone()),
-    )
-    .unwrap();
+    let opened = file::open(&Input::File(path.to_owned()), None).unwrap();
+    let reader = file::spawn(opened, 65_536, Apply(shared.clone())).unwrap();
     assert!(
         reader.done.blocking_recv().unwrap().unwrap(),
         "read to the end"
@@ -87,7 +82,7 @@ fn a_replay_below_the_checkpoint_counts_nothing_twice_from_a_file_as_from_kafka(
 
     // One pass over all 3,000: the reference.
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let mut reference = read_file(open(&dir.path("reference")), &path, 0);
+    let mut reference = read_file(open(&dir.path("reference")), &path);
     let want = figures(&mut reference, &file_key);
     let mut kafka_reference = open(&dir.path("kafka-reference"));
     consume(&mut kafka_reference, &lines, 0..3000);
@@ -96,11 +91,11 @@ fn a_replay_below_the_checkpoint_counts_nothing_twice_from_a_file_as_from_kafka(
     // The file: 2,000 lines counted and checkpointed; then the whole file
     // (3,000 lines) is read again from its start on that state.
     std::fs::write(&path, first.join("\n") + "\n").unwrap();
-    let mut m = read_file(open(&dir.path("file")), &path, 0);
+    let mut m = read_file(open(&dir.path("file")), &path);
     m.checkpoint(wall_now_ms()).unwrap();
     drop(m);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let mut again = read_file(open(&dir.path("file")), &path, 0);
+    let mut again = read_file(open(&dir.path("file")), &path);
     assert_eq!(
         figures(&mut again, &file_key),
         want,
@@ -144,13 +139,8 @@ fn a_stopped_reader_ends_without_reading_the_rest() {
         }
     }
     let sent = Arc::new(AtomicUsize::new(0));
-    let reader = file::spawn(
-        Input::File(path),
-        Resume::default(),
-        65_536,
-        Slow(sent.clone()),
-    )
-    .unwrap();
+    let opened = file::open(&Input::File(path), None).unwrap();
+    let reader = file::spawn(opened, 65_536, Slow(sent.clone())).unwrap();
     reader.stop();
     assert!(
         !reader.done.blocking_recv().unwrap().unwrap(),
@@ -181,7 +171,16 @@ fn counters_count_what_this_process_applied() {
     let accepted = v.outcomes.accepted;
     assert_eq!(v.incidents.iter().sum::<u64>(), accepted);
     assert_eq!(v.sectors.iter().sum::<u64>(), accepted);
-    // Partition 0 leaves: the counters stay; the month gauges drop its share.
+    // Partition 0 leaves: the counters stay; the month gauges drop its share
+    // (read when the stream's latest incident happened: the running month
+    // is the wall clock's).
+    let latest = lines
+        .iter()
+        .filter_map(|l| incident_monitor::event::parse(l.as_bytes(), 1 << 20).ok())
+        .map(|e| e.time_ms)
+        .max()
+        .unwrap();
+    let v = m.view(latest);
     let before = v.month.clone().unwrap();
     let gone = PartitionKey {
         source: "kafka.incidents".into(),
@@ -189,7 +188,7 @@ fn counters_count_what_this_process_applied() {
     };
     m.release(std::slice::from_ref(&gone), wall_now_ms())
         .unwrap();
-    let v = m.view(wall_now_ms());
+    let v = m.view(latest);
     assert_eq!(v.outcomes.accepted, accepted);
     let after = v.month.unwrap();
     assert!(
@@ -208,7 +207,7 @@ fn counters_count_what_this_process_applied() {
         };
         m.partition(&key, wall_now_ms()).unwrap();
     }
-    let v = m.view(wall_now_ms());
+    let v = m.view(latest);
     assert_eq!((v.outcomes.accepted, v.outcomes.duplicate), (0, 0));
     assert_eq!(v.incidents.iter().sum::<u64>(), 0);
     assert_eq!(

@@ -48,7 +48,8 @@ fn malformed_corpus_is_counted_by_reason_and_valid_lines_all_count() {
         (Reject::BadId, 2),
         (Reject::BadTime, 4),
         (Reject::BadType, 2),
-        (Reject::Empty, 2),
+        // Blank lines are skipped and counted, not rejected.
+        (Reject::Empty, 0),
         (Reject::NotUtf8, 1),
         (Reject::TooLarge, 1),
     ];
@@ -58,7 +59,9 @@ fn malformed_corpus_is_counted_by_reason_and_valid_lines_all_count() {
     assert_eq!(o.accepted, 6, "{o:?}");
     assert_eq!(o.duplicate, 1);
     let lines = input.split(|b| *b == b'\n').count() as u64;
-    assert_eq!(o.total(), lines, "every line is accounted for");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("blank_lines=2"), "{log}");
+    assert_eq!(o.total() + 2, lines, "every line is accounted for");
     let june = merged
         .report(
             "2022-06".parse().unwrap(),
@@ -67,6 +70,5 @@ fn malformed_corpus_is_counted_by_reason_and_valid_lines_all_count() {
         .unwrap();
     assert_eq!(june.total, 6);
     // Each reason is logged once (rate-limited), never once per line.
-    let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(log.matches("reason=\"bad_time\"").count(), 1, "{log}");
 }

@@ -443,11 +443,11 @@ fn the_running_month_is_compared_month_to_date() {
         lines.push(incident(&format!("late-{i}"), s - 60_000));
     }
     let (_dir, state) = state_with(&lines);
-    // The previous month's span is whole hours up to the elapsed time; it
-    // reaches the last minute of that month only when the running month
-    // has already run longer than it.
-    let hours = (now_ms - s + 3_599_999) / 3_600_000;
-    let prev_whole = hours * 3_600_000 >= s - p;
+    // The previous month's span is the whole minutes elapsed; it reaches
+    // the last minute of that month only when the running month has
+    // already run longer than it.
+    let minutes = (now_ms - s) / 60_000;
+    let prev_whole = minutes * 60_000 >= s - p;
     let expected_prev = if prev_whole { 10 } else { 4 };
     let month = format!("{y:04}-{m:02}");
     let json: serde_json::Value =
@@ -468,11 +468,12 @@ fn the_running_month_is_compared_month_to_date() {
     let day = today.day();
     let en = report_text(&state, &month, "en", "text");
     let span = if day == 1 {
-        format!("From 1 {} {y} (month to date)", month_name(y, m))
+        format!("From 1 {} {y} at ", month_name(y, m))
     } else {
-        format!("From 1 to {day} {} {y} (month to date)", month_name(y, m))
+        format!("From 1 to {day} {} {y} at ", month_name(y, m))
     };
     assert!(en.contains(&span), "{span:?} in {en}");
+    assert!(en.contains(" (month to date), "), "{en}");
     assert!(
         en.contains(&format!(
             "from the same period of {} {py}",
@@ -482,11 +483,12 @@ fn the_running_month_is_compared_month_to_date() {
     );
     let vi = report_text(&state, &month, "vi", "text");
     let span_vi = if day == 1 {
-        format!("Ngày 1/{m}/{y} (lũy kế đến nay)")
+        format!("Ngày 1/{m}/{y}, lúc ")
     } else {
-        format!("Từ ngày 1 đến ngày {day}/{m}/{y} (lũy kế đến nay)")
+        format!("Từ ngày 1 đến ngày {day}/{m}/{y}, lúc ")
     };
     assert!(vi.contains(&span_vi), "{span_vi:?} in {vi}");
+    assert!(vi.contains(" (lũy kế đến nay), "), "{vi}");
     assert!(
         vi.contains(&format!("so với cùng kỳ tháng {pm}/{py}")),
         "{vi}"

@@ -1078,20 +1078,25 @@ fn a_late_write_of_a_previous_owner_is_never_current() {
     assert_eq!(next.outcomes.accepted, 160);
 }
 
-/// Per month, per category: the incidents and their hours (what months,
+/// (category, minute of the month, incidents).
+type MinuteCell = (usize, usize, u32);
+
+/// Per month, per category: the incidents and their minutes (what months,
 /// month to date and changes are made of). Severity and sector are each
 /// tool's own, so a stream written by tools differs from its native
 /// original there only.
-fn by_category(l: &Ledger) -> Vec<(String, Vec<u64>, Vec<u32>)> {
+fn by_category(l: &Ledger) -> Vec<(String, Vec<u64>, Vec<MinuteCell>)> {
     let n = l.categories().len();
     l.months()
         .filter(|(_, m)| m.total() > 0)
         .map(|(ym, m)| {
-            (
-                ym.to_string(),
-                (0..n).map(|c| m.category(c)).collect(),
-                m.hourly.clone(),
-            )
+            (ym.to_string(), (0..n).map(|c| m.category(c)).collect(), {
+                let mut cells = std::collections::BTreeMap::new();
+                for (c, _, minute, n) in m.minute_cells() {
+                    *cells.entry((c, minute)).or_insert(0) += n;
+                }
+                cells.into_iter().map(|((c, m), n)| (c, m, n)).collect()
+            })
         })
         .collect()
 }

@@ -77,11 +77,21 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// 2 for usage and configuration errors (also a configuration that
+    /// contradicts the state it would continue: another timezone, a
+    /// category removed), 1 for the rest.
     pub fn exit_code(&self) -> u8 {
-        match self {
-            AppError::Usage(_) | AppError::Config(_) => 2,
-            _ => 1,
+        if matches!(self, AppError::Usage(_) | AppError::Config(_)) {
+            return 2;
         }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if e.is::<crate::state::RestoreError>() {
+                return 2;
+            }
+            cause = e.source();
+        }
+        1
     }
 
     /// An I/O failure, with what was being done.
@@ -172,13 +182,25 @@ pub(crate) async fn open_monitor(
 }
 
 /// Loads the config file (or the built-in defaults), applies overrides, and
-/// validates.
+/// validates it as `check-config` does: every command takes its settings
+/// from here, so none accepts what `check-config` refuses.
 pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Settings, AppError> {
     let mut cfg = load_config(path)?;
     if let Some(tz) = timezone {
         cfg.timezone = tz.to_owned();
     }
-    Ok(cfg.validate()?)
+    let settings = cfg.validate()?;
+    check_kafka_properties(&settings.config)?;
+    Ok(settings)
+}
+
+/// `[kafka.properties]` as librdkafka takes them (without connecting).
+fn check_kafka_properties(cfg: &Config) -> Result<(), AppError> {
+    crate::source::kafka::check_properties(&cfg.kafka).map_err(|e| {
+        AppError::Usage(format!(
+            "kafka.properties: librdkafka refuses this configuration: {e}"
+        ))
+    })
 }
 
 /// The configuration file (or the defaults) with the environment's
@@ -198,11 +220,6 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, AppError> {
 pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
     let s = load_settings(path, None)?;
     let cfg = &s.config;
-    crate::source::kafka::check_properties(&cfg.kafka).map_err(|e| {
-        AppError::Usage(format!(
-            "kafka.properties: librdkafka refuses this configuration: {e}"
-        ))
-    })?;
     let inputs: Vec<String> = s
         .inputs
         .iter()
@@ -248,7 +265,7 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
     // With --config: its state and report identity. Without: the state's
     // metadata (written by `run`), else the defaults.
     let cfg = match &args.config {
-        Some(p) => Some(load_config(Some(p))?),
+        Some(p) => Some(Config::clone(&load_settings(Some(p), None)?.config)),
         None => None,
     };
     let base = cfg.clone().unwrap_or_default();
@@ -281,11 +298,18 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
             (Box::new(store), meta, dir.display().to_string())
         }
     };
+    let meta_written = meta.is_some();
     let who: ReportConfig = match &cfg {
         Some(c) => c.report.clone(),
         None => meta.map_or_else(|| Config::default().report, |m| m.report),
     };
-    let merged = MergedState::load(&*backend, &name)?;
+    let merged = match MergedState::load(&*backend, &name) {
+        // `run` opened this state (its metadata is there) and kept nothing.
+        Err(ReportError::NoState(n)) if meta_written => {
+            return Err(ReportError::NothingRecorded(n).into());
+        }
+        other => other?,
+    };
     let r = merged.report(args.month, crate::clock::wall_now_ms())?;
     Ok(render(&r, args.lang, args.format, &who))
 }

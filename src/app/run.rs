@@ -20,7 +20,7 @@ use crate::clock::wall_now_ms;
 use crate::config::Settings;
 use crate::count::{Batch, Engine, Monitor};
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
-use crate::source::file::{self, Input, Resume, Sink};
+use crate::source::file::{self, Input, Sink};
 use crate::state::{Outcomes, PartitionKey, StateBackend, StateStore};
 
 /// What a run did.
@@ -30,6 +30,8 @@ pub struct RunSummary {
     pub outcomes: Outcomes,
     /// Lines (or messages) handled by this run.
     pub events_this_run: u64,
+    /// Blank lines of a file or stdin this run skipped (not messages).
+    pub blank_lines: u64,
     /// How long the run took, start-up included.
     pub elapsed: Duration,
     /// Whether the input was read to its end (false: stopped by a signal).
@@ -72,7 +74,7 @@ pub async fn run_input(
         None => None,
     };
     let key = PartitionKey::input();
-    let (resume, records_before) = resume_point(&mut *locked(&monitor, "monitor")?, &key, &input)?;
+    let (opened, records_before) = open_input(&mut *locked(&monitor, "monitor")?, &key, &input)?;
     let stage = Stage::start(
         monitor.clone(),
         Engine::new(settings.clone()),
@@ -84,7 +86,7 @@ pub async fn run_input(
         to: stage.sender(),
         engine: Engine::new(settings),
     };
-    let reader = file::spawn(input.clone(), resume, cfg.events.max_event_bytes, sink)
+    let reader = file::spawn(opened, cfg.events.max_event_bytes, sink)
         .map_err(AppError::io(format!("cannot read {}", input.name())))?;
     let watch = Watch {
         total_bytes: match &input {
@@ -114,10 +116,11 @@ pub async fn run_input(
         schedule,
     };
     let ended = run.until(reader, &input, shutdown).await;
-    let (events_this_run, outcomes) = run.finish().await?;
+    let (events_this_run, outcomes, blank_lines) = run.finish().await?;
     Ok(RunSummary {
         outcomes,
         events_this_run,
+        blank_lines,
         elapsed: started.elapsed(),
         completed: ended?,
     })
@@ -187,7 +190,7 @@ impl FileRun {
     /// Everything handed over is counted and checkpointed (also after a
     /// read error, reported after); returns the lines of this run and the
     /// counters.
-    async fn finish(mut self) -> Result<(u64, Outcomes), AppError> {
+    async fn finish(mut self) -> Result<(u64, Outcomes, u64), AppError> {
         self.stage.stop().await?;
         let last = self.watch.snapshot(&*locked(&self.monitor, "monitor")?);
         self.shown.finish(&last);
@@ -196,8 +199,8 @@ impl FileRun {
         if let Some(e) = self.endpoint.take() {
             e.stop().await;
         }
-        let outcomes = locked(&self.monitor, "monitor")?.outcomes();
-        Ok((last.events, outcomes))
+        let m = locked(&self.monitor, "monitor")?;
+        Ok((last.events, m.outcomes(), m.blank_lines()))
     }
 
     /// Writes the monitor's figures into the endpoint's metrics.
@@ -236,50 +239,43 @@ impl Sink for Prepare {
     }
 }
 
-/// Where to read from: after the checkpoint for the same file; from the
-/// start for another file, the same path holding other data, or stdin,
-/// with the same counts and dedup memory (so the same incidents again count
-/// nothing twice, and a new stream counts every incident). Returns the
-/// resume point and the lines the position had counted.
-fn resume_point(
+/// Opens the input where to read from: after the checkpoint when it is the
+/// same file and its bytes before the checkpointed position are the ones
+/// counted; from the start for another file, a file rewritten, edited or
+/// truncated, or stdin, with the same counts and dedup memory (so the same
+/// incidents again count nothing twice, and new ones count in full).
+/// Returns the opened input and the lines the position had counted.
+fn open_input(
     monitor: &mut Monitor,
     key: &PartitionKey,
     input: &Input,
-) -> Result<(Resume, u64), AppError> {
+) -> Result<(file::Opened, u64), AppError> {
     let st = monitor.partition(key, wall_now_ms())?;
-    let unreadable = || AppError::io(format!("cannot read {}", input.name()));
-    let same = match input {
-        Input::Stdin => false,
-        Input::File(path) => {
-            st.position.input == input.name()
-                && file::is_same_file(path, st.position.identity, st.position.next_offset)
-                    .map_err(unreadable())?
+    let recorded = match input {
+        Input::File(_) if st.position.input == input.name() => {
+            Some((st.position.next_offset, st.position.identity))
         }
+        Input::File(_) | Input::Stdin => None,
     };
-    if same {
-        if st.position.next_offset > 0 {
-            tracing::info!(input = %input.name(), offset = st.position.next_offset, lines = st.position.records, "resuming after the last checkpoint");
-        }
-        let resume = Resume {
-            offset: st.position.next_offset,
-        };
-        return Ok((resume, st.position.records));
+    let opened = file::open(input, recorded)
+        .map_err(AppError::io(format!("cannot read {}", input.name())))?;
+    if opened.offset > 0 {
+        tracing::info!(input = %input.name(), offset = opened.offset, lines = st.position.records, "resuming after the last checkpoint (the bytes before it are unchanged)");
+        return Ok((opened, st.position.records));
     }
     if st.position.next_offset > 0 || !st.position.input.is_empty() {
         tracing::info!(
             previous = %st.position.input,
             input = %input.name(),
-            "not the input of the last checkpoint (stdin, another file, or the same path with other data): reading it from its start"
+            why = opened.restart_reason.unwrap_or("stdin, or another file"),
+            "not the input of the last checkpoint as it was: reading it from its start (what was counted is not counted again)"
         );
     }
     st.position.input = input.name();
-    st.position.identity = match input {
-        Input::Stdin => None,
-        Input::File(path) => Some(file::identify(path).map_err(unreadable())?),
-    };
+    st.position.identity = None;
     st.position.next_offset = 0;
     st.position.records = 0;
-    Ok((Resume::default(), 0))
+    Ok((opened, 0))
 }
 
 /// What the progress display shows of a file run.

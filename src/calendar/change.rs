@@ -2,7 +2,7 @@
 //! `None`, never infinite or NaN.
 
 use super::ledger::Ledger;
-use super::month::{MonthSlot, YearMonth};
+use super::month::{MonthIndex, MonthSlot, YearMonth};
 use crate::event::EpochMillis;
 
 /// `current / previous - 1`, or `None` when `previous` is zero.
@@ -68,9 +68,58 @@ impl YearToDate {
     }
 }
 
-/// Month to date: the running month up to `clock` against the same elapsed
-/// span of the previous month, per category, at hour resolution (hours of the
-/// previous month that began before the same elapsed time are included).
+/// "To date": the running month at an instant, and how much of it has
+/// elapsed, in whole minutes (spec §4). The one definition behind the
+/// gauges, `/report` and `report`: the running month is the month the
+/// instant (the wall clock) is in, in the configured timezone; its span
+/// runs from the month's first instant for `minutes` whole minutes, and
+/// any earlier month is compared over the same number of minutes from its
+/// own first instant (the whole month when it is shorter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToDate {
+    /// The instant the figures are read at.
+    pub at_ms: EpochMillis,
+    /// The running month.
+    pub slot: MonthSlot,
+    /// Whole minutes from the month's start to `at_ms`.
+    pub minutes: usize,
+}
+
+impl ToDate {
+    /// The running month at `at_ms`; `None` outside the supported years.
+    pub fn at(index: &MonthIndex, at_ms: EpochMillis) -> Option<ToDate> {
+        let slot = index.slot_at(at_ms)?;
+        Some(ToDate::within(slot, at_ms))
+    }
+
+    /// The span of month `slot` elapsed at `at_ms` (which lies in it).
+    pub fn within(slot: MonthSlot, at_ms: EpochMillis) -> ToDate {
+        let elapsed = (at_ms - slot.start_ms).max(0);
+        ToDate {
+            at_ms,
+            slot,
+            minutes: usize::try_from(elapsed / 60_000).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Where the span ends in the running month (exclusive): its start
+    /// plus the whole minutes.
+    pub fn end_ms(&self) -> EpochMillis {
+        self.end_in(&self.slot)
+    }
+
+    /// Where the same span ends in another month (exclusive), at most at
+    /// that month's end.
+    pub fn end_in(&self, other: &MonthSlot) -> EpochMillis {
+        let len = i64::try_from(self.minutes)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(60_000);
+        other.start_ms.saturating_add(len).min(other.end_ms)
+    }
+}
+
+/// Month to date: the running month up to the span's end against the same
+/// elapsed span of the previous month, per category.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthToDate {
     pub month: YearMonth,
@@ -79,30 +128,16 @@ pub struct MonthToDate {
 }
 
 impl MonthToDate {
-    /// The hours of the previous month compared with the running month at
-    /// `clock`: those whose start lies before the elapsed time.
-    pub fn hours(current: &MonthSlot, clock: EpochMillis) -> usize {
-        let elapsed = (clock - current.start_ms).max(0);
-        usize::try_from((elapsed + 3_599_999) / 3_600_000).unwrap_or(usize::MAX)
-    }
-
-    pub fn compute(ledger: &Ledger, current: &MonthSlot, clock: EpochMillis) -> MonthToDate {
-        let hours = Self::hours(current, clock);
-        let prev = current.month.plus(-1);
+    pub fn compute(ledger: &Ledger, span: &ToDate) -> MonthToDate {
         let n = ledger.categories().len();
-        let cur = (0..n)
-            .map(|c| ledger.category_total(current.month, c))
-            .collect();
-        let previous_same_span = (0..n)
-            .map(|c| {
-                ledger
-                    .month(prev)
-                    .map_or(0, |m| m.category_first_hours(c, hours))
-            })
-            .collect();
+        let (m, prev) = (span.slot.month, span.slot.month.plus(-1));
+        let mut current = vec![0; n];
+        ledger.categories_through(m, m, Some(span), &mut current);
+        let mut previous_same_span = vec![0; n];
+        ledger.categories_through(prev, prev, Some(span), &mut previous_same_span);
         MonthToDate {
-            month: current.month,
-            current: cur,
+            month: m,
+            current,
             previous_same_span,
         }
     }

@@ -1,14 +1,72 @@
 //! The calendar ledger: exact distinct-incident counts per month.
+//!
+//! A month keeps its totals by category and severity and by sector, and
+//! the minute of the month each incident is dated in, per category, for
+//! the "to date" comparisons (spec §4: month to date against the same
+//! elapsed span of the previous month, to the minute). The minutes are
+//! sparse: a month holds one entry per (category, minute) that has
+//! incidents, so memory grows with the incidents, never with the calendar
+//! span between them (one incident in each month of a thousand years costs
+//! a thousand small months, not a thousand dense arrays).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::month::{MonthSlot, YearMonth};
 use crate::classify::CategoryId;
 use crate::event::Severity;
 
-/// Longest month in hours (31 days plus a daylight-saving hour).
-pub const HOURS_PER_MONTH_MAX: usize = 31 * 24 + 1;
+/// Longest month in minutes (31 days plus a daylight-saving hour).
+pub const MINUTES_PER_MONTH_MAX: usize = (31 * 24 + 1) * 60;
+
+/// Hashes a (category, minute) key: the keys are a bounded set (at most
+/// [`MINUTES_PER_MONTH_MAX`] per category) that an outsider cannot grow,
+/// so a fixed multiplicative mix is enough, and costs one multiply where
+/// SipHash costs a few dozen instructions per incident.
+#[derive(Default)]
+pub struct KeyMix(u64);
+
+impl Hasher for KeyMix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        let p = (u64::from(n) ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // High bits into the low ones: the table indexes by the low bits.
+        self.0 = p ^ (p >> 29);
+    }
+}
+
+/// Incidents per (category, severity, minute of the month): `category <<
+/// 19 | severity << 16 | minute` to the count.
+pub type MinuteCounts = HashMap<u32, u32, BuildHasherDefault<KeyMix>>;
+
+/// Categories a minute key can name (configuration allows far fewer).
+pub const MAX_CATEGORIES: usize = 1 << 13;
+
+fn minute_key(category: usize, severity: usize, minute: usize) -> u32 {
+    // Categories are a configured bounded set (validated below
+    // MAX_CATEGORIES), severities 0..5 fit 3 bits, and the minute is below
+    // MINUTES_PER_MONTH_MAX < 2^16.
+    ((category.min(MAX_CATEGORIES - 1) as u32) << 19)
+        | ((severity.min(7) as u32) << 16)
+        | (minute.min(MINUTES_PER_MONTH_MAX - 1) as u32)
+}
+
+/// (category, severity, minute) of a key.
+fn split_key(key: u32) -> (usize, usize, usize) {
+    (
+        (key >> 19) as usize,
+        ((key >> 16) & 7) as usize,
+        (key & 0xFFFF) as usize,
+    )
+}
 
 /// Counts of one month. Dimensions come from the owning [`Ledger`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +75,8 @@ pub struct MonthCounts {
     pub by_category_severity: Vec<u64>,
     /// Per sector label.
     pub by_sector: Vec<u64>,
-    /// `[category][hour of month]`, for month-to-date comparisons.
-    pub hourly: Vec<u32>,
+    /// Incidents per (category, minute of month), sparse.
+    minutes: MinuteCounts,
 }
 
 impl MonthCounts {
@@ -26,7 +84,7 @@ impl MonthCounts {
         MonthCounts {
             by_category_severity: vec![0; n_categories * Severity::COUNT],
             by_sector: vec![0; n_sectors],
-            hourly: vec![0; n_categories * HOURS_PER_MONTH_MAX],
+            minutes: MinuteCounts::default(),
         }
     }
 
@@ -35,9 +93,9 @@ impl MonthCounts {
     }
 
     pub fn category(&self, c: usize) -> u64 {
-        self.by_category_severity[c * Severity::COUNT..(c + 1) * Severity::COUNT]
-            .iter()
-            .sum()
+        self.by_category_severity
+            .get(c * Severity::COUNT..(c + 1) * Severity::COUNT)
+            .map_or(0, |row| row.iter().sum())
     }
 
     pub fn severity(&self, s: Severity) -> u64 {
@@ -48,13 +106,58 @@ impl MonthCounts {
             .sum()
     }
 
-    /// Incidents of category `c` in the first `hours` hours of the month.
-    pub fn category_first_hours(&self, c: usize, hours: usize) -> u64 {
-        let row = &self.hourly[c * HOURS_PER_MONTH_MAX..(c + 1) * HOURS_PER_MONTH_MAX];
-        row[..hours.min(HOURS_PER_MONTH_MAX)]
-            .iter()
-            .map(|&n| u64::from(n))
-            .sum()
+    /// Per category, the incidents dated in the first `minutes` minutes of
+    /// the month, added into `out` (one pass over the month's minutes).
+    pub fn first_minutes_into(&self, minutes: usize, out: &mut [u64]) {
+        for (&key, &n) in &self.minutes {
+            let (c, _, m) = split_key(key);
+            if m < minutes
+                && let Some(o) = out.get_mut(c)
+            {
+                *o += u64::from(n);
+            }
+        }
+    }
+
+    /// The month's counts without the incidents dated from minute
+    /// `minutes` on: what the running month holds to date. Its totals by
+    /// category and severity are exact; its sectors stay the whole
+    /// month's (incidents dated after the instant are at most
+    /// `events.max_future_secs` ahead, and sectors have no minutes).
+    pub fn before_minute(&self, minutes: usize) -> MonthCounts {
+        let mut m = self.clone();
+        for (&key, &n) in &self.minutes {
+            let (c, s, minute) = split_key(key);
+            if minute >= minutes {
+                m.minutes.remove(&key);
+                if let Some(cell) = m.by_category_severity.get_mut(c * Severity::COUNT + s) {
+                    *cell = cell.saturating_sub(u64::from(n));
+                }
+            }
+        }
+        m
+    }
+
+    /// The (category, severity, minute, count) cells with incidents, in
+    /// that order (what a checkpoint writes: the same bytes for the same
+    /// counts).
+    pub fn minute_cells(&self) -> Vec<(usize, usize, usize, u32)> {
+        let mut keys: Vec<(u32, u32)> = self.minutes.iter().map(|(k, n)| (*k, *n)).collect();
+        keys.sort_unstable();
+        keys.into_iter()
+            .map(|(k, n)| {
+                let (c, s, minute) = split_key(k);
+                (c, s, minute, n)
+            })
+            .collect()
+    }
+
+    /// Adds `n` incidents of category `c` and severity index `s` at minute
+    /// `minute` (restoring a checkpoint, merging ledgers); a minute past
+    /// the longest month is kept in its last minute.
+    pub fn add_minute(&mut self, c: usize, s: usize, minute: usize, n: u32) {
+        let cell = self.minutes.entry(minute_key(c, s, minute)).or_insert(0);
+        *cell = cell.saturating_add(n);
     }
 }
 
@@ -90,7 +193,7 @@ impl Ledger {
     pub fn record(
         &mut self,
         slot: &MonthSlot,
-        hour: usize,
+        minute: usize,
         category: CategoryId,
         severity: Severity,
         sector: usize,
@@ -103,7 +206,9 @@ impl Ledger {
         let c = usize::from(category);
         m.by_category_severity[c * Severity::COUNT + severity.index()] += 1;
         m.by_sector[sector] += 1;
-        m.hourly[c * HOURS_PER_MONTH_MAX + hour.min(HOURS_PER_MONTH_MAX - 1)] += 1;
+        *m.minutes
+            .entry(minute_key(c, severity.index(), minute))
+            .or_insert(0) += 1;
     }
 
     pub fn month(&self, m: YearMonth) -> Option<&MonthCounts> {
@@ -137,6 +242,40 @@ impl Ledger {
             .sum()
     }
 
+    /// Per category, the incidents of the months `from..=to`, the last of
+    /// them only up to `span` (its first minutes, [`super::ToDate`]) when
+    /// given: the one sum behind every figure "to date". Added into `out`.
+    pub fn categories_through(
+        &self,
+        from: YearMonth,
+        to: YearMonth,
+        span: Option<&super::ToDate>,
+        out: &mut [u64],
+    ) {
+        for (&key, m) in self.months.range(from..=to) {
+            match span {
+                Some(s) if key == to => m.first_minutes_into(s.minutes, out),
+                _ => {
+                    for (c, o) in out.iter_mut().enumerate() {
+                        *o += m.category(c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The total of [`Ledger::categories_through`].
+    pub fn total_through(
+        &self,
+        from: YearMonth,
+        to: YearMonth,
+        span: Option<&super::ToDate>,
+    ) -> u64 {
+        let mut out = vec![0; self.categories.len()];
+        self.categories_through(from, to, span, &mut out);
+        out.iter().sum()
+    }
+
     /// Replaces a month wholesale (used when restoring a checkpoint).
     pub fn insert_month(&mut self, m: YearMonth, counts: MonthCounts) {
         self.months.insert(m, counts);
@@ -164,7 +303,6 @@ impl Ledger {
         for m in self.months.values_mut() {
             m.by_category_severity.resize(nc * Severity::COUNT, 0);
             m.by_sector.resize(ns, 0);
-            m.hourly.resize(nc * HOURS_PER_MONTH_MAX, 0);
         }
         for (key, theirs) in &other.months {
             let mine = self
@@ -177,9 +315,11 @@ impl Ledger {
                     *cell =
                         cell.saturating_add(theirs.by_category_severity[oc * Severity::COUNT + s]);
                 }
-                for h in 0..HOURS_PER_MONTH_MAX {
-                    let cell = &mut mine.hourly[c * HOURS_PER_MONTH_MAX + h];
-                    *cell = cell.saturating_add(theirs.hourly[oc * HOURS_PER_MONTH_MAX + h]);
+            }
+            for (&key, &n) in &theirs.minutes {
+                let (oc, s, minute) = split_key(key);
+                if let Some(&c) = cat_map.get(oc) {
+                    mine.add_minute(c, s, minute, n);
                 }
             }
             for (os, &s) in sec_map.iter().enumerate() {

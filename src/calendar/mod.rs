@@ -10,5 +10,6 @@ pub mod change;
 mod ledger;
 mod month;
 
-pub use ledger::{HOURS_PER_MONTH_MAX, Ledger, MonthCounts};
+pub use change::ToDate;
+pub use ledger::{Ledger, MINUTES_PER_MONTH_MAX, MonthCounts};
 pub use month::{MonthIndex, MonthSlot, YearMonth};

@@ -72,10 +72,12 @@ pub struct MonthSlot {
 }
 
 impl MonthSlot {
-    /// Whole hours since the start of the month.
-    pub fn hour_of(&self, t: EpochMillis) -> usize {
-        // Callers pass t within [start, end): non-negative and < 745 hours.
-        ((t - self.start_ms) / 3_600_000) as usize
+    /// Whole minutes since the start of the month.
+    #[inline]
+    pub fn minute_of(&self, t: EpochMillis) -> usize {
+        // Callers pass t within [start, end): non-negative and below
+        // 44,700 minutes.
+        ((t - self.start_ms).max(0) / 60_000) as usize
     }
 }
 
@@ -109,6 +111,12 @@ impl MonthIndex {
         self.cache[self.next_victim] = Some(slot);
         self.next_victim = (self.next_victim + 1) % self.cache.len();
         Some(slot)
+    }
+
+    /// The month containing `t`, without the cache (for callers that
+    /// hold the index shared).
+    pub fn slot_at(&self, t: EpochMillis) -> Option<MonthSlot> {
+        self.compute(t)
     }
 
     fn compute(&self, t: EpochMillis) -> Option<MonthSlot> {
@@ -194,7 +202,7 @@ mod tests {
             idx.locate(june.start_ms - 1).unwrap().month.to_string(),
             "2022-05"
         );
-        assert_eq!(june.hour_of(june.end_ms - 1), 30 * 24 - 1);
+        assert_eq!(june.minute_of(june.end_ms - 1), 30 * 24 * 60 - 1);
     }
 
     #[test]

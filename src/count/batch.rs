@@ -34,6 +34,12 @@ pub struct Batch {
     data: Vec<u8>,
     items: Vec<Item>,
     prepared: Vec<Prepared>,
+    /// Blank lines of a file or stdin skipped among the messages (counted,
+    /// not messages).
+    blank_lines: u64,
+    /// For a file: the position after the batch's last line (blank lines
+    /// included) and the XXH3-64 hash of every byte of the file before it.
+    file_end: Option<(u64, u64)>,
 }
 
 impl Batch {
@@ -160,6 +166,30 @@ impl Batch {
         self.data.clear();
         self.items.clear();
         self.prepared.clear();
+        self.blank_lines = 0;
+        self.file_end = None;
+    }
+
+    /// Counts a blank line skipped by the source.
+    pub fn count_blank_line(&mut self) {
+        self.blank_lines += 1;
+    }
+
+    /// Blank lines skipped among the batch's messages.
+    pub fn blank_lines(&self) -> u64 {
+        self.blank_lines
+    }
+
+    /// Records where a file's batch ends and the hash of the bytes before
+    /// that position (see [`crate::state::FileIdentity`]).
+    pub fn set_file_end(&mut self, next_offset: u64, prefix_hash: u64) {
+        self.file_end = Some((next_offset, prefix_hash));
+    }
+
+    /// The position after a file's batch and the hash of the bytes before
+    /// it, if the source is a file.
+    pub fn file_end(&self) -> Option<(u64, u64)> {
+        self.file_end
     }
 }
 

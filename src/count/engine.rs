@@ -212,7 +212,7 @@ impl Engine {
         }
         st.ledger.record(
             &e.slot,
-            e.slot.hour_of(e.time_ms),
+            e.slot.minute_of(e.time_ms),
             e.category,
             e.severity,
             e.sector,

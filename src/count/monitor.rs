@@ -136,6 +136,41 @@ impl Monitor {
             )?;
             start = end;
         }
+        self.applied.blank_lines += batch.blank_lines();
+        if let Some((next, hash)) = batch.file_end() {
+            self.file_end(batch.source(), next, hash, wall_ms)?;
+        }
+        Ok(())
+    }
+
+    /// A file's batch is applied up to `next` (its blank lines and an
+    /// unread last line are not messages): the position moves there, and
+    /// records the hash of the file's bytes before it.
+    fn file_end(
+        &mut self,
+        source: &str,
+        next: u64,
+        hash: u64,
+        wall_ms: EpochMillis,
+    ) -> Result<(), MonitorError> {
+        let key = PartitionKey {
+            source: source.to_owned(),
+            partition: 0,
+        };
+        let st = held_or_restored(
+            &mut self.partitions,
+            &*self.store,
+            &self.engine,
+            &key,
+            wall_ms,
+        )?;
+        if next >= st.position.next_offset {
+            st.position.next_offset = next;
+            st.position.identity = Some(crate::state::FileIdentity::Prefix(hash));
+            if !self.dirty.contains(&key) {
+                self.dirty.insert(key);
+            }
+        }
         Ok(())
     }
 
@@ -296,6 +331,11 @@ impl Monitor {
             }
         }
         Ok(keys.len())
+    }
+
+    /// Blank lines of files and stdin this process skipped.
+    pub fn blank_lines(&self) -> u64 {
+        self.applied.blank_lines
     }
 
     /// Outcome counters summed over partitions.

@@ -3,7 +3,7 @@
 //! partition states and a wall time in, numbers out.
 
 use super::engine::{Engine, Outcome};
-use crate::calendar::MonthSlot;
+use crate::calendar::ToDate;
 use crate::calendar::change::{MonthToDate, ratio};
 use crate::event::{EpochMillis, Severity};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
@@ -36,6 +36,8 @@ pub struct MonitorView {
     pub dedup_fill: f64,
     /// Outcomes this process applied per source (`kafka.<topic>`: an input).
     pub by_source: Vec<(String, Outcomes)>,
+    /// Blank lines of files and stdin this process skipped.
+    pub blank_lines: u64,
 }
 
 /// The running month and the one before it.
@@ -67,6 +69,8 @@ pub struct Applied {
     pub incidents: Vec<u64>,
     /// Incidents per sector label.
     pub sectors: Vec<u64>,
+    /// Blank lines of files and stdin skipped (not messages).
+    pub blank_lines: u64,
 }
 
 impl Applied {
@@ -78,6 +82,7 @@ impl Applied {
             },
             incidents: vec![0; categories * Severity::COUNT],
             sectors: vec![0; sectors],
+            blank_lines: 0,
         }
     }
 
@@ -127,9 +132,9 @@ pub fn compute<'a>(
         dedup_ids: 0,
         dedup_fill: 0.0,
         by_source: Vec::new(),
+        blank_lines: applied.blank_lines,
     };
     let cap = s.config.dedup.max_ids_per_partition.max(1) as f64;
-    let mut clock: Option<EpochMillis> = None;
     for st in partitions.clone() {
         let ids = st.dedup.remembered();
         v.dedup_ids += ids as u64;
@@ -137,28 +142,25 @@ pub fn compute<'a>(
         for (w, out) in v.windows.iter_mut().enumerate() {
             st.windows.counts_into(w, wall_ms, out);
         }
-        if let Some(c) = st.windows.clock_ms(wall_ms) {
-            clock = Some(clock.map_or(c, |x: EpochMillis| x.max(c)));
-        }
     }
-    // The running month is the month of the latest event-time clock.
-    if let Some(clock) = clock
-        && let Some(slot) = engine.months().locate(clock)
-    {
-        v.month = Some(month_view(nc, partitions, &slot, clock));
+    // The running month is the wall clock's, in the configured timezone,
+    // as in `report` (never the watermark's: a backfill of 2022 does not
+    // make 2022 the running month).
+    if let Some(span) = ToDate::at(engine.months(), wall_ms) {
+        v.month = Some(month_view(nc, partitions, &span));
     }
     v
 }
 
-/// The running month of `slot` (at event time `clock`), the two before it,
-/// and their ratios.
+/// The running month to date (`span`), the two months before it, and
+/// their ratios.
 fn month_view<'a>(
     nc: usize,
     partitions: impl Iterator<Item = &'a PartitionState>,
-    slot: &MonthSlot,
-    clock: EpochMillis,
+    span: &ToDate,
 ) -> MonthView {
-    let (cur, prev, prev2) = (slot.month, slot.month.plus(-1), slot.month.plus(-2));
+    let cur = span.slot.month;
+    let (prev, prev2) = (cur.plus(-1), cur.plus(-2));
     let mut mv = MonthView {
         current_month: cur.to_string(),
         current: vec![0; nc],
@@ -175,14 +177,16 @@ fn month_view<'a>(
     };
     for st in partitions {
         for c in 0..nc {
-            mv.current[c] += st.ledger.category_total(cur, c);
             mv.previous[c] += st.ledger.category_total(prev, c);
             mv.previous_2[c] += st.ledger.category_total(prev2, c);
         }
-        let mtd = MonthToDate::compute(&st.ledger, slot, clock);
+        let mtd = MonthToDate::compute(&st.ledger, span);
         add(&mut mv.mtd_current, &mtd.current);
         add(&mut mv.mtd_previous, &mtd.previous_same_span);
     }
+    // The running month's figure is its figure to date: an incident dated
+    // after the instant (within `events.max_future_secs`) is not in it yet.
+    mv.current.clone_from(&mv.mtd_current);
     let changes = |now: &[u64], before: &[u64]| -> Vec<Option<f64>> {
         let sum = |x: &[u64]| x.iter().sum::<u64>();
         (0..nc)

@@ -21,11 +21,12 @@ pub fn parse_tool_time(s: &str, naive: &TimeZone) -> Option<EpochMillis> {
             && o[1..].iter().all(u8::is_ascii_digit)
             && head.as_bytes().last().is_some_and(u8::is_ascii_digit)
         {
-            // `head` + `±hh:mm`, on the stack.
+            // `head` + `±hh:mm`, on the stack (a longer fraction, rare,
+            // on the heap).
             let mut buf = [0u8; 64];
             let n = head.len();
             if n + 6 > buf.len() {
-                return None;
+                return parse_rfc3339(&format!("{head}{}:{}", &off[..3], &off[3..]));
             }
             buf[..n].copy_from_slice(head.as_bytes());
             buf[n..n + 3].copy_from_slice(&o[..3]);

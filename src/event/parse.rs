@@ -11,16 +11,17 @@
 //! tracked in a bit stack, never by recursion, so no input can overflow
 //! the stack.
 //!
-//! What is accepted is serde_json's data model, exactly: the test-only
+//! What is accepted is serde_json's data model: the test-only
 //! `serde_model` module reads the same fields with serde visitors over
 //! serde_json, and property tests require both to give the same event or
-//! the same rejection for every input. That covers serde_json's finer
-//! points: strings it returns (keys, and the values of fields read) must
-//! pair their `\u` surrogates while strings it skips need not, and numbers
-//! in fields read must fit an `f64` while skipped ones are only checked for
-//! syntax. Required fields are checked for presence and type so each
-//! rejection gets its own reason; optional fields of the wrong type are
-//! skipped rather than failing the incident (spec §2).
+//! the same rejection for every input. Keys are read as serde_json reads
+//! them (a lone `\u` surrogate in a key is not JSON). A value is JSON
+//! syntax first: a value of a field read that the monitor cannot
+//! represent (a string with a lone surrogate, a number beyond `f64` such
+//! as `1e400`) counts as a value of the wrong type, so it never drops the
+//! incident, whatever the configured rules read (spec §2). Required
+//! fields are checked for presence and type so each rejection gets its
+//! own reason; optional fields of the wrong type count as absent.
 
 use std::borrow::Cow;
 

@@ -43,19 +43,19 @@ pub fn parse_rfc3339(s: &str) -> Option<EpochMillis> {
     if b[i] == b'.' {
         i += 1;
         let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            let d = u32::from(b[i] - b'0');
-            match i - start {
-                0 => millis += d * 100,
-                1 => millis += d * 10,
-                2 => millis += d,
-                _ => {}
-            }
-            i += 1;
+        // Any number of digits (RFC 3339 sets no bound; the message size
+        // limit does). Every figure is computed from milliseconds: the
+        // boundaries of months, minutes and window panes are whole seconds,
+        // so the digits past the third cannot move an incident across one.
+        let digits_end = b[start..]
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .map_or(b.len(), |n| start + n);
+        for (k, &c) in b[start..digits_end.min(start + 3)].iter().enumerate() {
+            millis += u32::from(c - b'0') * [100, 10, 1][k];
         }
-        // At least one digit, and a sane upper bound so a megabyte of digits
-        // is not a valid timestamp.
-        if i == start || i - start > 12 {
+        i = digits_end;
+        if i == start {
             return None;
         }
     }
@@ -235,6 +235,25 @@ mod tests {
             "2022-06-14T09:21:07+07:00"
         );
         assert_eq!(format_rfc3339(1_655_173_267_000, 0), "2022-06-14T02:21:07Z");
+    }
+
+    #[test]
+    fn fractions_of_any_length_are_read() {
+        // Thirteen digits and more were refused before (`bad_time`).
+        for digits in [13, 18, 40, 200] {
+            let s = format!("2022-06-14T02:21:07.{}Z", "9".repeat(digits));
+            assert_eq!(
+                parse_rfc3339(&s),
+                parse_rfc3339("2022-06-14T02:21:07.999Z"),
+                "{digits} digits"
+            );
+        }
+        // The instant is truncated, never rounded into the next second (a
+        // month's last nanosecond stays in its month).
+        assert_eq!(
+            parse_rfc3339("2022-06-30T16:59:59.9999999999999+00:00"),
+            Some(jiff_millis("2022-06-30T16:59:59.999Z"))
+        );
     }
 
     #[test]

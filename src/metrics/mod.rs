@@ -49,6 +49,7 @@ pub mod names {
     pub const MONTH_TO_DATE: &str = "incident_monitor_incidents_month_to_date";
     pub const SECTOR_TOTAL: &str = "incident_monitor_incidents_sector_total";
     pub const DEDUP_EVICTED: &str = "incident_monitor_dedup_evicted_total";
+    pub const BLANK_LINES: &str = "incident_monitor_blank_lines_total";
     pub const LAST_RECORD: &str = "incident_monitor_last_record_timestamp_seconds";
     pub const DEDUP_IDS: &str = "incident_monitor_dedup_ids";
     pub const DEDUP_FILL: &str = "incident_monitor_dedup_fill_ratio";
@@ -181,7 +182,7 @@ pub struct Metrics {
     mtd_previous: Vec<IntGauge>,
     mom_change: GaugeVec,
     current_month: IntGaugeVec,
-    events: [IntCounter; 5],
+    events: [IntCounter; 4],
     invalid: Vec<IntCounter>,
     filtered: Vec<IntCounter>,
     window_late: Vec<IntCounter>,
@@ -193,6 +194,7 @@ pub struct Metrics {
     ready: IntGauge,
     dead_letter: [IntCounter; 2],
     dedup_evicted: IntCounter,
+    blank_lines: IntCounter,
     dedup_ids: IntGauge,
     dedup_fill: Gauge,
     queue_depth: IntGaugeVec,
@@ -215,20 +217,20 @@ pub struct Metrics {
 /// reason), found by the state source its partitions have.
 struct InputCounters {
     source: String,
-    events: [IntCounter; 5],
+    events: [IntCounter; 4],
     invalid: Vec<IntCounter>,
 }
 
-/// The outcome label values, in `Metrics::events` order.
-const OUTCOMES: [&str; 5] = ["accepted", "duplicate", "invalid", "late", "filtered"];
+/// The outcome label values, in `Metrics::events` order (spec §6; the
+/// `late` of version 1 is gone: lateness is per window).
+const OUTCOMES: [&str; 4] = ["accepted", "duplicate", "invalid", "filtered"];
 
 /// Sets the outcome counters from outcome totals.
-fn set_outcomes(events: &[IntCounter; 5], invalid: &[IntCounter], o: &Outcomes) {
+fn set_outcomes(events: &[IntCounter; 4], invalid: &[IntCounter], o: &Outcomes) {
     set_counter(&events[0], o.accepted);
     set_counter(&events[1], o.duplicate);
     set_counter(&events[2], o.invalid_total());
-    set_counter(&events[3], o.late);
-    set_counter(&events[4], o.filtered_total());
+    set_counter(&events[3], o.filtered_total());
     for (c, n) in invalid.iter().zip(o.invalid) {
         set_counter(c, n);
     }
@@ -327,6 +329,7 @@ impl Metrics {
             assigned,
             ready,
             dedup_evicted,
+            blank_lines,
             dedup_ids,
             dedup_fill,
             dead_letter,
@@ -402,6 +405,7 @@ impl Metrics {
             ready,
             dead_letter: ["sent", "failed"].map(|o| dead_letter.with_label_values(&[o])),
             dedup_evicted,
+            blank_lines,
             dedup_ids,
             dedup_fill,
             queue_depth,
@@ -446,6 +450,7 @@ impl Metrics {
         }
         self.assigned.set(v.assigned_partitions as i64);
         set_counter(&self.dedup_evicted, v.dedup_evicted);
+        set_counter(&self.blank_lines, v.blank_lines);
         self.dedup_ids
             .set(i64::try_from(v.dedup_ids).unwrap_or(i64::MAX));
         self.dedup_fill.set(v.dedup_fill);
@@ -706,6 +711,7 @@ struct Pipeline {
     assigned: IntGauge,
     ready: IntGauge,
     dedup_evicted: IntCounter,
+    blank_lines: IntCounter,
     dedup_ids: IntGauge,
     dedup_fill: Gauge,
     dead_letter: IntCounterVec,
@@ -768,6 +774,13 @@ impl Pipeline {
         let evicted_help = "Incident ids forgotten because dedup.max_ids_per_partition was reached; \
              one delivered again counts again.";
         let dedup_evicted = registered(r, IntCounter::new(DEDUP_EVICTED, evicted_help)?)?;
+        let blank_lines = registered(
+            r,
+            IntCounter::new(
+                BLANK_LINES,
+                "Blank lines of files and stdin skipped (counted, not messages).",
+            )?,
+        )?;
         let dedup_ids = registered(
             r,
             IntGauge::new(
@@ -829,6 +842,7 @@ impl Pipeline {
             assigned,
             ready,
             dedup_evicted,
+            blank_lines,
             dedup_ids,
             dedup_fill,
             dead_letter,

@@ -11,7 +11,6 @@ use super::model::MonthlyReport;
 use super::render::{Table, sentence, tables};
 use super::svg::{Bar, Column, bars, colour, esc, stacked_columns};
 use crate::calendar::YearMonth;
-use crate::calendar::change::percent_hundredths;
 use crate::config::ReportConfig;
 
 const CSS: &str = r#"
@@ -100,18 +99,19 @@ fn lang_code(lang: Lang) -> &'static str {
 }
 
 /// A headline figure with its change, coloured up/down.
-fn figure(out: &mut String, lang: Lang, value: u64, what: &str, change: Option<i64>) {
-    let class = match change {
-        Some(h) if h > 0 => "up",
-        Some(h) if h < 0 => "down",
-        _ => "",
+fn figure(out: &mut String, lang: Lang, value: u64, what: &str, previous: u64) {
+    let class = match value.cmp(&previous) {
+        _ if previous == 0 => "",
+        std::cmp::Ordering::Greater => "up",
+        std::cmp::Ordering::Less => "down",
+        std::cmp::Ordering::Equal => "",
     };
     let _ = write!(
         out,
         "<div class=\"figure\"><b>{}</b><span>{}</span> <span class=\"{class}\">{}</span></div>",
         esc(&lang.count(value)),
         esc(what),
-        esc(&lang.signed_percent(change))
+        esc(&lang.signed_change(value, previous))
     );
 }
 
@@ -128,7 +128,7 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         .map(|(i, c)| Bar {
             label: c.category.clone(),
             value: c.total,
-            note: lang.signed_percent(percent_hundredths(c.total, c.previous_month)),
+            note: lang.signed_change(c.total, c.previous_month),
             colour: colour(i),
         })
         .collect();
@@ -189,17 +189,23 @@ fn head(out: &mut String, r: &MonthlyReport, lang: Lang, who: &ReportConfig) {
         esc(&sentence(r, lang, who))
     );
     out.push_str("<div class=\"figures\">");
-    let this_month = match &r.month_to_date {
-        Some(mtd) => lang.day_span(m, 1, mtd.day),
-        None => lang.month(m),
+    let (this_month, year_to_date) = match &r.month_to_date {
+        Some(mtd) => (
+            lang.day_span(m, 1, mtd.day),
+            lang.date_span(m.january(), m, mtd.day),
+        ),
+        None => (
+            lang.month(m),
+            lang.first_months(r.year_to_date.months, m.year()),
+        ),
     };
-    figure(out, lang, r.total, &this_month, r.exact.month);
+    figure(out, lang, r.total, &this_month, r.previous_month.total);
     figure(
         out,
         lang,
         r.year_to_date.total,
-        &lang.first_months(r.year_to_date.months, m.year()),
-        r.exact.previous_period,
+        &year_to_date,
+        r.year_to_date.previous_period.total,
     );
     out.push_str("</div>");
 }
@@ -267,24 +273,28 @@ fn severity_colour(s: &str) -> &'static str {
 fn ytd_bars(r: &MonthlyReport, lang: Lang) -> Vec<Bar> {
     let ytd = &r.year_to_date;
     [
-        (lang.word(Word::ThisPeriod), ytd.total, None),
+        (lang.word(Word::ThisPeriod), ytd.total, false),
         (
             lang.word(Word::PreviousPeriod),
             ytd.previous_period.total,
-            r.exact.previous_period,
+            true,
         ),
         (
             lang.word(Word::SamePeriodLastYear),
             ytd.same_period_last_year.total,
-            r.exact.same_period_last_year,
+            true,
         ),
     ]
     .into_iter()
     .enumerate()
-    .map(|(i, (label, value, change))| Bar {
+    .map(|(i, (label, value, compared))| Bar {
         label: label.to_owned(),
         value,
-        note: change.map_or(String::new(), |h| lang.signed_percent(Some(h))),
+        note: if compared {
+            lang.signed_change(ytd.total, value)
+        } else {
+            String::new()
+        },
         colour: if i == 0 { "#0072B2" } else { "#999999" },
     })
     .collect()

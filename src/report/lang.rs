@@ -8,6 +8,7 @@
 use std::str::FromStr;
 
 use crate::calendar::YearMonth;
+use crate::calendar::change::percent_hundredths;
 
 /// Report language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,17 +117,40 @@ impl Lang {
         }
     }
 
-    /// A change phrase: `up 39.08% from May 2022` / `tăng 39,08% so với tháng 5/2022`.
-    pub fn change(self, hundredths: Option<i64>, against: &str) -> String {
-        match (self, hundredths) {
-            (Lang::En, None) => format!("with nothing recorded in {against} to compare against"),
-            (Lang::En, Some(0)) => format!("unchanged from {against}"),
-            (Lang::En, Some(h)) if h > 0 => format!("up {} from {against}", self.percent(h)),
-            (Lang::En, Some(h)) => format!("down {} from {against}", self.percent(h)),
-            (Lang::Vi, None) => format!("không có số liệu {against} để so sánh"),
-            (Lang::Vi, Some(0)) => format!("không thay đổi so với {against}"),
-            (Lang::Vi, Some(h)) if h > 0 => format!("tăng {} so với {against}", self.percent(h)),
-            (Lang::Vi, Some(h)) => format!("giảm {} so với {against}", self.percent(h)),
+    /// A change phrase for `current` against `previous`: `up 39.08% from
+    /// May 2022` / `tăng 39,08% so với tháng 5/2022`. Only equal counts
+    /// are unchanged: a change that rounds to 0.00% reads "up less than
+    /// 0.01%".
+    pub fn change(self, current: u64, previous: u64, against: &str) -> String {
+        use std::cmp::Ordering::*;
+        let h = percent_hundredths(current, previous);
+        let pct = |h: i64| match h {
+            0 => match self {
+                Lang::En => format!("less than {}", self.percent(1)),
+                Lang::Vi => format!("chưa đến {}", self.percent(1)),
+            },
+            h => self.percent(h),
+        };
+        match (self, h, current.cmp(&previous)) {
+            (Lang::En, None, _) => format!("with nothing recorded in {against} to compare against"),
+            (Lang::Vi, None, _) => format!("không có số liệu {against} để so sánh"),
+            (Lang::En, _, Equal) => format!("unchanged from {against}"),
+            (Lang::Vi, _, Equal) => format!("không thay đổi so với {against}"),
+            (Lang::En, Some(h), Greater) => format!("up {} from {against}", pct(h)),
+            (Lang::En, Some(h), Less) => format!("down {} from {against}", pct(h)),
+            (Lang::Vi, Some(h), Greater) => format!("tăng {} so với {against}", pct(h)),
+            (Lang::Vi, Some(h), Less) => format!("giảm {} so với {against}", pct(h)),
+        }
+    }
+
+    /// Signed change for tables: `+39.08%`, `-16.55%`, `0.00%` only for
+    /// equal counts (`+<0.01%` for a change that rounds to zero), `—`
+    /// when undefined.
+    pub fn signed_change(self, current: u64, previous: u64) -> String {
+        match percent_hundredths(current, previous) {
+            Some(0) if current > previous => format!("+<{}", self.percent(1)),
+            Some(0) if current < previous => format!("-<{}", self.percent(1)),
+            h => self.signed_percent(h),
         }
     }
 
@@ -177,6 +201,36 @@ impl Lang {
     /// `T6/2022 (1–14)`.
     pub fn span_short(self, m: YearMonth, to_day: u8) -> String {
         format!("{} (1–{to_day})", self.month_short(m))
+    }
+
+    /// `14 June 2022` / `14/6/2022`: one day.
+    pub fn date(self, m: YearMonth, day: u8) -> String {
+        match self {
+            Lang::En => format!("{day} {}", self.month(m)),
+            Lang::Vi => format!("{day}/{}/{}", m.month(), m.year()),
+        }
+    }
+
+    /// A span from the first day of month `from` to day `day` of month
+    /// `to`, for periods to date: `1 January to 14 June 2022` / `từ ngày
+    /// 1/1 đến ngày 14/6/2022`.
+    pub fn date_span(self, from: YearMonth, to: YearMonth, day: u8) -> String {
+        match self {
+            Lang::En if from.year() == to.year() => format!(
+                "1 {} to {}",
+                EN_MONTHS[usize::from(from.month()) - 1],
+                self.date(to, day)
+            ),
+            Lang::En => format!("{} to {}", self.date(from, 1), self.date(to, day)),
+            Lang::Vi if from.year() == to.year() => {
+                format!("từ ngày 1/{} đến ngày {}", from.month(), self.date(to, day))
+            }
+            Lang::Vi => format!(
+                "từ ngày {} đến ngày {}",
+                self.date(from, 1),
+                self.date(to, day)
+            ),
+        }
     }
 
     /// The equally long period just before: `the previous six months` / `6 tháng trước`.
@@ -283,20 +337,43 @@ mod tests {
     fn phrases() {
         let may = Lang::Vi.month("2022-05".parse().unwrap());
         assert_eq!(
-            Lang::Vi.change(Some(3908), &may),
+            Lang::Vi.change(1178, 847, &may),
             "tăng 39,08% so với tháng 5/2022"
         );
         assert_eq!(
-            Lang::Vi.change(Some(-1655), &may),
+            Lang::Vi.change(983, 1178, &may),
             "giảm 16,55% so với tháng 5/2022"
         );
         assert_eq!(
-            Lang::En.change(Some(3908), "May 2022"),
+            Lang::En.change(1178, 847, "May 2022"),
             "up 39.08% from May 2022"
         );
         assert_eq!(
-            Lang::En.change(Some(-10), "May 2022"),
+            Lang::En.change(999, 1000, "May 2022"),
             "down 0.10% from May 2022"
+        );
+        // Only equal counts are unchanged.
+        assert_eq!(
+            Lang::En.change(40_001, 40_000, "May 2022"),
+            "up less than 0.01% from May 2022"
+        );
+        assert_eq!(
+            Lang::Vi.change(39_999, 40_000, &may),
+            "giảm chưa đến 0,01% so với tháng 5/2022"
+        );
+        assert_eq!(
+            Lang::En.change(40_000, 40_000, "May 2022"),
+            "unchanged from May 2022"
+        );
+        assert_eq!(Lang::En.signed_change(40_001, 40_000), "+<0.01%");
+        assert_eq!(Lang::En.signed_change(5, 5), "0.00%");
+        assert_eq!(
+            Lang::En.date_span("2022-01".parse().unwrap(), "2022-06".parse().unwrap(), 14),
+            "1 January to 14 June 2022"
+        );
+        assert_eq!(
+            Lang::Vi.date_span("2021-07".parse().unwrap(), "2021-12".parse().unwrap(), 14),
+            "từ ngày 1/7 đến ngày 14/12/2021"
         );
         assert_eq!(Lang::Vi.first_months(6, 2021), "6 tháng đầu năm 2021");
         assert_eq!(Lang::En.previous_months(6), "the previous six months");

@@ -27,6 +27,11 @@ pub enum ReportError {
     Store(#[from] StoreError),
     #[error("no state in {0}: run `incident-monitor run --state-dir {0}` first")]
     NoState(String),
+    #[error(
+        "no incidents have been recorded yet in {0}: the monitor has used this state but counted no incident \
+         (an empty input, or only blank, invalid or filtered lines)"
+    )]
+    NothingRecorded(String),
     #[error("state files disagree on the timezone ({0} and {1}); they cannot be merged")]
     MixedTimezones(String, String),
     #[error("no incidents recorded for {month} (the state covers {first} to {last})")]

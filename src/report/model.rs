@@ -3,8 +3,8 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::calendar::change::{self, YearToDate, percent_hundredths, ratio};
-use crate::calendar::{Ledger, MonthIndex, YearMonth};
+use crate::calendar::change::{YearToDate, percent_hundredths, ratio};
+use crate::calendar::{Ledger, MonthCounts, MonthIndex, ToDate, YearMonth};
 use crate::event::time::format_rfc3339;
 use crate::event::{EpochMillis, Severity};
 
@@ -29,6 +29,11 @@ pub struct Comparison {
     pub from: String,
     /// Last month of the compared period.
     pub to: String,
+    /// For a period to date: the instant its last month is counted up to
+    /// (RFC 3339, in the report's timezone; the same elapsed span as the
+    /// running month's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
     pub total: u64,
     /// `current / this - 1`; `null` when this total is zero.
     pub change_ratio: Option<f64>,
@@ -57,18 +62,31 @@ pub struct PreviousMonth {
     pub month_total: Option<u64>,
 }
 
-/// The running month's span: from its start to the report's instant.
+/// The running month's span: from its start to the report's instant, in
+/// whole minutes (spec §4).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RunningSpan {
     /// First instant of the month (RFC 3339).
     pub from: String,
-    /// The instant the report was made (RFC 3339).
+    /// Where the span ends (exclusive): the report's instant, to the
+    /// minute (RFC 3339).
     pub through: String,
-    /// Day of the month of `through`, and of the previous month's span end.
+    /// Whole minutes from `from` to `through`.
+    pub minutes: u64,
+    /// Day of the month and time of day (`HH:MM`) of `through`, and the
+    /// last day of the previous month's span.
     #[serde(skip)]
     pub day: u8,
     #[serde(skip)]
+    pub time: String,
+    #[serde(skip)]
     pub previous_day: u8,
+    /// The last day of the same span in December of last year and in the
+    /// same month last year (the year-to-date comparisons).
+    #[serde(skip)]
+    pub previous_period_day: u8,
+    #[serde(skip)]
+    pub last_year_day: u8,
 }
 
 /// One category this month against the previous month.
@@ -86,6 +104,13 @@ pub struct CategoryChange {
 pub struct YearToDateFigures {
     pub from: String,
     pub to: String,
+    /// `closed` (whole months), or `to_date` for the running month: its
+    /// last month counted up to the report's instant, and each compared
+    /// period's last month over the same elapsed span.
+    pub basis: &'static str,
+    /// For `to_date`: the instant the year to date is counted up to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
     pub months: u32,
     pub total: u64,
     pub by_category: Named,
@@ -138,71 +163,97 @@ fn pct(h: Option<i64>) -> Option<f64> {
     h.map(|h| h as f64 / 100.0)
 }
 
-/// The running month's comparison, when `now` falls in month `m`.
+/// The running month's span, when `now` falls in month `m` (in the
+/// report's timezone).
 struct Running {
-    span: RunningSpan,
-    /// The previous month's same span, per category.
-    previous: Vec<u64>,
-    /// The instant that span ends at (RFC 3339).
+    span: ToDate,
+    shown: RunningSpan,
+    /// The instant the previous month's same span ends at (RFC 3339).
     previous_through: String,
+    /// The same in December of last year and in the same month last year.
+    previous_period_through: String,
+    last_year_through: String,
 }
 
-fn running(ledger: &Ledger, timezone: &str, m: YearMonth, now: EpochMillis) -> Option<Running> {
+fn running(timezone: &str, m: YearMonth, now: EpochMillis) -> Option<Running> {
     let tz = jiff::tz::TimeZone::get(timezone).ok()?;
     let index = MonthIndex::new(tz.clone());
-    let cur = index.slot(m)?;
-    if !(cur.start_ms <= now && now < cur.end_ms) {
+    let span = ToDate::at(&index, now)?;
+    if span.slot.month != m {
         return None;
     }
-    let prev = index.slot(m.plus(-1))?;
-    let hours = i64::try_from(change::MonthToDate::hours(&cur, now)).ok()?;
-    let through_ms = prev
-        .start_ms
-        .saturating_add(hours.saturating_mul(3_600_000))
-        .min(prev.end_ms);
-    // Day of the month and UTC offset at an instant, in the zone.
-    let local = |t: EpochMillis| {
-        let z = jiff::Timestamp::from_millisecond(t)
-            .ok()?
-            .to_zoned_datetime(tz.clone());
-        Some((u8::try_from(z.day()).ok()?, z.offset().seconds()))
+    // A span end as RFC 3339 in the zone, with the day of the month its
+    // last counted instant falls on (the first day for an empty span).
+    let end = |slot: crate::calendar::MonthSlot| -> Option<(String, u8, String)> {
+        let end = span.end_in(&slot);
+        let at = |t: EpochMillis| {
+            jiff::Timestamp::from_millisecond(t)
+                .ok()
+                .map(|ts| ts.to_zoned_datetime(tz.clone()))
+        };
+        let z = at(end)?;
+        let last = at((end - 1).max(slot.start_ms))?;
+        Some((
+            format_rfc3339(end, z.offset().seconds()),
+            u8::try_from(last.day()).ok()?,
+            format!("{:02}:{:02}", z.hour(), z.minute()),
+        ))
     };
-    let (day, now_offset) = local(now)?;
-    let (_, start_offset) = local(cur.start_ms)?;
-    let (previous_day, through_offset) = local((through_ms - 1).max(prev.start_ms))?;
+    let (through, day, time) = end(span.slot)?;
+    let (previous_through, previous_day, _) = end(index.slot(m.plus(-1))?)?;
+    let december = YearMonth::new(m.year() - 1, 12)?;
+    let (previous_period_through, previous_period_day, _) = end(index.slot(december)?)?;
+    let (last_year_through, last_year_day, _) = end(index.slot(m.plus(-12))?)?;
+    let start_offset = jiff::Timestamp::from_millisecond(span.slot.start_ms)
+        .ok()?
+        .to_zoned_datetime(tz.clone())
+        .offset()
+        .seconds();
     Some(Running {
-        span: RunningSpan {
-            from: format_rfc3339(cur.start_ms, start_offset),
-            through: format_rfc3339(now, now_offset),
+        span,
+        shown: RunningSpan {
+            from: format_rfc3339(span.slot.start_ms, start_offset),
+            through,
+            minutes: span.minutes as u64,
             day,
+            time,
             previous_day,
+            previous_period_day,
+            last_year_day,
         },
-        previous: change::MonthToDate::compute(ledger, &cur, now).previous_same_span,
-        previous_through: format_rfc3339(through_ms, through_offset),
+        previous_through,
+        previous_period_through,
+        last_year_through,
     })
 }
 
 impl MonthlyReport {
     /// Builds the report of month `m` from a ledger, at instant `now`: a
-    /// month that `now` falls in (in `timezone`) is the running month, and
-    /// is compared month to date with the same elapsed span of the month
-    /// before; any other month is closed and compared whole.
+    /// month that `now` falls in (in `timezone`) is the running month,
+    /// counted up to `now` to the minute ([`ToDate`]) and compared with
+    /// the same elapsed span of the month before, its year to date to
+    /// date on both sides; any other month is closed and compared whole.
     pub fn build(ledger: &Ledger, timezone: &str, m: YearMonth, now: EpochMillis) -> MonthlyReport {
-        let running = running(ledger, timezone, m, now);
+        let running = running(timezone, m, now);
+        let span = running.as_ref().map(|r| &r.span);
         let cats = ledger.categories();
-        let total = ledger.total(m);
+        // The month as counted: to date when it is running.
+        let month = ledger.month(m).map(|mc| match span {
+            Some(s) => mc.before_minute(s.minutes),
+            None => mc.clone(),
+        });
+        let count_of = |c: usize| month.as_ref().map_or(0, |mc| mc.category(c));
+        let total: u64 = (0..cats.len()).map(count_of).sum();
         let prev = m.plus(-1);
         // The previous month's figure per category, as compared.
-        let prev_of = |c: usize| match &running {
-            Some(r) => r.previous[c],
-            None => ledger.category_total(prev, c),
-        };
-        let prev_total: u64 = (0..cats.len()).map(prev_of).sum();
+        let mut previous = vec![0; cats.len()];
+        ledger.categories_through(prev, prev, span, &mut previous);
+        let prev_total: u64 = previous.iter().sum();
         let category_changes = cats
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let (cur, before) = (ledger.category_total(m, i), prev_of(i));
+                let (cur, before) = (count_of(i), previous[i]);
                 CategoryChange {
                     category: c.clone(),
                     total: cur,
@@ -212,14 +263,14 @@ impl MonthlyReport {
                 }
             })
             .collect();
-        let (year_to_date, mut exact) = year_to_date(ledger, m);
+        let (year_to_date, mut exact) = year_to_date(ledger, m, running.as_ref());
         exact.month = percent_hundredths(total, prev_total);
-        let (by_severity, top_sectors) = severities_and_sectors(ledger, m);
+        let (by_severity, top_sectors) = severities_and_sectors(ledger, month.as_ref());
         MonthlyReport {
             month: m.to_string(),
             timezone: timezone.to_owned(),
             total,
-            by_category: per_category(ledger, |i| ledger.category_total(m, i)),
+            by_category: per_category(ledger, count_of),
             by_severity,
             top_sectors,
             previous_month: PreviousMonth {
@@ -235,10 +286,10 @@ impl MonthlyReport {
                 month_total: running.as_ref().map(|_| ledger.total(prev)),
                 through: running.as_ref().map(|r| r.previous_through.clone()),
             },
-            month_to_date: running.map(|r| r.span),
             category_changes,
             year_to_date,
-            trend: trend(ledger, m),
+            trend: trend(ledger, m, span),
+            month_to_date: running.map(|r| r.shown),
             ym: m,
             exact,
         }
@@ -258,8 +309,7 @@ fn per_category(ledger: &Ledger, count: impl Fn(usize) -> u64) -> Named {
 }
 
 /// The month's severities, and its sectors with incidents, most first.
-fn severities_and_sectors(ledger: &Ledger, m: YearMonth) -> (Named, Named) {
-    let month_counts = ledger.month(m);
+fn severities_and_sectors(ledger: &Ledger, month_counts: Option<&MonthCounts>) -> (Named, Named) {
     let by_severity = Named(
         Severity::ALL
             .iter()
@@ -284,39 +334,57 @@ fn severities_and_sectors(ledger: &Ledger, m: YearMonth) -> (Named, Named) {
 
 /// The year to date of `m` against the previous period and the same
 /// period last year, with their exact changes (`month` left for the
-/// caller).
-fn year_to_date(ledger: &Ledger, m: YearMonth) -> (YearToDateFigures, ExactChanges) {
+/// caller). For the running month, every side is to date: its last month
+/// counted over the running month's elapsed span.
+fn year_to_date(
+    ledger: &Ledger,
+    m: YearMonth,
+    running: Option<&Running>,
+) -> (YearToDateFigures, ExactChanges) {
     let y = YearToDate::of(m);
-    let ytd_total = ledger.total_between(y.from, y.to);
-    let prev_period = ledger.total_between(y.previous_from, y.previous_to);
-    let last_year = ledger.total_between(y.last_year_from, y.last_year_to);
+    let span = running.map(|r| &r.span);
+    let ytd_total = ledger.total_through(y.from, y.to, span);
+    let prev_period = ledger.total_through(y.previous_from, y.previous_to, span);
+    let last_year = ledger.total_through(y.last_year_from, y.last_year_to, span);
     let exact = ExactChanges {
         month: None,
         previous_period: percent_hundredths(ytd_total, prev_period),
         same_period_last_year: percent_hundredths(ytd_total, last_year),
     };
-    let comparison = |from: YearMonth, to: YearMonth, t: u64, h: Option<i64>| Comparison {
-        from: from.to_string(),
-        to: to.to_string(),
-        total: t,
-        change_ratio: ratio(ytd_total, t),
-        change_percent: pct(h),
-    };
+    let comparison =
+        |from: YearMonth, to: YearMonth, through: Option<&String>, t: u64, h| Comparison {
+            from: from.to_string(),
+            to: to.to_string(),
+            through: through.cloned(),
+            total: t,
+            change_ratio: ratio(ytd_total, t),
+            change_percent: pct(h),
+        };
+    let mut by_category = vec![0; ledger.categories().len()];
+    ledger.categories_through(y.from, y.to, span, &mut by_category);
     let figures = YearToDateFigures {
         from: y.from.to_string(),
         to: y.to.to_string(),
+        basis: if running.is_some() {
+            "to_date"
+        } else {
+            "closed"
+        },
+        through: running.map(|r| r.shown.through.clone()),
         months: y.months(),
         total: ytd_total,
-        by_category: per_category(ledger, |i| ledger.category_between(y.from, y.to, i)),
+        by_category: per_category(ledger, |i| by_category[i]),
         previous_period: comparison(
             y.previous_from,
             y.previous_to,
+            running.map(|r| &r.previous_period_through),
             prev_period,
             exact.previous_period,
         ),
         same_period_last_year: comparison(
             y.last_year_from,
             y.last_year_to,
+            running.map(|r| &r.last_year_through),
             last_year,
             exact.same_period_last_year,
         ),
@@ -324,16 +392,18 @@ fn year_to_date(ledger: &Ledger, m: YearMonth) -> (YearToDateFigures, ExactChang
     (figures, exact)
 }
 
-/// The thirteen months ending with `m`.
-fn trend(ledger: &Ledger, m: YearMonth) -> Vec<TrendPoint> {
+/// The thirteen months ending with `m` (to date when `m` is running).
+fn trend(ledger: &Ledger, m: YearMonth, span: Option<&ToDate>) -> Vec<TrendPoint> {
     (0..13)
         .rev()
         .map(|k| {
             let tm = m.plus(-k);
+            let mut by = vec![0; ledger.categories().len()];
+            ledger.categories_through(tm, tm, span.filter(|_| k == 0), &mut by);
             TrendPoint {
                 month: tm.to_string(),
-                total: ledger.total(tm),
-                by_category: per_category(ledger, |i| ledger.category_total(tm, i)),
+                total: by.iter().sum(),
+                by_category: per_category(ledger, |i| by[i]),
             }
         })
         .collect()

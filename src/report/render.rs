@@ -3,7 +3,7 @@
 use super::lang::{Lang, Word};
 use super::model::MonthlyReport;
 use crate::calendar::YearMonth;
-use crate::calendar::change::{percent_hundredths, share_hundredths};
+use crate::calendar::change::share_hundredths;
 use crate::config::ReportConfig;
 use crate::text::shown;
 
@@ -35,15 +35,20 @@ impl std::str::FromStr for Format {
 pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
     let m = r.ym;
     // The running month: month to date, against the same span of the month
-    // before ("From 1 to 14 June 2022 (month to date), ... up 3.20% from the
-    // same period of May 2022 (1 to 14 May 2022)").
+    // before ("From 1 to 14 June 2022 at 12:34 (month to date), ... up
+    // 3.20% from the same period of May 2022 (1 to 14 May 2022)").
     let (when, prev) = match &r.month_to_date {
         Some(mtd) => (
             match lang {
-                Lang::En => format!("From {} (month to date)", lang.day_span(m, 1, mtd.day)),
+                Lang::En => format!(
+                    "From {} at {} (month to date)",
+                    lang.day_span(m, 1, mtd.day),
+                    mtd.time
+                ),
                 Lang::Vi => format!(
-                    "{} (lũy kế đến nay)",
-                    capitalise(&lang.day_span(m, 1, mtd.day))
+                    "{}, lúc {} (lũy kế đến nay)",
+                    capitalise(&lang.day_span(m, 1, mtd.day)),
+                    mtd.time
                 ),
             },
             lang.same_span(m.plus(-1), mtd.previous_day),
@@ -58,9 +63,62 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
     };
     let ytd = &r.year_to_date;
     let n = ytd.months;
-    let first = lang.first_months(n, m.year());
-    let last_year = lang.first_months(n, m.year() - 1);
-    let previous = lang.previous_months(n);
+    let (p, l) = (&ytd.previous_period, &ytd.same_period_last_year);
+    // The year to date and what it is compared with: whole months, or for
+    // the running month, to date on every side.
+    let (first, previous, last_year) = match &r.month_to_date {
+        Some(mtd) => {
+            let (from, prev_from, ly_from) = (
+                m.january(),
+                m.january().plus(-(n as i32)),
+                m.january().plus(-12),
+            );
+            let december = m.january().plus(-1);
+            match lang {
+                Lang::En => (
+                    format!("From {} (year to date)", lang.date_span(from, m, mtd.day)),
+                    format!(
+                        "the same span of the previous {} ({})",
+                        lang.previous_months(n).trim_start_matches("the previous "),
+                        lang.date_span(prev_from, december, mtd.previous_period_day)
+                    ),
+                    format!(
+                        "the same period of {} ({})",
+                        m.year() - 1,
+                        lang.date_span(ly_from, m.plus(-12), mtd.last_year_day)
+                    ),
+                ),
+                Lang::Vi => (
+                    format!(
+                        "Tính chung {} (lũy kế từ đầu năm đến nay)",
+                        lang.date_span(from, m, mtd.day)
+                    ),
+                    format!(
+                        "cùng kỳ {} ({})",
+                        lang.previous_months(n),
+                        lang.date_span(prev_from, december, mtd.previous_period_day)
+                    ),
+                    format!(
+                        "cùng kỳ năm {} ({})",
+                        m.year() - 1,
+                        lang.date_span(ly_from, m.plus(-12), mtd.last_year_day)
+                    ),
+                ),
+            }
+        }
+        None => match lang {
+            Lang::En => (
+                format!("In {}", lang.first_months(n, m.year())),
+                lang.previous_months(n),
+                lang.first_months(n, m.year() - 1),
+            ),
+            Lang::Vi => (
+                format!("Tính chung {}", lang.first_months(n, m.year())),
+                lang.previous_months(n),
+                lang.first_months(n, m.year() - 1),
+            ),
+        },
+    };
     let scope = |s: &str| {
         if s.is_empty() {
             String::new()
@@ -68,6 +126,7 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
             format!(" {}", shown(s))
         }
     };
+    let prev_total = r.previous_month.total;
     match lang {
         Lang::En => {
             let mut s = format!(
@@ -75,14 +134,14 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
                 shown(&who.organization_en),
                 lang.count(r.total),
                 scope(&who.scope_en),
-                lang.change(r.exact.month, &prev),
+                lang.change(r.total, prev_total, &prev),
             );
             if n > 1 {
                 s.push_str(&format!(
-                    " In {first}, it recorded {} cyber attacks causing incidents, {} and {}.",
+                    " {first}, it recorded {} cyber attacks causing incidents, {} and {}.",
                     lang.count(ytd.total),
-                    lang.change(r.exact.previous_period, &previous),
-                    lang.change(r.exact.same_period_last_year, &last_year),
+                    lang.change(ytd.total, p.total, &previous),
+                    lang.change(ytd.total, l.total, &last_year),
                 ));
             }
             s
@@ -93,14 +152,14 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
                 shown(&who.organization_vi),
                 lang.count(r.total),
                 scope(&who.scope_vi),
-                lang.change(r.exact.month, &prev),
+                lang.change(r.total, prev_total, &prev),
             );
             if n > 1 {
                 s.push_str(&format!(
-                    " Tính chung {first}, đã ghi nhận {} cuộc tấn công mạng gây sự cố, {} và {}.",
+                    " {first}, đã ghi nhận {} cuộc tấn công mạng gây sự cố, {} và {}.",
                     lang.count(ytd.total),
-                    lang.change(r.exact.previous_period, &previous),
-                    lang.change(r.exact.same_period_last_year, &last_year),
+                    lang.change(ytd.total, p.total, &previous),
+                    lang.change(ytd.total, l.total, &last_year),
                 ));
             }
             s
@@ -198,7 +257,7 @@ fn category_table(r: &MonthlyReport, lang: Lang) -> Table {
                 c.category.clone(),
                 lang.count(c.total),
                 lang.count(c.previous_month),
-                lang.signed_percent(percent_hundredths(c.total, c.previous_month)),
+                lang.signed_change(c.total, c.previous_month),
             ]
         })
         .collect();
@@ -206,7 +265,7 @@ fn category_table(r: &MonthlyReport, lang: Lang) -> Table {
         lang.word(Word::Total).to_owned(),
         lang.count(r.total),
         lang.count(r.previous_month.total),
-        lang.signed_percent(r.exact.month),
+        lang.signed_change(r.total, r.previous_month.total),
     ]);
     let (this_col, prev_col) = match &r.month_to_date {
         Some(mtd) => (
@@ -295,14 +354,14 @@ fn ytd_table(r: &MonthlyReport, lang: Lang) -> Table {
                 &p.from,
                 &p.to,
                 p.total,
-                lang.signed_percent(r.exact.previous_period),
+                lang.signed_change(ytd.total, p.total),
             ),
             row(
                 Word::SamePeriodLastYear,
                 &l.from,
                 &l.to,
                 l.total,
-                lang.signed_percent(r.exact.same_period_last_year),
+                lang.signed_change(ytd.total, l.total),
             ),
         ],
     }

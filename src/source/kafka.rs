@@ -70,10 +70,17 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
 /// (an unknown key, a bad value, a combination such as `fetch.max.bytes`
 /// below `message.max.bytes`) is refused here, with its message.
 pub fn check_properties(k: &KafkaConfig) -> Result<(), KafkaError> {
-    let consumer: BaseConsumer = consumer_config(k).create()?;
+    // No bootstrap servers and no logging: the clients are built to check
+    // the properties, never to connect anywhere.
+    let quiet = |mut c: ClientConfig| {
+        c.set("bootstrap.servers", "")
+            .set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
+        c
+    };
+    let consumer: BaseConsumer = quiet(consumer_config(k)).create()?;
     drop(consumer);
     if !k.dead_letter_topic.is_empty() {
-        let producer: rdkafka::producer::BaseProducer = dead_letter_config(k).create()?;
+        let producer: rdkafka::producer::BaseProducer = quiet(dead_letter_config(k)).create()?;
         drop(producer);
     }
     Ok(())

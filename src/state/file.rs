@@ -1,4 +1,5 @@
-//! The checkpoint file format, version 3 (version 2 without the filtered
+//! The checkpoint file format, version 4 (version 3 with months by the
+//! hour and a file identity of the head, version 2 without the filtered
 //! counters, and version 1, are still read).
 //!
 //! ```text
@@ -8,23 +9,33 @@
 //!       window panes
 //! ```
 //! Version 1 (dedup buckets by event time, no file identity) is still read:
-//! its ids are taken as seen when the checkpoint was written.
+//! its ids are taken as seen when the checkpoint was written. Months of
+//! versions before 4 counted by the hour: an hour's incidents are read as
+//! dated in its first minute. A file position of before version 4 names
+//! its file by the hash of its first 4 KiB, which cannot show that the
+//! bytes before the position are unchanged: such a file is read again
+//! from its start (dedup keeps the counts exact).
 //! Counts are stored by name, not by index, so a configuration that reorders
 //! rules or adds sectors still reads old state correctly.
 
 use super::codec::{CodecError, Reader, Writer};
 use super::{FileIdentity, Outcomes, PartitionKey, PartitionState, Position};
-use crate::calendar::{HOURS_PER_MONTH_MAX, Ledger, YearMonth};
+use crate::calendar::{Ledger, MINUTES_PER_MONTH_MAX, YearMonth};
 use crate::dedup::IdHash;
 use crate::event::{EpochMillis, Filter, Reject, Severity};
 
 const MAGIC: &[u8; 8] = b"IMSTATE\0";
 /// The format this build writes (it reads this one and version 1).
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
+
+/// Hours per month in the month records of versions before 4.
+const HOURS_PER_MONTH_V3: usize = 31 * 24 + 1;
 
 /// A decoded checkpoint: plain data, independent of any configuration.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The format version it was written in.
+    pub version: u16,
     pub key: PartitionKey,
     pub position: Position,
     pub timezone: String,
@@ -84,10 +95,16 @@ fn encode_parts(
     w.u64(st.position.records);
     w.str(&st.position.input);
     match st.position.identity {
-        Some(id) => {
+        Some(FileIdentity::Prefix(hash)) => {
+            w.u8(2);
+            w.u64(hash);
+        }
+        // Kept as read (a version-3 position), so that a state written
+        // again still says the file must be read from its start.
+        Some(FileIdentity::Head { len, hash }) => {
             w.u8(1);
-            w.u32(id.head_len);
-            w.u64(id.head_hash);
+            w.u32(len);
+            w.u64(hash);
         }
         None => w.u8(0),
     }
@@ -141,10 +158,10 @@ fn write_month(w: &mut Writer, key: YearMonth, m: &crate::calendar::MonthCounts)
     w.i32(key.0);
     m.by_category_severity.iter().for_each(|&n| w.u64(n));
     m.by_sector.iter().for_each(|&n| w.u64(n));
-    let nonzero = m.hourly.iter().filter(|&&n| n != 0).count();
-    w.len(nonzero);
-    for (i, &n) in m.hourly.iter().enumerate().filter(|(_, n)| **n != 0) {
-        w.len(i);
+    let cells = m.minute_cells();
+    w.len(cells.len());
+    for (c, s, minute, n) in cells {
+        w.len((c * Severity::COUNT + s) * MINUTES_PER_MONTH_MAX + minute);
         w.u32(n);
     }
 }
@@ -157,10 +174,15 @@ pub fn encode_month(key: YearMonth, m: &crate::calendar::MonthCounts) -> Vec<u8>
     w.buf
 }
 
-/// Adds a month written by [`encode_month`] to a decoded core's ledger.
-pub fn decode_month(bytes: &[u8], ledger: &mut Ledger) -> Result<YearMonth, CodecError> {
+/// Adds a month written by [`encode_month`] to a decoded core's ledger;
+/// `version` is the core's format version.
+pub fn decode_month(
+    bytes: &[u8],
+    version: u16,
+    ledger: &mut Ledger,
+) -> Result<YearMonth, CodecError> {
     let mut r = Reader::new(bytes);
-    let (key, m) = read_month(&mut r, ledger)?;
+    let (key, m) = read_month(&mut r, version, ledger)?;
     if !r.is_empty() {
         return Err(CodecError::Invalid("trailing bytes after a month".into()));
     }
@@ -289,7 +311,7 @@ fn read_head(r: &mut Reader<'_>, version: u16) -> Result<Head, CodecError> {
         read_filtered(r, &mut outcomes)?;
     }
     let nc = categories.len();
-    let ledger = read_ledger(r, Ledger::new(categories.into(), sectors.into()))?;
+    let ledger = read_ledger(r, version, Ledger::new(categories.into(), sectors.into()))?;
     Ok(Head {
         key,
         position,
@@ -338,6 +360,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         return Err(CodecError::Invalid("trailing bytes after the state".into()));
     }
     Ok(Snapshot {
+        version,
         key: head.key,
         position: head.position,
         timezone: head.timezone,
@@ -372,13 +395,22 @@ fn read_position(r: &mut Reader<'_>, v1: bool) -> Result<Position, CodecError> {
     let next_offset = r.u64()?;
     let records = r.u64()?;
     let input = r.str()?.to_owned();
-    let identity = if !v1 && r.u8()? != 0 {
-        Some(FileIdentity {
-            head_len: r.u32()?,
-            head_hash: r.u64()?,
-        })
-    } else {
+    let identity = if v1 {
         None
+    } else {
+        match r.u8()? {
+            0 => None,
+            1 => Some(FileIdentity::Head {
+                len: r.u32()?,
+                hash: r.u64()?,
+            }),
+            2 => Some(FileIdentity::Prefix(r.u64()?)),
+            t => {
+                return Err(CodecError::Invalid(format!(
+                    "unknown file identity tag {t}"
+                )));
+            }
+        }
     };
     Ok(Position {
         next_offset,
@@ -423,11 +455,11 @@ fn read_filtered(r: &mut Reader<'_>, outcomes: &mut Outcomes) -> Result<(), Code
     Ok(())
 }
 
-fn read_ledger(r: &mut Reader<'_>, mut ledger: Ledger) -> Result<Ledger, CodecError> {
+fn read_ledger(r: &mut Reader<'_>, version: u16, mut ledger: Ledger) -> Result<Ledger, CodecError> {
     let (nc, ns) = (ledger.categories().len(), ledger.sectors().len());
     let n = r.count(4 + 8 * (nc * Severity::COUNT + ns) + 4)?;
     for _ in 0..n {
-        let (key, m) = read_month(r, &ledger)?;
+        let (key, m) = read_month(r, version, &ledger)?;
         ledger.insert_month(key, m);
     }
     Ok(ledger)
@@ -435,6 +467,7 @@ fn read_ledger(r: &mut Reader<'_>, mut ledger: Ledger) -> Result<Ledger, CodecEr
 
 fn read_month(
     r: &mut Reader<'_>,
+    version: u16,
     ledger: &Ledger,
 ) -> Result<(YearMonth, crate::calendar::MonthCounts), CodecError> {
     let nc = ledger.categories().len();
@@ -447,16 +480,31 @@ fn read_month(
     {
         *v = count_value(r)?;
     }
+    // Since version 4 a cell is a (category, severity, minute); before, a
+    // (category, hour), read as the hour's first minute with the severity
+    // unknown.
+    let (rows, width, minutes_per_cell) = if version >= 4 {
+        (nc * Severity::COUNT, MINUTES_PER_MONTH_MAX, 1)
+    } else {
+        (nc, HOURS_PER_MONTH_V3, 60)
+    };
     let nz = r.count(8)?;
     for _ in 0..nz {
         let i = r.u32()? as usize;
         let v = r.u32()?;
-        *m.hourly.get_mut(i).ok_or_else(|| {
-            CodecError::Invalid(format!(
-                "hour index {i} out of range (max {})",
-                nc * HOURS_PER_MONTH_MAX
-            ))
-        })? = v;
+        if i >= rows * width {
+            return Err(CodecError::Invalid(format!(
+                "minute index {i} out of range (max {})",
+                rows * width
+            )));
+        }
+        let (row, cell) = (i / width, (i % width) * minutes_per_cell);
+        let (c, s) = if version >= 4 {
+            (row / Severity::COUNT, row % Severity::COUNT)
+        } else {
+            (row, Severity::Unknown.index())
+        };
+        m.add_minute(c, s, cell, v);
     }
     Ok((key, m))
 }

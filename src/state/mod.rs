@@ -77,32 +77,22 @@ pub struct Position {
     pub identity: Option<FileIdentity>,
 }
 
-/// What makes a file at the same path the same file: the length and
-/// XXH3-64 hash of its first bytes (up to [`FileIdentity::HEAD`]) when it
-/// was first read. A file that was appended to is the same file; a file
-/// regenerated, truncated or replaced (log rotation) is not, and is read
-/// from its start. The inode is not used: editors and `generate > file`
-/// keep or change it regardless of the content, and a copy restored from a
-/// backup is the same data under a new inode.
+/// What makes a file at the same path the one a position was recorded
+/// in: the XXH3-64 hash of every byte before the position, as they were
+/// read ([`FileIdentity::Prefix`]). The file is resumed at the position
+/// only when its bytes before it hash the same now: appended to, it is the
+/// same file; rewritten, edited, truncated or rotated (copytruncate), it
+/// is read again from its start, and dedup keeps the counts exact. The
+/// inode and the modification time are not used: editors and `generate >
+/// file` keep or change them regardless of the content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileIdentity {
-    pub head_len: u32,
-    pub head_hash: u64,
-}
-
-impl FileIdentity {
-    /// Bytes of the head that are hashed.
-    pub const HEAD: usize = 4096;
-
-    /// The identity of a file whose first bytes (at most `HEAD`) are `head`.
-    pub fn of_head(head: &[u8]) -> FileIdentity {
-        let head = &head[..head.len().min(Self::HEAD)];
-        FileIdentity {
-            // At most HEAD: fits.
-            head_len: head.len() as u32,
-            head_hash: xxhash_rust::xxh3::xxh3_64(head),
-        }
-    }
+pub enum FileIdentity {
+    /// XXH3-64 of the bytes before the position.
+    Prefix(u64),
+    /// Read from a checkpoint of before version 4: the length and hash of
+    /// the file's first 4 KiB, which cannot vouch for the bytes after them
+    /// (such a file is read again from its start).
+    Head { len: u32, hash: u64 },
 }
 
 /// Outcome counters (spec §6 `events_total`, `invalid_events_total`).
@@ -291,12 +281,11 @@ fn restore_ledger(
             Severity::COUNT,
             cat_map,
         );
-        remap(
-            &theirs.hourly,
-            &mut mine.hourly,
-            crate::calendar::HOURS_PER_MONTH_MAX,
-            cat_map,
-        );
+        for (c, s, minute, n) in theirs.minute_cells() {
+            if let Some(&to) = cat_map.get(c) {
+                mine.add_minute(to, s, minute, n);
+            }
+        }
         for (i, &n) in theirs.by_sector.iter().enumerate() {
             // Several unknown sectors fold into `other`.
             let cell = &mut mine.by_sector[sec_map[i]];

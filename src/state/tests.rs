@@ -37,7 +37,9 @@ fn filled(e: &mut Engine) -> PartitionState {
         next_offset: 12345,
         records: 502,
         input: "f.jsonl".into(),
-        identity: Some(crate::state::FileIdentity::of_head(b"{\"id\":1}\n")),
+        identity: Some(crate::state::FileIdentity::Prefix(
+            xxhash_rust::xxh3::xxh3_64(b"{\"id\":1}\n"),
+        )),
     };
     st
 }

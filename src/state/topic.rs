@@ -508,7 +508,7 @@ pub fn assemble<'a>(
         ))
     })?;
     for (what, bytes) in months {
-        decode_month(&bytes, &mut snap.ledger).map_err(codec(what))?;
+        decode_month(&bytes, snap.version, &mut snap.ledger).map_err(codec(what))?;
     }
     snap.dedup_buckets = buckets
         .into_iter()

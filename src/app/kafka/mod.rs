@@ -331,6 +331,7 @@ impl Loop {
         Ok(RunSummary {
             outcomes,
             events_this_run: read,
+            blank_lines: 0,
             elapsed: self.started.elapsed(),
             completed: drained,
         })

@@ -60,8 +60,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// A number where its value matters. As in serde_json, an integer that
-    /// does not fit 64 bits is read as an `f64`, and a number that is
-    /// infinite as an `f64` is not JSON.
+    /// does not fit 64 bits is read as an `f64`; a number too large for an
+    /// `f64` (`1e400`) is valid JSON the monitor cannot represent: the
+    /// field counts as absent (spec §2), like one of the wrong type.
     #[cold]
     pub(super) fn number_value(&mut self) -> Scan<Any<'a>> {
         let start = self.at;
@@ -75,43 +76,60 @@ impl<'a> Scanner<'a> {
                 return Ok(Any::Int(i64::MAX));
             }
         }
-        match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Any::Other),
-            _ => Err(Invalid),
-        }
+        Ok(Any::Other)
     }
 
-    /// A string whose opening quote was consumed, as serde_json returns
-    /// strings: escapes decoded, `\u` surrogates paired. Borrowed unless it
-    /// has escapes.
+    /// A string value whose opening quote was consumed: as
+    /// [`Scanner::string`], but a lone `\u` surrogate (valid JSON that no
+    /// Rust string can hold) gives `None`, the field counting as absent,
+    /// instead of refusing the message.
     #[inline(always)]
-    pub(super) fn string(&mut self) -> Scan<Cow<'a, str>> {
+    pub(super) fn string_value(&mut self) -> Scan<Option<Cow<'a, str>>> {
         let start = self.at;
         let end = self.find_special(start);
         match self.bytes.get(end) {
             Some(b'"') => {
                 self.at = end + 1;
-                self.text.get(start..end).map(Cow::Borrowed).ok_or(Invalid)
+                self.text
+                    .get(start..end)
+                    .map(|s| Some(Cow::Borrowed(s)))
+                    .ok_or(Invalid)
             }
-            Some(b'\\') => self.unescape(start, end).map(Cow::Owned),
+            Some(b'\\') => Ok(self.unescape_lossy(start, end)?.map(Cow::Owned)),
             _ => Err(Invalid),
         }
     }
 
-    /// The rest of a string with escapes; `end` is the first backslash.
+    /// The rest of a string with escapes; `end` is the first backslash. A
+    /// lone surrogate is not JSON here (keys, as serde_json reads them).
     #[cold]
-    pub(super) fn unescape(&mut self, mut from: usize, mut end: usize) -> Scan<String> {
+    pub(super) fn unescape(&mut self, from: usize, end: usize) -> Scan<String> {
+        self.unescape_lossy(from, end)?.ok_or(Invalid)
+    }
+
+    /// The rest of a string with escapes, `None` when it holds a lone
+    /// surrogate (the whole string is still scanned).
+    #[cold]
+    pub(super) fn unescape_lossy(
+        &mut self,
+        mut from: usize,
+        mut end: usize,
+    ) -> Scan<Option<String>> {
         let mut out = String::with_capacity(end - from + 16);
+        let mut whole = true;
         loop {
             out.push_str(self.text.get(from..end).ok_or(Invalid)?);
             match self.bytes.get(end) {
                 Some(b'"') => {
                     self.at = end + 1;
-                    return Ok(out);
+                    return Ok(whole.then_some(out));
                 }
                 Some(b'\\') => {
                     self.at = end + 1;
-                    out.push(self.escape()?);
+                    match self.escape()? {
+                        Some(c) => out.push(c),
+                        None => whole = false,
+                    }
                     from = self.at;
                     end = self.find_special(from);
                 }
@@ -120,11 +138,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// One escape after its backslash, decoded.
-    pub(super) fn escape(&mut self) -> Scan<char> {
+    /// One escape after its backslash, decoded; `None` for a lone
+    /// surrogate (a high one not followed by a `\u` low one, or a low one).
+    pub(super) fn escape(&mut self) -> Scan<Option<char>> {
         let c = *self.bytes.get(self.at).ok_or(Invalid)?;
         self.at += 1;
-        Ok(match c {
+        Ok(Some(match c {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -136,24 +155,29 @@ impl<'a> Scanner<'a> {
             b'u' => {
                 let high = self.hex4()?;
                 let code = match high {
-                    0xDC00..=0xDFFF => return Err(Invalid),
+                    0xDC00..=0xDFFF => return Ok(None),
                     0xD800..=0xDBFF => {
+                        // Paired only with a `\u` low surrogate right after;
+                        // anything else there is read on its own.
                         if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
-                            return Err(Invalid);
+                            return Ok(None);
                         }
+                        let back = self.at;
                         self.at += 2;
                         let low = self.hex4()?;
                         if !(0xDC00..=0xDFFF).contains(&low) {
-                            return Err(Invalid);
+                            self.at = back;
+                            return Ok(None);
                         }
                         0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                     }
                     _ => high,
                 };
+                // Surrogates were handled above: every other code is a char.
                 char::from_u32(code).ok_or(Invalid)?
             }
             _ => return Err(Invalid),
-        })
+        }))
     }
 
     /// Four hex digits.

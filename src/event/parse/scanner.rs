@@ -15,7 +15,8 @@ pub(super) enum Any<'a> {
     /// An integer; beyond `i64` it saturates (no band reaches that far).
     Int(i64),
     Null,
-    /// A boolean, a fraction, an array or an object.
+    /// A boolean, a fraction, an array or an object, or a string or number
+    /// the monitor cannot represent.
     Other,
 }
 
@@ -129,7 +130,8 @@ impl<'a> Scanner<'a> {
             })?;
             true
         } else {
-            self.any()?;
+            // Not an object: only its syntax matters.
+            self.skip()?;
             false
         };
         match self.peek() {
@@ -262,22 +264,18 @@ impl<'a> Scanner<'a> {
     }
 
     /// A value whose type matters: strings decoded and checked, numbers
-    /// converted; the contents of arrays and objects skipped.
+    /// converted; arrays and objects skipped (syntax only). A string or
+    /// number the monitor cannot represent (a lone surrogate, `1e400`) is
+    /// [`Any::Other`], as a value of the wrong type.
     pub(super) fn any(&mut self) -> Scan<Any<'a>> {
         match self.peek() {
             Some(b'"') => {
                 self.at += 1;
-                Ok(Any::Str(self.string()?))
+                Ok(self.string_value()?.map_or(Any::Other, Any::Str))
             }
             Some(b'-' | b'0'..=b'9') => self.number_value(),
-            Some(b'[') => {
-                self.at += 1;
-                self.array(Self::skip)?;
-                Ok(Any::Other)
-            }
-            Some(b'{') => {
-                self.at += 1;
-                self.object(Self::string, |s, _| s.skip())?;
+            Some(b'[' | b'{') => {
+                self.skip()?;
                 Ok(Any::Other)
             }
             Some(b'n') => {
@@ -301,7 +299,7 @@ impl<'a> Scanner<'a> {
     pub(super) fn lenient(&mut self) -> Scan<Lenient<'a>> {
         if self.peek() == Some(b'"') {
             self.at += 1;
-            return Ok(Lenient::Str(self.string()?));
+            return Ok(self.string_value()?.map_or(Lenient::Other, Lenient::Str));
         }
         Ok(match self.any()? {
             Any::Str(s) => Lenient::Str(s),

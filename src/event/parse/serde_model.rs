@@ -2,13 +2,17 @@
 //! reading written as serde visitors over serde_json. The production reader
 //! in the parent module must give the same event or the same rejection for
 //! every input (property-tested in `tests.rs`); this is what "serde_json's
-//! data model" means there, down to which strings are checked for lone
-//! surrogates and which numbers must fit an `f64`.
+//! data model" means there. Keys are read by serde_json as it reads keys
+//! (a lone surrogate refuses the message); every value is first read as
+//! JSON syntax ([`RawValue`]), and a value of a field read is then
+//! interpreted on its own: one serde_json cannot represent (a lone
+//! surrogate, `1e400`) counts as the wrong type.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::{Field, Fields, Lenient, Raw};
 use crate::event::{Event, Reject, Severity, Target};
@@ -19,17 +23,65 @@ pub fn parse_with_serde_json(bytes: &[u8], want: Fields) -> Result<Event<'_>, Re
         return Err(Reject::Empty);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Reject::NotUtf8)?;
+    let document: &RawValue = serde_json::from_str(text).map_err(|_| Reject::NotJson)?;
+    if !document.get().starts_with('{') {
+        return Err(Reject::NotObject);
+    }
     let mut raw = Raw {
         want,
         ..Raw::default()
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = TopSeed(&mut raw).deserialize(&mut de);
-    match (value, de.end()) {
-        (Ok(true), Ok(())) => raw.validate(),
-        (Ok(false), Ok(())) => Err(Reject::NotObject),
+    let mut de = serde_json::Deserializer::from_str(document.get());
+    match TopSeed(&mut raw).deserialize(&mut de) {
+        Ok(true) => raw.validate(),
         _ => Err(Reject::NotJson),
     }
+}
+
+/// A string field's value, interpreted alone: `null` is missing, a string
+/// serde_json can hold is a string, anything else (another type, a lone
+/// surrogate) is the wrong type.
+fn lenient(v: &RawValue) -> Lenient<'_> {
+    match v.get().as_bytes().first() {
+        Some(b'"') => {
+            serde_json::from_str::<LenientStr<'_>>(v.get()).map_or(Lenient::Other, |l| l.0)
+        }
+        Some(b'n') => Lenient::Missing,
+        _ => Lenient::Other,
+    }
+}
+
+/// `severity`'s value: a level name or a 1-10 score; anything else (also
+/// a number beyond `f64`) is `None`.
+fn severity(v: &RawValue) -> Option<Severity> {
+    match v.get().as_bytes().first() {
+        Some(b'"' | b'-' | b'0'..=b'9') => {
+            serde_json::from_str::<SeverityField>(v.get()).map_or(None, |s| s.0)
+        }
+        _ => None,
+    }
+}
+
+/// `tags`: an array of strings; other elements are skipped, a non-array
+/// is ignored.
+fn tags(v: &RawValue) -> Vec<Cow<'_, str>> {
+    if !v.get().starts_with('[') {
+        return Vec::new();
+    }
+    let elements: Vec<&RawValue> = serde_json::from_str(v.get()).unwrap_or_default();
+    elements
+        .into_iter()
+        .filter_map(|e| lenient(e).into_option())
+        .collect()
+}
+
+/// `target`: an object whose `sector` is read (its keys as serde_json
+/// reads keys); anything else is ignored.
+fn target(v: &RawValue) -> Result<Target<'_>, serde_json::Error> {
+    if !v.get().starts_with('{') {
+        return Ok(Target::default());
+    }
+    serde_json::from_str::<TargetField<'_>>(v.get()).map(|t| t.0)
 }
 
 /// Reads the top-level value into a [`Raw`]; `false` when it is not an
@@ -99,21 +151,35 @@ impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
         let raw = self.0;
         while let Some(Key(field)) = map.next_key::<Key>()? {
             match field {
-                Field::Id => raw.id = Some(map.next_value::<LenientStr>()?.0),
-                Field::Time => raw.time = Some(map.next_value::<LenientStr>()?.0),
-                Field::Type => raw.kind = Some(map.next_value::<LenientStr>()?.0),
-                Field::Severity => raw.severity = map.next_value::<SeverityField>()?.0,
-                Field::Signature if raw.want.signature => {
-                    raw.signature = map.next_value::<LenientStr>()?.0.into_option();
-                }
-                Field::Mitre if raw.want.mitre => {
-                    raw.mitre = map.next_value::<LenientStr>()?.0.into_option()
-                }
-                Field::Tags if raw.want.tags => raw.tags = map.next_value::<TagsField>()?.0,
-                Field::Target => raw.target = map.next_value::<TargetField>()?.0,
-                Field::Other | Field::Signature | Field::Mitre | Field::Tags => {
+                Field::Other => {
                     map.next_value::<IgnoredAny>()?;
+                    continue;
                 }
+                Field::Signature if !raw.want.signature => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                Field::Mitre if !raw.want.mitre => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                Field::Tags if !raw.want.tags => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                _ => {}
+            }
+            let v: &'de RawValue = map.next_value()?;
+            match field {
+                Field::Id => raw.id = Some(lenient(v)),
+                Field::Time => raw.time = Some(lenient(v)),
+                Field::Type => raw.kind = Some(lenient(v)),
+                Field::Severity => raw.severity = severity(v),
+                Field::Signature => raw.signature = lenient(v).into_option(),
+                Field::Mitre => raw.mitre = lenient(v).into_option(),
+                Field::Tags => raw.tags = tags(v),
+                Field::Target => raw.target = target(v).map_err(de::Error::custom)?,
+                Field::Other => {}
             }
         }
         Ok(true)
@@ -238,54 +304,6 @@ impl<'de> de::Deserialize<'de> for SeverityField {
     }
 }
 
-/// `tags`: an array of strings; non-string elements are skipped, a non-array
-/// is ignored.
-struct TagsField<'a>(Vec<Cow<'a, str>>);
-
-impl<'de> de::Deserialize<'de> for TagsField<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = TagsField<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of strings")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(TagsField(Vec::new()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut tags = Vec::new();
-                while let Some(LenientStr(v)) = seq.next_element::<LenientStr<'de>>()? {
-                    if let Lenient::Str(s) = v {
-                        tags.push(s);
-                    }
-                }
-                Ok(TagsField(tags))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map)?;
-                Ok(TagsField(Vec::new()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// `target`: an object whose `sector` is read; anything else is ignored.
 struct TargetField<'a>(Target<'a>);
 
@@ -309,7 +327,8 @@ impl<'de> de::Deserialize<'de> for TargetField<'de> {
                 while let Some(key) = map.next_key_seed(KeyIndex(&["sector"]))? {
                     match key {
                         Some(_) => {
-                            out.sector = map.next_value::<LenientStr<'de>>()?.0.into_option()
+                            let v: &'de RawValue = map.next_value()?;
+                            out.sector = lenient(v).into_option();
                         }
                         None => {
                             map.next_value::<IgnoredAny>()?;

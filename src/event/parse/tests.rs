@@ -375,19 +375,33 @@ proptest! {
 fn serde_json_edge_cases() {
     let ok = |rest: &str| format!(r#"{{"id":"a","time":"2022-06-14T02:21:07Z","type":"x"{rest}}}"#);
     let cases = [
-        // A lone surrogate is refused in a string that is read...
-        (ok(r#","signature":"\ud800""#), Err(Reject::NotJson)),
-        // ...and accepted in one that is skipped.
+        // A lone surrogate in a value read: the field counts as absent
+        // (spec §2), whatever the rules read; in one skipped: nothing.
+        (ok(r#","signature":"\ud800""#), Ok(())),
+        (ok(r#","target":{"sector":"\ud800x"}"#), Ok(())),
+        (ok(r#","tags":["a","\udc00b"]"#), Ok(())),
         (ok(r#","status":"\ud800""#), Ok(())),
         (ok(r#","source":{"k":["\udc00"]}"#), Ok(())),
-        // Keys are read, so theirs are refused, even in a skipped object
-        // of a field that is read...
+        // Required fields that cannot be represented are rejected by
+        // their own reason.
+        (
+            r#"{"id":"\ud800","time":"2022-06-14T02:21:07Z","type":"x"}"#.to_owned(),
+            Err(Reject::BadId),
+        ),
+        (
+            r#"{"id":"a","time":"2022-06-14T02:21:07Z","type":"\udc00"}"#.to_owned(),
+            Err(Reject::BadType),
+        ),
+        // Keys are read as serde_json reads keys: a top-level key with a
+        // lone surrogate is not JSON; inside a value (read or not), only
+        // its syntax matters.
         (ok(r#","\ud800":1"#), Err(Reject::NotJson)),
-        (ok(r#","severity":{"\ud800":1}"#), Err(Reject::NotJson)),
-        // ...but not in an unknown field's object.
+        (ok(r#","target":{"\ud800":1}"#), Err(Reject::NotJson)),
+        (ok(r#","severity":{"\ud800":1}"#), Ok(())),
         (ok(r#","source":{"\ud800":1}"#), Ok(())),
-        // Numbers that are infinite as f64: not JSON where read.
-        (ok(r#","severity":1e999"#), Err(Reject::NotJson)),
+        // Numbers beyond f64: absent where read, syntax where skipped.
+        (ok(r#","severity":1e999"#), Ok(())),
+        (ok(r#","target":{"sector":1e400}"#), Ok(())),
         (ok(r#","status":1e999"#), Ok(())),
         (ok(r#","severity":0e999"#), Ok(())),
         // Escaped key spellings are the same keys.
@@ -405,6 +419,49 @@ fn serde_json_edge_cases() {
         assert_eq!(got, want, "{line}");
         let model = parse_with_serde_json(line.as_bytes(), Fields::ALL).map(|_| ());
         assert_eq!(model, want, "model: {line}");
+    }
+}
+
+/// Spec §2: an optional value the monitor cannot represent never drops
+/// the incident, whatever the rules read; it counts as absent.
+#[test]
+fn unrepresentable_optional_values_count_as_absent() {
+    let line = |rest: &str| {
+        format!(r#"{{"id":"a","time":"2022-06-14T02:21:07Z","type":"phishing"{rest}}}"#)
+    };
+    for (rest, what) in [
+        (r#","severity":1e400"#, "severity"),
+        (r#","target":{"sector":1e400}"#, "sector"),
+        (r#","target":{"sector":"\ud800x"}"#, "sector"),
+        (r#","signature":"\ud800""#, "signature"),
+        (r#","mitre":"\udfff""#, "mitre"),
+        (r#","tags":["\ud800"]"#, "tags"),
+    ] {
+        let text = line(rest);
+        for want in [
+            Fields::ALL,
+            Fields {
+                signature: false,
+                mitre: false,
+                tags: false,
+            },
+        ] {
+            let e = parse_fields(text.as_bytes(), MAX, want)
+                .unwrap_or_else(|r| panic!("{text}: {r:?}"));
+            assert_eq!(e.kind, "phishing");
+            match what {
+                "severity" => assert_eq!(e.severity, Severity::Unknown),
+                "sector" => assert_eq!(e.target.sector, None),
+                "signature" => assert_eq!(e.signature, None),
+                "mitre" => assert_eq!(e.mitre, None),
+                _ => assert!(e.tags.is_empty()),
+            }
+            assert_eq!(
+                Ok(e),
+                parse_with_serde_json(text.as_bytes(), want),
+                "{text}"
+            );
+        }
     }
 }
 
