@@ -81,17 +81,14 @@ impl AppError {
     /// contradicts the state it would continue: another timezone, a
     /// category removed), 1 for the rest.
     pub fn exit_code(&self) -> u8 {
-        if matches!(self, AppError::Usage(_) | AppError::Config(_)) {
-            return 2;
+        use crate::count::MonitorError::Restore;
+        match self {
+            AppError::Usage(_)
+            | AppError::Config(_)
+            | AppError::Monitor(Restore(_))
+            | AppError::Stage(StageError::Monitor(Restore(_))) => 2,
+            _ => 1,
         }
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
-        while let Some(e) = cause {
-            if e.is::<crate::state::RestoreError>() {
-                return 2;
-            }
-            cause = e.source();
-        }
-        1
     }
 
     /// An I/O failure, with what was being done.

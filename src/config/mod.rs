@@ -182,7 +182,9 @@ impl Config {
         sectors.push(SECTOR_OTHER.to_owned());
         sectors.push(SECTOR_UNKNOWN.to_owned());
         let classifier = Classifier::compile(&self.classification)?;
+        let earliest_ms = earliest_time(&self.events.earliest_time, &tz)?;
         Ok(Settings {
+            earliest_ms,
             tz,
             events_input,
             inputs: inputs.into(),
@@ -677,6 +679,8 @@ impl Config {
 pub struct Settings {
     /// The raw configuration, checked.
     pub config: Arc<Config>,
+    /// `events.earliest_time` as an instant: earlier events are `too_old`.
+    pub earliest_ms: crate::event::EpochMillis,
     /// The configured timezone.
     pub tz: jiff::tz::TimeZone,
     /// The input `[events]` describes: a file run's (named
@@ -695,4 +699,33 @@ impl Settings {
     pub fn categories(&self) -> &[String] {
         self.classifier.categories()
     }
+}
+
+/// `events.earliest_time`: a date (midnight in `tz`) or an RFC 3339 instant,
+/// from 1900 on.
+fn earliest_time(
+    s: &str,
+    tz: &jiff::tz::TimeZone,
+) -> Result<crate::event::EpochMillis, ConfigError> {
+    let bad = || {
+        invalid(
+            "events.earliest_time",
+            format!("{s:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 instant, from 1900 on"),
+        )
+    };
+    let at = match crate::event::time::parse_rfc3339(s) {
+        Some(t) => t,
+        None => {
+            let date: jiff::civil::Date = s.parse().map_err(|_| bad())?;
+            date.to_zoned_datetime(tz.clone())
+                .map_err(|_| bad())?
+                .timestamp()
+                .as_millisecond()
+        }
+    };
+    // 1900-01-01T00:00:00Z: no earlier floor makes sense for incidents.
+    if at < -2_208_988_800_000 {
+        return Err(bad());
+    }
+    Ok(at)
 }

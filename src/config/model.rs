@@ -55,6 +55,10 @@ pub struct EventsConfig {
     /// An event dated more than this after the wall clock when it arrives is
     /// rejected as `future_time` (a sensor with a wrong clock).
     pub max_future_secs: u64,
+    /// An event dated before this is rejected as `too_old`: a date
+    /// (`YYYY-MM-DD`, midnight in the configured timezone) or an RFC 3339
+    /// instant.
+    pub earliest_time: String,
     /// Wazuh alerts with a `rule.level` below this are filtered
     /// (`below_level`), not counted (0-15).
     pub wazuh_min_level: u64,
@@ -70,6 +74,7 @@ impl Default for EventsConfig {
             format: crate::decode::Format::Native,
             max_event_bytes: 65_536,
             max_future_secs: 86_400,
+            earliest_time: "1990-01-01".to_owned(),
             wazuh_min_level: 7,
             naive_time_zone: "UTC".to_owned(),
             mapping: crate::decode::MappingConfig::default(),

@@ -91,6 +91,8 @@ pub struct Engine {
     months: MonthIndex,
     decoder: Decoder,
     max_future_ms: i64,
+    /// `events.earliest_time`: earlier events are `too_old`.
+    earliest_ms: EpochMillis,
 }
 
 /// The decoder of an input.
@@ -121,6 +123,7 @@ impl Engine {
             decoder: decoder_of(&settings, input),
             max_future_ms: i64::try_from(settings.config.events.max_future_secs)
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
+            earliest_ms: settings.earliest_ms,
             settings,
         }
     }
@@ -190,6 +193,9 @@ impl Engine {
             Prepared::Event(e) if e.time_ms > wall_ms.saturating_add(self.max_future_ms) => {
                 Outcome::Invalid(Reject::FutureTime)
             }
+            // Before the configured floor: a reset clock, an epoch default.
+            // Like a future time, it moves no clock, window or month.
+            Prepared::Event(e) if e.time_ms < self.earliest_ms => Outcome::Invalid(Reject::TooOld),
             Prepared::Event(e) => Self::count(st, e, wall_ms),
         };
         outcome.tally(&mut st.outcomes);

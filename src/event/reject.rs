@@ -30,12 +30,15 @@ pub enum Reject {
     /// `time` is more than `events.max_future_secs` after the wall clock
     /// when the message arrived (a sensor with a wrong clock).
     FutureTime,
+    /// `time` is before `events.earliest_time` (default 1990-01-01 in the
+    /// configured timezone): a sensor with a reset clock, an epoch default.
+    TooOld,
 }
 
 impl Reject {
     /// Every reason, in a fixed order (used to pre-create metric labels and to
     /// index per-reason counters).
-    pub const ALL: [Reject; 10] = [
+    pub const ALL: [Reject; 11] = [
         Reject::TooLarge,
         Reject::Empty,
         Reject::NotUtf8,
@@ -46,6 +49,7 @@ impl Reject {
         Reject::BadTime,
         Reject::BadType,
         Reject::FutureTime,
+        Reject::TooOld,
     ];
 
     /// The stable code used as a metric label and in logs and headers.
@@ -61,6 +65,7 @@ impl Reject {
             Reject::BadTime => "bad_time",
             Reject::BadType => "bad_type",
             Reject::FutureTime => "future_time",
+            Reject::TooOld => "too_old",
         }
     }
 
@@ -90,6 +95,9 @@ impl Reject {
             Reject::BadType => "type must be a non-empty string",
             Reject::FutureTime => {
                 "time is further in the future than events.max_future_secs allows (check the sensor's clock)"
+            }
+            Reject::TooOld => {
+                "time is before events.earliest_time (check the sensor's clock, or lower the setting for an archive)"
             }
         }
     }

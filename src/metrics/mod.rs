@@ -851,3 +851,32 @@ impl Pipeline {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spec §6: every message has one outcome of `accepted`, `duplicate`,
+    /// `invalid` or `filtered` (no `late`: lateness is per window); blank
+    /// lines are counted apart.
+    #[test]
+    fn the_outcome_label_set_is_the_specs() {
+        let m = Metrics::new(&["phishing".into()], &["5m".into()], &["other".into()], &[]).unwrap();
+        let text = m.encode();
+        let mut outcomes: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("incident_monitor_events_total{"))
+            .filter_map(|l| l.split("outcome=\"").nth(1)?.split('"').next())
+            .collect();
+        outcomes.sort_unstable();
+        assert_eq!(outcomes, ["accepted", "duplicate", "filtered", "invalid"]);
+        assert!(
+            text.contains("incident_monitor_blank_lines_total 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("incident_monitor_invalid_events_total{reason=\"too_old\"} 0"),
+            "{text}"
+        );
+    }
+}
