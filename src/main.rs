@@ -220,7 +220,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let progress = ProgressMode::choose(cli.quiet, cli.progress_interval);
-    match dispatch(cli.command, progress) {
+    let done = dispatch(cli.command, progress);
+    incident_monitor::source::kafka::wait_for_checks();
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", incident_monitor::text::escaped(&e.to_string()));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
@@ -77,19 +77,46 @@ pub fn check_properties(k: &KafkaConfig) -> Result<(), KafkaError> {
             .set_log_level(RDKafkaLogLevel::Emerg);
         c
     };
-    // Every name and value as librdkafka sets them for the consumer...
-    quiet(consumer_config(k)).create_native_config()?;
-    // ...and what a client checks as it starts (TLS files, SASL): a
-    // producer with the same properties (the consumer's own are ignored
-    // by it) starts and stops in under a millisecond, where a consumer
-    // takes 100 ms to stop, on every command's start.
-    let started: rdkafka::producer::BaseProducer = quiet(consumer_config(k)).create()?;
-    drop(started);
+    // A consumer checks what only a consumer checks (`fetch.max.bytes`
+    // against `message.max.bytes`, ...). It takes about 100 ms to stop,
+    // even with no broker: it stops on a thread of its own, so that no
+    // command's start waits for it, and `main` waits for that thread
+    // before the process exits ([`wait_for_checks`]).
+    let consumer: BaseConsumer = quiet(consumer_config(k)).create()?;
+    let stopping = std::thread::Builder::new()
+        .name("kafka-check".into())
+        .spawn(move || drop(consumer));
+    match (stopping, STOPPING.lock()) {
+        (Ok(handle), Ok(mut handles)) => handles.push(handle),
+        // No thread (the consumer stopped here, as the closure was
+        // dropped), or a poisoned list: wait for it now.
+        (Ok(handle), Err(_)) => {
+            let _ = handle.join();
+        }
+        (Err(_), _) => {}
+    }
     if !k.dead_letter_topic.is_empty() {
         let producer: rdkafka::producer::BaseProducer = quiet(dead_letter_config(k)).create()?;
         drop(producer);
     }
     Ok(())
+}
+
+/// The threads stopping the consumers [`check_properties`] built.
+static STOPPING: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits until the consumers built to check properties have stopped; called
+/// before the process exits, so that no client is still stopping while the
+/// TLS library cleans up at exit.
+pub fn wait_for_checks() {
+    let handles = match STOPPING.lock() {
+        Ok(mut h) => std::mem::take(&mut *h),
+        Err(p) => std::mem::take(&mut *p.into_inner()),
+    };
+    for h in handles {
+        let _ = h.join();
+    }
 }
 
 /// Never overridden: offsets are committed only once checkpointed.
