@@ -17,7 +17,7 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(event_reader rfc3339 config checkpoint report_query)
+  targets=(event_reader rfc3339 config checkpoint report_query state_topic)
 fi
 cargo +nightly fuzz build --fuzz-dir tests/fuzz >/dev/null
 work=$(mktemp -d)

@@ -191,11 +191,18 @@ pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Sett
     Ok(settings)
 }
 
-/// `[kafka.properties]` as librdkafka takes them (without connecting).
+/// `[kafka.properties]` as librdkafka takes them (without connecting). The
+/// refusal names the property, never its value.
 fn check_kafka_properties(cfg: &Config) -> Result<(), AppError> {
+    use rdkafka::error::KafkaError;
     crate::source::kafka::check_properties(&cfg.kafka).map_err(|e| {
+        let why = match e {
+            KafkaError::ClientConfig(_, desc, key, _value) => format!("{key}: {desc}"),
+            other => other.to_string(),
+        };
         AppError::Usage(format!(
-            "kafka.properties: librdkafka refuses this configuration: {e}"
+            "kafka.properties: librdkafka refuses this configuration: {}",
+            cfg.kafka.properties.redact(&why)
         ))
     })
 }

@@ -326,9 +326,30 @@ impl Properties {
             "jaas",
             "key.pem",
             "credentials",
+            "passphrase",
         ]
         .iter()
         .any(|s| k.contains(s))
+    }
+
+    /// `text` with every configured property value hidden: what librdkafka
+    /// says of a property it refuses quotes the value, and a value may be a
+    /// secret under any key (a misspelled `sasl.passwrd`, a secret read
+    /// from a file or the environment), so none is shown.
+    pub fn redact(&self, text: &str) -> String {
+        let mut values: Vec<&str> = self
+            .0
+            .values()
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .collect();
+        // Longest first: a value that contains another is hidden whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut out = text.to_owned();
+        for v in values {
+            out = out.replace(v, "<value hidden>");
+        }
+        out
     }
 }
 

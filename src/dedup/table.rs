@@ -2,8 +2,20 @@
 //! 16-byte slots, four to a 64-byte cache line, at most 3/4 full.
 //!
 //! Written for this one job instead of a general hash set: the ids are
-//! already uniform 128-bit hashes, so the slot is their low bits, and a slot
-//! holds the whole id with no separate control bytes. An insert that misses
+//! already 128-bit hashes, and a slot holds the whole id with no separate
+//! control bytes.
+//!
+//! Where an id goes is keyed: its home slot is a multiply-add-shift of its
+//! two words with a random key of the table's own (a 2-universal family:
+//! two ids share a home with probability about 2/slots, whatever ids an
+//! outsider chooses). The ids are XXH3 hashes of text anyone who can
+//! produce to the incidents topic chooses, and XXH3 is not keyed: ids whose
+//! hashes share their low bits are found in seconds, and with the home
+//! taken from those bits 95,000 of them made one probe run of 95,000 slots
+//! (6.5 s of work instead of 0.03 s). The key is not stored: the table is
+//! rebuilt from the remembered ids when a state is restored, under the new
+//! owner's key. A probe longer than [`MAX_PROBE`] (never reached by
+//! chance below 3/4 full) rebuilds the table under a new key. An insert that misses
 //! the cache therefore touches one line (usually), not two, and the line can
 //! be prefetched a few messages ahead ([`IdTable::prefetch`]), which is what
 //! a batch commit does. Removal shifts the following entries back (no
@@ -17,6 +29,31 @@
 //! [`IdHash`] keeps zeros: no extra memory and no second cache line per id.
 
 use super::IdHash;
+
+/// The longest probe an insert accepts before the table is rebuilt under a
+/// new key (at 3/4 full the expected longest run among a million slots is
+/// a few dozen).
+pub const MAX_PROBE: usize = 512;
+
+/// The key of a table's home function: two odd multipliers and an
+/// addend, from the operating system's randomness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key([u64; 3]);
+
+impl Key {
+    /// A fresh random key. `std`'s `RandomState` draws its SipHash keys
+    /// from the operating system once per thread and steps them for each
+    /// new state, so each call hashes with a key of its own.
+    pub fn random() -> Key {
+        use std::hash::BuildHasher;
+        let words = std::collections::hash_map::RandomState::new();
+        Key([
+            words.hash_one(1u8) | 1,
+            words.hash_one(2u8) | 1,
+            words.hash_one(3u8),
+        ])
+    }
+}
 
 /// The empty-slot marker.
 const EMPTY: [u64; 2] = [0, 0];
@@ -54,6 +91,9 @@ pub struct IdTable {
     lines: Vec<Line>,
     /// Slots minus one.
     mask: usize,
+    /// 64 minus the bits of a slot number (the home is the top bits).
+    shift: u32,
+    key: Key,
     /// Ids held, the zero id included.
     len: usize,
     /// Whether the zero id (the empty marker) is held.
@@ -78,6 +118,8 @@ impl IdTable {
         IdTable {
             lines: vec![EMPTY_LINE; slots / 4],
             mask: slots - 1,
+            shift: 64 - slots.trailing_zeros(),
+            key: Key::random(),
             len: 0,
             zero: false,
             zero_stamp: 0,
@@ -130,7 +172,16 @@ impl IdTable {
         if (self.len + 1) * 4 > (self.mask + 1) * 3 {
             self.rebuild((self.mask + 1) * 2);
         }
-        match self.find(id.0) {
+        let found = match self.find(id.0) {
+            // A probe run this long is an attack, not chance: new key.
+            Err(at) if at.wrapping_sub(self.home(id.0)) & self.mask > MAX_PROBE => {
+                self.key = Key::random();
+                self.rebuild(self.mask + 1);
+                self.find(id.0)
+            }
+            found => found,
+        };
+        match found {
             Ok(i) => {
                 let old = stamp_of(self.get(i));
                 if old != stamp {
@@ -186,7 +237,7 @@ impl IdTable {
             if s == EMPTY {
                 break;
             }
-            let home = self.home(s);
+            let home = self.home([s[0], s[1] & ID_MASK]);
             if j.wrapping_sub(home) & self.mask >= j.wrapping_sub(hole) & self.mask {
                 self.set(hole, s);
                 hole = j;
@@ -203,10 +254,34 @@ impl IdTable {
         super::prefetch::line(&self.lines[self.home(id.0) >> 2]);
     }
 
+    /// The keyed home slot: multiply-add-shift over both words.
     #[inline(always)]
     fn home(&self, id: [u64; 2]) -> usize {
-        // Truncation keeps the low bits, which the mask selects anyway.
-        id[0] as usize & self.mask
+        let [a, b, c] = self.key.0;
+        let h = id[0]
+            .wrapping_mul(a)
+            .wrapping_add(id[1].wrapping_mul(b))
+            .wrapping_add(c);
+        // The top bits: fewer than the word's, so the cast keeps them all.
+        (h >> self.shift) as usize
+    }
+
+    /// The key in use (tests: each table draws its own).
+    #[cfg(test)]
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// The longest probe run from a home to its id (tests).
+    #[cfg(test)]
+    pub fn longest_probe(&self) -> usize {
+        (0..=self.mask)
+            .filter_map(|i| {
+                let s = self.get(i);
+                (s != EMPTY).then(|| i.wrapping_sub(self.home([s[0], s[1] & ID_MASK])) & self.mask)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     #[inline(always)]
@@ -239,6 +314,7 @@ impl IdTable {
     fn rebuild(&mut self, slots: usize) {
         let old = std::mem::replace(&mut self.lines, vec![EMPTY_LINE; slots / 4]);
         self.mask = slots - 1;
+        self.shift = 64 - slots.trailing_zeros();
         for e in old.iter().flat_map(|l| l.0) {
             if e != EMPTY
                 && let Err(empty) = self.find([e[0], e[1] & ID_MASK])
@@ -355,6 +431,79 @@ mod tests {
         }
         for (i, id) in ids.iter().enumerate() {
             assert_eq!(t.contains(id), i % 2 == 1, "{i}");
+        }
+    }
+
+    /// Issue 30, 3: ids an outsider crafted so that their XXH3 hashes share
+    /// their low bits (the regression set: found by brute force, as an
+    /// attacker would). With the home taken from those bits they formed
+    /// one probe run as long as their number; keyed, they spread.
+    #[test]
+    fn crafted_colliding_ids_do_not_make_long_probe_runs() {
+        let mut crafted = Vec::new();
+        let mut n = 0u64;
+        while crafted.len() < 3000 {
+            let text = format!("evil-{n}");
+            let id = IdHash::of(&text);
+            if id.0[0] & 0x3FF == 0x2A5 {
+                crafted.push(id);
+            }
+            n += 1;
+        }
+        let mut t = IdTable::with_capacity(4000);
+        for id in &crafted {
+            assert_eq!(t.upsert(*id, 1), None);
+        }
+        // What the unkeyed home made of them: one run of all of them.
+        let slots = t.mask + 1;
+        let unkeyed_homes: std::collections::HashSet<usize> = crafted
+            .iter()
+            .map(|id| id.0[0] as usize & (slots - 1))
+            .collect();
+        assert!(
+            unkeyed_homes.len() <= slots >> 10,
+            "the set collides unkeyed"
+        );
+        assert!(
+            t.longest_probe() < 64,
+            "longest probe {}",
+            t.longest_probe()
+        );
+        for id in &crafted {
+            assert!(t.contains(id));
+        }
+    }
+
+    #[test]
+    fn each_table_draws_its_own_key() {
+        let a = IdTable::with_capacity(10);
+        let b = IdTable::with_capacity(10);
+        assert_ne!(a.key(), b.key());
+    }
+
+    /// A probe run past MAX_PROBE rebuilds under a new key, keeping every id.
+    #[test]
+    fn a_run_past_the_bound_rekeys() {
+        let mut t = IdTable::with_capacity(8000);
+        // Ids placed by hand into one run under the current key: each one's
+        // first word chosen so that its home is slot 0.
+        let key = t.key();
+        let mut ids = Vec::new();
+        let mut x = 0u64;
+        while ids.len() < MAX_PROBE + 50 {
+            x += 1;
+            let id = [x, 7];
+            if t.home(id) == 0 {
+                ids.push(IdHash(id));
+            }
+        }
+        for id in &ids {
+            t.upsert(*id, 3);
+        }
+        assert_ne!(t.key(), key, "the table was rekeyed");
+        assert!(t.longest_probe() < 64);
+        for id in &ids {
+            assert_eq!(t.stamp(id), Some(3));
         }
     }
 }

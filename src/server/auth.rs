@@ -1,7 +1,7 @@
 //! Basic authentication against the web configuration's bcrypt hashes.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, header};
 use tokio::sync::Semaphore;
@@ -24,7 +24,10 @@ const REMEMBERED: usize = 256;
 /// configuration) misses.
 #[derive(Debug)]
 pub(super) struct Verifier {
-    turns: Semaphore,
+    /// A check's turn is owned by its bcrypt run, not by the request: a
+    /// client that hangs up (or a request that times out) leaves its run
+    /// to finish with the turn, so no more than [`BCRYPT_AT_ONCE`] ever run.
+    turns: Arc<Semaphore>,
     /// `None` when no random salt could be had: nothing is remembered.
     salt: Option<[u8; 32]>,
     passed: Mutex<HashSet<[u8; 32]>>,
@@ -39,7 +42,7 @@ impl Verifier {
             .ok()
             .map(|()| salt);
         Verifier {
-            turns: Semaphore::new(BCRYPT_AT_ONCE),
+            turns: Arc::new(Semaphore::new(BCRYPT_AT_ONCE)),
             salt,
             passed: Mutex::new(HashSet::new()),
         }
@@ -56,13 +59,23 @@ impl Verifier {
         d.finish().as_ref().try_into().ok()
     }
 
-    /// Whether `password` is `user`'s. An unknown user costs the same as
-    /// a known one (a check against another user's hash that cannot
-    /// succeed), so timing does not tell which users exist.
-    pub(super) async fn check(&self, web: &WebConfig, user: &str, password: String) -> bool {
+    /// Whether `password` is `user`'s. An unknown user costs as much as
+    /// the costliest known one (a check against the hash of the highest
+    /// bcrypt cost configured, which cannot succeed), so timing does not
+    /// tell which users exist.
+    /// While it waits for a turn, the request's connection (`place`)
+    /// counts as idle: a newcomer may take its place, which cuts nothing
+    /// begun.
+    pub(super) async fn check(
+        &self,
+        web: &WebConfig,
+        user: &str,
+        password: String,
+        place: Option<&super::places::Place>,
+    ) -> bool {
         let (hash, known) = match web.users.get(user) {
             Some(h) => (h.clone(), true),
-            None => match web.users.values().next() {
+            None => match web.users.values().max_by_key(|h| cost_of(h)) {
                 Some(h) => (h.clone(), false),
                 None => return false,
             },
@@ -74,13 +87,23 @@ impl Verifier {
         {
             return true;
         }
-        let Ok(_turn) = self.turns.acquire().await else {
+        if let Some(p) = place {
+            p.idle();
+        }
+        let turn = self.turns.clone().acquire_owned().await;
+        if let Some(p) = place {
+            p.busy();
+        }
+        let Ok(turn) = turn else {
             return false;
         };
-        let ok =
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || {
+            let ok = bcrypt::verify(password, &hash).unwrap_or(false);
+            drop(turn);
+            ok
+        })
+        .await
+        .unwrap_or(false);
         if ok
             && known
             && let Some(k) = key
@@ -93,6 +116,14 @@ impl Verifier {
         }
         ok && known
     }
+}
+
+/// The cost of a bcrypt hash (`$2b$12$...`: 12); 0 when unreadable.
+fn cost_of(hash: &str) -> u32 {
+    hash.split('$')
+        .nth(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The user and password of an `Authorization: Basic` header (decoded by
@@ -138,6 +169,22 @@ mod tests {
         assert_eq!(credentials(&HeaderMap::new()), None);
     }
 
+    #[test]
+    fn an_unknown_user_is_checked_against_the_costliest_hash() {
+        assert_eq!(cost_of("$2b$12$abcdefghijklmnopqrstuu"), 12);
+        assert_eq!(cost_of("$2y$04$x"), 4);
+        assert_eq!(cost_of("nonsense"), 0);
+        let mut web = WebConfig::default();
+        web.users
+            .insert("cheap".into(), bcrypt::hash("a", 4).unwrap());
+        web.users
+            .insert("dear".into(), bcrypt::hash("b", 6).unwrap());
+        web.users
+            .insert("mid".into(), bcrypt::hash("c", 5).unwrap());
+        let chosen = web.users.values().max_by_key(|h| cost_of(h)).unwrap();
+        assert_eq!(cost_of(chosen), 6);
+    }
+
     #[tokio::test]
     async fn only_the_right_password_passes_and_a_new_hash_is_checked_again() {
         let v = Verifier::new();
@@ -146,17 +193,20 @@ mod tests {
             .insert("alice".into(), bcrypt::hash("pw", 4).unwrap());
         web.users
             .insert("bob".into(), bcrypt::hash("pw2", 4).unwrap());
-        assert!(v.check(&web, "alice", "pw".into()).await);
+        assert!(v.check(&web, "alice", "pw".into(), None).await);
         // Remembered, and still only for the right password and user.
-        assert!(v.check(&web, "alice", "pw".into()).await);
-        assert!(!v.check(&web, "alice", "pw2".into()).await);
-        assert!(!v.check(&web, "carol", "pw".into()).await);
-        assert!(!v.check(&web, "bob", "pw".into()).await);
+        assert!(v.check(&web, "alice", "pw".into(), None).await);
+        assert!(!v.check(&web, "alice", "pw2".into(), None).await);
+        assert!(!v.check(&web, "carol", "pw".into(), None).await);
+        assert!(!v.check(&web, "bob", "pw".into(), None).await);
         // The hash changed (a new web config): the old password fails.
         web.users
             .insert("alice".into(), bcrypt::hash("new", 4).unwrap());
-        assert!(!v.check(&web, "alice", "pw".into()).await);
-        assert!(v.check(&web, "alice", "new".into()).await);
-        assert!(!v.check(&WebConfig::default(), "alice", "new".into()).await);
+        assert!(!v.check(&web, "alice", "pw".into(), None).await);
+        assert!(v.check(&web, "alice", "new".into(), None).await);
+        assert!(
+            !v.check(&WebConfig::default(), "alice", "new".into(), None)
+                .await
+        );
     }
 }

@@ -22,8 +22,8 @@ use super::places::{Place, Places};
 use super::{Limits, Reports, Security, ServeError, routes};
 use crate::metrics::{Closed, Metrics};
 
-/// The largest request head hyper buffers: longer headers get 431, a
-/// longer URI 414 (hyper's minimum is 8 KiB).
+/// The largest request head hyper buffers: a longer head (a long URI too)
+/// gets 431 (hyper's minimum is 8 KiB).
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Binds the listener (so a busy port is reported before consuming starts).
@@ -139,6 +139,9 @@ async fn connection<I>(
         let place = tracked.clone();
         async move {
             place.busy();
+            let mut req = req;
+            // What may mark the request as waiting (a bcrypt turn).
+            req.extensions_mut().insert(place.clone());
             let response = router.oneshot(req).await?;
             Ok::<_, std::convert::Infallible>(response.map(|body| {
                 Body::new(Answer {

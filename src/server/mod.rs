@@ -7,8 +7,8 @@
 //! connections (the one idle the longest gives way to a newcomer), wraps
 //! them in TLS when the web configuration says so, and
 //! hands them to hyper with a header-read timeout; the router checks
-//! methods (405 with `Allow`), request sizes (413; hyper answers 431 and
-//! 414 for headers and URIs), credentials (401) and time (408), and bounds
+//! methods (405 with `Allow`), request sizes (413; hyper answers 431 for
+//! a head, URI included, over 16 KiB), credentials (401) and time (408), and bounds
 //! the report renders (503 with `Retry-After` when they are all busy). It
 //! serves what the consume loop last published in [`Metrics`] and never
 //! touches the monitor's state, so a slow scrape cannot slow consumption.
@@ -65,12 +65,23 @@ pub struct Limits {
 /// certificate it names changes (checked at most once a second, on new
 /// connections), as the exporter toolkit does, so a rotated certificate
 /// is served without a restart. A change that does not load keeps the
-/// previous configuration and logs why.
+/// previous configuration and logs why; until a load succeeds it is tried
+/// again at every check (the files it names may not exist yet: a
+/// certificate issued a little later is taken when it appears).
 #[derive(Debug)]
 pub struct Security {
     path: Option<PathBuf>,
     current: RwLock<Arc<WebConfig>>,
-    checked: Mutex<(Instant, Vec<Option<SystemTime>>)>,
+    checked: Mutex<Checked>,
+}
+
+/// When the files were last checked, how they stood, and why the last
+/// load failed (`None`: it did not).
+#[derive(Debug)]
+struct Checked {
+    at: Instant,
+    stamp: Vec<Option<SystemTime>>,
+    failing: Option<String>,
 }
 
 impl Security {
@@ -90,7 +101,11 @@ impl Security {
         Security {
             path,
             current: RwLock::new(Arc::new(cfg)),
-            checked: Mutex::new((Instant::now(), stamp)),
+            checked: Mutex::new(Checked {
+                at: Instant::now(),
+                stamp,
+                failing: None,
+            }),
         }
     }
 
@@ -124,29 +139,29 @@ impl Security {
         }
     }
 
-    /// The configuration in force, after reloading it if its files changed.
+    /// The configuration in force, after reloading it if its files changed
+    /// (or the last load failed).
     pub fn current(&self) -> Arc<WebConfig> {
         let Some(path) = &self.path else {
             return self.get();
         };
         let watched = self.get().watched.clone();
-        {
-            let Ok(mut checked) = self.checked.lock() else {
-                return self.get();
-            };
-            if checked.0.elapsed() < Duration::from_secs(1) {
-                return self.get();
-            }
-            checked.0 = Instant::now();
-            let stamp = WebConfig::stamp(&watched);
-            if stamp == checked.1 {
-                return self.get();
-            }
-            checked.1 = stamp;
+        let Ok(mut checked) = self.checked.lock() else {
+            return self.get();
+        };
+        if checked.at.elapsed() < Duration::from_secs(1) {
+            return self.get();
         }
+        checked.at = Instant::now();
+        let stamp = WebConfig::stamp(&watched);
+        if stamp == checked.stamp && checked.failing.is_none() {
+            return self.get();
+        }
+        checked.stamp = stamp;
         match WebConfig::load(path) {
             Ok(cfg) => {
                 tracing::info!(path = %path.display(), "web config changed: reloaded");
+                checked.failing = None;
                 let cfg = Arc::new(cfg);
                 if let Ok(mut c) = self.current.write() {
                     *c = cfg.clone();
@@ -154,7 +169,12 @@ impl Security {
                 cfg
             }
             Err(e) => {
-                tracing::warn!(error = %e, "web config changed but cannot be used: keeping the previous one");
+                // Said once per distinct reason, not at every retry.
+                let why = e.to_string();
+                if checked.failing.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(error = %why, "web config changed but cannot be used: keeping the previous one (tried again every second)");
+                }
+                checked.failing = Some(why);
                 self.get()
             }
         }

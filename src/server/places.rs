@@ -7,9 +7,11 @@
 //! which never completes a request, is idle all its life. When every place
 //! is taken, a new connection takes the place idle the longest (that
 //! connection is closed): idle clients, however many, cannot keep a
-//! scrape out, and a request in flight is never cut. Only when every
-//! place has a request in flight does a new connection wait, up to the
-//! header timeout.
+//! scrape out, and a request in flight is never cut. A request that waits
+//! for its turn at a bcrypt check has not started: its connection counts
+//! as idle meanwhile. Only when every place has a request in flight does a
+//! new connection wait, up to the header timeout, and it is woken when one
+//! closes or goes idle.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -111,6 +113,12 @@ impl Places {
         if let Some(s) = inner.slots.get_mut(&id) {
             s.idle_since = idle.then(Instant::now);
         }
+        drop(inner);
+        // A place that goes idle can be given to a newcomer waiting for one
+        // (every place was busy when it came): wake it, as a close does.
+        if idle {
+            self.freed.notify_one();
+        }
     }
 
     #[cfg(test)]
@@ -130,7 +138,8 @@ impl Place {
         self.places.set_idle(self.id, false);
     }
 
-    /// The connection has answered and waits for its next request.
+    /// The connection has answered and waits for its next request (or its
+    /// request waits for a turn and may be cut).
     pub(super) fn idle(&self) {
         self.places.set_idle(self.id, true);
     }

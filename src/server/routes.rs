@@ -195,8 +195,9 @@ async fn authenticate(State(s): State<Shared>, req: Request, next: Next) -> Resp
     }
     let given = credentials(req.headers());
     let user = given.as_ref().map(|(u, _)| u.clone());
+    let place = req.extensions().get::<Arc<super::places::Place>>().cloned();
     let ok = match given {
-        Some((u, p)) => s.auth.check(&web, &u, p).await,
+        Some((u, p)) => s.auth.check(&web, &u, p, place.as_deref()).await,
         None => false,
     };
     match ok {

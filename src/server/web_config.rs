@@ -117,7 +117,7 @@ impl WebConfig {
         let file: File = if text.trim().is_empty() {
             File::default()
         } else {
-            serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?
+            serde_yaml_ng::from_str(text).map_err(|e| values_hidden(&e.to_string()))?
         };
         if file.rate_limit.is_some() {
             return Err(
@@ -141,9 +141,10 @@ impl WebConfig {
                     "basic_auth_users: {user:?} is not a user name (not empty, no ':')"
                 ));
             }
-            hash.parse::<bcrypt::HashParts>().map_err(|e| {
+            // The error would quote the hash: not shown.
+            hash.parse::<bcrypt::HashParts>().map_err(|_| {
                 format!(
-                    "basic_auth_users: the hash of {user:?} is not a bcrypt hash ({e}): make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
+                    "basic_auth_users: the hash of {user:?} is not a bcrypt hash: make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
                 )
             })?;
         }
@@ -197,6 +198,29 @@ impl WebConfig {
     }
 }
 
+/// A YAML error with the values it quotes hidden (a key pasted in the
+/// wrong place, a hash, a password): serde quotes values in double quotes
+/// and names fields in backticks, which stay.
+fn values_hidden(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"<value hidden>");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
 /// Inline PEM or a file, not both; a file is remembered for reloads.
 fn pem(
     what: &str,
@@ -212,8 +236,15 @@ fn pem(
         (Some(text), None) => Ok(Some(text.into_bytes())),
         (None, Some(f)) => {
             let p = base.join(f);
-            let bytes =
-                std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            // A key pasted where its file name belongs must not be shown:
+            // the key's file is not named.
+            let bytes = std::fs::read(&p).map_err(|e| {
+                if what == "key" {
+                    format!("tls_server_config: cannot read the file named by key_file: {e}")
+                } else {
+                    format!("cannot read {}: {e}", p.display())
+                }
+            })?;
             watched.push(p);
             Ok(Some(bytes))
         }
@@ -281,6 +312,16 @@ fn tls_config(
     let ca = pem("client_ca", t.client_ca, t.client_ca_file, base, watched)?;
     let auth = t.client_auth_type.as_deref().unwrap_or("NoClientCert");
     let verifier = match auth {
+        // A CA that nothing uses would leave the endpoint open to any
+        // client while its operator believes it checks them: refused, as
+        // the exporter toolkit refuses it.
+        "NoClientCert" if ca.is_some() => {
+            return Err(
+                "tls_server_config: client_ca_file (or client_ca) is set but client_auth_type is not: \
+                 set client_auth_type: RequireAndVerifyClientCert (or VerifyClientCertIfGiven), or remove the CA"
+                    .into(),
+            );
+        }
         "NoClientCert" => None,
         "VerifyClientCertIfGiven" | "RequireAndVerifyClientCert" => {
             let ca = ca.ok_or_else(|| {

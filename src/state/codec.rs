@@ -70,6 +70,11 @@ impl<'a> Reader<'a> {
         self.pos == self.buf.len()
     }
 
+    /// Steps over `n` bytes without reading them.
+    pub fn skip(&mut self, n: usize) -> Result<(), CodecError> {
+        self.take(n).map(|_| ())
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
         let end = self
             .pos

@@ -328,7 +328,11 @@ fn read_head(r: &mut Reader<'_>, version: u16) -> Result<Head, CodecError> {
 /// bytes) are neither decoded nor kept.
 pub fn decode_counts(bytes: &[u8]) -> Result<Counts, CodecError> {
     let (version, body) = frame(bytes)?;
-    let h = read_head(&mut Reader::new(body), version)?;
+    let mut r = Reader::new(body);
+    let h = read_head(&mut r, version)?;
+    // The rest is stepped over, not decoded: its shape is checked (as
+    // `decode` checks it), so `report` refuses what `run` refuses.
+    skip_rest(&mut r, version, h.categories)?;
     Ok(Counts {
         key: h.key,
         timezone: h.timezone,
@@ -507,6 +511,35 @@ fn read_month(
         m.add_minute(c, s, cell, v);
     }
     Ok((key, m))
+}
+
+/// Steps over what follows the ledger (ids, the event clock, windows)
+/// without building it, and requires nothing after it.
+fn skip_rest(r: &mut Reader<'_>, version: u16, nc: usize) -> Result<(), CodecError> {
+    if version == 1 {
+        r.i64()?;
+        r.i64()?;
+    }
+    for _ in 0..r.count(12)? {
+        r.i64()?;
+        let k = r.count(16)?;
+        r.skip(k * 16)?;
+    }
+    if r.u8()? != 0 {
+        r.i64()?;
+    }
+    for _ in 0..r.count(4 + 8 + 4 + 8 + 4)? {
+        r.str()?;
+        r.i64()?;
+        r.u32()?;
+        count_value(r)?;
+        let k = r.count(8 + 4 * nc)?;
+        r.skip(k * (8 + 4 * nc))?;
+    }
+    if !r.is_empty() {
+        return Err(CodecError::Invalid("trailing bytes after the state".into()));
+    }
+    Ok(())
 }
 
 /// Dedup buckets; `seen_at` replaces every bucket's start (version 1).

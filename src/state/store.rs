@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,26 @@ use crate::event::EpochMillis;
 
 const EXT: &str = "state";
 const META: &str = "monitor.json";
+/// The extension of this program's temporary files (and only theirs).
+const TMP_EXT: &str = "imtmp";
+
+/// Creates a directory and its parents, new ones readable by the owner
+/// only (checkpoints hold what the monitor counted; nobody else needs
+/// them).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// A random number: `std`'s per-instance SipHash keys, drawn from the
+/// operating system.
+fn random_u64() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
+}
 const LOCK: &str = "LOCK";
 
 /// A state directory problem.
@@ -154,15 +175,17 @@ impl StateStore {
         }
     }
 
-    /// Creates the directory (and its parents) if needed, and removes
-    /// temporary files that a crash left behind more than an hour ago (a
-    /// younger one may belong to another instance writing right now).
+    /// Creates the directory (and its parents) if needed, readable by its
+    /// owner only, and removes this program's temporary files (named
+    /// `*.imtmp`) that a crash left behind more than an hour ago (a younger
+    /// one may belong to another instance writing right now). Nothing else
+    /// in the directory is touched.
     pub fn create_dir(&self) -> Result<(), StoreError> {
-        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        private_dir(&self.dir).map_err(|e| self.io(e))?;
         let hour = std::time::Duration::from_secs(3600);
         for entry in fs::read_dir(&self.dir).map_err(|e| self.io(e))?.flatten() {
             let path = entry.path();
-            let stale = path.extension().is_some_and(|e| e == "tmp")
+            let stale = path.extension().is_some_and(|e| e == TMP_EXT)
                 && entry
                     .metadata()
                     .and_then(|m| m.modified())
@@ -181,11 +204,13 @@ impl StateStore {
             dir: self.dir.clone(),
             source,
         };
-        fs::create_dir_all(&self.dir).map_err(io)?;
+        private_dir(&self.dir).map_err(io)?;
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(self.dir.join(LOCK))
             .map_err(io)?;
         match file.try_lock() {
@@ -252,10 +277,25 @@ impl StateStore {
     pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         // Unique per process and call: instances sharing the directory (and
         // their metadata file) never write the same temporary file.
+        // Not guessable either (a random part), and created new, readable
+        // by the owner only: O_EXCL refuses an existing file or a symbolic
+        // link planted under the name.
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = path.with_extension(format!("{}.{seq}.tmp", std::process::id()));
-        let mut f = File::create(&tmp).map_err(|e| self.io(e))?;
+        let name = path
+            .file_name()
+            .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+        let tmp = path.with_file_name(format!(
+            "{name}.{}.{seq}.{:016x}.{TMP_EXT}",
+            std::process::id(),
+            random_u64()
+        ));
+        let mut f = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| self.io(e))?;
         f.write_all(bytes).map_err(|e| self.io(e))?;
         f.sync_all().map_err(|e| self.io(e))?;
         drop(f);

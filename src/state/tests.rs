@@ -90,14 +90,15 @@ fn counts_are_the_checkpoint_ledger_and_every_byte_is_still_checked() {
     assert_eq!(counts.timezone, "Asia/Ho_Chi_Minh");
     assert_eq!(counts.written_ms, 7);
     assert_eq!(counts.ledger, full.ledger);
-    // It stops at the ledger: what follows is not read (bytes no full
-    // decode accepts, sealed with a good checksum, still give the counts).
+    // What follows the ledger is stepped over, not decoded, but its shape
+    // is checked: bytes no full decode accepts, sealed with a good
+    // checksum, are refused here too (issue 30, 12).
     let mut tail = bytes[..bytes.len() - 8].to_vec();
     tail.extend_from_slice(&[0xff; 16]);
     tail.extend_from_slice(&[0; 8]);
     let tail = reseal(tail);
     assert!(decode(&tail).is_err());
-    assert_eq!(decode_counts(&tail).unwrap().ledger, full.ledger);
+    assert!(decode_counts(&tail).is_err());
     // A flipped bit among the ids it does not decode is still refused.
     for at in (0..bytes.len()).step_by(97) {
         let mut b = bytes.clone();
@@ -264,4 +265,23 @@ fn a_restored_state_always_encodes_into_a_valid_checkpoint() {
     let st = PartitionState::restore(snap, e.settings(), WALL).unwrap();
     let again = encode(&st, "UTC", 0);
     assert!(decode(&again).is_ok(), "{:?}", decode(&again).err());
+}
+
+/// Issue 30, 12: `report` (which reads only the counts) accepted a
+/// checkpoint with trailing bytes that `run` refuses; both refuse it now,
+/// and both read a whole one.
+#[test]
+fn a_report_refuses_trailing_bytes_as_run_does() {
+    let mut e = engine("timezone = \"Asia/Ho_Chi_Minh\"");
+    let st = filled(&mut e);
+    let bytes = encode(&st, "Asia/Ho_Chi_Minh", 7);
+    assert!(decode_counts(&bytes).is_ok());
+    // Bytes added before the checksum, the checksum made right again.
+    let mut forged = bytes[..bytes.len() - 8].to_vec();
+    forged.extend_from_slice(b"extra");
+    let sum = xxhash_rust::xxh3::xxh3_64(&forged[10..]);
+    forged.extend_from_slice(&sum.to_le_bytes());
+    assert!(decode(&forged).is_err());
+    let e = decode_counts(&forged).unwrap_err();
+    assert!(e.to_string().contains("trailing"), "{e}");
 }

@@ -249,9 +249,17 @@ impl Manifest {
                 },
                 k => return Err(CodecError::Invalid(format!("unknown segment kind {k}"))),
             };
+            let len = r.u64()?;
+            // Every length read is bounded before anything is sized by it
+            // (a forged manifest names as many parts as its length says).
+            if len > MAX_SEGMENT_BYTES {
+                return Err(CodecError::Invalid(format!(
+                    "a segment of {len} bytes (at most {MAX_SEGMENT_BYTES})"
+                )));
+            }
             entries.push(Entry {
                 segment,
-                len: r.u64()?,
+                len,
                 hash: r.u64()?,
             });
         }
@@ -435,6 +443,13 @@ pub fn current(keys: &Keys, latest: &Latest) -> Result<Option<Current>, TopicSta
     }))
 }
 
+/// The largest segment a manifest may name: far above any real one (the
+/// ids are written in chunks of 512 KiB, a month's cells in a few MB).
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
+/// The most a segment's reader allocates before it has the bytes.
+const PREALLOC_MAX: usize = 16 << 20;
+
 /// A segment's bytes, from its parts, checked against its entry.
 pub fn segment_bytes<'a>(
     keys: &Keys,
@@ -442,8 +457,12 @@ pub fn segment_bytes<'a>(
     e: &Entry,
     get: &impl Fn(&str) -> Option<&'a [u8]>,
 ) -> Result<Vec<u8>, TopicStateError> {
-    let mut bytes = Vec::with_capacity(e.len as usize);
-    for k in keys.parts_of(token, e) {
+    // The length comes from a record anyone who can write to the topic
+    // can forge (its checksum is no secret): nothing is allocated or named
+    // ahead of the parts that are really there.
+    let mut bytes = Vec::with_capacity(usize::try_from(e.len).unwrap_or(0).min(PREALLOC_MAX));
+    for i in 0..e.parts() {
+        let k = keys.part(token, &e.segment, i);
         let part = get(&k).ok_or_else(|| {
             TopicStateError::Missing(format!(
                 "record {k} of the current checkpoint is missing from the state topic"

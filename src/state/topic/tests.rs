@@ -352,3 +352,35 @@ fn ids_keep_their_places_when_the_cap_evicts_part_of_a_bucket() {
     assert_eq!(again, placed);
     assert_eq!(take(&restored, TZ, 1, &written(&m)).payloads.len(), 0);
 }
+
+/// Issue 30, 7: a manifest whose checksum a writer recomputed, naming a
+/// segment of 2^60 bytes: refused before anything is sized by it; and a
+/// segment whose entry claims more than its parts hold costs no more than
+/// its parts (a missing part is named, nothing is preallocated for it).
+#[test]
+fn forged_lengths_are_refused_before_allocating() {
+    let forged = Manifest {
+        token: 1,
+        epoch: 1,
+        next_offset: 0,
+        written_ms: 0,
+        entries: vec![Entry {
+            segment: Segment::Core { hash: 5 },
+            len: 1 << 60,
+            hash: 7,
+        }],
+    };
+    let e = Manifest::decode(&forged.encode()).unwrap_err();
+    assert!(e.to_string().contains("at most"), "{e}");
+    let keys = Keys::of(&key());
+    let near_limit = Entry {
+        segment: Segment::Core { hash: 5 },
+        len: MAX_SEGMENT_BYTES,
+        hash: 7,
+    };
+    let one_part = vec![1u8; 10];
+    let got = segment_bytes(&keys, 1, &near_limit, &|k: &str| {
+        (k == keys.part(1, &near_limit.segment, 0)).then_some(one_part.as_slice())
+    });
+    assert!(matches!(got, Err(TopicStateError::Missing(_))), "{got:?}");
+}
