@@ -725,7 +725,7 @@ fn wrong_password_clients_cannot_lock_a_scraper_out() {
         &wc,
         format!(
             "basic_auth_users:\n  alice: '{}'\n",
-            bcrypt::hash("right", 9).unwrap()
+            bcrypt::hash("right", 12).unwrap()
         ),
     )
     .unwrap();
