@@ -763,3 +763,50 @@ fn wrong_password_clients_cannot_lock_a_scraper_out() {
     assert_eq!(code, 200, "the scraper was locked out");
     drop(held);
 }
+
+/// Issue 30, 11: a web configuration that names certificates not issued
+/// yet fails to load and keeps the previous one; when they appear, they are
+/// taken without touching the configuration (the load is tried again while
+/// it fails, not only when the last good configuration's files change).
+#[test]
+fn certificates_that_appear_after_a_failed_reload_are_taken() {
+    let dir = TempDir::new("web-later");
+    let wc = dir.path("web.yml");
+    let users = format!(
+        "basic_auth_users:\n  alice: '{}'\n",
+        bcrypt::hash("pw", 4).unwrap()
+    );
+    std::fs::write(&wc, &users).unwrap();
+    let (run, addr, _stdin) = live(&dir, "", &["--web-config", wc.to_str().unwrap()]);
+    let later = dir.path("later");
+    std::fs::write(
+        &wc,
+        format!(
+            "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/server.key\n{users}",
+            later.display()
+        ),
+    )
+    .unwrap();
+    wait_until(30, "the failed reload logged", || {
+        let _ = exchange(&addr, &get(&addr, "/healthz"), Duration::from_secs(5));
+        run.log().contains("web config changed but cannot be used")
+    });
+    // Still plain HTTP: the previous configuration is in force.
+    assert_eq!(
+        exchange(&addr, &get(&addr, "/healthz"), Duration::from_secs(5)).0,
+        200
+    );
+    // The certificates arrive (cert-manager, a mounted Secret); the
+    // configuration file is not touched.
+    let made = Command::new(repo("scripts/make-certs.sh"))
+        .arg(&later)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let url = format!("https://{addr}/healthz");
+    let ca = later.join("ca.pem");
+    wait_until(30, "HTTPS with the new certificates", || {
+        let _ = exchange(&addr, &get(&addr, "/healthz"), Duration::from_secs(2));
+        curl(&["--cacert", ca.to_str().unwrap(), &url]).1.starts_with("200")
+    });
+}
