@@ -807,6 +807,8 @@ fn certificates_that_appear_after_a_failed_reload_are_taken() {
     let ca = later.join("ca.pem");
     wait_until(30, "HTTPS with the new certificates", || {
         let _ = exchange(&addr, &get(&addr, "/healthz"), Duration::from_secs(2));
-        curl(&["--cacert", ca.to_str().unwrap(), &url]).1.starts_with("200")
+        curl(&["--cacert", ca.to_str().unwrap(), &url])
+            .1
+            .starts_with("200")
     });
 }
