@@ -126,6 +126,7 @@ fn main() {
         a.open(&MonitorMeta {
             timezone: tz.into(),
             report: Default::default(),
+            labels: Default::default(),
         })
         .expect("open");
         a.claim(&key).expect("claim");

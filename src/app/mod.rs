@@ -305,7 +305,13 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
     let meta_written = meta.is_some();
     let who: ReportConfig = match &cfg {
         Some(c) => c.report.clone(),
-        None => meta.map_or_else(|| Config::default().report, |m| m.report),
+        None => meta.map_or_else(
+            || Config::default().report,
+            |m| ReportConfig {
+                labels: m.labels,
+                ..m.report
+            },
+        ),
     };
     let merged = match MergedState::load(&*backend, &name) {
         // `run` opened this state (its metadata is there) and kept nothing.

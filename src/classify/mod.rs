@@ -38,7 +38,9 @@ type TypeMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<Fnv>>;
 mod rules;
 
 use crate::event::Event;
-pub use rules::{ClassificationConfig, RuleConfig, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe};
+pub use rules::{
+    ClassificationConfig, LabelTable, RuleConfig, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe,
+};
 
 /// Most rules a configuration may have (they are tracked in a `u64` bit set).
 pub const MAX_RULES: usize = 64;
@@ -381,6 +383,7 @@ mod tests {
                     ..Default::default()
                 },
             ],
+            labels: LabelTable::new(),
         };
         let c = Classifier::compile(&cfg).unwrap();
         let t = |extra: &str| {

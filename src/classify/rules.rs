@@ -11,7 +11,15 @@ pub struct ClassificationConfig {
     pub default_category: String,
     /// Rules in order; the first that matches decides the category.
     pub rules: Vec<RuleConfig>,
+    /// Display names of categories in reports, per language:
+    /// `[classification.labels.vi] phishing = "Lừa đảo (Phishing)"` (a
+    /// category of the rules or the default one).
+    pub labels: LabelTable,
 }
+
+/// Display names per language (`en`, `vi`), code to name.
+pub type LabelTable =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
 
 /// One classification rule. Every condition given must match; within a
 /// condition any listed value matches. At least one condition is required.
@@ -73,6 +81,7 @@ impl Default for ClassificationConfig {
                     &["intrusion", "unauthorized-access", "exploit", "brute-force"],
                 ),
             ],
+            labels: LabelTable::new(),
         }
     }
 }

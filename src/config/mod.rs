@@ -129,7 +129,7 @@ impl Config {
     }
 
     /// Checks every value and compiles what the hot path needs.
-    pub fn validate(self) -> Result<Settings, ConfigError> {
+    pub fn validate(mut self) -> Result<Settings, ConfigError> {
         let tz = jiff::tz::TimeZone::get(&self.timezone)
             .map_err(|_| ConfigError::Timezone(self.timezone.clone()))?;
         self.validate_ranges()?;
@@ -183,6 +183,14 @@ impl Config {
         sectors.push(SECTOR_UNKNOWN.to_owned());
         let classifier = Classifier::compile(&self.classification)?;
         let earliest_ms = earliest_time(&self.events.earliest_time, &tz)?;
+        self.report.labels = Labels {
+            categories: checked_labels(
+                "classification.labels",
+                &self.classification.labels,
+                classifier.categories(),
+            )?,
+            sectors: checked_labels("ledger.labels", &self.ledger.labels, &sectors)?,
+        };
         Ok(Settings {
             earliest_ms,
             tz,
@@ -728,4 +736,43 @@ fn earliest_time(
         return Err(bad());
     }
     Ok(at)
+}
+
+/// Display names of one kind: languages `en` and `vi`, codes the
+/// configuration has, names of 1-80 characters without control
+/// characters.
+fn checked_labels(
+    key: &'static str,
+    table: &LabelTable,
+    codes: &[String],
+) -> Result<LabelTable, ConfigError> {
+    for (lang, names) in table {
+        if lang != "en" && lang != "vi" {
+            return Err(invalid(
+                key,
+                format!("{lang:?} is not a report language (en or vi)"),
+            ));
+        }
+        for (code, name) in names {
+            if !codes.contains(code) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "[{key}.{lang}] names {code:?}, which is not one of [{}]",
+                        codes.join(", ")
+                    ),
+                ));
+            }
+            let chars = name.chars().count();
+            if chars == 0 || chars > 80 || name.chars().any(char::is_control) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "[{key}.{lang}] {code}: a name of 1 to 80 characters, without control characters"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(table.clone())
 }

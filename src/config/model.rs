@@ -154,6 +154,23 @@ pub struct LedgerConfig {
     /// `target.sector` values counted by name (lower case); others count as
     /// `other`, a missing sector as `unknown`.
     pub sectors: Vec<String>,
+    /// Display names of sectors in reports, per language:
+    /// `[ledger.labels.vi] finance = "Tài chính - Ngân hàng"` (a sector
+    /// listed above, `other` or `unknown`).
+    pub labels: LabelTable,
+}
+
+pub use crate::classify::LabelTable;
+
+/// The display names a report shows for category and sector codes (from
+/// `[classification.labels.*]` and `[ledger.labels.*]`, checked); codes
+/// without one use the built-in names (`report::labels`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Labels {
+    #[serde(default)]
+    pub categories: LabelTable,
+    #[serde(default)]
+    pub sectors: LabelTable,
 }
 
 /// The sectors counted by name by default (others count as `other`).
@@ -173,6 +190,7 @@ impl Default for LedgerConfig {
     fn default() -> Self {
         LedgerConfig {
             sectors: DEFAULT_SECTORS.map(str::to_owned).to_vec(),
+            labels: LabelTable::new(),
         }
     }
 }
@@ -213,6 +231,12 @@ pub struct ReportConfig {
     pub scope_en: String,
     /// Where the incidents happened, in Vietnamese (`tại Việt Nam`); empty to omit.
     pub scope_vi: String,
+    /// The display names of categories and sectors: compiled from
+    /// `[classification.labels]` and `[ledger.labels]` when the
+    /// configuration is validated (not a key of `[report]`), kept with
+    /// the state so that `report` shows them without the configuration.
+    #[serde(skip)]
+    pub labels: Labels,
 }
 
 impl Default for ReportConfig {
@@ -222,6 +246,7 @@ impl Default for ReportConfig {
             organization_vi: "Trung tâm điều hành an ninh mạng".to_owned(),
             scope_en: String::new(),
             scope_vi: String::new(),
+            labels: Labels::default(),
         }
     }
 }

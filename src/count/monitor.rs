@@ -67,6 +67,7 @@ impl Monitor {
         store.open(&MonitorMeta {
             timezone: cfg.timezone.clone(),
             report: cfg.report.clone(),
+            labels: cfg.report.labels.clone(),
         })?;
         Ok(Monitor {
             engine,

@@ -11,7 +11,7 @@ use super::model::MonthlyReport;
 use super::render::{Table, sentence, tables};
 use super::svg::{Bar, Column, bars, colour, esc, stacked_columns};
 use crate::calendar::YearMonth;
-use crate::config::ReportConfig;
+use crate::config::{Labels, ReportConfig};
 
 const CSS: &str = r#"
 :root { color-scheme: light; }
@@ -91,13 +91,6 @@ fn table_html(t: &Table, highlight_first_col: Option<&str>, out: &mut String) {
     out.push_str("</tbody></table>");
 }
 
-fn lang_code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::En => "en",
-        Lang::Vi => "vi",
-    }
-}
-
 /// A headline figure with its change, coloured up/down.
 fn figure(out: &mut String, lang: Lang, value: u64, what: &str, previous: u64) {
     let class = match value.cmp(&previous) {
@@ -119,14 +112,15 @@ fn figure(out: &mut String, lang: Lang, value: u64, what: &str, previous: u64) {
 pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
     let mut out = String::with_capacity(64 * 1024);
     head(&mut out, r, lang, who);
-    let t = tables(r, lang);
-    trend(&mut out, r, lang, &t[4]);
+    let labels = &who.labels;
+    let t = tables(r, lang, labels);
+    trend(&mut out, r, lang, labels, &t[4]);
     let categories: Vec<Bar> = r
         .category_changes
         .iter()
         .enumerate()
         .map(|(i, c)| Bar {
-            label: c.category.clone(),
+            label: super::labels::category(labels, lang, &c.category),
             value: c.total,
             note: lang.signed_change(c.total, c.previous_month),
             colour: colour(i),
@@ -140,18 +134,18 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         &categories,
         (&t[0], total),
     );
-    let plain = |(s, n): &(String, u64), colour: &'static str| Bar {
-        label: s.clone(),
-        value: *n,
+    let plain = |label: String, n: u64, colour: &'static str| Bar {
+        label,
+        value: n,
         note: String::new(),
         colour,
     };
     let severities: Vec<Bar> = (r.by_severity.0.iter())
-        .map(|p| plain(p, severity_colour(&p.0)))
+        .map(|(s, n)| plain(super::labels::severity(lang, s), *n, severity_colour(s)))
         .collect();
     section(&mut out, lang, Word::BySeverity, &severities, (&t[1], None));
     let sectors: Vec<Bar> = (r.top_sectors.0.iter().take(10))
-        .map(|p| plain(p, "#0072B2"))
+        .map(|(s, n)| plain(super::labels::sector(labels, lang, s), *n, "#0072B2"))
         .collect();
     section(&mut out, lang, Word::TopSectors, &sectors, (&t[2], None));
     section(
@@ -177,7 +171,7 @@ fn head(out: &mut String, r: &MonthlyReport, lang: Lang, who: &ReportConfig) {
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body><main>",
-        lang_code(lang),
+        lang.code(),
         esc(&title)
     );
     let _ = write!(
@@ -211,10 +205,12 @@ fn head(out: &mut String, r: &MonthlyReport, lang: Lang, who: &ReportConfig) {
 }
 
 /// The trend: stacked columns per month with a legend, and its table.
-fn trend(out: &mut String, r: &MonthlyReport, lang: Lang, table: &Table) {
+fn trend(out: &mut String, r: &MonthlyReport, lang: Lang, labels: &Labels, table: &Table) {
     let fmt = |v: u64| lang.count(v);
     let m = r.ym;
-    let cats: Vec<String> = r.by_category.0.iter().map(|(c, _)| c.clone()).collect();
+    let cats: Vec<String> = (r.by_category.0.iter())
+        .map(|(c, _)| super::labels::category(labels, lang, c))
+        .collect();
     let cols: Vec<Column> = r
         .trend
         .iter()

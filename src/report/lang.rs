@@ -49,6 +49,14 @@ const EN_NUMBERS: [&str; 13] = [
 ];
 
 impl Lang {
+    /// `en` or `vi`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Vi => "vi",
+        }
+    }
+
     fn group_sep(self) -> char {
         match self {
             Lang::En => ',',

@@ -3,6 +3,7 @@
 //! partition's checkpoint, so it may run while `run` is writing.
 
 mod html;
+mod labels;
 mod lang;
 mod model;
 mod render;

@@ -4,7 +4,7 @@ use super::lang::{Lang, Word};
 use super::model::MonthlyReport;
 use crate::calendar::YearMonth;
 use crate::calendar::change::share_hundredths;
-use crate::config::ReportConfig;
+use crate::config::{Labels, ReportConfig};
 use crate::text::shown;
 
 /// Output format.
@@ -230,31 +230,33 @@ impl Table {
 
 /// The report's tables: by category, by severity, top sectors, year to date,
 /// monthly trend (in that order).
-pub(super) fn tables(r: &MonthlyReport, lang: Lang) -> Vec<Table> {
+/// Categories, severities and sectors by their display names in the
+/// report's language (`labels`).
+pub(super) fn tables(r: &MonthlyReport, lang: Lang, labels: &Labels) -> Vec<Table> {
+    let severities: Vec<(String, u64)> = (r.by_severity.0.iter())
+        .map(|(s, n)| (super::labels::severity(lang, s), *n))
+        .collect();
+    let sectors: Vec<(String, u64)> = (r.top_sectors.0.iter().take(10))
+        .map(|(s, n)| (super::labels::sector(labels, lang, s), *n))
+        .collect();
     vec![
-        category_table(r, lang),
-        share_table(r, lang, Word::BySeverity, Word::Severity, &r.by_severity.0),
-        share_table(
-            r,
-            lang,
-            Word::TopSectors,
-            Word::Sector,
-            &r.top_sectors.0[..r.top_sectors.0.len().min(10)],
-        ),
+        category_table(r, lang, labels),
+        share_table(r, lang, Word::BySeverity, Word::Severity, &severities),
+        share_table(r, lang, Word::TopSectors, Word::Sector, &sectors),
         ytd_table(r, lang),
-        trend_table(r, lang),
+        trend_table(r, lang, labels),
     ]
 }
 
 /// Each category this month against the previous month, and the total.
-fn category_table(r: &MonthlyReport, lang: Lang) -> Table {
+fn category_table(r: &MonthlyReport, lang: Lang, labels: &Labels) -> Table {
     let (m, prev) = (r.ym, r.ym.plus(-1));
     let mut rows: Vec<Vec<String>> = r
         .category_changes
         .iter()
         .map(|c| {
             vec![
-                c.category.clone(),
+                super::labels::category(labels, lang, &c.category),
                 lang.count(c.total),
                 lang.count(c.previous_month),
                 lang.signed_change(c.total, c.previous_month),
@@ -368,12 +370,12 @@ fn ytd_table(r: &MonthlyReport, lang: Lang) -> Table {
 }
 
 /// Month by month, the total and each category.
-fn trend_table(r: &MonthlyReport, lang: Lang) -> Table {
+fn trend_table(r: &MonthlyReport, lang: Lang, labels: &Labels) -> Table {
     let mut headers = vec![
         lang.word(Word::Month).to_owned(),
         lang.word(Word::Total).to_owned(),
     ];
-    headers.extend(r.by_category.0.iter().map(|(c, _)| c.clone()));
+    headers.extend((r.by_category.0.iter()).map(|(c, _)| super::labels::category(labels, lang, c)));
     Table {
         title: lang.word(Word::Trend).to_owned(),
         headers,
@@ -395,20 +397,38 @@ fn trend_table(r: &MonthlyReport, lang: Lang) -> Table {
 
 /// The report as JSON, with its sentence.
 pub(super) fn render_json(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
+    /// The codes' names in the report's language, beside the codes the
+    /// figures are keyed by.
+    #[derive(serde::Serialize)]
+    struct DisplayNames {
+        categories: std::collections::BTreeMap<String, String>,
+        severities: std::collections::BTreeMap<String, String>,
+        sectors: std::collections::BTreeMap<String, String>,
+    }
     #[derive(serde::Serialize)]
     struct WithSentence<'a> {
         #[serde(flatten)]
         report: &'a MonthlyReport,
         lang: &'static str,
         sentence: String,
+        display_names: DisplayNames,
     }
+    let l = &who.labels;
     let doc = WithSentence {
         report: r,
-        lang: match lang {
-            Lang::En => "en",
-            Lang::Vi => "vi",
-        },
+        lang: lang.code(),
         sentence: sentence(r, lang, who),
+        display_names: DisplayNames {
+            categories: (r.by_category.0.iter())
+                .map(|(c, _)| (c.clone(), super::labels::category(l, lang, c)))
+                .collect(),
+            severities: (r.by_severity.0.iter())
+                .map(|(c, _)| (c.clone(), super::labels::severity(lang, c)))
+                .collect(),
+            sectors: (r.top_sectors.0.iter())
+                .map(|(c, _)| (c.clone(), super::labels::sector(l, lang, c)))
+                .collect(),
+        },
     };
     // Serialising plain structs, strings and numbers cannot fail.
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -434,7 +454,7 @@ pub(super) fn render_text(
     } else {
         format!("{title}\n{head}\n\n{}\n\n", sentence(r, lang, who))
     };
-    for t in tables(r, lang) {
+    for t in tables(r, lang, &who.labels) {
         if markdown {
             t.markdown(&mut out);
         } else {

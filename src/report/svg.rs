@@ -197,7 +197,16 @@ pub struct Bar {
 /// Horizontal bars with their values (and notes) written beside them.
 pub fn bars(title: &str, rows: &[Bar], fmt: &dyn Fn(u64) -> String) -> String {
     let row_h = 28.0;
-    let (w, label_w, value_w) = (760.0, 150.0, 200.0);
+    // Room for the longest label (about 7 px a character at the labels'
+    // size: names in the reader's language run longer than codes), within
+    // bounds that leave the bars room.
+    let longest = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as f64 * 7.0 + 16.0).clamp(150.0, 340.0);
+    let (w, value_w) = (760.0, 200.0);
     let h = (rows.len().max(1) as f64 * row_h + 8.0).ceil() as u32;
     let mut s = Svg::new(w as u32, h, title);
     let max = rows.iter().map(|r| r.value).max().unwrap_or(0).max(1);

@@ -78,6 +78,10 @@ pub enum LockError {
 pub struct MonitorMeta {
     pub timezone: String,
     pub report: ReportConfig,
+    /// The display names of categories and sectors (absent in the
+    /// metadata of older runs: the built-in names then).
+    #[serde(default)]
+    pub labels: crate::config::Labels,
 }
 
 /// Holds the directory lock until dropped.
