@@ -496,15 +496,21 @@ pub fn assemble<'a>(
             Segment::Core { .. } => snap = Some(decode(&bytes).map_err(codec(what))?),
             Segment::Month { .. } => months.push((what, bytes)),
             Segment::Ids { bucket, first, end } => {
-                if bytes.len() as u64 != (end - first).saturating_mul(ID_BYTES as u64) {
+                // Places from a record anyone may forge: checked, never
+                // trusted to be in order.
+                let count = end.checked_sub(first).ok_or_else(|| {
+                    codec(what.clone())(CodecError::Invalid(format!(
+                        "ids {first}..{end} end before they begin"
+                    )))
+                })?;
+                if bytes.len() as u64 != count.saturating_mul(ID_BYTES as u64) {
                     return Err(codec(what)(CodecError::Invalid(format!(
-                        "{} bytes for {} ids",
+                        "{} bytes for {count} ids",
                         bytes.len(),
-                        end - first
                     ))));
                 }
                 let (base, ids) = buckets.entry(bucket).or_insert((first, Vec::new()));
-                if *base + ids.len() as u64 != first {
+                if base.checked_add(ids.len() as u64) != Some(first) {
                     return Err(codec(what)(CodecError::Invalid(
                         "ids of a bucket are not contiguous".into(),
                     )));

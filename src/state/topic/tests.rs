@@ -384,3 +384,34 @@ fn forged_lengths_are_refused_before_allocating() {
     });
     assert!(matches!(got, Err(TopicStateError::Missing(_))), "{got:?}");
 }
+
+/// Found by the `state_topic` fuzz target in its first CI run
+/// (`tests/fuzz/regressions/state-topic-ids-end-before-first`): a forged
+/// manifest whose ids segment ends before it begins made the reader
+/// subtract with overflow (a panic in a debug build). It is an error.
+#[test]
+fn ids_that_end_before_they_begin_are_refused_not_a_panic() {
+    let keys = Keys::of(&key());
+    let mut latest = Latest::new();
+    claim(&mut latest, &keys, 1);
+    let e = Entry {
+        segment: Segment::Ids {
+            bucket: 0,
+            first: 5,
+            end: 2,
+        },
+        len: 16,
+        hash: xxhash_rust::xxh3::xxh3_64(&[7u8; 16]),
+    };
+    latest.insert(keys.part(1, &e.segment, 0), vec![7u8; 16]);
+    let m = Manifest {
+        token: 1,
+        epoch: 1,
+        next_offset: 0,
+        written_ms: 0,
+        entries: vec![e],
+    };
+    latest.insert(keys.manifest(1), m.encode());
+    let e = current(&keys, &latest).map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("end before they begin"), "{e}");
+}
