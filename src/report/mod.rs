@@ -12,7 +12,8 @@ mod svg;
 pub use html::content_security_policy;
 pub use lang::Lang;
 pub use model::{
-    Comparison, MonthlyReport, Named, PreviousMonth, RunningSpan, TrendPoint, YearToDateFigures,
+    Comparison, MonthlyReport, Named, PreviousMonth, RunningSpan, SCHEMA_VERSION, TrendPoint,
+    YearToDateFigures,
 };
 pub use render::{Format, sentence};
 

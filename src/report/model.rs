@@ -129,8 +129,12 @@ pub struct TrendPoint {
 /// Everything a monthly report says.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MonthlyReport {
+    /// The version of this document's shape ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
     pub month: String,
     pub timezone: String,
+    /// The instant the figures were read (RFC 3339, in the timezone).
+    pub as_of: String,
     pub total: u64,
     pub by_category: Named,
     pub by_severity: Named,
@@ -150,6 +154,12 @@ pub struct MonthlyReport {
     #[serde(skip)]
     pub exact: ExactChanges,
 }
+
+/// The version of the report document's shape: 1 is the first that says
+/// so (it carries `as_of`, `basis` of the year to date and its `through`).
+/// Keys are only added within a version; a version changes when a key
+/// changes meaning or goes.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Changes in hundredths of a percent (see `percent_hundredths`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -267,8 +277,10 @@ impl MonthlyReport {
         exact.month = percent_hundredths(total, prev_total);
         let (by_severity, top_sectors) = severities_and_sectors(ledger, month.as_ref());
         MonthlyReport {
+            schema_version: SCHEMA_VERSION,
             month: m.to_string(),
             timezone: timezone.to_owned(),
+            as_of: as_of(timezone, now),
             total,
             by_category: per_category(ledger, count_of),
             by_severity,
@@ -294,6 +306,18 @@ impl MonthlyReport {
             exact,
         }
     }
+}
+
+/// `now` as RFC 3339 at the zone's offset then (UTC if the zone is unknown).
+fn as_of(timezone: &str, now: EpochMillis) -> String {
+    let offset = jiff::tz::TimeZone::get(timezone)
+        .ok()
+        .and_then(|tz| {
+            let at = jiff::Timestamp::from_millisecond(now).ok()?;
+            Some(tz.to_offset(at).seconds())
+        })
+        .unwrap_or(0);
+    format_rfc3339(now, offset)
 }
 
 /// A figure per category of the ledger, named.

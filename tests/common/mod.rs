@@ -126,6 +126,23 @@ pub fn state_of(dir: &Path) -> (MergedState, Outcomes) {
     (merged, o)
 }
 
+/// A JSON report with its `as_of` (the instant it was read, which differs
+/// from one reading to the next) replaced by a placeholder, for
+/// comparisons of whole documents.
+pub fn without_as_of(json: &str) -> String {
+    json.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("\"as_of\":") {
+                "  \"as_of\": \"…\",".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if json.ends_with('\n') { "\n" } else { "" }
+}
+
 /// Compares a text with a golden file; `UPDATE_GOLDEN=1` rewrites it.
 pub fn golden(name: &str, actual: &str) {
     let path = repo("tests/golden").join(name);
