@@ -77,8 +77,6 @@ impl YearToDate {
 /// own first instant (the whole month when it is shorter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ToDate {
-    /// The instant the figures are read at.
-    pub at_ms: EpochMillis,
     /// The running month.
     pub slot: MonthSlot,
     /// Whole minutes from the month's start to `at_ms`.
@@ -89,23 +87,11 @@ impl ToDate {
     /// The running month at `at_ms`; `None` outside the supported years.
     pub fn at(index: &MonthIndex, at_ms: EpochMillis) -> Option<ToDate> {
         let slot = index.slot_at(at_ms)?;
-        Some(ToDate::within(slot, at_ms))
-    }
-
-    /// The span of month `slot` elapsed at `at_ms` (which lies in it).
-    pub fn within(slot: MonthSlot, at_ms: EpochMillis) -> ToDate {
         let elapsed = (at_ms - slot.start_ms).max(0);
-        ToDate {
-            at_ms,
+        Some(ToDate {
             slot,
             minutes: usize::try_from(elapsed / 60_000).unwrap_or(usize::MAX),
-        }
-    }
-
-    /// Where the span ends in the running month (exclusive): its start
-    /// plus the whole minutes.
-    pub fn end_ms(&self) -> EpochMillis {
-        self.end_in(&self.slot)
+        })
     }
 
     /// Where the same span ends in another month (exclusive), at most at

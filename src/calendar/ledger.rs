@@ -1,11 +1,11 @@
 //! The calendar ledger: exact distinct-incident counts per month.
 //!
 //! A month keeps its totals by category and severity and by sector, and
-//! the minute of the month each incident is dated in, per category, for
-//! the "to date" comparisons (spec §4: month to date against the same
-//! elapsed span of the previous month, to the minute). The minutes are
-//! sparse: a month holds one entry per (category, minute) that has
-//! incidents, so memory grows with the incidents, never with the calendar
+//! the minute of the month each incident is dated in, per category and
+//! severity, for the "to date" figures (spec §4: month to date against the
+//! same elapsed span of the previous month, to the minute). The minutes
+//! are sparse: a month holds one entry per (category, severity, minute)
+//! that has incidents, so memory grows with the incidents, never with the calendar
 //! span between them (one incident in each month of a thousand years costs
 //! a thousand small months, not a thousand dense arrays).
 
@@ -20,8 +20,8 @@ use crate::event::Severity;
 /// Longest month in minutes (31 days plus a daylight-saving hour).
 pub const MINUTES_PER_MONTH_MAX: usize = (31 * 24 + 1) * 60;
 
-/// Hashes a (category, minute) key: the keys are a bounded set (at most
-/// [`MINUTES_PER_MONTH_MAX`] per category) that an outsider cannot grow,
+/// Hashes a (category, severity, minute) key: the keys are a bounded set
+/// (at most [`MINUTES_PER_MONTH_MAX`] per category and severity) that an outsider cannot grow,
 /// so a fixed multiplicative mix is enough, and costs one multiply where
 /// SipHash costs a few dozen instructions per incident.
 #[derive(Default)]
@@ -51,8 +51,8 @@ pub type MinuteCounts = HashMap<u32, u32, BuildHasherDefault<KeyMix>>;
 pub const MAX_CATEGORIES: usize = 1 << 13;
 
 fn minute_key(category: usize, severity: usize, minute: usize) -> u32 {
-    // Categories are a configured bounded set (validated below
-    // MAX_CATEGORIES), severities 0..5 fit 3 bits, and the minute is below
+    // Categories are a configured bounded set (at most MAX_RULES + 1,
+    // far below MAX_CATEGORIES), severities 0..5 fit 3 bits, and the minute is below
     // MINUTES_PER_MONTH_MAX < 2^16.
     ((category.min(MAX_CATEGORIES - 1) as u32) << 19)
         | ((severity.min(7) as u32) << 16)
@@ -75,7 +75,7 @@ pub struct MonthCounts {
     pub by_category_severity: Vec<u64>,
     /// Per sector label.
     pub by_sector: Vec<u64>,
-    /// Incidents per (category, minute of month), sparse.
+    /// Incidents per (category, severity, minute of month), sparse.
     minutes: MinuteCounts,
 }
 
@@ -227,19 +227,6 @@ impl Ledger {
     /// Total of one category in one month.
     pub fn category_total(&self, m: YearMonth, c: usize) -> u64 {
         self.months.get(&m).map_or(0, |mc| mc.category(c))
-    }
-
-    /// Sum of the months `from..=to`.
-    pub fn total_between(&self, from: YearMonth, to: YearMonth) -> u64 {
-        self.months.range(from..=to).map(|(_, m)| m.total()).sum()
-    }
-
-    /// Sum of one category over `from..=to`.
-    pub fn category_between(&self, from: YearMonth, to: YearMonth, c: usize) -> u64 {
-        self.months
-            .range(from..=to)
-            .map(|(_, m)| m.category(c))
-            .sum()
     }
 
     /// Per category, the incidents of the months `from..=to`, the last of
