@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Decoded;
-use super::tools::ToolOptions;
+use super::mapping::ToolOptions;
 use super::tooltime::{epoch_time, parse_tool_time};
 use crate::event::{Event, Filter, MAX_ID_BYTES, Reject, Severity, Target};
 
@@ -144,7 +144,7 @@ impl Mapping {
         max_bytes: usize,
         o: &ToolOptions,
     ) -> Result<Event<'a>, Result<Filter, Reject>> {
-        let v: Value = super::tools::document(payload, max_bytes).map_err(Err)?;
+        let v: Value = super::lenient::document(payload, max_bytes).map_err(Err)?;
         if let Some((path, values)) = &self.filter {
             let matches = path
                 .get(&v)

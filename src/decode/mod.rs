@@ -5,15 +5,21 @@
 //! the native one, with nothing downstream touched.
 
 mod custom;
-mod tools;
+mod ecs;
+mod fingerprint;
+mod lenient;
+mod mapping;
+mod ocsf;
+mod suricata;
 mod tooltime;
+mod wazuh;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 pub use custom::{Mapping, MappingConfig};
-pub use tools::ToolOptions;
+pub use mapping::ToolOptions;
 
 use crate::event::{Event, Fields, Filter, Reject, parse_fields};
 
@@ -116,10 +122,10 @@ impl Decoder {
                 Ok(e) => Decoded::Event(e),
                 Err(r) => Decoded::Invalid(r),
             },
-            Format::SuricataEve => tools::suricata(payload, max, o),
-            Format::Wazuh => tools::wazuh(payload, max, o),
-            Format::Ecs => tools::ecs(payload, max, o),
-            Format::Ocsf => tools::ocsf(payload, max, o),
+            Format::SuricataEve => suricata::suricata(payload, max, o),
+            Format::Wazuh => wazuh::wazuh(payload, max, o),
+            Format::Ecs => ecs::ecs(payload, max, o),
+            Format::Ocsf => ocsf::ocsf(payload, max, o),
             Format::Custom => match &self.mapping {
                 Some(m) => m.decode(payload, max, o),
                 // A validated configuration always compiles one.
