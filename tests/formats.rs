@@ -16,32 +16,15 @@ use std::path::PathBuf;
 
 use common::*;
 use incident_monitor::config::Config;
-use incident_monitor::decode::{Decoded, Decoder, Format, ToolOptions};
-use incident_monitor::event::{Fields, Reject, time::format_rfc3339};
+use incident_monitor::decode::{Decoded, Decoder, Format};
+use incident_monitor::event::{Reject, time::format_rfc3339};
 
 fn samples(dir: &str) -> Vec<PathBuf> {
-    let root = repo("tests/data/samples").join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    files
+    sample_files(dir)
 }
 
 fn decoder(format: Format) -> (Decoder, incident_monitor::config::Settings) {
-    let settings = Config::default().validate().unwrap();
-    let d = Decoder::new(
-        format,
-        1 << 20,
-        Fields::ALL,
-        ToolOptions {
-            wazuh_min_level: 7,
-            naive_zone: jiff::tz::TimeZone::UTC,
-        },
-    );
-    (d, settings)
+    (tool_decoder(format), Config::default().validate().unwrap())
 }
 
 /// One line of the golden file for one message.
@@ -208,6 +191,11 @@ fn bad_input_of_each_format_is_rejected_by_reason() {
         (
             Format::Wazuh,
             r#"{"timestamp":"2017 Feb 07 15:57:53","rule":{"level":9,"groups":["x"]}}"#,
+            "incident other: id=wazuh:fp:",
+        ),
+        (
+            Format::Wazuh,
+            r#"{"timestamp":"Feb 07 15:57:53","rule":{"level":9,"groups":["x"]}}"#,
             "invalid: bad_time",
         ),
         (
@@ -616,19 +604,7 @@ fn wazuh_alerts_in_every_envelope_count() {
     );
     // The Logstash envelope (real, Wazuh's Security Lake integration):
     // its alerts are level 3, counted when the minimum allows.
-    let (low, s3) = {
-        let settings = Config::default().validate().unwrap();
-        let d = Decoder::new(
-            Format::Wazuh,
-            1 << 20,
-            Fields::ALL,
-            ToolOptions {
-                wazuh_min_level: 3,
-                naive_zone: jiff::tz::TimeZone::UTC,
-            },
-        );
-        (d, settings)
-    };
+    let (low, s3) = (tool_decoder_at(Format::Wazuh, 3), s);
     let env = sample_line("wazuh/wazuh-indexer__sl_integration_test.lines1-6.jsonl", 3);
     let got = describe(&low, &s3, env.as_bytes());
     assert!(
@@ -726,6 +702,12 @@ fn ocsf_findings_with_their_time_elsewhere_count() {
             }),
         ),
         (
+            "time as fractional seconds",
+            Box::new(|o| {
+                o["time"] = 1_739_543_223.913_f64.into();
+            }),
+        ),
+        (
             "finding_info.modified_time_dt",
             Box::new(|o| {
                 o.remove("time");
@@ -754,14 +736,14 @@ fn ocsf_findings_with_their_time_elsewhere_count() {
     assert!(describe(&d, &s, v10.as_bytes()).contains("id=<finding_uid>"));
     let no_uid = edited(real, 1, |v| {
         v["finding_info"].as_object_mut().unwrap().remove("uid");
-        v["metadata"].as_object_mut().unwrap().remove("uid");
     });
     assert!(describe(&d, &s, no_uid.as_bytes()).contains("id=ocsf:fp:"));
 }
 
-/// Values serde_json cannot represent (a lone surrogate, a number beyond
-/// f64) in a field a format reads: the field is of the wrong type, the
-/// alert still counts. In a field it needs: rejected by that field.
+/// Values serde_json cannot represent in a field a format reads: a lone
+/// surrogate is read as U+FFFD, a number beyond f64 as a value of the wrong
+/// type; the alert still counts. In a field it needs: rejected by that
+/// field.
 #[test]
 fn unrepresentable_values_in_read_fields_drop_no_alert() {
     let cases: &[(Format, &str, &str)] = &[
@@ -778,12 +760,12 @@ fn unrepresentable_values_in_read_fields_drop_no_alert() {
         (
             Format::Ecs,
             r#"{"@timestamp":"2022-08-12T14:45:36.171Z","event.kind":"alert","event.severity":1e400,"kibana.alert.uuid":"u-1","rule.name":"Malware \ud83d detected"}"#,
-            "incident other: id=u-1",
+            "incident malware: id=u-1",
         ),
         (
             Format::Ocsf,
             r#"{"class_uid":2004,"time":1739539623,"severity_id":1e400,"finding_info":{"uid":"f-1","title":"Trojan \udc00 found"}}"#,
-            "incident other: id=f-1",
+            "incident malware: id=f-1",
         ),
         (
             Format::Wazuh,

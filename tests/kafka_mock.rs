@@ -626,3 +626,107 @@ async fn a_drain_ends_when_an_input_has_no_partition_here() {
     let (_, o) = state_of(&dir.path("shared"));
     assert_eq!(o.total(), lines.len() as u64, "every message counted once");
 }
+
+/// The real samples of each tool (tests/data/samples/, as tests/corpus.rs
+/// reads them) through Kafka, every record produced twice (a re-delivery),
+/// one topic per tool read at once through `[[inputs]]`: each input counts,
+/// filters and rejects what the decoder says of the same lines, and every
+/// second delivery is a duplicate, derived and fingerprinted ids included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_samples_of_each_tool_through_kafka() {
+    use std::collections::BTreeSet;
+    use std::hash::{Hash, Hasher};
+
+    use incident_monitor::config::InputConfig;
+    use incident_monitor::decode::{Decoded, Format};
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let mut cfg = config(&brokers, "unused", "");
+    cfg.kafka.topic = Config::default().kafka.topic;
+    cfg.kafka.group_id = "g-real-samples".into();
+    let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "10")
+        .create()
+        .unwrap();
+    // (input, distinct incidents, incident records, filtered records)
+    let mut expected = Vec::new();
+    for (name, format, dir) in [
+        ("ids", Format::SuricataEve, "suricata"),
+        ("hids", Format::Wazuh, "wazuh"),
+        ("siem", Format::Ecs, "ecs"),
+        ("cloud", Format::Ocsf, "ocsf"),
+    ] {
+        let topic = format!("real-{}", format.name());
+        // One partition: which records are duplicates does not depend on
+        // where their keys land.
+        cluster.create_topic(&topic, 1, 1).unwrap();
+        cfg.inputs.push(InputConfig {
+            name: name.to_owned(),
+            topic: topic.clone(),
+            format: Some(format),
+            wazuh_min_level: None,
+            naive_time_zone: None,
+            mapping: None,
+            group_id: None,
+        });
+        let d = tool_decoder(format);
+        let (mut ids, mut incidents, mut filtered) = (BTreeSet::new(), 0u64, 0u64);
+        let files = sample_files(dir);
+        for f in files {
+            let text = std::fs::read(f).unwrap();
+            for line in text.split(|&b| b == b'\n') {
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                match d.decode(line) {
+                    Decoded::Event(e) => {
+                        ids.insert(e.id.into_owned());
+                        incidents += 1;
+                    }
+                    Decoded::Filtered(_) => filtered += 1,
+                    Decoded::Invalid(r) => panic!("a real sample rejected: {}", r.code()),
+                }
+                // Keyed by the record, as a shipper keys a record it has
+                // no id for.
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                line.hash(&mut h);
+                let key = format!("{:016x}", h.finish());
+                for _ in 0..2 {
+                    while p
+                        .send(BaseRecord::to(&topic).key(&key).payload(line))
+                        .is_err()
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+        }
+        expected.push((name, ids.len() as u64, incidents, filtered));
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+
+    let dir = TempDir::new("mock-real-samples");
+    let (summary, metrics) = drain_watched(cfg, &dir.0).await;
+    assert!(summary.completed);
+    for (name, distinct, incidents, filtered) in expected {
+        let n = |outcome: &str| {
+            sample(
+                &metrics,
+                &format!(
+                    "incident_monitor_input_events_total{{input=\"{name}\",outcome=\"{outcome}\"}}"
+                ),
+            )
+            .unwrap_or(0.0) as u64
+        };
+        assert!(distinct > 0, "{name}: the samples have incidents");
+        assert_eq!(n("accepted"), distinct, "{name}: accepted");
+        assert_eq!(
+            n("duplicate"),
+            2 * incidents - distinct,
+            "{name}: duplicates"
+        );
+        assert_eq!(n("filtered"), 2 * filtered, "{name}: filtered");
+        assert_eq!(n("invalid"), 0, "{name}: invalid");
+    }
+}

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Decoded;
-use super::mapping::ToolOptions;
+use super::lenient::parse;
+use super::mapping::{Skip, ToolOptions, read_tool};
 use super::tooltime::{epoch_time, parse_tool_time};
 use crate::event::{Event, Filter, MAX_ID_BYTES, Reject, Severity, Target};
 
@@ -131,20 +132,16 @@ impl Mapping {
 
     /// One message through the mapping.
     pub fn decode<'a>(&self, payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
-        match self.read(payload, max_bytes, o) {
-            Ok(e) => Decoded::Event(e),
-            Err(Ok(f)) => Decoded::Filtered(f),
-            Err(Err(r)) => Decoded::Invalid(r),
-        }
+        read_tool(payload, max_bytes, |text| {
+            self.read(text, o).map_err(|e| match e {
+                Ok(f) => Skip::Filtered(f),
+                Err(r) => Skip::Invalid(r),
+            })
+        })
     }
 
-    fn read<'a>(
-        &self,
-        payload: &'a [u8],
-        max_bytes: usize,
-        o: &ToolOptions,
-    ) -> Result<Event<'a>, Result<Filter, Reject>> {
-        let v: Value = super::lenient::document(payload, max_bytes).map_err(Err)?;
+    fn read<'a>(&self, text: &str, o: &ToolOptions) -> Result<Event<'a>, Result<Filter, Reject>> {
+        let v: Value = parse(text).map_err(Err)?;
         if let Some((path, values)) = &self.filter {
             let matches = path
                 .get(&v)

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::Decoded;
 use super::fingerprint::fingerprint_id;
-use super::lenient::{F, Kind, Lenient, Text, document};
-use super::mapping::{Skip, ToolOptions, decoded, kind_of, within_limit};
+use super::lenient::{F, Kind, Lenient, Text, parse};
+use super::mapping::{Skip, ToolOptions, kind_of, read_tool, within_limit};
 use super::tooltime::parse_tool_time;
 use crate::event::{Event, Filter, Reject, Severity, Target};
 
@@ -131,8 +131,8 @@ const FALLBACK_TYPE: &str = "alert";
 
 /// One ECS document → its incident, or why it is not one.
 pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
-    decoded((|| {
-        let top: Ecs<'_> = document(payload, max_bytes)?;
+    read_tool(payload, max_bytes, |text| {
+        let top: Ecs<'_> = parse(text)?;
         let (mut d, at, doc_id): (Ecs<'_>, &[&str], F<Text<'_>>) = match (
             top.event_kind.is_present() || top.event.is_present(),
             top.source,
@@ -173,7 +173,7 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
             F::Wrong => return Err(Reject::BadId.into()),
             _ => match doc_id {
                 F::Ok(doc) if !doc.as_str().is_empty() => Cow::Owned(format!("ecs:_id:{}", doc.0)),
-                _ => Cow::Owned(fingerprint_id("ecs", payload, at)),
+                _ => Cow::Owned(fingerprint_id("ecs", text.as_bytes(), at)),
             },
         };
         let rule_name = d
@@ -231,5 +231,5 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
             mitre,
             tags: Vec::new(),
         })
-    })())
+    })
 }

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use jiff::tz::TimeZone;
 
 use super::Decoded;
+use super::lenient::{checked_text, repaired};
 use crate::event::{Event, Filter, MAX_ID_BYTES, Reject};
 
 /// Options of the tool formats.
@@ -124,7 +125,40 @@ pub(super) fn within_limit<'a>(tool: &str, id: Cow<'a, str>) -> Cow<'a, str> {
     Cow::Owned(format!("{tool}:h:{hash:032x}"))
 }
 
-pub(super) fn decoded(r: Result<Event<'_>, Skip>) -> Decoded<'_> {
+/// One message of a tool format: the checks every format shares, then
+/// `read` over its text. A message serde_json refuses although it is valid
+/// JSON (a lone surrogate, a number beyond `f64`) is read once more,
+/// repaired ([`repaired`]), and its event then owns its text.
+#[inline(always)]
+pub(super) fn read_tool<'a>(
+    payload: &'a [u8],
+    max_bytes: usize,
+    read: impl for<'b> Fn(&'b str) -> Result<Event<'b>, Skip>,
+) -> Decoded<'a> {
+    let text = match checked_text(payload, max_bytes) {
+        Ok(t) => t,
+        Err(r) => return Decoded::Invalid(r),
+    };
+    match read(text) {
+        Err(Skip::Invalid(Reject::NotJson)) => reread(text, &read),
+        r => decoded(r),
+    }
+}
+
+/// The second reading of [`read_tool`], off the fast path.
+#[cold]
+#[inline(never)]
+fn reread(
+    text: &str,
+    read: &dyn for<'b> Fn(&'b str) -> Result<Event<'b>, Skip>,
+) -> Decoded<'static> {
+    match repaired(text) {
+        Some(fixed) => decoded(read(&fixed).map(Event::into_owned)),
+        None => Decoded::Invalid(Reject::NotJson),
+    }
+}
+
+fn decoded<'a>(r: Result<Event<'a>, Skip>) -> Decoded<'a> {
     match r {
         Ok(e) => Decoded::Event(e),
         Err(Skip::Filtered(f)) => Decoded::Filtered(f),

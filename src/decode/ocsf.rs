@@ -1,6 +1,6 @@
 //! OCSF findings (docs/formats.md, `ocsf`): a finding class, and not a
 //! check that passed. The id is `finding_info.uid` (OCSF 1.0: `finding.uid`),
-//! else `metadata.uid`, else a fingerprint of the finding. The time is
+//! else a fingerprint of the finding. The time is
 //! `time` (epoch milliseconds, or seconds as Prowler writes it), else where
 //! tools write it instead: `time_dt`, `event_time`, then the finding's
 //! `created_time(_dt)` and `modified_time(_dt)`, as epoch numbers or
@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::Decoded;
 use super::fingerprint::fingerprint_id;
-use super::lenient::{F, Kind, Lenient, Stamp, Text, document};
-use super::mapping::{Skip, ToolOptions, decoded, kind_of, within_limit};
+use super::lenient::{F, Kind, Lenient, Stamp, Text, parse};
+use super::mapping::{Skip, ToolOptions, kind_of, read_tool, within_limit};
 use super::tooltime::{epoch_time, parse_tool_time};
 use crate::event::{EpochMillis, Event, Filter, Reject, Severity, Target};
 
@@ -30,7 +30,6 @@ struct Ocsf<'a> {
     finding_info: F<Finding<'a>>,
     /// OCSF 1.0's name of `finding_info`.
     finding: F<Finding<'a>>,
-    metadata: F<Metadata<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -48,12 +47,6 @@ struct Finding<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default, bound(deserialize = "'de: 'a"))]
-struct Metadata<'a> {
-    uid: F<Text<'a>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
 struct Attack<'a> {
     technique: F<Technique<'a>>,
 }
@@ -66,9 +59,6 @@ struct Technique<'a> {
 }
 
 impl<'de: 'a, 'a> Lenient<'de> for Finding<'a> {
-    const KIND: Kind = Kind::Map;
-}
-impl<'de: 'a, 'a> Lenient<'de> for Metadata<'a> {
     const KIND: Kind = Kind::Map;
 }
 impl<'de: 'a, 'a> Lenient<'de> for Attack<'a> {
@@ -90,14 +80,20 @@ const FALLBACK_TYPE: &str = "finding";
 fn stamp_ms(s: &Stamp<'_>, o: &ToolOptions) -> Option<EpochMillis> {
     match s {
         Stamp::Epoch(n) => epoch_time(*n),
+        // Fractional seconds (below 10¹¹, as for integers), or milliseconds.
+        Stamp::Fractional(f) if f.is_finite() && *f > 0.0 && *f < 1e11 => {
+            Some((f * 1000.0).round() as i64)
+        }
+        Stamp::Fractional(f) if f.is_finite() && *f > 0.0 && *f < 1e15 => Some(f.round() as i64),
+        Stamp::Fractional(_) => None,
         Stamp::Text(t) => parse_tool_time(t.as_str(), &o.naive_zone),
     }
 }
 
 /// One OCSF event → its incident, or why it is not one.
 pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
-    decoded((|| {
-        let d: Ocsf<'_> = document(payload, max_bytes)?;
+    read_tool(payload, max_bytes, |text| {
+        let d: Ocsf<'_> = parse(text)?;
         let class = d.class_uid.need(Reject::BadType)?;
         if !FINDING_CLASSES.contains(&class) {
             return Err(Skip::Filtered(Filter::NotFinding));
@@ -124,11 +120,11 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded
             .or(info.modified_time_dt)
             .need(Reject::BadTime)?;
         let time_ms = stamp_ms(&stamp, o).ok_or(Reject::BadTime)?;
-        let uid = info.uid.or(d.metadata.ok().map_or(F::Absent, |m| m.uid));
+        let uid = info.uid;
         let id = match uid {
             F::Ok(id) if !id.as_str().is_empty() => id.0,
             F::Wrong => return Err(Reject::BadId.into()),
-            _ => Cow::Owned(fingerprint_id("ocsf", payload, &[])),
+            _ => Cow::Owned(fingerprint_id("ocsf", text.as_bytes(), &[])),
         };
         let title = info.title.ok().map(|t| t.0);
         let types: Vec<Cow<'_, str>> = info
@@ -174,5 +170,5 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded
             mitre,
             tags: types,
         })
-    })())
+    })
 }

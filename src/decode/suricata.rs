@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::Decoded;
 use super::fingerprint::fingerprint_id;
-use super::lenient::{F, Kind, Lenient, Text, document};
-use super::mapping::{Skip, ToolOptions, decoded, kind_of, within_limit};
+use super::lenient::{F, Kind, Lenient, Text, parse};
+use super::mapping::{Skip, ToolOptions, kind_of, read_tool, within_limit};
 use super::tooltime::parse_tool_time;
 use crate::event::{Event, Filter, Reject, Severity, Target};
 
@@ -56,8 +56,8 @@ const FALLBACK_TYPE: &str = "alert";
 
 /// One EVE record → its incident, or why it is not one.
 pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
-    decoded((|| {
-        let eve: Eve<'_> = document(payload, max_bytes)?;
+    read_tool(payload, max_bytes, |text| {
+        let eve: Eve<'_> = parse(text)?;
         let event_type = eve.event_type.need(Reject::BadType)?;
         if event_type.as_str() != "alert" {
             return Err(Skip::Filtered(Filter::NotAlert));
@@ -84,7 +84,7 @@ pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Dec
             }
             (_, F::Wrong) => return Err(Reject::BadId.into()),
             // Decoder and stream-event rules may fire outside a flow.
-            _ => Cow::Owned(fingerprint_id("eve", payload, &[])),
+            _ => Cow::Owned(fingerprint_id("eve", text.as_bytes(), &[])),
         };
         let signature = alert.signature.ok().map(|t| t.0);
         // Rules without a classtype write `"category": ""`.
@@ -127,7 +127,7 @@ pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Dec
             mitre,
             tags: Vec::new(),
         })
-    })())
+    })
 }
 
 /// `eve:<host>:<flow_id>:<gid>:<sid>:<rev>:<epoch ms>`, written with `itoa`

@@ -1,8 +1,10 @@
 //! The timestamps SOC tools really write, and nothing else: RFC 3339
 //! (`2022-06-14T09:21:07+07:00`, `...Z`), the same with a `+hhmm` offset
 //! without a colon (Suricata, Wazuh: `2017-04-07T22:24:37.251547+0100`),
-//! and a date-time without an offset, read in a configured zone (Prowler's
-//! `time_dt`). Anything else is `None` (`bad_time`).
+//! a date-time without an offset, read in a configured zone (Prowler's
+//! `time_dt`), and the `2017 Feb 07 15:57:53` of Wazuh 2.x and OSSEC alerts
+//! (no zone either: the configured one). Anything else is `None`
+//! (`bad_time`).
 
 use jiff::tz::TimeZone;
 
@@ -49,6 +51,14 @@ pub fn parse_tool_time(s: &str, naive: &TimeZone) -> Option<EpochMillis> {
         let at = naive.to_timestamp(civil).ok()?;
         return Some(at.as_millisecond());
     }
+    // Wazuh 2.x / OSSEC: `2017 Feb 07 15:57:53`, exactly that shape.
+    if b.len() == 20 && b[4] == b' ' && b[8] == b' ' && b[11] == b' ' {
+        let civil = jiff::fmt::strtime::parse("%Y %b %d %H:%M:%S", s)
+            .ok()?
+            .to_datetime()
+            .ok()?;
+        return Some(naive.to_timestamp(civil).ok()?.as_millisecond());
+    }
     None
 }
 
@@ -93,8 +103,19 @@ mod tests {
             Some(z),
             "no offset: the configured zone"
         );
+        assert_eq!(
+            parse_tool_time("2017 Apr 07 21:24:37", &utc),
+            parse_rfc3339("2017-04-07T21:24:37Z")
+        );
+        assert_eq!(
+            parse_tool_time("2017 Apr 08 04:24:37", &hcm),
+            parse_rfc3339("2017-04-07T21:24:37Z"),
+            "no zone: the configured one"
+        );
         for bad in [
-            "2017 Jan 05 14:11:21",
+            "2017 Jan 5 14:11:21",
+            "2017 Jan 05 14:11",
+            "2017 Foo 05 14:11:21",
             "2017-04-07 21:24:37",
             "2017-04-07T21:24+0100",
             "2017-04-07T21:24:37+01",

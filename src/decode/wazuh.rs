@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::Decoded;
 use super::fingerprint::fingerprint_id;
-use super::lenient::{F, Kind, Lenient, Text, document};
-use super::mapping::{Skip, ToolOptions, decoded, kind_of, within_limit};
+use super::lenient::{F, Kind, Lenient, Text, parse};
+use super::mapping::{Skip, ToolOptions, kind_of, read_tool, within_limit};
 use super::tooltime::parse_tool_time;
 use crate::event::{Event, Filter, Reject, Severity, Target};
 
@@ -112,8 +112,8 @@ fn unwrap(w: Wazuh<'_>) -> Result<(Wazuh<'_>, &'static [&'static str], F<Text<'_
 
 /// One Wazuh record → its incident, or why it is not one.
 pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<'a> {
-    decoded((|| {
-        let (w, at, doc_id) = unwrap(document(payload, max_bytes)?)?;
+    read_tool(payload, max_bytes, |text| {
+        let (w, at, doc_id) = unwrap(parse(text)?)?;
         let rule = w.rule.need(Reject::BadType)?;
         let level = rule.level.need(Reject::BadType)?;
         if level < o.wazuh_min_level {
@@ -135,7 +135,7 @@ pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decode
             (_, F::Ok(doc)) if !doc.as_str().is_empty() => {
                 Cow::Owned(format!("wazuh:_id:{}", doc.as_str()))
             }
-            _ => Cow::Owned(fingerprint_id("wazuh", payload, at)),
+            _ => Cow::Owned(fingerprint_id("wazuh", text.as_bytes(), at)),
         };
         let description = rule.description.ok().map(|t| t.0);
         let groups: Vec<Cow<'_, str>> = rule
@@ -178,5 +178,5 @@ pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decode
             mitre,
             tags: groups,
         })
-    })())
+    })
 }

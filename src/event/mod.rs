@@ -117,3 +117,23 @@ pub struct Event<'a> {
     pub mitre: Option<Cow<'a, str>>,
     pub tags: Vec<Cow<'a, str>>,
 }
+
+impl Event<'_> {
+    /// The same event, owning its text (one read from a copy of the
+    /// message, such as a repaired one).
+    pub fn into_owned(self) -> Event<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Event {
+            id: own(self.id),
+            time_ms: self.time_ms,
+            kind: own(self.kind),
+            severity: self.severity,
+            target: Target {
+                sector: self.target.sector.map(own),
+            },
+            signature: self.signature.map(own),
+            mitre: self.mitre.map(own),
+            tags: self.tags.into_iter().map(own).collect(),
+        }
+    }
+}

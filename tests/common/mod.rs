@@ -603,3 +603,38 @@ pub fn unique(name: &str) -> String {
             .as_nanos()
     )
 }
+
+/// The real sample files of one tool (`tests/data/samples/<dir>/*.jsonl`),
+/// in name order.
+pub fn sample_files(dir: &str) -> Vec<PathBuf> {
+    let root = repo("tests/data/samples").join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A decoder of a tool format with the default options (Wazuh minimum
+/// level 7, times without offset in UTC) and a 1 MiB limit.
+pub fn tool_decoder(format: incident_monitor::decode::Format) -> incident_monitor::decode::Decoder {
+    tool_decoder_at(format, 7)
+}
+
+/// [`tool_decoder`] with another Wazuh minimum level.
+pub fn tool_decoder_at(
+    format: incident_monitor::decode::Format,
+    wazuh_min_level: i64,
+) -> incident_monitor::decode::Decoder {
+    incident_monitor::decode::Decoder::new(
+        format,
+        1 << 20,
+        incident_monitor::event::Fields::ALL,
+        incident_monitor::decode::ToolOptions {
+            wazuh_min_level,
+            naive_zone: jiff::tz::TimeZone::UTC,
+        },
+    )
+}
