@@ -231,7 +231,22 @@ fn bad_input_of_each_format_is_rejected_by_reason() {
         (
             Format::Ecs,
             r#"{"@timestamp":"2022-08-12T14:45:36.171Z","kibana.alert.uuid":"u","rule":{"name":"r"}}"#,
+            "incident other: id=u ",
+        ),
+        (
+            Format::Ecs,
+            r#"{"@timestamp":"2022-08-12T14:45:36.171Z","rule":{"name":"r"}}"#,
             "invalid: missing_field",
+        ),
+        (
+            Format::Ocsf,
+            r#"{"class_uid":2004,"time":1739539623,"status_code":"0xC000006A","finding_info":{"uid":"u","title":"Brute force"}}"#,
+            "incident intrusion: id=u ",
+        ),
+        (
+            Format::Ocsf,
+            r#"{"class_uid":2004,"time":1739539623,"status_code":"MANUAL"}"#,
+            "filtered: not_failed",
         ),
         (
             Format::Ecs,

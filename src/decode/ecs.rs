@@ -145,11 +145,22 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
                 F::Ok(e) => (e.kind, e.id, e.severity, e.category),
                 _ => (F::Absent, F::Absent, F::Absent, F::Absent),
             };
-        let kind = d.event_kind.or(nested_kind).need(Reject::BadType)?;
-        let signal = match kind.as_str() {
-            "alert" => false,
-            "signal" => true,
-            _ => return Err(Skip::Filtered(Filter::NotAlert)),
+        // A document of Kibana's alert indices without `event.kind` is
+        // still a detection alert: its `kibana.alert` or `signal` fields
+        // say so.
+        let detection = d.alert_uuid.is_present()
+            || d.alert_rule_name.is_present()
+            || d.signal_rule_name.is_present()
+            || d.signal.is_present();
+        let signal = match d.event_kind.or(nested_kind) {
+            F::Ok(kind) => match kind.as_str() {
+                "alert" => false,
+                "signal" => true,
+                _ => return Err(Skip::Filtered(Filter::NotAlert)),
+            },
+            F::Absent if detection => true,
+            F::Absent => return Err(Reject::MissingField.into()),
+            F::Wrong => return Err(Reject::BadType.into()),
         };
         let (signal_rule, signal_time) = match d.signal {
             F::Ok(s) => (s.rule.ok().unwrap_or_default(), s.original_time),

@@ -1,5 +1,5 @@
 //! OCSF findings (docs/formats.md, `ocsf`): a finding class, and not a
-//! check that passed. The id is `finding_info.uid` (OCSF 1.0: `finding.uid`),
+//! check that passed or was left to a person. The id is `finding_info.uid` (OCSF 1.0: `finding.uid`),
 //! else a fingerprint of the finding. The time is
 //! `time` (epoch milliseconds, or seconds as Prowler writes it), else where
 //! tools write it instead: `time_dt`, `event_time`, then the finding's
@@ -73,6 +73,11 @@ impl<'de: 'a, 'a> Lenient<'de> for Technique<'a> {
 /// Data Security, 2007 Application Security Posture.
 const FINDING_CLASSES: std::ops::RangeInclusive<i64> = 2001..=2007;
 
+/// The `status_code` of a check that did not fail (Prowler writes `PASS`,
+/// `FAIL` or `MANUAL`); elsewhere OCSF leaves the code to the source
+/// (a Windows failure code, say), which filters nothing.
+const NOT_FAILED: [&str; 2] = ["pass", "manual"];
+
 /// The type of a finding with no title, types or class name.
 const FALLBACK_TYPE: &str = "finding";
 
@@ -98,8 +103,12 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded
         if !FINDING_CLASSES.contains(&class) {
             return Err(Skip::Filtered(Filter::NotFinding));
         }
+        // A posture check that passed or waits for a person (Prowler's
+        // outcomes); any other `status_code` is the source's own code.
         if let Some(status) = d.status_code.as_ref()
-            && !status.as_str().eq_ignore_ascii_case("fail")
+            && NOT_FAILED
+                .iter()
+                .any(|c| status.as_str().eq_ignore_ascii_case(c))
         {
             return Err(Skip::Filtered(Filter::NotFailed));
         }
