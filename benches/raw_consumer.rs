@@ -1,6 +1,6 @@
 //! The reference consumer of the end-to-end benchmark (`benches/e2e.py`): the
 //! same librdkafka and the same consumer settings as the monitor
-//! (`source::kafka::consumer_config`), on the same kind of tokio loop, doing
+//! (`kafka::consumer_config`), on the same kind of tokio loop, doing
 //! nothing but count messages until every partition reports end of
 //! partition. It is the physical limit of this client library on the broker.
 //!
@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use incident_monitor::config::KafkaConfig;
-use incident_monitor::source::kafka::consumer_config;
+use incident_monitor::kafka::consumer_config;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;

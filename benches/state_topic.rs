@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use incident_monitor::clock::wall_now_ms;
 use incident_monitor::config::{Config, KafkaConfig};
 use incident_monitor::count::Engine;
+use incident_monitor::kafka::TopicStore;
 use incident_monitor::state::{
     MonitorMeta, PartitionKey, PartitionState, StateBackend, StateStore,
 };
-use incident_monitor::state_topic::TopicStore;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

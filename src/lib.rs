@@ -8,9 +8,10 @@
 //! The flow, from bytes to figures, and where each step lives:
 //!
 //! ```text
-//!  source/ ──batches──▶ app::Stage ──▶ count::Monitor::apply ──▶ state/ (checkpoints)
-//!  file, kafka           (thread)       │ decode ▸ classify ▸ dedup ▸ window ▸ calendar
-//!                                       └──▶ count::view ──▶ metrics/ · report/
+//!  source/ (file) ─┐
+//!  kafka/ (topics) ┴─batches─▶ pipeline::Stage ──▶ count::Monitor::apply ──▶ state/ (checkpoints)
+//!                              (thread)             │ decode ▸ classify ▸ dedup ▸ window ▸ calendar
+//!                                                   └──▶ count::view ──▶ metrics/ · report/
 //! ```
 //!
 //! The domain, pure and synchronous (no tokio, rdkafka or hyper; the wall
@@ -36,15 +37,21 @@
 //! * [`report`], [`spike`], [`metrics`]: the monthly report; spike scores;
 //!   the Prometheus registry written from the view.
 //!
-//! At the edges (threads, the runtime, clients, I/O):
+//! At the edges (threads, the runtime, clients, I/O), each importing only
+//! those below it:
 //!
-//! * [`source`]: a JSONL file or stdin (a reader thread filling batches)
-//!   and Kafka (client settings, broker health, dead letters).
-//! * [`app`]: the commands and the thin loops: the apply stage thread, the
-//!   Kafka consume loop (`app::kafka`: consume, rebalance context) and the
-//!   file loop, their schedule and background checkpoints, the demo.
-//! * [`state_topic`]: the Kafka state backend's I/O (a producer, reads of
-//!   the topic to its end, topic creation).
+//! * [`app`]: the commands (`run`'s settings, `report`, `generate`,
+//!   `check-config`, the demo), each a file; none names a Kafka client.
+//! * [`kafka`]: everything that talks to Kafka, the only code that names
+//!   rdkafka: client settings and broker health, `run` on Kafka (a consumer
+//!   lane per input), the dead-letter producer, the state backend in a
+//!   compacted topic, `generate --brokers`, the demo's embedded cluster.
+//! * [`pipeline`]: what a run is made of whatever its source: the apply
+//!   stage thread, background checkpoints, the schedule, the endpoint's
+//!   wiring, live reports, the file loop, and the errors of a run
+//!   ([`pipeline::AppError`]).
+//! * [`source`]: the file source (a JSONL file or stdin, a reader thread
+//!   filling batches).
 //! * [`server`]: the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
 //!   `/report`).
 //! * [`progress`], [`generate`], [`clock`]: progress of long runs;
@@ -69,13 +76,14 @@ pub mod decode;
 pub mod dedup;
 pub mod event;
 pub mod generate;
+pub mod kafka;
 pub mod metrics;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod server;
 pub mod source;
 pub mod spike;
 pub mod state;
-pub mod state_topic;
 pub mod text;
 pub mod window;

@@ -221,7 +221,7 @@ fn main() -> ExitCode {
     }
     let progress = ProgressMode::choose(cli.quiet, cli.progress_interval);
     let done = dispatch(cli.command, progress);
-    incident_monitor::source::kafka::wait_for_checks();
+    incident_monitor::kafka::wait_for_checks();
     match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

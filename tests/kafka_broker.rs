@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::*;
 use incident_monitor::calendar::Ledger;
+use incident_monitor::kafka::TopicStore;
 use incident_monitor::report::MergedState;
 use incident_monitor::state::{Outcomes, StateBackend, StateStore};
-use incident_monitor::state_topic::TopicStore;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

@@ -293,9 +293,9 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_neighbours_count() {
 /// restart resumes from the topic, and any process reads the whole state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_topic_keeps_the_figures_across_a_restart() {
+    use incident_monitor::kafka::TopicStore;
     use incident_monitor::report::{Format, Lang, MergedState, render};
     use incident_monitor::state::StateBackend;
-    use incident_monitor::state_topic::TopicStore;
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("incidents", 4, 1).unwrap();
     // The mock cluster has no CreateTopics: made here (the real broker

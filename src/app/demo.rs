@@ -14,16 +14,14 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::{AppError, KafkaOptions, Started, run_kafka};
 use crate::config::{Config, InputConfig, ReportConfig};
 use crate::decode::Format;
 use crate::generate::{FormatWriter, LiveStream, incident_id, ncsc_2022};
+use crate::kafka::{EmbeddedKafka, KafkaOptions, Started, run_kafka};
+use crate::pipeline::{AppError, StageError, StateChoice};
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::report::{Format as ReportFormat, Lang, MonthlyReport, render};
 use crate::state::StateStore;
@@ -47,14 +45,9 @@ pub async fn demo(
     progress: ProgressMode,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
-    let cluster =
-        MockCluster::new(1).map_err(AppError::kafka("cannot start the embedded Kafka cluster"))?;
-    for (_, topic, _) in INPUTS {
-        cluster
-            .create_topic(topic, 4, 1)
-            .map_err(AppError::kafka(format!("cannot create the topic {topic}")))?;
-    }
-    let brokers = cluster.bootstrap_servers();
+    let topics: Vec<&str> = INPUTS.iter().map(|(_, topic, _)| *topic).collect();
+    let kafka = EmbeddedKafka::start(&topics, 4)?;
+    let brokers = kafka.brokers();
     let (settings, report_cfg) = demo_settings(&brokers)?;
     let writers = Writers::new(&settings);
     let dir = state_dir.unwrap_or_else(|| {
@@ -62,21 +55,16 @@ pub async fn demo(
     });
     prepare_state_dir(&dir)?;
 
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("linger.ms", "20")
-        .create()
-        .map_err(AppError::kafka("cannot create the demo producer"))?;
     let replay = replay_lines();
     let mut shown = Progress::new(progress, "demo replay", Unit::Messages);
     let total = replay.len() as u64;
     for (n, line) in (1u64..).zip(&replay) {
-        send(&producer, &writers, line).await;
+        send(&kafka, &writers, line).await;
         if n.is_multiple_of(1024) && shown.due() {
             shown.update(&replayed(n, total));
         }
     }
-    let _ = producer.flush(Duration::from_secs(30));
+    kafka.flush(Duration::from_secs(30));
 
     let (tx, rx) = oneshot::channel();
     let opts = KafkaOptions {
@@ -84,21 +72,21 @@ pub async fn demo(
         metrics_addr,
         progress: ProgressMode::Off,
     };
-    let state = super::StateChoice::Dir(StateStore::new(&dir));
+    let state = StateChoice::Dir(StateStore::new(&dir));
     let pipeline = tokio::spawn(run_kafka(settings, state, opts, shutdown.clone(), Some(tx)));
     let Ok(started) = rx.await else {
         // The pipeline failed before starting: report its error.
         return finish(pipeline)
             .await
-            .and(Err(AppError::Stage(super::StageError::Stopped)));
+            .and(Err(AppError::Stage(StageError::Stopped)));
     };
     if !counted(&started, &mut shown, total, &shutdown).await {
         return finish(pipeline).await;
     }
     print_report(&started, &report_cfg);
     print_guide(started.metrics_addr, &dir);
-    live(&producer, &writers, &shutdown).await;
-    let _ = producer.flush(Duration::from_secs(2));
+    live(&kafka, &writers, &shutdown).await;
+    kafka.flush(Duration::from_secs(2));
     finish(pipeline).await
 }
 
@@ -197,11 +185,7 @@ fn print_guide(addr: std::net::SocketAddr, dir: &std::path::Path) {
 }
 
 /// The live synthetic stream, until shutdown.
-async fn live(
-    producer: &ThreadedProducer<DefaultProducerContext>,
-    writers: &Writers,
-    shutdown: &CancellationToken,
-) {
+async fn live(kafka: &EmbeddedKafka, writers: &Writers, shutdown: &CancellationToken) {
     let mut live = LiveStream::real_time(7, None);
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / LIVE_RATE));
     loop {
@@ -209,7 +193,7 @@ async fn live(
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {
                 if let Some(line) = live.next() {
-                    send(producer, writers, &line).await;
+                    send(kafka, writers, &line).await;
                 }
             }
         }
@@ -299,22 +283,14 @@ fn input_of(id: &str) -> usize {
 
 /// Produces one line, written as its input's tool writes it, keyed by its
 /// id; waits while the local queue is full.
-async fn send(producer: &ThreadedProducer<DefaultProducerContext>, writers: &Writers, line: &str) {
+async fn send(kafka: &EmbeddedKafka, writers: &Writers, line: &str) {
     let key = incident_id(line).unwrap_or("");
     let i = input_of(key);
     let (topic, payload) = match (INPUTS.get(i), writers.0.get(i)) {
         (Some((_, topic, _)), Some(w)) => (*topic, w.write(line)),
         _ => (INPUTS[0].1, line.to_owned()),
     };
-    loop {
-        match producer.send(BaseRecord::to(topic).key(key).payload(&payload)) {
-            Ok(()) => return,
-            Err((e, _)) => {
-                tracing::debug!(error = %e, "demo producer queue full; waiting");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    kafka.send(topic, key, &payload).await;
 }
 
 fn print_report(started: &Started, who: &ReportConfig) {

@@ -1,5 +1,6 @@
-//! Sources of messages. A source delivers batches of raw messages with their
-//! positions over a bounded channel; the async loop in `app` applies them.
+//! The file source: a JSONL file or stdin read on a thread of its own into
+//! batches of raw messages with their positions, over a bounded channel;
+//! `pipeline::run_input` applies them. (Kafka, the other source, is
+//! `crate::kafka`.)
 
 pub mod file;
-pub mod kafka;

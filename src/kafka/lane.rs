@@ -19,15 +19,15 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::client::{DeadLetter, consumer_config, partition_key};
 use super::consume::{Consume, Step};
 use super::context::MonitorContext;
-use crate::app::stage::RejectSink;
-use crate::app::{AppError, Stage};
 use crate::config::{Input, KafkaConfig, Settings};
 use crate::count::{Batch, Engine, Item, Monitor};
 use crate::event::Reject;
 use crate::metrics::Metrics;
-use crate::source::kafka::{DeadLetter, consumer_config, partition_key};
+use crate::pipeline::RejectSink;
+use crate::pipeline::{AppError, Stage};
 use crate::state::PartitionKey;
 
 /// What a lane's task tells the loop.
@@ -212,7 +212,7 @@ impl Task {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => return Ok(()),
-                () = super::sleep_until(backoff), if backoff.is_some() => backoff = None,
+                () = sleep_until(backoff), if backoff.is_some() => backoff = None,
                 msg = self.consumer.recv(), if backoff.is_none() => {
                     let step = self.consume.turn(msg, &self.consumer, &self.stage).await;
                     self.status.update(&self.consume);
@@ -251,5 +251,13 @@ impl RejectSink for DeadLetters {
 
     fn flush(&self) {
         self.producer.flush(Duration::from_secs(5));
+    }
+}
+
+/// Sleeps until `at`; never without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

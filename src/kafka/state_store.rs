@@ -158,7 +158,7 @@ fn client_config(k: &KafkaConfig) -> ClientConfig {
         .set("client.id", "incident-monitor-state");
     // How to reach and authenticate to the cluster, not how the input is
     // consumed (fetch sizes tuned for incidents would slow a restore).
-    crate::source::kafka::set_connection_properties(&mut c, k);
+    super::client::set_connection_properties(&mut c, k);
     c
 }
 

@@ -10,13 +10,13 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::BorrowedMessage;
 
+use super::client::copy_message;
 use super::context::MonitorContext;
-use crate::app::{AppError, Stage};
 use crate::count::Batch;
-use crate::source::kafka::copy_message;
+use crate::pipeline::{AppError, Stage};
 
 /// Messages taken from librdkafka per turn of the loop, at most.
-const TURN: usize = crate::app::stage::BATCH;
+const TURN: usize = crate::pipeline::BATCH;
 
 /// What the loop does next.
 #[derive(Debug, PartialEq)]

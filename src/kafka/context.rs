@@ -31,8 +31,8 @@ use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 
-use crate::app::Stage;
-use crate::source::kafka::{BrokerHealth, commit, partition_key};
+use super::client::{BrokerHealth, commit, partition_key};
+use crate::pipeline::Stage;
 use crate::state::PartitionKey;
 
 pub struct MonitorContext {

@@ -1,5 +1,7 @@
-//! The Kafka source: consumer configuration, the consumer context (statistics,
-//! logs, rebalances) and the dead-letter producer.
+//! The Kafka client as the monitor configures it: consumer settings and
+//! their check, connection properties (TLS, SASL), broker health from
+//! statistics and errors, partition keys, copying messages into batches,
+//! commits, and the dead-letter producer.
 //!
 //! Offset discipline: auto commit and auto offset store are off. Offsets are
 //! committed only for positions that are already checkpointed together with
@@ -69,7 +71,16 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
 /// waiting for any broker: every property librdkafka would refuse at start
 /// (an unknown key, a bad value, a combination such as `fetch.max.bytes`
 /// below `message.max.bytes`) is refused here, with its message.
-pub fn check_properties(k: &KafkaConfig) -> Result<(), KafkaError> {
+/// [`check_clients`], its refusal as text that names the property (never
+/// its value: the caller redacts what a value could still show).
+pub fn check_properties(k: &KafkaConfig) -> Result<(), String> {
+    check_clients(k).map_err(|e| match e {
+        KafkaError::ClientConfig(_, desc, key, _value) => format!("{key}: {desc}"),
+        other => other.to_string(),
+    })
+}
+
+fn check_clients(k: &KafkaConfig) -> Result<(), KafkaError> {
     // No bootstrap servers and no logging: the clients are built to check
     // the properties, never to connect anywhere.
     let quiet = |mut c: ClientConfig| {

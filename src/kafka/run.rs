@@ -6,17 +6,13 @@
 //! (metrics, checkpoints, progress), a checkpoint written (then each
 //! lane's positions are committed through its consumer), and a lane
 //! drained. Consuming is [`consume`], rebalances are [`context`],
-//! checkpoints `app::checkpoints`, publishing [`Publisher`]. Parsing and
+//! checkpoints `pipeline::Checkpointer`, publishing [`Publisher`]. Parsing and
 //! counting run on the stages' threads over the one monitor; the HTTP
 //! endpoint on its own tasks, reading only what the loop publishes.
 //!
 //! Shutdown order: stop consuming, apply what was consumed, checkpoint,
 //! commit (synchronously), flush the dead-letter producer, stop serving;
 //! bounded by `drain_timeout_secs`.
-
-mod consume;
-mod context;
-mod lane;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -27,20 +23,20 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use self::context::MonitorContext;
-use self::lane::Lane;
-use super::checkpoints::{Checkpointer, Positions};
-use super::endpoint::Endpoint;
-use super::schedule::{Schedule, Tick};
-use super::{AppError, LiveReports, RunSummary, Stage, StateChoice, locked};
+use super::client::{DeadLetter, commit, partition_key};
+use super::context::MonitorContext;
+use super::lane::Lane;
+use super::state_store::TopicStore;
 use crate::clock::wall_now_ms;
 use crate::config::{KafkaConfig, Settings};
 use crate::count::Monitor;
 use crate::metrics::Metrics;
+use crate::pipeline::{
+    AppError, Checkpointer, Endpoint, LiveReports, Positions, RunSummary, Schedule, Stage,
+    StateChoice, Tick, locked,
+};
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
-use crate::source::kafka::{DeadLetter, commit, partition_key};
 use crate::state::StateBackend;
-use crate::state_topic::TopicStore;
 
 /// Options of a Kafka run.
 #[derive(Debug, Clone)]
@@ -81,9 +77,10 @@ pub async fn run_kafka(
     let k: KafkaConfig = settings.config.kafka.clone();
     // Settings librdkafka refuses are a configuration error, found before
     // anything is opened or written.
-    crate::source::kafka::check_properties(&k).map_err(|e| {
+    super::client::check_properties(&k).map_err(|why| {
         AppError::Usage(format!(
-            "kafka.properties: librdkafka refuses this configuration: {e}"
+            "kafka.properties: librdkafka refuses this configuration: {}",
+            k.properties.redact(&why)
         ))
     })?;
     let topics: Vec<String> = settings.inputs.iter().map(|i| i.topic.clone()).collect();
@@ -93,7 +90,7 @@ pub async fn run_kafka(
             Arc::new(TopicStore::connect(&k, &topics, &topic, &owner_name(&k)).await?)
         }
     };
-    let monitor = super::open_monitor(&settings, backend.clone()).await?;
+    let monitor = crate::pipeline::open_monitor(&settings, backend.clone()).await?;
     let reports = Arc::new(LiveReports {
         monitor: monitor.clone(),
         store: backend,
@@ -424,14 +421,6 @@ async fn drain(
             );
             Ok(())
         }
-    }
-}
-
-/// Sleeps until `at`; never without one.
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

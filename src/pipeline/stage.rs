@@ -221,7 +221,7 @@ impl Stage {
     /// Checkpoints and forgets `keys` once every message handed over
     /// before is applied, waiting at most `timeout`. Blocking: for the
     /// rebalance callback, which runs it outside the runtime's workers
-    /// (see `app::kafka::context`).
+    /// (see `kafka::context`).
     pub fn release_blocking(&self, keys: Vec<PartitionKey>, timeout: Duration) -> Released {
         let tx = &self.sender.tx;
         if let Some(b) = self.take_pending()? {

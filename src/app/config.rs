@@ -1,0 +1,72 @@
+//! `check-config`, and the settings every command starts from.
+
+use std::path::Path;
+
+use crate::config::{Config, Settings};
+use crate::pipeline::AppError;
+
+/// Loads the config file (or the built-in defaults), applies overrides, and
+/// validates it as `check-config` does: every command takes its settings
+/// from here, so none accepts what `check-config` refuses.
+pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Settings, AppError> {
+    let mut cfg = load_config(path)?;
+    if let Some(tz) = timezone {
+        cfg.timezone = tz.to_owned();
+    }
+    let settings = cfg.validate()?;
+    check_kafka_properties(&settings.config)?;
+    Ok(settings)
+}
+
+/// `[kafka.properties]` as librdkafka takes them (without connecting). The
+/// refusal names the property, never its value.
+fn check_kafka_properties(cfg: &Config) -> Result<(), AppError> {
+    crate::kafka::check_properties(&cfg.kafka).map_err(|why| {
+        AppError::Usage(format!(
+            "kafka.properties: librdkafka refuses this configuration: {}",
+            cfg.kafka.properties.redact(&why)
+        ))
+    })
+}
+
+/// The configuration file (or the defaults) with the environment's
+/// overrides and its secrets taken from their files and variables; not yet
+/// validated.
+pub fn load_config(path: Option<&Path>) -> Result<Config, AppError> {
+    let mut cfg = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    cfg.apply_env(|k| std::env::var(k).ok());
+    cfg.resolve_secrets(|k| std::env::var(k).ok(), |p| std::fs::read_to_string(p))?;
+    Ok(cfg)
+}
+
+/// `check-config`: validates and describes the configuration.
+pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
+    let s = load_settings(path, None)?;
+    let cfg = &s.config;
+    let inputs: Vec<String> = s
+        .inputs
+        .iter()
+        .map(|i| format!("{} ({}, {})", i.name, i.topic, i.format.name()))
+        .collect();
+    let endpoint = crate::pipeline::security(cfg)?.describe(&cfg.metrics.listen_addr);
+    Ok(format!(
+        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition; endpoint {}",
+        path.map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
+        inputs.join(", "),
+        cfg.timezone,
+        s.categories().join(", "),
+        cfg.classification.rules.len(),
+        cfg.windows
+            .windows
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.dedup.horizon_days,
+        cfg.dedup.max_ids_per_partition,
+        endpoint,
+    ))
+}
