@@ -283,7 +283,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             match (brokers, topic) {
                 (Some(b), Some(t)) => {
                     let started = std::time::Instant::now();
-                    let settings = app::load_settings(config.as_deref(), None)?;
+                    let settings = app::load_settings(config.as_deref(), Default::default())?;
                     let n =
                         app::generate_to_kafka(&args, &settings.config.kafka, &b, &t, progress)?;
                     let secs = started.elapsed().as_secs_f64();
@@ -307,33 +307,16 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
 /// `run`: the flags over the configuration, then a file run or a Kafka
 /// run, and a last log line summing it up.
 fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
-    let mut settings = app::load_settings(args.config.as_deref(), args.timezone.as_deref())?;
-    if args.brokers.is_some()
-        || args.topic.is_some()
-        || args.group.is_some()
-        || args.format.is_some()
-        || args.web_config.is_some()
-    {
-        let mut cfg = (*settings.config).clone();
-        if args.input.is_some() {
-            // A file is read in `[events]`'s format.
-            if let Some(f) = args.format {
-                cfg.events.format = f;
-            }
-        } else {
-            cfg.single_input(args.topic, args.format)?;
-        }
-        if let Some(b) = args.brokers {
-            cfg.kafka.brokers = b;
-        }
-        if let Some(g) = args.group {
-            cfg.kafka.group_id = g;
-        }
-        if let Some(w) = args.web_config {
-            cfg.metrics.web_config = Some(w);
-        }
-        settings = cfg.validate()?;
-    }
+    let overrides = incident_monitor::config::Overrides {
+        timezone: args.timezone,
+        brokers: args.brokers,
+        group: args.group,
+        web_config: args.web_config,
+        topic: args.topic,
+        format: args.format,
+        file_input: args.input.is_some(),
+    };
+    let settings = app::load_settings(args.config.as_deref(), overrides)?;
     let state = app::StateChoice::choose(&settings, args.state_dir, args.state_topic)?;
     let described = state.describe();
     let summary = on_runtime(async {

@@ -2,17 +2,16 @@
 
 use std::path::Path;
 
-use crate::config::{Config, Settings};
+use crate::config::{Config, Overrides, Settings};
 use crate::pipeline::AppError;
 
-/// Loads the config file (or the built-in defaults), applies overrides, and
-/// validates it as `check-config` does: every command takes its settings
-/// from here, so none accepts what `check-config` refuses.
-pub fn load_settings(path: Option<&Path>, timezone: Option<&str>) -> Result<Settings, AppError> {
+/// Loads the config file (or the built-in defaults), applies the
+/// environment's and the command line's overrides, and validates it as
+/// `check-config` does: every command takes its settings from here, so none
+/// accepts what `check-config` refuses.
+pub fn load_settings(path: Option<&Path>, overrides: Overrides) -> Result<Settings, AppError> {
     let mut cfg = load_config(path)?;
-    if let Some(tz) = timezone {
-        cfg.timezone = tz.to_owned();
-    }
+    cfg.apply_overrides(overrides)?;
     let settings = cfg.validate()?;
     check_kafka_properties(&settings.config)?;
     Ok(settings)
@@ -44,7 +43,7 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, AppError> {
 
 /// `check-config`: validates and describes the configuration.
 pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
-    let s = load_settings(path, None)?;
+    let s = load_settings(path, Overrides::default())?;
     let cfg = &s.config;
     let inputs: Vec<String> = s
         .inputs

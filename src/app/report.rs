@@ -30,7 +30,9 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
     // With --config: its state and report identity. Without: the state's
     // metadata (written by `run`), else the defaults.
     let cfg = match &args.config {
-        Some(p) => Some(Config::clone(&load_settings(Some(p), None)?.config)),
+        Some(p) => Some(Config::clone(
+            &load_settings(Some(p), Default::default())?.config,
+        )),
         None => None,
     };
     let base = cfg.clone().unwrap_or_default();

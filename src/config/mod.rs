@@ -680,6 +680,54 @@ impl Config {
             self.kafka.group_instance_id = id;
         }
     }
+
+    /// Applies the command line's overrides: the one place a flag changes
+    /// the configuration (the environment's are [`Config::apply_env`]).
+    pub fn apply_overrides(&mut self, o: Overrides) -> Result<(), ConfigError> {
+        if let Some(tz) = o.timezone {
+            self.timezone = tz;
+        }
+        if o.file_input {
+            // A file is read in `[events]`'s format.
+            if let Some(f) = o.format {
+                self.events.format = f;
+            }
+        } else {
+            self.single_input(o.topic, o.format)?;
+        }
+        if let Some(b) = o.brokers {
+            self.kafka.brokers = b;
+        }
+        if let Some(g) = o.group {
+            self.kafka.group_id = g;
+        }
+        if let Some(w) = o.web_config {
+            self.metrics.web_config = Some(w);
+        }
+        Ok(())
+    }
+}
+
+/// What the command line sets over the configuration file and the
+/// environment ([`Config::apply_overrides`]); `None` leaves a setting as
+/// the file has it.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--timezone`.
+    pub timezone: Option<String>,
+    /// `--brokers`.
+    pub brokers: Option<String>,
+    /// `--group`.
+    pub group: Option<String>,
+    /// `--web-config`.
+    pub web_config: Option<std::path::PathBuf>,
+    /// `--topic`: the one Kafka input ([`Config::single_input`]).
+    pub topic: Option<String>,
+    /// `--format`: of the file (with `file_input`), else of the one Kafka
+    /// input.
+    pub format: Option<crate::decode::Format>,
+    /// The run reads a file or stdin, not Kafka.
+    pub file_input: bool,
 }
 
 /// The validated configuration, cheap to clone and share.
