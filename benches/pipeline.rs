@@ -79,7 +79,7 @@ fn bench(c: &mut Criterion) {
                 let mut filled = Vec::with_capacity(batches.len());
                 let mut offset = 0u64;
                 for chunk in &batches {
-                    let mut batch = Batch::new("input".into());
+                    let mut batch = Batch::new(incident_monitor::state::Source::Input);
                     for l in chunk {
                         let next = offset + l.len() as u64 + 1;
                         batch.push(0, offset, next, None, l.as_bytes(), None);

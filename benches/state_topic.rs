@@ -76,7 +76,7 @@ fn main() {
     .expect("config");
     let tz = "Asia/Ho_Chi_Minh";
     let key = PartitionKey {
-        source: format!("kafka.{input}"),
+        source: incident_monitor::state::Source::kafka(&input),
         partition: 0,
     };
     println!(

@@ -30,7 +30,7 @@ fn read_file(monitor: Monitor, path: &std::path::Path) -> Monitor {
     struct Apply(Arc<Mutex<Monitor>>);
     impl Sink for Apply {
         fn spare(&mut self) -> Batch {
-            Batch::new("input".into())
+            Batch::new(incident_monitor::state::Source::Input)
         }
         fn send(&mut self, mut batch: Batch) -> bool {
             let mut m = self.0.lock().unwrap();
@@ -50,7 +50,7 @@ fn read_file(monitor: Monitor, path: &std::path::Path) -> Monitor {
 
 /// Applies `lines[range]` as messages of one Kafka partition.
 fn consume(monitor: &mut Monitor, lines: &[String], range: std::ops::Range<usize>) {
-    let mut batch = Batch::new("kafka.incidents".into());
+    let mut batch = Batch::new(incident_monitor::state::Source::kafka("incidents"));
     for i in range {
         let o = i as u64;
         batch.push(3, o, o + 1, None, lines[i].as_bytes(), None);
@@ -76,7 +76,7 @@ fn a_replay_below_the_checkpoint_counts_nothing_twice_from_a_file_as_from_kafka(
     let path = dir.path("events.jsonl");
     let file_key = PartitionKey::input();
     let kafka_key = PartitionKey {
-        source: "kafka.incidents".into(),
+        source: incident_monitor::state::Source::kafka("incidents"),
         partition: 3,
     };
 
@@ -130,7 +130,7 @@ fn a_stopped_reader_ends_without_reading_the_rest() {
     struct Slow(Arc<AtomicUsize>);
     impl Sink for Slow {
         fn spare(&mut self) -> Batch {
-            Batch::new("input".into())
+            Batch::new(incident_monitor::state::Source::Input)
         }
         fn send(&mut self, _batch: Batch) -> bool {
             self.0.fetch_add(1, Ordering::Relaxed);
@@ -160,7 +160,7 @@ fn counters_count_what_this_process_applied() {
     let lines: Vec<String> = ncsc_2022(2022).into_iter().take(3000).collect();
     let dir = TempDir::new("apply-counters");
     let mut m = open(&dir.path("s"));
-    let mut batch = Batch::new("kafka.incidents".into());
+    let mut batch = Batch::new(incident_monitor::state::Source::kafka("incidents"));
     for (i, l) in lines.iter().enumerate() {
         let o = i as u64 / 2;
         batch.push((i % 2) as i32, o, o + 1, None, l.as_bytes(), None);
@@ -183,7 +183,7 @@ fn counters_count_what_this_process_applied() {
     let v = m.view(latest);
     let before = v.month.clone().unwrap();
     let gone = PartitionKey {
-        source: "kafka.incidents".into(),
+        source: incident_monitor::state::Source::kafka("incidents"),
         partition: 0,
     };
     m.release(std::slice::from_ref(&gone), wall_now_ms())
@@ -202,7 +202,7 @@ fn counters_count_what_this_process_applied() {
     let mut m = open(&dir.path("s"));
     for p in 0..2 {
         let key = PartitionKey {
-            source: "kafka.incidents".into(),
+            source: incident_monitor::state::Source::kafka("incidents"),
             partition: p,
         };
         m.partition(&key, wall_now_ms()).unwrap();

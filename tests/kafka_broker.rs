@@ -1036,7 +1036,7 @@ fn a_late_write_of_a_previous_owner_is_never_current() {
     .unwrap();
     let mut engine = Engine::new(settings.clone());
     let key = PartitionKey {
-        source: format!("kafka.{input}"),
+        source: incident_monitor::state::Source::kafka(&input),
         partition: 1,
     };
     let feed = |engine: &mut Engine,

@@ -34,7 +34,7 @@ fn at(s: &str) -> i64 {
 
 /// Applies `(id, time, type)` incidents, arriving at `wall`.
 fn apply(m: &mut Monitor, events: &[(&str, &str, &str)], wall: i64) {
-    let mut b = Batch::new("kafka.incidents".into());
+    let mut b = Batch::new(incident_monitor::state::Source::kafka("incidents"));
     for (i, (id, time, kind)) in events.iter().enumerate() {
         let line = format!(r#"{{"id":"{id}","time":"{time}","type":"{kind}"}}"#);
         b.push(0, i as u64, i as u64 + 1, None, line.as_bytes(), None);

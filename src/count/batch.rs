@@ -8,9 +8,9 @@
 //! allocates nothing per message.
 
 use std::ops::Range;
-use std::sync::Arc;
 
 use super::engine::{Engine, Prepared};
+use crate::state::Source;
 
 /// Where one message came from, and where its bytes are in the batch.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct Item {
 /// in the order they were read, and once prepared, their parsed forms.
 #[derive(Debug, Default)]
 pub struct Batch {
-    source: Arc<str>,
+    source: Source,
     data: Vec<u8>,
     items: Vec<Item>,
     prepared: Vec<Prepared>,
@@ -43,7 +43,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new(source: Arc<str>) -> Batch {
+    pub fn new(source: Source) -> Batch {
         Batch {
             source,
             ..Batch::default()
@@ -51,7 +51,7 @@ impl Batch {
     }
 
     /// The source its messages belong to.
-    pub fn source(&self) -> &Arc<str> {
+    pub fn source(&self) -> &Source {
         &self.source
     }
 
@@ -197,8 +197,8 @@ impl Batch {
 impl Batch {
     /// `n` distinct valid incidents of one partition from offset `from`
     /// (for tests of what handles batches).
-    pub(crate) fn of_incidents(source: &str, partition: i32, from: u64, n: u64) -> Batch {
-        let mut b = Batch::new(source.into());
+    pub(crate) fn of_incidents(topic: &str, partition: i32, from: u64, n: u64) -> Batch {
+        let mut b = Batch::new(Source::kafka(topic));
         for o in from..from + n {
             let line = format!(
                 r#"{{"id":"i-{partition}-{o}","time":"2022-06-01T00:00:00Z","type":"ddos"}}"#

@@ -14,8 +14,8 @@ use super::rejects::RejectLog;
 use super::view::{Applied, MonitorView};
 use crate::event::{EpochMillis, Reject};
 use crate::state::{
-    Checkpoint, MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, StateBackend,
-    StoreError,
+    Checkpoint, MonitorMeta, Outcomes, PartitionKey, PartitionState, RestoreError, Source,
+    StateBackend, StoreError,
 };
 
 /// How many messages ahead a run commit prefetches dedup slots: enough to
@@ -48,7 +48,7 @@ pub struct Monitor {
     /// What this process applied since it started (the metrics' counters).
     applied: Applied,
     /// The same per source (an input: `kafka.<topic>`, or a file's).
-    applied_by_source: BTreeMap<String, Outcomes>,
+    applied_by_source: BTreeMap<Source, Outcomes>,
 }
 
 impl Monitor {
@@ -124,7 +124,7 @@ impl Monitor {
                 .position(|it| it.partition != partition)
                 .map_or(items.len(), |n| start + n);
             let key = PartitionKey {
-                source: batch.source().to_string(),
+                source: batch.source().clone(),
                 partition,
             };
             let offsets = items[start..end].iter().map(|it| (it.offset, it.next));
@@ -149,13 +149,13 @@ impl Monitor {
     /// records the hash of the file's bytes before it.
     fn file_end(
         &mut self,
-        source: &str,
+        source: &Source,
         next: u64,
         hash: u64,
         wall_ms: EpochMillis,
     ) -> Result<(), MonitorError> {
         let key = PartitionKey {
-            source: source.to_owned(),
+            source: source.clone(),
             partition: 0,
         };
         let st = held_or_restored(

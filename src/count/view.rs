@@ -6,7 +6,7 @@ use super::engine::{Engine, Outcome};
 use crate::calendar::ToDate;
 use crate::calendar::change::{MonthToDate, ratio};
 use crate::event::{EpochMillis, Severity};
-use crate::state::{Outcomes, PartitionKey, PartitionState};
+use crate::state::{Outcomes, PartitionKey, PartitionState, Source};
 
 /// Everything exported, as plain numbers (computed by the monitor). The
 /// outcome, incident and sector figures are what this process applied
@@ -34,8 +34,8 @@ pub struct MonitorView {
     pub dedup_ids: u64,
     /// The fullest partition's ids against `dedup.max_ids_per_partition`.
     pub dedup_fill: f64,
-    /// Outcomes this process applied per source (`kafka.<topic>`: an input).
-    pub by_source: Vec<(String, Outcomes)>,
+    /// Outcomes this process applied per source (a Kafka topic: an input).
+    pub by_source: Vec<(Source, Outcomes)>,
     /// Blank lines of files and stdin this process skipped.
     pub blank_lines: u64,
 }

@@ -26,7 +26,7 @@ use crate::config::KafkaConfig;
 use crate::count::Batch;
 use crate::event::Reject;
 use crate::metrics::Metrics;
-use crate::state::PartitionKey;
+use crate::state::{PartitionKey, Source};
 
 /// Properties the monitor sets; `[kafka.properties]` may override them except
 /// those in `FORCED` (auto commit and offset store off).
@@ -139,7 +139,7 @@ const FORCED: &[(&str, &str)] = &[
 /// The partition key of a Kafka partition.
 pub fn partition_key(topic: &str, partition: i32) -> PartitionKey {
     PartitionKey {
-        source: format!("kafka.{topic}"),
+        source: Source::kafka(topic),
         partition,
     }
 }

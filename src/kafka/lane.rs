@@ -28,7 +28,7 @@ use crate::event::Reject;
 use crate::metrics::Metrics;
 use crate::pipeline::RejectSink;
 use crate::pipeline::{AppError, Stage};
-use crate::state::PartitionKey;
+use crate::state::{PartitionKey, Source};
 
 /// What a lane's task tells the loop.
 #[derive(Debug, Default)]
@@ -95,7 +95,7 @@ impl LaneStatus {
 pub(super) struct Lane {
     pub input: Input,
     /// The state key source of its partitions (`kafka.<topic>`).
-    source: String,
+    source: Source,
     pub consumer: Arc<StreamConsumer<MonitorContext>>,
     pub stage: Arc<Stage>,
     pub status: Arc<LaneStatus>,
@@ -125,7 +125,7 @@ impl Lane {
             engine,
             Some(metrics.clone()),
             dead_letters,
-            source.as_str().into(),
+            source.clone(),
         )?);
         let consumer = subscribe(k, input, stage.clone(), several)?;
         Ok(Lane {

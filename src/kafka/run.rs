@@ -96,7 +96,7 @@ pub async fn run_kafka(
         store: backend,
         who: settings.config.report.clone(),
     });
-    let inputs: Vec<(String, String)> = settings
+    let inputs: Vec<(String, crate::state::Source)> = settings
         .inputs
         .iter()
         .map(|i| (i.name.clone(), partition_key(&i.topic, 0).source))

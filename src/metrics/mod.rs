@@ -22,7 +22,7 @@ pub use latency::{LatencyHistogram, LatencyRecorder};
 
 use crate::count::MonitorView;
 use crate::event::{Filter, Reject, Severity};
-use crate::state::Outcomes;
+use crate::state::{Outcomes, Source};
 
 /// Metric names.
 pub mod names {
@@ -216,7 +216,7 @@ pub struct Metrics {
 /// The counters of one input (its messages by outcome, its rejections by
 /// reason), found by the state source its partitions have.
 struct InputCounters {
-    source: String,
+    source: Source,
     events: [IntCounter; 4],
     invalid: Vec<IntCounter>,
 }
@@ -305,7 +305,7 @@ impl Metrics {
         categories: &[String],
         windows: &[String],
         sectors: &[String],
-        inputs: &[(String, String)],
+        inputs: &[(String, Source)],
     ) -> Result<Metrics, MetricsError> {
         let r = Registry::new();
         let Figures {

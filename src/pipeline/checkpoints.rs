@@ -110,7 +110,7 @@ mod tests {
     }
 
     fn batch(p: i32, from: u64, n: u64) -> Batch {
-        Batch::of_incidents("kafka.t", p, from, n)
+        Batch::of_incidents("t", p, from, n)
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use crate::count::Monitor;
 use crate::metrics::Metrics;
 use crate::server;
 use crate::spike::SpikeDetector;
+use crate::state::Source;
 
 /// The endpoint's web configuration (`[metrics] web_config`), loaded and
 /// checked: a file that cannot be used is a usage error.
@@ -42,7 +43,7 @@ impl Endpoint {
     /// `(name, state source)`.
     pub(crate) async fn start(
         settings: &Settings,
-        inputs: &[(String, String)],
+        inputs: &[(String, Source)],
         addr: &str,
         reports: Arc<dyn server::Reports>,
     ) -> Result<Endpoint, AppError> {

@@ -80,7 +80,7 @@ pub async fn run_input(
         Engine::new(settings.clone()),
         endpoint.as_ref().map(|e| e.metrics.clone()),
         None,
-        key.source.as_str().into(),
+        key.source.clone(),
     )?;
     let sink = Prepare {
         to: stage.sender(),

@@ -27,7 +27,7 @@ use crate::clock::wall_now_ms;
 use crate::count::{Batch, Engine, Item, Monitor, MonitorError};
 use crate::event::Reject;
 use crate::metrics::{LatencyRecorder, Metrics};
-use crate::state::PartitionKey;
+use crate::state::{PartitionKey, Source};
 
 /// Messages per batch from a consumer, at most.
 pub const BATCH: usize = 1024;
@@ -88,7 +88,7 @@ struct Shared {
     monitor: Arc<Mutex<Monitor>>,
     metrics: Option<Arc<Metrics>>,
     rejected: Option<Box<dyn RejectSink>>,
-    source: Arc<str>,
+    source: Source,
     /// Batches handed over and not yet committed (exported as a metric).
     depth: AtomicUsize,
     /// Applied batches, emptied, for the sources to fill again: their
@@ -140,7 +140,7 @@ impl Stage {
         engine: Engine,
         metrics: Option<Arc<Metrics>>,
         rejected: Option<Box<dyn RejectSink>>,
-        source: Arc<str>,
+        source: Source,
     ) -> Result<Stage, StageError> {
         let (tx, rx) = mpsc::channel(DEPTH);
         let shared = Arc::new(Shared {
@@ -384,8 +384,10 @@ fn apply_loop(
 
 /// Publishes the broker timestamp of the last message of each partition
 /// in a batch (a partition's messages are in offset order).
-fn newest_per_partition(metrics: &Metrics, source: &str, batch: &Batch) {
-    let topic = source.strip_prefix("kafka.").unwrap_or(source);
+fn newest_per_partition(metrics: &Metrics, source: &Source, batch: &Batch) {
+    let Some(topic) = source.topic() else {
+        return;
+    };
     let items = batch.items();
     for (i, it) in items.iter().enumerate() {
         let last_of_run = items.get(i + 1).is_none_or(|n| n.partition != it.partition);
@@ -413,7 +415,7 @@ mod tests {
     use crate::state::{StateBackend, StateStore};
 
     fn batch(p: i32, from: u64, n: u64) -> Batch {
-        Batch::of_incidents("kafka.t", p, from, n)
+        Batch::of_incidents("t", p, from, n)
     }
 
     /// Revocation goes through the stage in order: the batches handed over
@@ -428,8 +430,16 @@ mod tests {
         let m = Monitor::open(Engine::new(settings), Arc::new(store.clone())).unwrap();
         let monitor = Arc::new(Mutex::new(m));
         let engine = monitor.lock().unwrap().engine().clone();
-        let stage =
-            Arc::new(Stage::start(monitor.clone(), engine, None, None, "kafka.t".into()).unwrap());
+        let stage = Arc::new(
+            Stage::start(
+                monitor.clone(),
+                engine,
+                None,
+                None,
+                crate::state::Source::kafka("t"),
+            )
+            .unwrap(),
+        );
         for i in 0..40 {
             stage
                 .send(batch(i % 2, (i / 2) as u64 * 100, 100))
@@ -451,7 +461,7 @@ mod tests {
             .unwrap();
         assert!(full.is_none());
         let key = PartitionKey {
-            source: "kafka.t".into(),
+            source: Source::kafka("t"),
             partition: 0,
         };
         let s = stage.clone();
@@ -483,7 +493,14 @@ mod tests {
             Monitor::open(Engine::new(settings), store).unwrap(),
         ));
         let engine = monitor.lock().unwrap().engine().clone();
-        let stage = Stage::start(monitor.clone(), engine, None, None, "kafka.t".into()).unwrap();
+        let stage = Stage::start(
+            monitor.clone(),
+            engine,
+            None,
+            None,
+            crate::state::Source::kafka("t"),
+        )
+        .unwrap();
         for i in 0..50 {
             stage.send(batch(3, i * 10, 10)).await.unwrap();
         }

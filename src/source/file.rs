@@ -474,7 +474,7 @@ mod tests {
 
     impl Sink for Collect {
         fn spare(&mut self) -> Batch {
-            Batch::new("input".into())
+            Batch::new(crate::state::Source::Input)
         }
         fn send(&mut self, batch: Batch) -> bool {
             self.0.lock().unwrap().push(batch);
@@ -750,7 +750,7 @@ mod tests {
         struct Chan(std::sync::mpsc::Sender<Batch>);
         impl Sink for Chan {
             fn spare(&mut self) -> Batch {
-                Batch::new("input".into())
+                Batch::new(crate::state::Source::Input)
             }
             fn send(&mut self, b: Batch) -> bool {
                 self.0.send(b).is_ok()

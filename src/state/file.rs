@@ -19,7 +19,7 @@
 //! rules or adds sectors still reads old state correctly.
 
 use super::codec::{CodecError, Reader, Writer};
-use super::{FileIdentity, Outcomes, PartitionKey, PartitionState, Position};
+use super::{FileIdentity, Outcomes, PartitionKey, PartitionState, Position, Source};
 use crate::calendar::{Ledger, MINUTES_PER_MONTH_MAX, YearMonth};
 use crate::dedup::IdHash;
 use crate::event::{EpochMillis, Filter, Reject, Severity};
@@ -89,7 +89,7 @@ fn encode_parts(
     w.u16(FORMAT_VERSION);
     let body_start = w.buf.len();
 
-    w.str(&st.key.source);
+    w.str(&st.key.source.to_string());
     w.i32(st.key.partition);
     w.u64(st.position.next_offset);
     w.u64(st.position.records);
@@ -298,7 +298,11 @@ struct Head {
 fn read_head(r: &mut Reader<'_>, version: u16) -> Result<Head, CodecError> {
     let v1 = version == 1;
     let key = PartitionKey {
-        source: r.str()?.to_owned(),
+        source: {
+            let name = r.str()?;
+            Source::from_name(name)
+                .ok_or_else(|| CodecError::Invalid(format!("unknown source {name:?}")))?
+        },
         partition: r.i32()?,
     };
     let position = read_position(r, v1)?;

@@ -28,11 +28,59 @@ use crate::dedup::Dedup;
 use crate::event::{EpochMillis, Filter, Reject, Severity};
 use crate::window::{WindowShape, Windows};
 
+/// Where a partition's messages come from. Ordered as their names are
+/// (`input` before `kafka.<topic>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A file or stdin (one partition, 0).
+    #[default]
+    Input,
+    /// A Kafka topic.
+    Kafka(String),
+}
+
+impl Source {
+    /// The source of a Kafka topic.
+    pub fn kafka(topic: &str) -> Source {
+        Source::Kafka(topic.to_owned())
+    }
+
+    /// The source of a name written by its `Display` (`input`,
+    /// `kafka.<topic>`), as checkpoints and state-topic keys hold it.
+    pub fn from_name(name: &str) -> Option<Source> {
+        match name {
+            "input" => Some(Source::Input),
+            _ => name
+                .strip_prefix("kafka.")
+                .filter(|t| !t.is_empty())
+                .map(Source::kafka),
+        }
+    }
+
+    /// The topic of a Kafka source.
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            Source::Input => None,
+            Source::Kafka(t) => Some(t),
+        }
+    }
+}
+
+/// `input`, or `kafka.<topic>`: the name in checkpoints, state-topic keys,
+/// file names and logs.
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Input => f.write_str("input"),
+            Source::Kafka(t) => write!(f, "kafka.{t}"),
+        }
+    }
+}
+
 /// Which partition of which source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionKey {
-    /// `input` for a file or stdin, `kafka.<topic>` for Kafka.
-    pub source: String,
+    pub source: Source,
     pub partition: i32,
 }
 
@@ -40,7 +88,7 @@ impl PartitionKey {
     /// The key of the file/stdin input.
     pub fn input() -> PartitionKey {
         PartitionKey {
-            source: "input".to_owned(),
+            source: Source::Input,
             partition: 0,
         }
     }
@@ -49,6 +97,7 @@ impl PartitionKey {
     pub fn file_stem(&self) -> String {
         let source: String = self
             .source
+            .to_string()
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {

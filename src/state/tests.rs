@@ -170,7 +170,7 @@ fn store_writes_atomically_and_loads_all() {
     let mut st = filled(&mut e);
     store.save(&st, "UTC", 0).unwrap();
     st.key = PartitionKey {
-        source: "kafka.incidents/x".into(),
+        source: crate::state::Source::kafka("incidents/x"),
         partition: 3,
     };
     store.save(&st, "UTC", 0).unwrap();
@@ -259,8 +259,15 @@ fn implausible_counts_and_repeated_names_are_refused_not_added() {
 /// bound, so the restored state encoded into a file that did not decode.
 #[test]
 fn a_restored_state_always_encodes_into_a_valid_checkpoint() {
-    let found = include_bytes!("../../tests/fuzz/regressions/checkpoint-reencode");
-    let snap = decode(&reseal(found.to_vec())).unwrap();
+    let mut found = include_bytes!("../../tests/fuzz/regressions/checkpoint-reencode").to_vec();
+    // The fuzzer named its source `in/ut`; sources are typed since (`input`
+    // or `kafka.<topic>`, any other refused): the same bytes, named `input`.
+    let at = found
+        .windows(5)
+        .position(|w| w == b"in/ut")
+        .expect("the regression input names its source in/ut");
+    found[at..at + 5].copy_from_slice(b"input");
+    let snap = decode(&reseal(found)).unwrap();
     let e = engine("");
     let st = PartitionState::restore(snap, e.settings(), WALL).unwrap();
     let again = encode(&st, "UTC", 0);
@@ -284,4 +291,45 @@ fn a_report_refuses_trailing_bytes_as_run_does() {
     assert!(decode(&forged).is_err());
     let e = decode_counts(&forged).unwrap_err();
     assert!(e.to_string().contains("trailing"), "{e}");
+}
+
+/// A source is written by its name and read back from it; the names order
+/// as the sources do (checkpoint files and state-topic keys hold the names
+/// of version 1 on: `input`, `kafka.<topic>`).
+#[test]
+fn sources_are_their_names() {
+    // A checkpoint naming another source is refused, by name.
+    let mut e = engine("");
+    let mut st = filled(&mut e);
+    st.key.source = super::Source::kafka("t");
+    let bytes = encode(&st, "UTC", 0);
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"kafka.t")
+        .expect("the source's name is in the checkpoint");
+    let mut other = bytes.clone();
+    other[at..at + 7].copy_from_slice(b"kafkaXt");
+    match decode(&reseal(other)) {
+        Err(codec::CodecError::Invalid(m)) => assert!(m.contains("kafkaXt"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    use super::Source;
+    let sources = [
+        Source::Input,
+        Source::kafka("a"),
+        Source::kafka("incidents"),
+        Source::kafka("incidents.eu-1_x"),
+    ];
+    for s in &sources {
+        assert_eq!(Source::from_name(&s.to_string()).as_ref(), Some(s));
+    }
+    assert_eq!(Source::Input.to_string(), "input");
+    assert_eq!(Source::kafka("t").to_string(), "kafka.t");
+    for pair in sources.windows(2) {
+        assert!(pair[0] < pair[1]);
+        assert!(pair[0].to_string() < pair[1].to_string());
+    }
+    for bad in ["", "kafka.", "file", "Input", "kafka"] {
+        assert_eq!(Source::from_name(bad), None, "{bad}");
+    }
 }

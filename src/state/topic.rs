@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::codec::{CodecError, Reader, Writer};
 use super::file::{Snapshot, decode, decode_month, encode_core, encode_month};
-use super::{PartitionKey, PartitionState};
+use super::{PartitionKey, PartitionState, Source};
 use crate::dedup::IdHash;
 use crate::event::EpochMillis;
 
@@ -141,7 +141,7 @@ pub fn partition_of_key(key: &str) -> Option<PartitionKey> {
     let (source, rest) = rest.split_once('/')?;
     let (partition, _) = rest.split_once('/')?;
     Some(PartitionKey {
-        source: source.to_owned(),
+        source: Source::from_name(source)?,
         partition: partition.parse().ok()?,
     })
 }

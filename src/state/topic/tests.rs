@@ -18,7 +18,7 @@ fn engine() -> Engine {
 
 fn key() -> PartitionKey {
     PartitionKey {
-        source: "kafka.incidents".into(),
+        source: crate::state::Source::kafka("incidents"),
         partition: 3,
     }
 }
@@ -237,7 +237,7 @@ fn missing_or_altered_records_are_errors_not_wrong_counts() {
     assert!(current(&keys, &latest).unwrap().is_some());
     // Claimed, nothing written yet: no checkpoint. Never claimed: none.
     let other = Keys::of(&PartitionKey {
-        source: "kafka.incidents".into(),
+        source: crate::state::Source::kafka("incidents"),
         partition: 4,
     });
     claim(&mut latest, &other, 9);
@@ -303,7 +303,7 @@ fn records_encode_and_refuse_corruption() {
     assert_eq!(
         partition_of_key("im/kafka.t/12/c/00/core.1/0"),
         Some(PartitionKey {
-            source: "kafka.t".into(),
+            source: crate::state::Source::kafka("t"),
             partition: 12
         })
     );
