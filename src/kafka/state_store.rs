@@ -96,7 +96,7 @@ type Read = (HashMap<PartitionKey, Latest>, Option<Vec<u8>>);
 
 /// What this process wrote for a partition it owns.
 #[derive(Debug)]
-struct Lane {
+struct Owned {
     claim: Claim,
     /// The segments of the manifest written last.
     written: HashMap<Segment, Entry>,
@@ -115,7 +115,7 @@ pub struct TopicStore {
     /// store, each read assigning the partitions it needs from their start
     /// (a new client per read cost about 0.7 s of connecting).
     reader: Mutex<Option<BaseConsumer<ReadContext>>>,
-    lanes: Mutex<HashMap<PartitionKey, Lane>>,
+    lanes: Mutex<HashMap<PartitionKey, Owned>>,
     taken: AtomicU64,
     /// Who claims partitions (host, process, group member).
     owner: String,
@@ -353,7 +353,7 @@ impl TopicStore {
         self.producer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<PartitionKey, Lane>> {
+    fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<PartitionKey, Owned>> {
         self.lanes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -636,7 +636,7 @@ impl StateBackend for TopicStore {
         );
         self.lanes().insert(
             key.clone(),
-            Lane {
+            Owned {
                 claim,
                 written,
                 last_seq: None,
