@@ -215,7 +215,7 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
             .collect();
         texts.extend(rule_name.as_deref());
         texts.extend(categories.iter().map(Text::as_str));
-        let type_text = kind_of(&texts, rule_name.clone(), FALLBACK_TYPE);
+        let type_text = kind_of(&texts, || rule_name.clone(), FALLBACK_TYPE);
         let severity = match d
             .alert_severity
             .or(d.signal_rule_severity)

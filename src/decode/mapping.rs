@@ -98,17 +98,18 @@ pub(super) fn type_keyword(texts: &[&str]) -> Option<&'static str> {
 }
 
 /// The type: the keyword the tool's texts name, else the tool's own text
-/// for the record (`own`, when it is not blank), else `fallback`, the word
-/// the format's table in docs/formats.md states. An alert whose texts are
-/// empty is still an alert: it is counted, under the fallback.
+/// for the record (`own`, called only then, when it is not blank), else
+/// `fallback`, the word the format's table in docs/formats.md states. An
+/// alert whose texts are empty is still an alert: it is counted, under the
+/// fallback.
 pub(super) fn kind_of<'a>(
     texts: &[&str],
-    own: Option<Cow<'a, str>>,
+    own: impl FnOnce() -> Option<Cow<'a, str>>,
     fallback: &'static str,
 ) -> Cow<'a, str> {
     match type_keyword(texts) {
         Some(k) => Cow::Borrowed(k),
-        None => own
+        None => own()
             .filter(|t| !t.trim().is_empty())
             .unwrap_or(Cow::Borrowed(fallback)),
     }

@@ -155,11 +155,13 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded
         texts.extend(title.as_deref());
         texts.extend(types.iter().map(|t| t.as_ref()));
         let class_name = d.class_name.ok().map(|t| t.0);
-        let own = types
-            .iter()
-            .find(|t| !t.trim().is_empty())
-            .cloned()
-            .or(class_name);
+        let own = || {
+            types
+                .iter()
+                .find(|t| !t.trim().is_empty())
+                .cloned()
+                .or(class_name)
+        };
         let kind = kind_of(&texts, own, FALLBACK_TYPE);
         let severity = match d.severity_id.ok() {
             Some(1 | 2) => Severity::Low,

@@ -95,7 +95,7 @@ pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Dec
         ];
         let kind = kind_of(
             &texts,
-            category.clone().or_else(|| signature.clone()),
+            || category.clone().or_else(|| signature.clone()),
             FALLBACK_TYPE,
         );
         let metadata = alert.metadata.ok();

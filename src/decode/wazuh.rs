@@ -29,7 +29,6 @@ struct Wazuh<'a> {
     indexed_at: F<Text<'a>>,
     id: F<Text<'a>>,
     rule: F<WazuhRule<'a>>,
-    agent: F<Named<'a>>,
     manager: F<Named<'a>>,
     /// An indexer hit's (or Logstash envelope's) alert.
     #[serde(rename = "_source")]
@@ -153,12 +152,14 @@ pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decode
         let mut texts: Vec<&str> = techniques.iter().map(Text::as_str).collect();
         texts.extend(groups.iter().map(|g| g.as_ref()));
         texts.extend(description.as_deref());
-        let own = groups
-            .iter()
-            .rev()
-            .find(|g| !g.trim().is_empty())
-            .cloned()
-            .or_else(|| description.clone());
+        let own = || {
+            groups
+                .iter()
+                .rev()
+                .find(|g| !g.trim().is_empty())
+                .cloned()
+                .or_else(|| description.clone())
+        };
         let kind = kind_of(&texts, own, FALLBACK_TYPE);
         let severity = match level {
             0..=6 => Severity::Low,

@@ -71,7 +71,7 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
 /// waiting for any broker: every property librdkafka would refuse at start
 /// (an unknown key, a bad value, a combination such as `fetch.max.bytes`
 /// below `message.max.bytes`) is refused here, with its message.
-/// [`check_clients`], its refusal as text that names the property (never
+/// `check_clients`, its refusal as text that names the property (never
 /// its value: the caller redacts what a value could still show).
 pub fn check_properties(k: &KafkaConfig) -> Result<(), String> {
     check_clients(k).map_err(|e| match e {

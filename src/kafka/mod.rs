@@ -9,7 +9,7 @@
 //!   `crate::pipeline`;
 //! * [`state_store`]: the state backend in a compacted topic (its record
 //!   format, pure, is `crate::state::topic`);
-//! * [`produce`]: `generate --brokers`;
+//! * [`mod@produce`]: `generate --brokers`;
 //! * [`embedded`]: the demo's in-process cluster.
 
 pub mod client;

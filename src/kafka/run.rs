@@ -1,12 +1,12 @@
-//! `run` on Kafka: the thin async loop around the consumers.
+//! `run` on Kafka: the async loop around the consumers.
 //!
-//! Each input is a [`lane`]: its consumer (in the input's group), its apply
+//! Each input is a lane (`super::lane`): its consumer (in the input's group), its apply
 //! stage (its decoder) and a task that only consumes. One loop selects, in
 //! priority order, on shutdown, a consume task failing, the schedule
 //! (metrics, checkpoints, progress), a checkpoint written (then each
 //! lane's positions are committed through its consumer), and a lane
-//! drained. Consuming is [`consume`], rebalances are [`context`],
-//! checkpoints `pipeline::Checkpointer`, publishing [`Publisher`]. Parsing and
+//! drained. Consuming is `super::consume`, rebalances `super::context`,
+//! checkpoints `pipeline::Checkpointer`, publishing `Publisher`. Parsing and
 //! counting run on the stages' threads over the one monitor; the HTTP
 //! endpoint on its own tasks, reading only what the loop publishes.
 //!

@@ -1,6 +1,6 @@
 //! Checkpoints as records of a compacted Kafka topic (spec §8): what the
 //! records are, which checkpoint of a partition is current, and what a
-//! checkpoint must write. Pure: the Kafka I/O is in `crate::state_topic`.
+//! checkpoint must write. Pure: the Kafka I/O is in `crate::kafka::state_store`.
 //!
 //! # Records (key → value), per input partition
 //!
