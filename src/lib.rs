@@ -36,24 +36,32 @@
 //!   topic whose records, manifests and fencing are `state::topic`.
 //! * [`report`], [`spike`], [`metrics`]: the monthly report; spike scores;
 //!   the Prometheus registry written from the view.
+//! * [`publish`]: publishing closed months (spec §11): which are due, what
+//!   a version's manifest says, whether the state changed since the
+//!   archive's latest version, the restatements a report names; and the
+//!   archive directory itself (`publish::archive`).
 //!
 //! At the edges (threads, the runtime, clients, I/O), each importing only
 //! those below it:
 //!
-//! * [`app`]: the commands (`run`'s settings, `report`, `generate`,
+//! * [`app`]: the commands (`run`, `report`, `publish`, `generate`,
 //!   `check-config`, the demo), each a file; none names a Kafka client.
 //! * [`kafka`]: everything that talks to Kafka, the only code that names
-//!   rdkafka: client settings and broker health, `run` on Kafka (a consumer
-//!   lane per input), the dead-letter producer, the state backend in a
-//!   compacted topic, `generate --brokers`, the demo's embedded cluster.
-//! * [`pipeline`]: what a run is made of whatever its source: the apply
-//!   stage thread, background checkpoints, the schedule, the endpoint's
-//!   wiring, live reports, the file loop, and the errors of a run
-//!   ([`pipeline::AppError`]).
+//!   rdkafka: client settings and broker health, the Kafka source of a run
+//!   (a consumer lane per input), the dead-letter producer, the state
+//!   backend in a compacted topic, `generate --brokers`, the demo's
+//!   embedded cluster.
+//! * [`pipeline`]: what a run is made of whatever its source: the one run
+//!   loop over a `Source` seam (schedule, checkpoints, progress, figures
+//!   to the endpoint and the finish, written once), the apply stage
+//!   thread, background checkpoints, the endpoint's wiring, live reports,
+//!   the file source, and the errors of a run ([`pipeline::AppError`]).
 //! * [`source`]: the file source (a JSONL file or stdin, a reader thread
 //!   filling batches).
 //! * [`server`]: the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
 //!   `/report`).
+//! * [`delivery`]: a published version to its destinations: e-mail over
+//!   SMTP (lettre), webhooks (hyper's client over rustls), signed.
 //! * [`progress`], [`generate`], [`clock`]: progress of long runs;
 //!   synthetic streams (the `ncsc-2022` replay); the wall clock.
 //! * [`text`]: what configuration, state or events may show a reader (no
@@ -74,12 +82,14 @@ pub mod config;
 pub mod count;
 pub mod decode;
 pub mod dedup;
+pub mod delivery;
 pub mod event;
 pub mod generate;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;
+pub mod publish;
 pub mod report;
 pub mod server;
 pub mod source;

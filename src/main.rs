@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use incident_monitor::app::{self, AppError, GenerateArgs, KafkaOptions, ReportArgs};
+use incident_monitor::app::{self, AppError, GenerateArgs, ReportArgs};
 use incident_monitor::calendar::YearMonth;
 use incident_monitor::generate::Scenario;
 use incident_monitor::progress::ProgressMode;
@@ -82,6 +82,33 @@ enum Command {
         /// Write to this file instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Publish every closed month into the archive, restate a month whose
+    /// figures changed, and deliver each new version (spec §11).
+    /// Idempotent: run it from a timer as often as you like.
+    Publish {
+        /// Configuration file: `[publish]` (archive, languages, formats,
+        /// destinations), the state and the report's identity.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Checkpoint directory written by `run`.
+        #[arg(long, conflicts_with = "state_topic")]
+        state_dir: Option<PathBuf>,
+        /// Kafka bootstrap servers of the state topic (default: the config's).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Read the state from this compacted Kafka topic.
+        #[arg(long)]
+        state_topic: Option<String>,
+        /// The archive directory (overrides `[publish] archive_dir`).
+        #[arg(long)]
+        archive: Option<PathBuf>,
+        /// Only this month, YYYY-MM (a closed one).
+        #[arg(long)]
+        month: Option<YearMonth>,
+        /// Say what would be written and sent; write and send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Write synthetic incidents as JSONL to stdout.
     Generate {
@@ -263,6 +290,35 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             let text = app::report(&args)?;
             app::emit(&text, args.output.as_deref())
         }
+        Command::Publish {
+            config,
+            state_dir,
+            brokers,
+            state_topic,
+            archive,
+            month,
+            dry_run,
+        } => {
+            let args = app::PublishArgs {
+                state: app::StateArgs {
+                    config,
+                    state_dir,
+                    brokers,
+                    state_topic,
+                },
+                archive,
+                month,
+                dry_run,
+            };
+            let done = on_runtime(async { app::publish(&args).await })?;
+            for line in &done.lines {
+                println!("{line}");
+            }
+            if done.failed > 0 {
+                return Err(AppError::Undelivered(done.failed));
+            }
+            Ok(())
+        }
         Command::Generate {
             scenario,
             format,
@@ -282,16 +338,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             };
             match (brokers, topic) {
                 (Some(b), Some(t)) => {
-                    let started = std::time::Instant::now();
-                    let settings = app::load_settings(config.as_deref(), Default::default())?;
-                    let n =
-                        app::generate_to_kafka(&args, &settings.config.kafka, &b, &t, progress)?;
-                    let secs = started.elapsed().as_secs_f64();
-                    eprintln!(
-                        "produced {n} messages to {t} in {secs:.1} s ({:.0} messages/s)",
-                        if secs > 0.0 { n as f64 / secs } else { 0.0 }
-                    );
-                    Ok(())
+                    app::generate_to_kafka(&args, config.as_deref(), &b, &t, progress).map(|_| ())
                 }
                 _ => app::generate(&args).map(|_| ()),
             }
@@ -304,69 +351,26 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
     }
 }
 
-/// `run`: the flags over the configuration, then a file run or a Kafka
-/// run, and a last log line summing it up.
+/// `run`: its flags as the library takes them.
 fn run(args: RunArgs, progress: ProgressMode) -> Result<(), AppError> {
-    let overrides = incident_monitor::config::Overrides {
-        timezone: args.timezone,
-        brokers: args.brokers,
-        group: args.group,
-        web_config: args.web_config,
-        topic: args.topic,
-        format: args.format,
-        file_input: args.input.is_some(),
+    let args = app::RunArgs {
+        config: args.config,
+        overrides: incident_monitor::config::Overrides {
+            timezone: args.timezone,
+            brokers: args.brokers,
+            group: args.group,
+            web_config: args.web_config,
+            topic: args.topic,
+            format: args.format,
+            file_input: args.input.is_some(),
+        },
+        input: args.input.as_deref().map(Input::parse),
+        until_end: args.until_end,
+        metrics_addr: args.metrics_addr,
+        state_dir: args.state_dir,
+        state_topic: args.state_topic,
     };
-    let settings = app::load_settings(args.config.as_deref(), overrides)?;
-    let state = app::StateChoice::choose(&settings, args.state_dir, args.state_topic)?;
-    let described = state.describe();
-    let summary = on_runtime(async {
-        let shutdown = shutdown_token();
-        match args.input {
-            // A file run opens the endpoint only when asked; Kafka always does.
-            Some(input) => {
-                let app::StateChoice::Dir(store) = state else {
-                    return Err(AppError::Usage(
-                        "--state-topic (or [state] topic) is for Kafka runs: a file run keeps its state in --state-dir".into(),
-                    ));
-                };
-                let input = Input::parse(&input);
-                let stop = shutdown.cancelled_owned();
-                app::run_input(settings, input, store, args.metrics_addr, progress, stop).await
-            }
-            None => {
-                let opts = KafkaOptions {
-                    until_end: args.until_end,
-                    metrics_addr: args
-                        .metrics_addr
-                        .unwrap_or_else(|| settings.config.metrics.listen_addr.clone()),
-                    // Progress is for a drain, which ends; a live consumer
-                    // reports through its metrics.
-                    progress: if args.until_end {
-                        progress
-                    } else {
-                        ProgressMode::Off
-                    },
-                };
-                app::run_kafka(settings, state, opts, shutdown, None).await
-            }
-        }
-    })?;
-    let o = &summary.outcomes;
-    let secs = summary.elapsed.as_secs_f64();
-    tracing::info!(
-        completed = summary.completed,
-        events_this_run = summary.events_this_run,
-        secs = (secs * 1000.0).round() / 1000.0,
-        events_per_sec = if secs > 0.0 { (summary.events_this_run as f64 / secs).round() } else { 0.0 },
-        accepted = o.accepted,
-        duplicate = o.duplicate,
-        invalid = o.invalid_total(),
-        filtered = o.filtered_total(),
-        blank_lines = summary.blank_lines,
-        state = %described,
-        "run finished; the counters cover every run on this state"
-    );
-    Ok(())
+    on_runtime(async { app::run(args, progress, shutdown_token()).await }).map(|_| ())
 }
 
 /// How long the runtime may wait, at exit, for blocking tasks still

@@ -269,7 +269,7 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
         .take_while(|l| l.starts_with(' '))
         .filter_map(|l| l.trim().strip_prefix("- "))
         .collect();
-    assert_eq!(resources.len(), 6, "{resources:?}");
+    assert_eq!(resources.len(), 8, "{resources:?}");
     for r in &resources {
         assert!(
             k8s.join(r).exists(),
@@ -342,13 +342,36 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
             && sts.contains("name: metrics")
     );
     // No shared disk: the state is in a Kafka topic, the pods mount no
-    // volume but their configuration.
-    assert!(!resources.iter().any(|r| {
-        std::fs::read_to_string(k8s.join(r))
-            .unwrap()
-            .contains("PersistentVolumeClaim")
-    }));
+    // volume but their configuration. The one claim is the publish
+    // CronJob's archive.
+    let claims: Vec<&&str> = resources
+        .iter()
+        .filter(|r| {
+            std::fs::read_to_string(k8s.join(r))
+                .unwrap()
+                .contains("kind: PersistentVolumeClaim")
+        })
+        .collect();
+    assert_eq!(claims, [&"archive-pvc.yaml"]);
     assert!(!sts.contains("persistentVolumeClaim") && !sts.contains("ReadWriteMany"));
+    // `publish` hourly in the centre's timezone, one job at a time, on the
+    // archive's claim, as restricted as the monitor; its pods are not the
+    // Service's or the PodDisruptionBudget's.
+    let cron = std::fs::read_to_string(k8s.join("publish-cronjob.yaml")).unwrap();
+    for needed in [
+        "kind: CronJob",
+        "timeZone: Asia/Ho_Chi_Minh",
+        "concurrencyPolicy: Forbid",
+        "args: [\"publish\"",
+        "claimName: incident-monitor-archive",
+        "type: RuntimeDefault",
+        "readOnlyRootFilesystem: true",
+        "automountServiceAccountToken: false",
+        "app.kubernetes.io/name: incident-monitor-publish",
+    ] {
+        assert!(cron.contains(needed), "publish-cronjob.yaml lacks {needed}");
+    }
+    assert!(toml.contains("archive_dir = \"/var/lib/incident-monitor/archive\""));
     assert!(toml.contains("topic = \"incidents-state\""), "{toml}");
     // Restricted namespaces admit the pod; pods spread over nodes; each is
     // a static group member under its pod name; the image comes from a
@@ -456,4 +479,39 @@ fn dashboard_chooses_its_data_source_and_has_thresholds() {
             .unwrap()
             .starts_with("https://")
     );
+}
+
+#[test]
+fn systemd_units_of_publish_verify() {
+    // systemd-analyze checks the units as systemd would load them; the
+    // binary's path is this build's, and no user of that name exists here.
+    let dir = TempDir::new("systemd");
+    let unit = std::fs::read_to_string(repo("deploy/systemd/incident-monitor-publish.service"))
+        .unwrap()
+        .replace(
+            "/usr/local/bin/incident-monitor",
+            env!("CARGO_BIN_EXE_incident-monitor"),
+        )
+        .lines()
+        .filter(|l| !l.starts_with("User=") && !l.starts_with("Group="))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(unit.contains("ExecStart=") && unit.contains(" publish --config "));
+    std::fs::write(dir.path("incident-monitor-publish.service"), unit).unwrap();
+    let timer =
+        std::fs::read_to_string(repo("deploy/systemd/incident-monitor-publish.timer")).unwrap();
+    assert!(timer.contains("Persistent=true") && timer.contains("OnCalendar=hourly"));
+    std::fs::write(dir.path("incident-monitor-publish.timer"), timer).unwrap();
+    let out = Command::new("systemd-analyze")
+        .current_dir(&dir.0)
+        .args([
+            "verify",
+            "--man=no",
+            "./incident-monitor-publish.timer",
+            "./incident-monitor-publish.service",
+        ])
+        .output()
+        .expect("systemd-analyze (Debian's systemd; ./scripts/tools.sh installs it)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.trim().is_empty(), "{err}");
 }

@@ -208,6 +208,26 @@ fn ncsc_2022_gives_the_published_figures(topic_backend: bool) {
         37.92
     );
     assert_eq!(state.snapshots().len(), 4);
+    // `publish` reads the whole state, all four partitions, from where it
+    // is (the directory, or the topic through the brokers).
+    let archive = dir.path("archive");
+    let mut a: Vec<String> = ["publish", "--archive", archive.to_str().unwrap()]
+        .map(String::from)
+        .to_vec();
+    if topic_backend {
+        a.extend(["--brokers".to_owned(), brokers()]);
+    }
+    a.extend(state.flags());
+    let said = ok(bin().args(&a));
+    assert!(
+        said.contains("2022-06 v1 written (1178 incidents)"),
+        "{said}"
+    );
+    let june: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(archive.join("2022-06/v1/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(june["total"], 1178);
+    assert_eq!(june["by_category"]["phishing"], 766);
 }
 
 #[test]

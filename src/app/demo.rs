@@ -84,7 +84,8 @@ pub async fn demo(
         return finish(pipeline).await;
     }
     print_report(&started, &report_cfg);
-    print_guide(started.metrics_addr, &dir);
+    let archive = publish_replay(&started, &dir).await;
+    print_guide(started.metrics_addr, &dir, archive.as_deref());
     live(&kafka, &writers, &shutdown).await;
     kafka.flush(Duration::from_secs(2));
     finish(pipeline).await
@@ -169,7 +170,58 @@ async fn counted(
     }
 }
 
-fn print_guide(addr: std::net::SocketAddr, dir: &std::path::Path) {
+/// Publishes the closed months counted so far into `<dir>/archive`, as
+/// `publish` would (no destination): the archive a newcomer sees appear.
+/// Returns the archive, or `None` when publishing failed (logged: the demo
+/// goes on without it).
+async fn publish_replay(started: &Started, dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let state = {
+        let m = started.monitor.lock().ok()?;
+        let config = m.engine().settings().config.clone();
+        super::report::ReadState {
+            merged: crate::report::MergedState {
+                ledger: m.merged_ledger(),
+                timezone: config.timezone.clone(),
+                covered_until_ms: Some(crate::clock::wall_now_ms()),
+            },
+            who: config.report.clone(),
+            config: Config::clone(&config),
+            name: "the demo's monitor".to_owned(),
+        }
+    };
+    let archive = dir.join("archive");
+    let args = super::PublishArgs {
+        archive: Some(archive.clone()),
+        ..Default::default()
+    };
+    match super::publish::publish_state(&state, &args).await {
+        Ok(done) => {
+            println!(
+                "\nPublished {} closed months into {} (each month's v1: manifest.json and the report in vi and en,\n\
+                 html, json, md, txt), as `incident-monitor publish` does after each month closes.",
+                done.written,
+                archive.display()
+            );
+            Some(archive)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the demo could not publish its months");
+            None
+        }
+    }
+}
+
+fn print_guide(
+    addr: std::net::SocketAddr,
+    dir: &std::path::Path,
+    archive: Option<&std::path::Path>,
+) {
+    if let Some(a) = archive {
+        println!(
+            "The June 2022 report as published: {}",
+            a.join("2022-06/v1/report.vi.html").display()
+        );
+    }
     println!(
         "\nThe monitor is live: http://{addr}/metrics (also /healthz, /readyz).\n\
          The June 2022 report as a page: http://{addr}/report?month=2022-06&lang=vi (or lang=en, format=json|markdown).\n\

@@ -85,14 +85,17 @@ pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
 
 /// `generate --brokers --topic`: produces the scenario to Kafka, keyed by
 /// incident id so re-deliveries meet on one partition, connecting as the
-/// configuration's `[kafka.properties]` say (TLS, SASL).
+/// configuration's `[kafka.properties]` say (TLS, SASL); says how many it
+/// produced, and how fast, on stderr.
 pub fn generate_to_kafka(
     args: &GenerateArgs,
-    kafka: &crate::config::KafkaConfig,
+    config: Option<&std::path::Path>,
     brokers: &str,
     topic: &str,
     progress: ProgressMode,
 ) -> Result<u64, AppError> {
+    let started = std::time::Instant::now();
+    let settings = super::load_settings(config, Default::default())?;
     let (lines, total) = args.lines()?;
     let writer = args.writer()?;
     // Keyed by the native id, whatever the format written.
@@ -100,15 +103,21 @@ pub fn generate_to_kafka(
         let key = incident_id(&line).unwrap_or("").to_owned();
         (key, writer.write(&line))
     });
-    crate::kafka::produce(
+    let n = crate::kafka::produce(
         records,
         total,
         args.rate,
         crate::kafka::Destination {
-            kafka,
+            kafka: &settings.config.kafka,
             brokers,
             topic,
         },
         progress,
-    )
+    )?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "produced {n} messages to {topic} in {secs:.1} s ({:.0} messages/s)",
+        if secs > 0.0 { n as f64 / secs } else { 0.0 }
+    );
+    Ok(n)
 }

@@ -27,8 +27,43 @@ pub struct ReportArgs {
 /// `report`: renders a month from the checkpoints in the state directory
 /// or the state topic.
 pub fn report(args: &ReportArgs) -> Result<String, AppError> {
-    // With --config: its state and report identity. Without: the state's
-    // metadata (written by `run`), else the defaults.
+    let state = read_state(&StateArgs {
+        config: args.config.clone(),
+        state_dir: args.state_dir.clone(),
+        brokers: args.brokers.clone(),
+        state_topic: args.state_topic.clone(),
+    })?;
+    let now = crate::clock::wall_now_ms();
+    let mut r = state.merged.report(args.month, now)?;
+    r.restatements = super::publish::restatements(&state.config, &r.ym, now)?;
+    Ok(render(&r, args.lang, args.format, &state.who))
+}
+
+/// Where a command reads the state from (`report`, `publish`).
+#[derive(Debug, Clone, Default)]
+pub struct StateArgs {
+    /// The configuration (default: what `run` recorded in the state).
+    pub config: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub brokers: Option<String>,
+    pub state_topic: Option<String>,
+}
+
+/// The state read whole (every partition), with who speaks for it.
+pub(super) struct ReadState {
+    pub merged: MergedState,
+    /// The organisation, scope and labels of the sentences.
+    pub who: ReportConfig,
+    /// `--config`, else the defaults.
+    pub config: Config,
+    /// The directory or topic, for messages.
+    pub name: String,
+}
+
+/// Reads every partition's latest checkpoint from the state directory or
+/// the state topic. With `--config`: its state and report identity.
+/// Without: the state's metadata (written by `run`), else the defaults.
+pub(super) fn read_state(args: &StateArgs) -> Result<ReadState, AppError> {
     let cfg = match &args.config {
         Some(p) => Some(Config::clone(
             &load_settings(Some(p), Default::default())?.config,
@@ -83,8 +118,12 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
         }
         other => other?,
     };
-    let r = merged.report(args.month, crate::clock::wall_now_ms())?;
-    Ok(render(&r, args.lang, args.format, &who))
+    Ok(ReadState {
+        merged,
+        who,
+        config: base,
+        name,
+    })
 }
 
 /// Writes a command's output to a file or stdout.

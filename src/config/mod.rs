@@ -100,6 +100,131 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+impl PublishConfig {
+    /// `[publish]`: ranges, languages and formats, and each destination
+    /// (a name of its own, a URL of its scheme, a password where a user
+    /// is named).
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_range(
+            "publish.after_close_secs",
+            self.after_close_secs,
+            0,
+            31_622_400,
+        )?;
+        let one_of = |field: &'static str, list: &[String], known: &[&str]| {
+            if list.is_empty() {
+                return Err(invalid(
+                    field,
+                    format!("name at least one of {}", known.join(", ")),
+                ));
+            }
+            for (i, v) in list.iter().enumerate() {
+                if !known.contains(&v.as_str()) {
+                    return Err(invalid(
+                        field,
+                        format!("{v:?} is not one of {}", known.join(", ")),
+                    ));
+                }
+                if list[..i].contains(v) {
+                    return Err(invalid(field, format!("{v:?} is listed twice")));
+                }
+            }
+            Ok(())
+        };
+        one_of("publish.langs", &self.langs, &["en", "vi"])?;
+        one_of(
+            "publish.formats",
+            &self.formats,
+            &["html", "json", "markdown", "text"],
+        )?;
+        let names: Vec<&str> = (self.email.iter().map(|e| e.name.as_str()))
+            .chain(self.webhook.iter().map(|w| w.name.as_str()))
+            .collect();
+        for (i, n) in names.iter().enumerate() {
+            if !is_label_safe(n) {
+                return Err(invalid(
+                    "publish destination name",
+                    format!("{n:?} must be 1-32 characters of a-z, 0-9, _ or -"),
+                ));
+            }
+            if names[..i].contains(n) {
+                return Err(invalid(
+                    "publish destination name",
+                    format!("{n:?} is used twice"),
+                ));
+            }
+        }
+        for e in &self.email {
+            let field = "publish.email.smtp_url";
+            let host = url_host(&e.smtp_url, &["smtp", "smtps"]).ok_or_else(|| {
+                invalid(
+                    field,
+                    format!(
+                        "{}: {:?} is not smtp://HOST[:PORT] or smtps://HOST[:PORT]",
+                        e.name, e.smtp_url
+                    ),
+                )
+            })?;
+            if host.is_empty() {
+                return Err(invalid(
+                    field,
+                    format!("{}: no host in {:?}", e.name, e.smtp_url),
+                ));
+            }
+            if !e.from.contains('@') {
+                return Err(invalid(
+                    "publish.email.from",
+                    format!("{}: {:?} is not an address", e.name, e.from),
+                ));
+            }
+            if e.to.is_empty() || e.to.iter().any(|t| !t.contains('@')) {
+                return Err(invalid(
+                    "publish.email.to",
+                    format!("{}: name one address or more", e.name),
+                ));
+            }
+            if !e.username.is_empty() && e.password_file.is_none() && e.password_env.is_empty() {
+                return Err(invalid(
+                    "publish.email.password_file",
+                    format!("{}: a username needs password_file or password_env", e.name),
+                ));
+            }
+            check_range("publish.email.timeout_secs", e.timeout_secs, 1, 600)?;
+        }
+        for w in &self.webhook {
+            let host = url_host(&w.url, &["http", "https"]).ok_or_else(|| {
+                invalid(
+                    "publish.webhook.url",
+                    format!("{}: {:?} is not an http:// or https:// URL", w.name, w.url),
+                )
+            })?;
+            if host.is_empty() {
+                return Err(invalid(
+                    "publish.webhook.url",
+                    format!("{}: no host in {:?}", w.name, w.url),
+                ));
+            }
+            check_range("publish.webhook.timeout_secs", w.timeout_secs, 1, 600)?;
+        }
+        Ok(())
+    }
+}
+
+/// The host of a URL of one of `schemes` (`None`: another scheme, or
+/// characters no URL has).
+fn url_host<'a>(url: &'a str, schemes: &[&str]) -> Option<&'a str> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !schemes.contains(&scheme) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    Some(match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    })
+}
+
 impl Config {
     /// Reads and parses a config file (not yet validated).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -134,6 +259,7 @@ impl Config {
             .map_err(|_| ConfigError::Timezone(self.timezone.clone()))?;
         self.validate_ranges()?;
         self.validate_windows()?;
+        self.publish.validate()?;
         if self.kafka.topic.is_empty() || self.kafka.group_id.is_empty() {
             return Err(invalid("kafka", "topic and group_id must not be empty"));
         }

@@ -23,6 +23,7 @@ pub struct Config {
     pub inputs: Vec<InputConfig>,
     pub metrics: MetricsConfig,
     pub spike: SpikeConfig,
+    pub publish: PublishConfig,
 }
 
 impl Default for Config {
@@ -40,6 +41,7 @@ impl Default for Config {
             inputs: Vec::new(),
             metrics: MetricsConfig::default(),
             spike: SpikeConfig::default(),
+            publish: PublishConfig::default(),
         }
     }
 }
@@ -472,4 +474,104 @@ impl Default for SpikeConfig {
             warmup_samples: 60,
         }
     }
+}
+
+/// Publishing the closed months (spec §11): the archive, what each
+/// version holds, and where each new version is delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublishConfig {
+    /// Directory of the published versions (`publish --archive` overrides).
+    pub archive_dir: String,
+    /// A month is published this long after it closed (in `timezone`), so
+    /// that the reports of its last days are in.
+    pub after_close_secs: u64,
+    /// The report's languages in each version (`en`, `vi`); the first is
+    /// an e-mail's body.
+    pub langs: Vec<String>,
+    /// The report's formats in each version (`html`, `json`, `markdown`,
+    /// `text`).
+    pub formats: Vec<String>,
+    /// E-mail destinations.
+    pub email: Vec<EmailDestination>,
+    /// Webhook destinations.
+    pub webhook: Vec<WebhookDestination>,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            archive_dir: "archive".to_owned(),
+            after_close_secs: 2 * 86_400,
+            langs: vec!["vi".to_owned(), "en".to_owned()],
+            formats: ["html", "json", "markdown", "text"]
+                .map(str::to_owned)
+                .to_vec(),
+            email: Vec::new(),
+            webhook: Vec::new(),
+        }
+    }
+}
+
+/// STARTTLS on a `smtp://` destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartTls {
+    /// When the server offers it (the default).
+    #[default]
+    Opportunistic,
+    /// Refuse to send without it.
+    Required,
+}
+
+/// `[[publish.email]]`: a report by e-mail, over SMTP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailDestination {
+    /// Names the destination in the archive's records and in output.
+    pub name: String,
+    /// `smtp://host[:port]` (STARTTLS when offered, or as `starttls`
+    /// says) or `smtps://host[:port]` (TLS from the start).
+    pub smtp_url: String,
+    #[serde(default)]
+    pub starttls: StartTls,
+    pub from: String,
+    pub to: Vec<String>,
+    /// Empty: no authentication.
+    #[serde(default)]
+    pub username: String,
+    /// A file holding the password (its first line).
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+    /// Or an environment variable holding it.
+    #[serde(default)]
+    pub password_env: String,
+    /// A CA certificate (PEM) to trust instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Connecting and each reply.
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout_secs: u64,
+}
+
+/// `[[publish.webhook]]`: the manifest POSTed as JSON, signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDestination {
+    pub name: String,
+    /// `https://...` (or `http://` for a receiver on a trusted network).
+    pub url: String,
+    /// A file holding the HMAC-SHA256 key the body is signed with (its
+    /// bytes, without a trailing newline).
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// A CA certificate (PEM) to trust instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_delivery_timeout() -> u64 {
+    30
 }

@@ -329,3 +329,63 @@ fn the_debug_form_of_the_configuration_hides_secrets() {
     }
     assert!(shown.contains("alice") && shown.contains("<redacted>"));
 }
+
+#[test]
+fn publish_settings_are_checked_before_anything_is_sent() {
+    let mail = |extra: &str| {
+        format!(
+            "[[publish.email]]\nname = \"ops\"\nsmtp_url = \"smtp://mail.example.org:587\"\nfrom = \"m@example.org\"\nto = [\"d@example.org\"]\n{extra}"
+        )
+    };
+    Config::from_toml(&mail("")).unwrap().validate().unwrap();
+    check(
+        "[publish]\nlangs = [\"fr\"]\n",
+        "publish.langs: \"fr\" is not one of en, vi",
+    );
+    check(
+        "[publish]\nlangs = []\n",
+        "publish.langs: name at least one",
+    );
+    check("[publish]\nformats = [\"pdf\"]\n", "publish.formats");
+    check(
+        "[publish]\nformats = [\"html\", \"html\"]\n",
+        "listed twice",
+    );
+    check(
+        "[publish]\nafter_close_secs = 99999999\n",
+        "publish.after_close_secs",
+    );
+    check(
+        &mail("username = \"u\"\n"),
+        "ops: a username needs password_file or password_env",
+    );
+    check(
+        &mail("").replace("smtp://mail.example.org:587", "http://mail.example.org"),
+        "is not smtp://HOST[:PORT] or smtps://HOST[:PORT]",
+    );
+    check(
+        &mail("").replace("smtp://mail.example.org:587", "smtp://"),
+        "no host",
+    );
+    check(
+        &mail("").replace("to = [\"d@example.org\"]", "to = []"),
+        "name one address",
+    );
+    check(
+        &format!(
+            "{}\n[[publish.webhook]]\nname = \"ops\"\nurl = \"https://h.example.org/x\"\n",
+            mail("")
+        ),
+        "\"ops\" is used twice",
+    );
+    check(
+        "[[publish.webhook]]\nname = \"portal\"\nurl = \"ftp://h.example.org/x\"\n",
+        "not an http:// or https:// URL",
+    );
+    check(
+        "[[publish.webhook]]\nname = \"Bad Name\"\nurl = \"https://h.example.org/x\"\n",
+        "must be 1-32 characters",
+    );
+    let err = Config::from_toml("[publish]\nemail_to = 1\n").unwrap_err();
+    assert!(err.contains("email_to"), "{err}");
+}

@@ -307,7 +307,7 @@ impl Monitor {
 
     /// The partitions changed since the last checkpoint, which now count as
     /// checkpointed: the caller checkpoints each with
-    /// [`Monitor::checkpoint_of`] (the Kafka loop does so on another
+    /// [`Monitor::checkpoint_of`] (the run loop does so on another
     /// thread, taking the monitor lock for one partition's encoding at a
     /// time).
     pub fn take_dirty(&mut self) -> Vec<PartitionKey> {

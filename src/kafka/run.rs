@@ -1,18 +1,17 @@
-//! `run` on Kafka: the async loop around the consumers.
+//! `run` on Kafka: the Kafka [`Source`] of the one run loop.
 //!
-//! Each input is a lane (`super::lane`): its consumer (in the input's group), its apply
-//! stage (its decoder) and a task that only consumes. One loop selects, in
-//! priority order, on shutdown, a consume task failing, the schedule
-//! (metrics, checkpoints, progress), a checkpoint written (then each
-//! lane's positions are committed through its consumer), and a lane
-//! drained. Consuming is `super::consume`, rebalances `super::context`,
-//! checkpoints `pipeline::Checkpointer`, publishing `Publisher`. Parsing and
-//! counting run on the stages' threads over the one monitor; the HTTP
-//! endpoint on its own tasks, reading only what the loop publishes.
+//! Each input is a lane (`super::lane`): its consumer (in the input's
+//! group), its apply stage (its decoder) and a task that only consumes.
+//! The source's events are a consume task failing and a lane drained; on
+//! the metrics tick it publishes lag, queue depth and readiness, and says
+//! when a drain is over or should give up; a checkpoint written is
+//! committed through each lane's consumer. Consuming is `super::consume`,
+//! rebalances `super::context`. Parsing and counting run on the stages'
+//! threads over the one monitor.
 //!
 //! Shutdown order: stop consuming, apply what was consumed, checkpoint,
 //! commit (synchronously), flush the dead-letter producer, stop serving;
-//! bounded by `drain_timeout_secs`.
+//! the Kafka part bounded by `drain_timeout_secs`.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -27,13 +26,12 @@ use super::client::{DeadLetter, commit, partition_key};
 use super::context::MonitorContext;
 use super::lane::Lane;
 use super::state_store::TopicStore;
-use crate::clock::wall_now_ms;
 use crate::config::{KafkaConfig, Settings};
 use crate::count::Monitor;
 use crate::metrics::Metrics;
 use crate::pipeline::{
-    AppError, Checkpointer, Endpoint, LiveReports, Positions, RunSummary, Schedule, Stage,
-    StateChoice, Tick, locked,
+    AppError, Checkpointer, End, Endpoint, LiveReports, Positions, Run, RunSummary, Source, Stage,
+    StateChoice,
 };
 use crate::progress::{Progress, ProgressMode, Snapshot, Unit};
 use crate::state::StateBackend;
@@ -57,14 +55,6 @@ pub struct Started {
     pub metrics_addr: std::net::SocketAddr,
 }
 
-/// How a consume loop ended.
-enum End {
-    Drained,
-    Shutdown,
-    /// A drain gave up: no broker could be reached (the line says which).
-    GaveUp(String),
-}
-
 /// Consumes the configured inputs until `shutdown` (or, with `until_end`,
 /// until every assigned partition of every input is drained).
 pub async fn run_kafka(
@@ -74,6 +64,7 @@ pub async fn run_kafka(
     shutdown: CancellationToken,
     started: Option<oneshot::Sender<Started>>,
 ) -> Result<RunSummary, AppError> {
+    let begun = Instant::now();
     let k: KafkaConfig = settings.config.kafka.clone();
     // Settings librdkafka refuses are a configuration error, found before
     // anything is opened or written.
@@ -91,11 +82,7 @@ pub async fn run_kafka(
         }
     };
     let monitor = crate::pipeline::open_monitor(&settings, backend.clone()).await?;
-    let reports = Arc::new(LiveReports {
-        monitor: monitor.clone(),
-        store: backend,
-        who: settings.config.report.clone(),
-    });
+    let reports = Arc::new(LiveReports::new(monitor.clone(), backend, &settings.config));
     let inputs: Vec<(String, crate::state::Source)> = settings
         .inputs
         .iter()
@@ -124,36 +111,19 @@ pub async fn run_kafka(
             })?
         });
     }
-    let mut run = Loop {
-        schedule: Schedule::new(
-            Some(Duration::from_millis(
-                settings.config.metrics.update_interval_ms,
-            )),
-            Duration::from_millis(settings.config.state.checkpoint_interval_ms),
-            (!shown.is_off()).then(|| shown.tick()),
-        ),
-        shown,
-        checkpoints: Checkpointer::new(monitor.clone()),
-        until_end: opts.until_end,
-        started: Instant::now(),
-        publisher: Publisher {
-            endpoint,
-            monitor,
-            brokers: k.brokers.clone(),
-            connect_timeout: Duration::from_secs(k.connect_timeout_secs),
-        },
+    let source = KafkaSource {
         lanes,
+        tasks,
+        stop,
         drained,
+        until_end: opts.until_end,
+        connect_timeout: Duration::from_secs(k.connect_timeout_secs),
         k,
     };
-    let end = run.until(&shutdown, &mut tasks).await;
-    // Every consume task ends before the drain: none touches a consumer
-    // or a stage after it.
-    stop.cancel();
-    let stopped = stop_tasks(&mut tasks).await;
-    let end = end?;
-    stopped?;
-    run.finish(end).await
+    let cfg = settings.config;
+    Run::new(source, monitor, Some(endpoint), shown, &cfg, begun)
+        .run(async move { shutdown.cancelled().await })
+        .await
 }
 
 /// Waits for every consume task; the first failure is returned.
@@ -216,60 +186,20 @@ fn owner_name(k: &KafkaConfig) -> String {
     format!("{host}/{}", std::process::id())
 }
 
-/// The loop's parts.
-struct Loop {
+/// The inputs' lanes and their consume tasks.
+struct KafkaSource {
     lanes: Vec<Lane>,
-    publisher: Publisher,
-    schedule: Schedule,
-    checkpoints: Checkpointer,
-    shown: Progress,
+    tasks: JoinSet<Result<(), AppError>>,
+    /// Stops the consume tasks.
+    stop: CancellationToken,
     /// A lane reports it is drained.
     drained: Arc<Notify>,
     until_end: bool,
-    started: Instant,
+    connect_timeout: Duration,
     k: KafkaConfig,
 }
 
-impl Loop {
-    /// Runs until shutdown, a drain's end, a drain giving up, or a consume
-    /// task failing.
-    async fn until(
-        &mut self,
-        shutdown: &CancellationToken,
-        tasks: &mut JoinSet<Result<(), AppError>>,
-    ) -> Result<End, AppError> {
-        loop {
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => {
-                    tracing::info!("shutdown requested: stop consuming, checkpoint, commit");
-                    return Ok(End::Shutdown);
-                }
-                Some(done) = tasks.join_next() => {
-                    // A consume task ends before `stop` only when it fails.
-                    done.map_err(|source| AppError::Task { what: "consume", source })??;
-                }
-                tick = self.schedule.next(!self.checkpoints.is_writing()) => {
-                    if let Some(end) = self.on_tick(tick)? {
-                        return Ok(end);
-                    }
-                }
-                written = self.checkpoints.written() => {
-                    let positions = written?;
-                    self.publisher.endpoint.metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
-                    for lane in &self.lanes {
-                        commit_lane(lane, &positions, CommitMode::Async);
-                    }
-                }
-                () = self.drained.notified() => {
-                    if self.all_drained() {
-                        return Ok(End::Drained);
-                    }
-                }
-            }
-        }
-    }
-
+impl KafkaSource {
     /// A drain is over when every lane has drained what it holds, or
     /// holds nothing (the group gave it no partition: its input has fewer
     /// partitions than the instances draining it).
@@ -288,50 +218,88 @@ impl Loop {
         over
     }
 
-    fn on_tick(&mut self, tick: Tick) -> Result<Option<End>, AppError> {
-        match tick {
-            Tick::Checkpoint => self.checkpoints.start()?,
-            Tick::Progress => {
-                let lag = lag_total(&self.lanes);
-                self.shown.update(&progress(messages(&self.lanes), lag));
-            }
-            Tick::Publish => {
-                let why = self.publisher.publish(&self.lanes, self.until_end)?;
-                if why.is_none() && self.all_drained() {
-                    return Ok(Some(End::Drained));
-                }
-                return Ok(why.map(End::GaveUp));
-            }
+    /// Readiness now; `Some(why)` when a drain should give up.
+    fn failing(&self, metrics: &Metrics) -> Option<String> {
+        match not_ready(&self.lanes, &self.k.brokers) {
+            Some(why) => metrics.set_ready(false, &why),
+            None => metrics.set_ready(true, ""),
         }
-        Ok(None)
+        if self.until_end {
+            self.lanes.iter().find_map(|l| {
+                give_up(l.consumer.context(), &self.k.brokers, self.connect_timeout)
+                    .or_else(|| stuck(l, self.connect_timeout))
+            })
+        } else {
+            None
+        }
+    }
+}
+
+impl Source for KafkaSource {
+    /// A consume task failing (one ends before `stop` only when it fails),
+    /// or a lane drained.
+    async fn next(&mut self) -> Result<Option<End>, AppError> {
+        tokio::select! {
+            Some(done) = self.tasks.join_next() => {
+                done.map_err(|source| AppError::Task { what: "consume", source })??;
+                Ok(None)
+            }
+            () = self.drained.notified() => Ok(self.all_drained().then_some(End::Drained)),
+        }
     }
 
-    /// Drains, publishes the last figures, stops serving, and sums up.
-    async fn finish(mut self, end: End) -> Result<RunSummary, AppError> {
+    /// Messages read by this run against those read plus the lag still
+    /// ahead. Not the outcome counters: they include each assigned
+    /// partition's restored history.
+    fn progress(&self, _: &Monitor) -> Snapshot {
+        progress(messages(&self.lanes), lag_total(&self.lanes))
+    }
+
+    /// Lag, queue depth and readiness; the drain's end or giving up.
+    fn publish(&mut self, m: &Metrics) -> Option<End> {
+        let lags: Vec<(&str, Vec<(i32, i64)>)> = self
+            .lanes
+            .iter()
+            .map(|l| (l.input.topic.as_str(), held_lags(l.consumer.context())))
+            .collect();
+        m.set_lag(&lags);
+        let held: Vec<(&str, Vec<i32>)> = self
+            .lanes
+            .iter()
+            .map(|l| (l.input.topic.as_str(), l.consumer.context().assigned()))
+            .collect();
+        m.keep_last_record(&held);
+        m.set_queue_depth("apply", self.lanes.iter().map(|l| l.stage.depth()).sum());
+        match self.failing(m) {
+            Some(why) => Some(End::GaveUp(why)),
+            None => self.all_drained().then_some(End::Drained),
+        }
+    }
+
+    fn checkpointed(&mut self, positions: &Positions) {
+        for lane in &self.lanes {
+            commit_lane(lane, positions, CommitMode::Async);
+        }
+    }
+
+    /// Every consume task ends before the drain: none touches a consumer
+    /// or a stage after it.
+    async fn stop(&mut self) -> Result<(), AppError> {
+        self.stop.cancel();
+        stop_tasks(&mut self.tasks).await
+    }
+
+    async fn finish(self, checkpoints: &mut Checkpointer, end: &End) -> Result<Snapshot, AppError> {
         let last_lag = lag_total(&self.lanes);
         let read = messages(&self.lanes);
-        let metrics = self.publisher.endpoint.metrics.clone();
-        drain(self.lanes, &mut self.checkpoints, &self.k, &metrics).await?;
-        let monitor = &self.publisher.monitor;
-        let outcomes = locked(monitor, "monitor")?.outcomes_seen();
+        drain(self.lanes, checkpoints, &self.k).await?;
         // Drained: nothing is left, whatever the last statistics said.
-        let drained = matches!(end, End::Drained);
-        let lag = if drained { Some(0) } else { last_lag };
-        self.shown.finish(&progress(read, lag));
-        self.publisher
-            .endpoint
-            .publish(&mut *locked(monitor, "monitor")?);
-        self.publisher.endpoint.stop().await;
-        if let End::GaveUp(why) = end {
-            return Err(AppError::Unreachable(why));
-        }
-        Ok(RunSummary {
-            outcomes,
-            events_this_run: read,
-            blank_lines: 0,
-            elapsed: self.started.elapsed(),
-            completed: drained,
-        })
+        let lag = if matches!(end, End::Drained) {
+            Some(0)
+        } else {
+            last_lag
+        };
+        Ok(progress(read, lag))
     }
 }
 
@@ -382,7 +350,6 @@ async fn drain(
     lanes: Vec<Lane>,
     checkpoints: &mut Checkpointer,
     k: &KafkaConfig,
-    metrics: &Metrics,
 ) -> Result<(), AppError> {
     let limit = Duration::from_secs(k.drain_timeout_secs);
     let stages: Vec<Arc<Stage>> = lanes.iter().map(|l| l.stage.clone()).collect();
@@ -391,7 +358,6 @@ async fn drain(
             stage.flush().await?;
         }
         let positions = checkpoints.finish().await?;
-        metrics.set_last_checkpoint(wall_now_ms() as f64 / 1000.0);
         tokio::task::spawn_blocking(move || {
             for lane in lanes {
                 commit_lane(&lane, &positions, CommitMode::Sync);
@@ -434,53 +400,6 @@ fn progress(read: u64, lag: Option<u64>) -> Snapshot {
         total: lag.map(|l| read + l),
         lag,
         ..Snapshot::default()
-    }
-}
-
-/// What the loop publishes on its metrics tick, and whether a drain should
-/// give up.
-struct Publisher {
-    endpoint: Endpoint,
-    monitor: Arc<Mutex<Monitor>>,
-    brokers: String,
-    connect_timeout: Duration,
-}
-
-impl Publisher {
-    /// Figures, lag, queue depth and readiness; `Some(why)` when a drain
-    /// should give up.
-    fn publish(&mut self, lanes: &[Lane], until_end: bool) -> Result<Option<String>, AppError> {
-        self.endpoint
-            .publish(&mut *locked(&self.monitor, "monitor")?);
-        let m = &self.endpoint.metrics;
-        let lags: Vec<(&str, Vec<(i32, i64)>)> = lanes
-            .iter()
-            .map(|l| (l.input.topic.as_str(), held_lags(l.consumer.context())))
-            .collect();
-        m.set_lag(&lags);
-        let held: Vec<(&str, Vec<i32>)> = lanes
-            .iter()
-            .map(|l| (l.input.topic.as_str(), l.consumer.context().assigned()))
-            .collect();
-        m.keep_last_record(&held);
-        m.set_queue_depth("apply", lanes.iter().map(|l| l.stage.depth()).sum());
-        Ok(self.failing(lanes, until_end))
-    }
-
-    /// Readiness now; `Some(why)` when a drain should give up.
-    fn failing(&self, lanes: &[Lane], until_end: bool) -> Option<String> {
-        match not_ready(lanes, &self.brokers) {
-            Some(why) => self.endpoint.metrics.set_ready(false, &why),
-            None => self.endpoint.metrics.set_ready(true, ""),
-        }
-        if until_end {
-            lanes.iter().find_map(|l| {
-                give_up(l.consumer.context(), &self.brokers, self.connect_timeout)
-                    .or_else(|| stuck(l, self.connect_timeout))
-            })
-        } else {
-            None
-        }
     }
 }
 

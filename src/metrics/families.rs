@@ -138,6 +138,8 @@ families! {
             "Incident ids remembered for dedup, over the partitions held.";
         dedup_fill: Gauge = "incident_monitor_dedup_fill_ratio", [],
             "The fullest partition's remembered ids against dedup.max_ids_per_partition (at 1, the oldest are evicted).";
+        publish_pending: IntGaugeVec = "incident_monitor_publish_pending", ["reason"],
+            "Closed months past [publish] after_close_secs that the archive lacks (unpublished) or whose figures changed since their latest version (changed): what the next publish would write. 0 while the archive does not exist.";
     }
 }
 

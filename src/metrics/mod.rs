@@ -63,6 +63,8 @@ pub struct Metrics {
     dedup_fill: Gauge,
     queue_depth: IntGaugeVec,
     last_record: GaugeVec,
+    /// `publish_pending` of `unpublished` and `changed`.
+    publish_pending: [IntGauge; 2],
     /// Partitions with a `last_record` series (pruned when they leave).
     last_record_partitions:
         Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<i32>>>,
@@ -226,6 +228,8 @@ impl Metrics {
             dedup_fill: p.dedup_fill,
             queue_depth: p.queue_depth,
             last_record: p.last_record,
+            publish_pending: ["unpublished", "changed"]
+                .map(|r| p.publish_pending.with_label_values(&[r])),
             last_record_partitions: Mutex::default(),
             dead_letter_sent: AtomicU64::new(0),
             dead_letter_failed: AtomicU64::new(0),
@@ -384,6 +388,12 @@ impl Metrics {
                 keep
             });
         }
+    }
+
+    /// What the next `publish` would write (`crate::publish::pending`).
+    pub fn set_publish_pending(&self, unpublished: u64, changed: u64) {
+        self.publish_pending[0].set(i64::try_from(unpublished).unwrap_or(i64::MAX));
+        self.publish_pending[1].set(i64::try_from(changed).unwrap_or(i64::MAX));
     }
 
     pub fn set_last_checkpoint(&self, unix_secs: f64) {

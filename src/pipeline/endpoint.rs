@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::AppError;
+use super::{AppError, LiveReports};
 use crate::clock::wall_now_ms;
 use crate::config::Settings;
 use crate::count::Monitor;
@@ -45,7 +45,7 @@ impl Endpoint {
         settings: &Settings,
         inputs: &[(String, Source)],
         addr: &str,
-        reports: Arc<dyn server::Reports>,
+        reports: Arc<LiveReports>,
     ) -> Result<Endpoint, AppError> {
         let cfg = &settings.config;
         let windows: Vec<String> = cfg.windows.windows.iter().map(|w| w.name.clone()).collect();
@@ -81,10 +81,15 @@ impl Endpoint {
             max_report_renders: usize::try_from(m.max_report_renders).unwrap_or(usize::MAX),
         };
         let stop = CancellationToken::new();
+        tokio::spawn(watch_archive(
+            reports.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
         let server = tokio::spawn(server::serve(
             listener,
             metrics.clone(),
-            Some(reports),
+            Some(reports as Arc<dyn server::Reports>),
             security,
             limits,
             stop.clone(),
@@ -128,5 +133,30 @@ impl Endpoint {
     pub(crate) async fn stop(self) {
         self.stop.cancel();
         let _ = self.server.await;
+    }
+}
+
+/// How often the archive is compared with the state
+/// (`incident_monitor_publish_pending`): a month closes once, and publish
+/// runs hourly at most, so a minute is plenty.
+const ARCHIVE_WATCH: Duration = Duration::from_secs(60);
+
+/// Sets `publish_pending` from the archive and the whole state, now and
+/// every [`ARCHIVE_WATCH`], off the runtime's workers, until `stop`.
+async fn watch_archive(reports: Arc<LiveReports>, metrics: Arc<Metrics>, stop: CancellationToken) {
+    loop {
+        let r = reports.clone();
+        match tokio::task::spawn_blocking(move || r.pending()).await {
+            Ok(Ok(Some(p))) => metrics.set_publish_pending(p.unpublished, p.changed),
+            Ok(Ok(None)) => metrics.set_publish_pending(0, 0),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "publish_pending: the state cannot be read yet")
+            }
+            Err(e) => tracing::warn!(error = %e, "publish_pending: the archive watch failed"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(ARCHIVE_WATCH) => {}
+        }
     }
 }

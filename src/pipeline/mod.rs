@@ -1,14 +1,16 @@
-//! The machinery a run is made of, whatever its source: the apply stage
-//! thread ([`Stage`]), background checkpoints, the schedule of a loop's
-//! periodic work, the HTTP endpoint's wiring and live reports, and the
-//! file loop ([`run_input`]). The Kafka loop is in `crate::kafka`, built on
-//! the same parts. The errors of a run ([`AppError`]) are defined here, the
-//! lowest place every loop and command shares.
+//! What a run is made of, whatever its source: the one run loop
+//! ([`Run`], over a [`Source`]), the apply stage thread ([`Stage`]),
+//! background checkpoints, the schedule of the loop's periodic work, the
+//! HTTP endpoint's wiring and live reports, and the file source
+//! ([`run_input`]). The Kafka source is in `crate::kafka`. The errors of a
+//! run ([`AppError`]) are defined here, the lowest place every source and
+//! command shares.
 
 mod checkpoints;
 mod endpoint;
-mod file_run;
+mod file;
 mod reports;
+mod run;
 mod schedule;
 mod stage;
 
@@ -17,9 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub(crate) use checkpoints::{Checkpointer, Positions};
 pub(crate) use endpoint::{Endpoint, security};
-pub use file_run::{RunSummary, run_input};
+pub use file::run_input;
 pub use reports::LiveReports;
-pub(crate) use schedule::{Schedule, Tick};
+pub use run::RunSummary;
+pub(crate) use run::{End, Run, Source};
 pub(crate) use stage::RejectSink;
 pub use stage::{BATCH, Stage, StageError};
 
@@ -71,6 +74,12 @@ pub enum AppError {
     },
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
+    /// `publish` could not deliver to some destinations (named in its
+    /// output); the next `publish` tries them again.
+    #[error("{0} deliveries failed (named above); the next publish tries them again")]
+    Undelivered(usize),
     /// A drain (`--until-end`) gave up: no broker could be reached.
     #[error("{0}")]
     Unreachable(String),

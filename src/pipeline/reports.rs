@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::calendar::YearMonth;
 use crate::clock::wall_now_ms;
-use crate::config::ReportConfig;
+use crate::config::{Config, ReportConfig};
 use crate::count::Monitor;
+use crate::publish::{Archive, Manifest, Pending, pending, restatements_for};
 use crate::report::{Format, Lang, MergedState, ReportError, render};
 use crate::server::Reports;
 use crate::state::{PartitionKey, StateBackend};
@@ -21,9 +22,52 @@ pub struct LiveReports {
     pub monitor: Arc<Mutex<Monitor>>,
     pub store: Arc<dyn StateBackend>,
     pub who: ReportConfig,
+    /// The published versions (`[publish]`): restatements in reports, and
+    /// how far behind the archive is.
+    pub archive: Archive,
+    pub after_close_secs: u64,
 }
 
 impl LiveReports {
+    /// The reports of a run over `monitor` and `store`, as configured.
+    pub fn new(
+        monitor: Arc<Mutex<Monitor>>,
+        store: Arc<dyn StateBackend>,
+        config: &Config,
+    ) -> LiveReports {
+        LiveReports {
+            monitor,
+            store,
+            who: config.report.clone(),
+            archive: Archive::new(&config.publish.archive_dir),
+            after_close_secs: config.publish.after_close_secs,
+        }
+    }
+
+    /// The versions in the archive; none when it cannot be read (logged).
+    fn versions(&self) -> Vec<Manifest> {
+        self.archive.all().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the archive cannot be read");
+            Vec::new()
+        })
+    }
+
+    /// What the next `publish` would write; `None` while the archive does
+    /// not exist (nothing was ever published, or it is not mounted here).
+    pub fn pending(&self) -> Result<Option<Pending>, ReportError> {
+        if !self.archive.dir().is_dir() {
+            return Ok(None);
+        }
+        let state = self.merged()?;
+        let after = i64::try_from(self.after_close_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        Ok(Some(pending(
+            &state,
+            &self.versions(),
+            after,
+            wall_now_ms(),
+        )))
+    }
+
     fn merged(&self) -> Result<MergedState, ReportError> {
         let (mut ledger, timezone, held) = {
             let m = self
@@ -52,7 +96,9 @@ impl LiveReports {
 
 impl Reports for LiveReports {
     fn render(&self, month: YearMonth, lang: Lang, format: Format) -> Result<String, ReportError> {
-        let r = self.merged()?.report(month, wall_now_ms())?;
+        let now = wall_now_ms();
+        let mut r = self.merged()?.report(month, now)?;
+        r.restatements = restatements_for(month, &self.versions(), now);
         Ok(render(&r, lang, format, &self.who))
     }
 }

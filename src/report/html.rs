@@ -182,6 +182,10 @@ fn head(out: &mut String, r: &MonthlyReport, lang: Lang, who: &ReportConfig) {
         esc(&r.timezone),
         esc(&sentence(r, lang, who))
     );
+    let restated = super::render::restatements_said(r, lang, &who.labels);
+    if !restated.is_empty() {
+        let _ = write!(out, "<p class=\"restated\">{}</p>", esc(&restated));
+    }
     out.push_str("<div class=\"figures\">");
     let (this_month, year_to_date) = match &r.month_to_date {
         Some(mtd) => (

@@ -12,10 +12,10 @@ mod svg;
 pub use html::content_security_policy;
 pub use lang::Lang;
 pub use model::{
-    Comparison, MonthlyReport, Named, PreviousMonth, RunningSpan, SCHEMA_VERSION, TrendPoint,
-    YearToDateFigures,
+    Change, Comparison, MonthlyReport, Named, PreviousMonth, Restatement, RunningSpan,
+    SCHEMA_VERSION, TrendPoint, YearToDateFigures,
 };
-pub use render::{Format, sentence};
+pub use render::{Format, restatement_sentence, sentence};
 
 use crate::calendar::{Ledger, MonthIndex, YearMonth};
 use crate::config::ReportConfig;
@@ -103,16 +103,20 @@ impl MergedState {
     /// Whether month `m` is covered by the state: between its first and
     /// last months with incidents, or the month it was last kept in (the
     /// running month of a monitor that has seen nothing yet this month).
+    /// The months after the last incident and before the month it was kept
+    /// in are not: a backfill of 2022 kept in 2026 says nothing of 2024.
     pub fn covers(&self, m: YearMonth) -> bool {
         let in_range = self
             .data_range()
             .is_some_and(|(first, last)| first <= m && m <= last);
-        let kept_in = || {
-            let t = self.covered_until_ms?;
-            let tz = jiff::tz::TimeZone::get(&self.timezone).ok()?;
-            MonthIndex::new(tz).locate(t).map(|slot| slot.month)
-        };
-        in_range || kept_in() == Some(m)
+        in_range || self.kept_in() == Some(m)
+    }
+
+    /// The month the state was last kept in (in its timezone).
+    pub fn kept_in(&self) -> Option<YearMonth> {
+        let t = self.covered_until_ms?;
+        let tz = jiff::tz::TimeZone::get(&self.timezone).ok()?;
+        MonthIndex::new(tz).locate(t).map(|slot| slot.month)
     }
 
     /// The report of month `m` at instant `now` (the running month is

@@ -126,6 +126,29 @@ pub struct TrendPoint {
     pub by_category: Named,
 }
 
+/// A published figure and what a later version restated it as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub from: u64,
+    pub to: u64,
+}
+
+/// A published month restated by a later version (spec §11): what the
+/// report names, in its language, beside the sentence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Restatement {
+    /// The month restated, `YYYY-MM`.
+    pub month: String,
+    /// The version that restates it, and the one it replaces.
+    pub version: u32,
+    pub revises: u32,
+    /// When the restatement was published (RFC 3339).
+    pub as_of: String,
+    pub total: Change,
+    /// The categories that moved.
+    pub by_category: std::collections::BTreeMap<String, Change>,
+}
+
 /// Everything a monthly report says.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MonthlyReport {
@@ -148,6 +171,9 @@ pub struct MonthlyReport {
     pub year_to_date: YearToDateFigures,
     /// The 13 months ending with the report month.
     pub trend: Vec<TrendPoint>,
+    /// Earlier months' published figures restated since the month before
+    /// this one was published (from the archive; empty without one).
+    pub restatements: Vec<Restatement>,
     #[serde(skip)]
     pub ym: YearMonth,
     /// Integer percent changes (hundredths) for exact text rendering.
@@ -302,6 +328,7 @@ impl MonthlyReport {
             year_to_date,
             trend: trend(ledger, m, span),
             month_to_date: running.map(|r| r.shown),
+            restatements: Vec::new(),
             ym: m,
             exact,
         }

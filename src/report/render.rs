@@ -1,7 +1,7 @@
 //! Renders a [`MonthlyReport`] as text, Markdown or JSON.
 
 use super::lang::{Lang, Word};
-use super::model::MonthlyReport;
+use super::model::{Change, MonthlyReport, Restatement};
 use crate::calendar::YearMonth;
 use crate::calendar::change::share_hundredths;
 use crate::config::{Labels, ReportConfig};
@@ -165,6 +165,66 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
             s
         }
     }
+}
+
+/// A restatement in the centre's style: "May 2022 revised from 847 to
+/// 850." / "Số liệu tháng 5/2022 được điều chỉnh từ 847 lên 850.", then
+/// the categories that moved.
+pub fn restatement_sentence(r: &Restatement, lang: Lang, labels: &Labels) -> String {
+    let month = r
+        .month
+        .parse::<YearMonth>()
+        .map_or_else(|_| shown(&r.month).into_owned(), |m| lang.month(m));
+    let moved = |c: Change| match (lang, c.to.cmp(&c.from)) {
+        (Lang::En, _) => format!("from {} to {}", lang.count(c.from), lang.count(c.to)),
+        (Lang::Vi, std::cmp::Ordering::Less) => {
+            format!("từ {} xuống {}", lang.count(c.from), lang.count(c.to))
+        }
+        (Lang::Vi, _) => format!("từ {} lên {}", lang.count(c.from), lang.count(c.to)),
+    };
+    let t = r.total;
+    let mut s = match (lang, t.from == t.to) {
+        (Lang::En, false) => format!("{} revised {}.", capitalise(&month), moved(t)),
+        (Lang::En, true) => format!(
+            "{} revised: the total stays {}.",
+            capitalise(&month),
+            lang.count(t.to)
+        ),
+        (Lang::Vi, false) => format!("Số liệu {month} được điều chỉnh {}.", moved(t)),
+        (Lang::Vi, true) => format!(
+            "Số liệu {month} được điều chỉnh: tổng số giữ nguyên {}.",
+            lang.count(t.to)
+        ),
+    };
+    if !r.by_category.is_empty() {
+        let parts: Vec<String> = r
+            .by_category
+            .iter()
+            .map(|(c, ch)| {
+                format!(
+                    "{} {}",
+                    super::labels::category(labels, lang, c),
+                    moved(*ch)
+                )
+            })
+            .collect();
+        let head = match lang {
+            Lang::En => "By category",
+            Lang::Vi => "Theo loại tấn công",
+        };
+        s.push_str(&format!(" {head}: {}.", parts.join("; ")));
+    }
+    s
+}
+
+/// The report's restatements, one after the other (empty without any).
+pub(super) fn restatements_said(r: &MonthlyReport, lang: Lang, labels: &Labels) -> String {
+    let said: Vec<String> = r
+        .restatements
+        .iter()
+        .map(|x| restatement_sentence(x, lang, labels))
+        .collect();
+    said.join(" ")
 }
 
 /// The first letter in upper case.
@@ -411,6 +471,8 @@ pub(super) fn render_json(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> 
         report: &'a MonthlyReport,
         lang: &'static str,
         sentence: String,
+        /// Each of `restatements` in the report's language.
+        restatement_sentences: Vec<String>,
         display_names: DisplayNames,
     }
     let l = &who.labels;
@@ -418,6 +480,9 @@ pub(super) fn render_json(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> 
         report: r,
         lang: lang.code(),
         sentence: sentence(r, lang, who),
+        restatement_sentences: (r.restatements.iter())
+            .map(|x| restatement_sentence(x, lang, l))
+            .collect(),
         display_names: DisplayNames {
             categories: (r.by_category.0.iter())
                 .map(|(c, _)| (c.clone(), super::labels::category(l, lang, c)))
@@ -445,6 +510,7 @@ pub(super) fn render_text(
 ) -> String {
     let title = format!("{} — {}", lang.word(Word::Title), lang.month(r.ym));
     let head = format!("{}: {}", lang.word(Word::Timezone), shown(&r.timezone));
+    let restated = restatements_said(r, lang, &who.labels);
     let mut out = if markdown {
         let (head, said) = (
             crate::text::markdown(&head),
@@ -454,6 +520,14 @@ pub(super) fn render_text(
     } else {
         format!("{title}\n{head}\n\n{}\n\n", sentence(r, lang, who))
     };
+    if !restated.is_empty() {
+        let restated = if markdown {
+            crate::text::markdown(&restated)
+        } else {
+            restated
+        };
+        out.push_str(&format!("{restated}\n\n"));
+    }
     for t in tables(r, lang, &who.labels) {
         if markdown {
             t.markdown(&mut out);
