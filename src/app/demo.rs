@@ -178,7 +178,7 @@ async fn publish_replay(started: &Started, dir: &std::path::Path) -> Option<std:
     let state = {
         let m = started.monitor.lock().ok()?;
         let config = m.engine().settings().config.clone();
-        super::report::ReadState {
+        super::state::ReadState {
             merged: crate::report::MergedState {
                 ledger: m.merged_ledger(),
                 timezone: config.timezone.clone(),

@@ -9,13 +9,15 @@ mod generate;
 mod publish;
 mod report;
 mod run;
+mod state;
 
 pub use config::{check_config, load_config, load_settings};
 pub use demo::demo;
 pub use generate::{GenerateArgs, generate, generate_to_kafka};
 pub use publish::{PublishArgs, Published, publish};
-pub use report::{ReportArgs, StateArgs, emit, report};
+pub use report::{ReportArgs, emit, report};
 pub use run::{RunArgs, run};
+pub use state::StateArgs;
 
 pub use crate::kafka::{KafkaOptions, Started, run_kafka};
 pub use crate::pipeline::{AppError, LiveReports, RunSummary, StateChoice, run_input};

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::report::{ReadState, StateArgs, read_state};
+use super::state::{ReadState, StateArgs, read_state};
 use crate::calendar::{MonthIndex, YearMonth};
 use crate::config::{Config, PublishConfig};
 use crate::delivery::{self, Parcel};
@@ -15,7 +15,7 @@ use crate::publish::{
     Accepted, Archive, Decision, Figures, MANIFEST_SCHEMA, Manifest, PublishError, closed_months,
     decide, due_at, restatements_for,
 };
-use crate::report::{Format, Lang, Restatement, render};
+use crate::report::{Format, Lang, render};
 
 /// Options of `publish`.
 #[derive(Debug, Clone, Default)]
@@ -327,22 +327,4 @@ fn parcel(archive: &Archive, v: &Manifest, langs: &[String]) -> Result<Parcel, P
         lang,
         month_words,
     })
-}
-
-/// The restatements a report of month `m` at `now` names, from the
-/// configured archive (none without one; an archive that cannot be read
-/// is logged, and the report goes without them).
-pub(super) fn restatements(
-    config: &Config,
-    m: &YearMonth,
-    now: EpochMillis,
-) -> Result<Vec<Restatement>, AppError> {
-    let archive = Archive::new(&config.publish.archive_dir);
-    match archive.all() {
-        Ok(versions) => Ok(restatements_for(*m, &versions, now)),
-        Err(e) => {
-            tracing::warn!(error = %e, "the archive cannot be read: the report names no restatement");
-            Ok(Vec::new())
-        }
-    }
 }
