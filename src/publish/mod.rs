@@ -259,10 +259,12 @@ pub fn pending(
     p
 }
 
-/// The restatements a report of `month` names: revisions of other months
-/// written since the month before it was first published (all of them
-/// when it never was), up to `until` (the report's instant), oldest
-/// first.
+/// The restatements a report of `month` names: revisions of earlier
+/// months published since the month before it was first published (any
+/// time, when it never was), up to `until` (the report's instant), oldest
+/// first. The running month's report names those made since last month
+/// was published; a published month's own version names those made
+/// between its predecessor's publication and its own.
 pub fn restatements_for(
     month: YearMonth,
     versions: &[Manifest],
@@ -274,10 +276,9 @@ pub fn restatements_for(
         .filter(|v| v.month == previous && v.version == 1)
         .filter_map(Manifest::as_of_ms)
         .min();
-    let this = month.to_string();
     let mut out: Vec<(EpochMillis, Restatement)> = versions
         .iter()
-        .filter(|v| v.month != this)
+        .filter(|v| v.month.parse::<YearMonth>().is_ok_and(|m| m < month))
         .filter_map(|v| {
             let at = v.as_of_ms()?;
             let after = since.is_none_or(|s| at > s);
