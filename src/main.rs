@@ -53,11 +53,20 @@ enum Command {
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
-    /// Print the monthly report from the persisted state.
+    /// Print the report of a month or another period from the persisted state.
+    #[command(group(clap::ArgGroup::new("when").required(true).args(["month", "period"])))]
     Report {
-        /// The month, YYYY-MM.
+        /// The month, YYYY-MM (the same as --period YYYY-MM).
         #[arg(long)]
-        month: YearMonth,
+        month: Option<YearMonth>,
+        /// A period: YYYY-MM, YYYY-Qn, YYYY-Hn, YYYY, FYyyyy (the fiscal
+        /// year ending in that year; [report] fiscal_year_start_month),
+        /// YYYY-Www (ISO week) or YYYY-MM-DD..YYYY-MM-DD (days, inclusive).
+        #[arg(long)]
+        period: Option<incident_monitor::calendar::Period>,
+        /// Compare also with this period (e.g. last year's holiday week).
+        #[arg(long)]
+        against: Option<incident_monitor::calendar::Period>,
         /// en or vi.
         #[arg(long, default_value = "en")]
         lang: Lang,
@@ -269,6 +278,8 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
         }),
         Command::Report {
             month,
+            period,
+            against,
             lang,
             format,
             state_dir,
@@ -277,8 +288,14 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             config,
             output,
         } => {
+            // The group makes one of them required.
+            let Some(period) = period.or(month.map(incident_monitor::calendar::Period::Month))
+            else {
+                return Err(AppError::Usage("give --month or --period".into()));
+            };
             let args = ReportArgs {
-                month,
+                period,
+                against,
                 lang,
                 format,
                 state_dir,

@@ -1,21 +1,24 @@
-//! `report`: a month from the state (with the restatements the archive
-//! holds), and writing a command's output.
+//! `report`: a month or another period from the state (a month's with the
+//! restatements the archive holds), and writing a command's output.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::state::{StateArgs, read_state};
-use crate::calendar::YearMonth;
+use crate::calendar::{Period, YearMonth};
 use crate::config::Config;
 use crate::event::EpochMillis;
 use crate::pipeline::AppError;
 use crate::publish::{Archive, restatements_for};
-use crate::report::{Format, Lang, Restatement, render};
+use crate::report::{Format, Lang, Report, Restatement};
 
 /// Options of `report`.
 #[derive(Debug, Clone)]
 pub struct ReportArgs {
-    pub month: YearMonth,
+    /// `--month M` is `--period M`.
+    pub period: Period,
+    /// `--against PERIOD`: another comparison.
+    pub against: Option<Period>,
     pub lang: Lang,
     pub format: Format,
     pub state_dir: Option<PathBuf>,
@@ -26,8 +29,8 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
 }
 
-/// `report`: renders a month from the checkpoints in the state directory
-/// or the state topic.
+/// `report`: renders a month or another period from the checkpoints in the
+/// state directory or the state topic.
 pub fn report(args: &ReportArgs) -> Result<String, AppError> {
     let state = read_state(&StateArgs {
         config: args.config.clone(),
@@ -36,9 +39,14 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
         state_topic: args.state_topic.clone(),
     })?;
     let now = crate::clock::wall_now_ms();
-    let mut r = state.merged.report(args.month, now)?;
-    r.restatements = restatements(&state.config, r.ym, now);
-    Ok(render(&r, args.lang, args.format, &state.who))
+    let fy = state.who.fiscal_year_start_month;
+    let mut r = state
+        .merged
+        .report_period(args.period, fy, args.against, now)?;
+    if let Report::Month(m) = &mut r {
+        m.restatements = restatements(&state.config, m.ym, now);
+    }
+    Ok(r.render(args.lang, args.format, &state.who))
 }
 
 /// The restatements a report of month `m` at `now` names, from the

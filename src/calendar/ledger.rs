@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::month::{MonthSlot, YearMonth};
 use crate::classify::CategoryId;
-use crate::event::Severity;
+use crate::event::{EpochMillis, Severity};
 
 /// Longest month in minutes (31 days plus a daylight-saving hour).
 pub const MINUTES_PER_MONTH_MAX: usize = (31 * 24 + 1) * 60;
@@ -68,6 +68,18 @@ fn split_key(key: u32) -> (usize, usize, usize) {
     )
 }
 
+/// One category's incidents in `[category][severity]` cells.
+fn category_of(cells: &[u64], c: usize) -> u64 {
+    cells
+        .get(c * Severity::COUNT..(c + 1) * Severity::COUNT)
+        .map_or(0, |row| row.iter().sum())
+}
+
+/// One severity's incidents in `[category][severity]` cells.
+fn severity_of(cells: &[u64], s: Severity) -> u64 {
+    cells.iter().skip(s.index()).step_by(Severity::COUNT).sum()
+}
+
 /// Counts of one month. Dimensions come from the owning [`Ledger`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonthCounts {
@@ -93,17 +105,11 @@ impl MonthCounts {
     }
 
     pub fn category(&self, c: usize) -> u64 {
-        self.by_category_severity
-            .get(c * Severity::COUNT..(c + 1) * Severity::COUNT)
-            .map_or(0, |row| row.iter().sum())
+        category_of(&self.by_category_severity, c)
     }
 
     pub fn severity(&self, s: Severity) -> u64 {
-        self.by_category_severity
-            .iter()
-            .skip(s.index())
-            .step_by(Severity::COUNT)
-            .sum()
+        severity_of(&self.by_category_severity, s)
     }
 
     /// Per category, the incidents dated in the first `minutes` minutes of
@@ -158,6 +164,29 @@ impl MonthCounts {
     pub fn add_minute(&mut self, c: usize, s: usize, minute: usize, n: u32) {
         let cell = self.minutes.entry(minute_key(c, s, minute)).or_insert(0);
         *cell = cell.saturating_add(n);
+    }
+}
+
+/// The counts of a range of instants ([`Ledger::between`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeCounts {
+    /// `[category][severity]`, row-major.
+    pub by_category_severity: Vec<u64>,
+    /// Per sector, when the range is whole months.
+    pub by_sector: Option<Vec<u64>>,
+}
+
+impl RangeCounts {
+    pub fn total(&self) -> u64 {
+        self.by_category_severity.iter().sum()
+    }
+
+    pub fn category(&self, c: usize) -> u64 {
+        category_of(&self.by_category_severity, c)
+    }
+
+    pub fn severity(&self, s: Severity) -> u64 {
+        severity_of(&self.by_category_severity, s)
     }
 }
 
@@ -261,6 +290,70 @@ impl Ledger {
         let mut out = vec![0; self.categories.len()];
         self.categories_through(from, to, span, &mut out);
         out.iter().sum()
+    }
+
+    /// The incidents dated in `[start, end)`: per category and severity
+    /// (exact to the minute, from each month's minutes), and per sector
+    /// when the range is whole months of `index` (sectors are kept per
+    /// month only).
+    pub fn between(
+        &self,
+        index: &super::MonthIndex,
+        start: EpochMillis,
+        end: EpochMillis,
+    ) -> RangeCounts {
+        let mut out = RangeCounts {
+            by_category_severity: vec![0; self.categories.len() * Severity::COUNT],
+            by_sector: Some(vec![0; self.sectors.len()]),
+        };
+        let (Some(first), Some(last)) = (
+            index.slot_at(start).map(|s| s.month),
+            index.slot_at(end.saturating_sub(1)).map(|s| s.month),
+        ) else {
+            return out;
+        };
+        if end <= start {
+            return out;
+        }
+        for (&m, counts) in self.months.range(first..=last) {
+            let Some(slot) = index.slot(m) else { continue };
+            if start <= slot.start_ms && slot.end_ms <= end {
+                for (o, n) in out
+                    .by_category_severity
+                    .iter_mut()
+                    .zip(&counts.by_category_severity)
+                {
+                    *o += n;
+                }
+                if let Some(sectors) = out.by_sector.as_mut() {
+                    for (o, n) in sectors.iter_mut().zip(&counts.by_sector) {
+                        *o += n;
+                    }
+                }
+                continue;
+            }
+            out.by_sector = None;
+            let minutes = |t: EpochMillis| -> usize {
+                // Non-negative after max(0): unsigned rounding up.
+                let ms = u64::try_from((t - slot.start_ms).max(0)).unwrap_or(0);
+                usize::try_from(ms.div_ceil(60_000)).unwrap_or(usize::MAX)
+            };
+            let lo = minutes(start);
+            let hi = if end >= slot.end_ms {
+                usize::MAX
+            } else {
+                minutes(end)
+            };
+            for (&key, &n) in &counts.minutes {
+                let (c, sev, minute) = split_key(key);
+                if (lo..hi).contains(&minute)
+                    && let Some(o) = out.by_category_severity.get_mut(c * Severity::COUNT + sev)
+                {
+                    *o += u64::from(n);
+                }
+            }
+        }
+        out
     }
 
     /// Replaces a month wholesale (used when restoring a checkpoint).

@@ -113,6 +113,11 @@ impl MonthIndex {
         Some(slot)
     }
 
+    /// The timezone of the months.
+    pub fn timezone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// The month containing `t`, without the cache (for callers that
     /// hold the index shared).
     pub fn slot_at(&self, t: EpochMillis) -> Option<MonthSlot> {

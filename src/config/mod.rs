@@ -260,6 +260,12 @@ impl Config {
         self.validate_ranges()?;
         self.validate_windows()?;
         self.publish.validate()?;
+        check_range(
+            "report.fiscal_year_start_month",
+            u64::from(self.report.fiscal_year_start_month),
+            1,
+            12,
+        )?;
         if self.kafka.topic.is_empty() || self.kafka.group_id.is_empty() {
             return Err(invalid("kafka", "topic and group_id must not be empty"));
         }

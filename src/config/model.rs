@@ -233,6 +233,10 @@ pub struct ReportConfig {
     pub scope_en: String,
     /// Where the incidents happened, in Vietnamese (`tại Việt Nam`); empty to omit.
     pub scope_vi: String,
+    /// The first month of a fiscal year (`--period FY2023`): 1 for the
+    /// calendar year, 4 for April-March, 10 for October-September. A
+    /// fiscal year is named by the calendar year it ends in.
+    pub fiscal_year_start_month: u8,
     /// The display names of categories and sectors: compiled from
     /// `[classification.labels]` and `[ledger.labels]` when the
     /// configuration is validated (not a key of `[report]`), kept with
@@ -248,6 +252,7 @@ impl Default for ReportConfig {
             organization_vi: "Trung tâm điều hành an ninh mạng".to_owned(),
             scope_en: String::new(),
             scope_vi: String::new(),
+            fiscal_year_start_month: 1,
             labels: Labels::default(),
         }
     }

@@ -9,13 +9,12 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use crate::calendar::YearMonth;
 use crate::clock::wall_now_ms;
 use crate::config::{Config, ReportConfig};
 use crate::count::Monitor;
 use crate::publish::{Archive, Manifest, Pending, pending, restatements_for};
-use crate::report::{Format, Lang, MergedState, ReportError, render};
-use crate::server::Reports;
+use crate::report::{MergedState, Report, ReportError};
+use crate::server::{ReportRequest, Reports};
 use crate::state::{PartitionKey, StateBackend};
 
 pub struct LiveReports {
@@ -95,10 +94,15 @@ impl LiveReports {
 }
 
 impl Reports for LiveReports {
-    fn render(&self, month: YearMonth, lang: Lang, format: Format) -> Result<String, ReportError> {
+    fn render(&self, req: &ReportRequest) -> Result<String, ReportError> {
         let now = wall_now_ms();
-        let mut r = self.merged()?.report(month, now)?;
-        r.restatements = restatements_for(month, &self.versions(), now);
-        Ok(render(&r, lang, format, &self.who))
+        let fy = self.who.fiscal_year_start_month;
+        let mut r = self
+            .merged()?
+            .report_period(req.period, fy, req.against, now)?;
+        if let Report::Month(m) = &mut r {
+            m.restatements = restatements_for(m.ym, &self.versions(), now);
+        }
+        Ok(r.render(req.lang, req.format, &self.who))
     }
 }

@@ -164,24 +164,43 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
     out
 }
 
-/// The document head, the title, the sentence and the headline figures.
-fn head(out: &mut String, r: &MonthlyReport, lang: Lang, who: &ReportConfig) {
-    let m = r.ym;
-    let title = format!("{} — {}", lang.word(Word::Title), lang.month(m));
+/// The document's head, its title and the lede sentence.
+fn page_start(out: &mut String, lang: Lang, title: &str, timezone: &str, said: &str) {
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body><main>",
         lang.code(),
-        esc(&title)
+        esc(title)
     );
     let _ = write!(
         out,
         "<header><h1>{}</h1><p class=\"meta\">{}: {}</p></header><p class=\"lede\">{}</p>",
-        esc(&title),
+        esc(title),
         esc(lang.word(Word::Timezone)),
-        esc(&r.timezone),
-        esc(&sentence(r, lang, who))
+        esc(timezone),
+        esc(said)
     );
+}
+
+/// A legend of the categories' colours.
+fn legend(out: &mut String, cats: &[String]) {
+    out.push_str("<ul class=\"legend\">");
+    for (i, c) in cats.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><rect width=\"12\" height=\"12\" fill=\"{}\"/></svg>{}</li>",
+            colour(i),
+            esc(c)
+        );
+    }
+    out.push_str("</ul>");
+}
+
+/// The document head, the title, the sentence and the headline figures.
+fn head(out: &mut String, r: &MonthlyReport, lang: Lang, who: &ReportConfig) {
+    let m = r.ym;
+    let title = format!("{} — {}", lang.word(Word::Title), lang.month(m));
+    page_start(out, lang, &title, &r.timezone, &sentence(r, lang, who));
     let restated = super::render::restatements_said(r, lang, &who.labels);
     if !restated.is_empty() {
         let _ = write!(out, "<p class=\"restated\">{}</p>", esc(&restated));
@@ -228,16 +247,7 @@ fn trend(out: &mut String, r: &MonthlyReport, lang: Lang, labels: &Labels, table
         })
         .collect();
     let _ = write!(out, "<section><h2>{}</h2>", esc(lang.word(Word::Trend)));
-    out.push_str("<ul class=\"legend\">");
-    for (i, c) in cats.iter().enumerate() {
-        let _ = write!(
-            out,
-            "<li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><rect width=\"12\" height=\"12\" fill=\"{}\"/></svg>{}</li>",
-            colour(i),
-            esc(c)
-        );
-    }
-    out.push_str("</ul>");
+    legend(out, &cats);
     out.push_str(&stacked_columns(lang.word(Word::Trend), &cats, &cols, &fmt));
     table_html(table, Some(&lang.month_short(m)), out);
     out.push_str("</section>");
@@ -298,4 +308,61 @@ fn ytd_bars(r: &MonthlyReport, lang: Lang) -> Vec<Bar> {
         colour: if i == 0 { "#0072B2" } else { "#999999" },
     })
     .collect()
+}
+
+/// A period's page: its sentence, the headline figure, the trend at the
+/// period's grain as stacked columns, and the tables.
+pub fn render_period_html(r: &super::PeriodReport, lang: Lang, who: &ReportConfig) -> String {
+    let fy = who.fiscal_year_start_month;
+    let labels = &who.labels;
+    let words = super::period_words(lang, &r.of, fy);
+    let title = format!(
+        "{} — {}",
+        lang.word(Word::Title),
+        super::render::capitalise(&words)
+    );
+    let mut out = String::with_capacity(32 * 1024);
+    page_start(
+        &mut out,
+        lang,
+        &title,
+        &r.timezone,
+        &super::period_sentence(r, lang, who, fy),
+    );
+    out.push_str("<div class=\"figures\">");
+    figure(&mut out, lang, r.total, &words, r.previous_period.total);
+    out.push_str("</div>");
+    let tables = super::period::period_tables(r, lang, labels, fy);
+    let cats: Vec<String> = (r.by_category.0.iter())
+        .map(|(c, _)| super::labels::category(labels, lang, c))
+        .collect();
+    let cols: Vec<Column> = r
+        .trend
+        .iter()
+        .map(|p| Column {
+            label: p.at.parse::<YearMonth>().map_or_else(
+                |_| p.at.get(5..).unwrap_or(&p.at).to_owned(),
+                |m| lang.month_short(m),
+            ),
+            values: p.by_category.0.iter().map(|(_, n)| *n).collect(),
+            highlight: false,
+        })
+        .collect();
+    let fmt = |v: u64| lang.count(v);
+    let _ = write!(out, "<section><h2>{}</h2>", esc(lang.word(Word::Trend)));
+    legend(&mut out, &cats);
+    out.push_str(&stacked_columns(lang.word(Word::Trend), &cats, &cols, &fmt));
+    out.push_str("</section>");
+    for t in &tables {
+        out.push_str("<section>");
+        table_html(t, Some(lang.word(Word::Total)), &mut out);
+        out.push_str("</section>");
+    }
+    let _ = writeln!(
+        out,
+        "<footer>incident-monitor · {} · {}</footer></main></body></html>",
+        esc(&r.period),
+        esc(&r.timezone)
+    );
+    out
 }

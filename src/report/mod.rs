@@ -6,6 +6,7 @@ mod html;
 mod labels;
 mod lang;
 mod model;
+mod period;
 mod render;
 mod svg;
 
@@ -14,6 +15,9 @@ pub use lang::Lang;
 pub use model::{
     Change, Comparison, MonthlyReport, Named, PreviousMonth, Restatement, RunningSpan,
     SCHEMA_VERSION, TrendPoint, YearToDateFigures,
+};
+pub use period::{
+    PeriodComparison, PeriodError, PeriodPoint, PeriodReport, period_sentence, period_words,
 };
 pub use render::{Format, restatement_sentence, sentence};
 
@@ -36,6 +40,8 @@ pub enum ReportError {
     NothingRecorded(String),
     #[error("state files disagree on the timezone ({0} and {1}); they cannot be merged")]
     MixedTimezones(String, String),
+    #[error(transparent)]
+    Period(#[from] PeriodError),
     #[error("no incidents recorded for {month} (the state covers {first} to {last})")]
     NoData {
         month: String,
@@ -119,6 +125,57 @@ impl MergedState {
         MonthIndex::new(tz).locate(t).map(|slot| slot.month)
     }
 
+    /// The report of `period` at instant `now`: a month's report (with
+    /// the period keys besides) for a month, a period's report for the
+    /// rest; `against` adds a comparison, `fy` is the fiscal year's first
+    /// month. A period outside the covered range is an error.
+    pub fn report_period(
+        &self,
+        period: crate::calendar::Period,
+        fy: u8,
+        against: Option<crate::calendar::Period>,
+        now: EpochMillis,
+    ) -> Result<Report, ReportError> {
+        use crate::calendar::Period;
+        let built = PeriodReport::build(&self.ledger, &self.timezone, period, fy, against, now)
+            .map_err(ReportError::Period)?;
+        if let Period::Month(m) = period {
+            let mut r = self.report(m, now)?;
+            r.period = Some(model::PeriodKeys {
+                period: built.period,
+                from: built.from,
+                to: built.to,
+                previous_period: built.previous_period,
+                same_period_last_year: built.same_period_last_year,
+                against: built.against,
+            });
+            return Ok(Report::Month(Box::new(r)));
+        }
+        let (first, last) = period
+            .dates(fy)
+            .and_then(|(a, b)| {
+                Some((
+                    YearMonth::new(i32::from(a.year()), u8::try_from(a.month()).ok()?)?,
+                    YearMonth::new(i32::from(b.year()), u8::try_from(b.month()).ok()?)?,
+                ))
+            })
+            .ok_or_else(|| ReportError::Period(PeriodError::OutOfRange(period.to_string())))?;
+        // Covered as a month is (`covers`): the months from the first to
+        // the last with incidents, and the month the state was kept in.
+        let range = self.data_range();
+        let kept = self.kept_in();
+        let inside = range.is_some_and(|(f, l)| first <= l && last >= f)
+            || kept.is_some_and(|k| first <= k && k <= last);
+        if !inside {
+            return Err(ReportError::NoData {
+                month: period.to_string(),
+                first: range.map_or("-".into(), |(f, _)| f.to_string()),
+                last: range.map_or("-".into(), |(_, l)| l.to_string()),
+            });
+        }
+        Ok(Report::Period(Box::new(built)))
+    }
+
     /// The report of month `m` at instant `now` (the running month is
     /// compared month to date). A month inside the covered range without
     /// incidents reports zero; one outside it is an error.
@@ -132,6 +189,33 @@ impl MergedState {
             first: range.map_or("-".into(), |(f, _)| f.to_string()),
             last: range.map_or("-".into(), |(_, l)| l.to_string()),
         })
+    }
+}
+
+/// A report of a month (with its period keys) or of another period.
+#[derive(Debug, Clone)]
+pub enum Report {
+    Month(Box<MonthlyReport>),
+    Period(Box<PeriodReport>),
+}
+
+impl Report {
+    /// Renders the report in a format.
+    pub fn render(&self, lang: Lang, format: Format, who: &ReportConfig) -> String {
+        match self {
+            Report::Month(r) => render(r, lang, format, who),
+            Report::Period(r) => render_period(r, lang, format, who),
+        }
+    }
+}
+
+/// Renders a period's report in a format.
+pub fn render_period(r: &PeriodReport, lang: Lang, format: Format, who: &ReportConfig) -> String {
+    match format {
+        Format::Html => html::render_period_html(r, lang, who),
+        Format::Json => render::render_period_json(r, lang, who),
+        Format::Text => render::render_period_text(r, lang, false, who),
+        Format::Markdown => render::render_period_text(r, lang, true, who),
     }
 }
 

@@ -149,6 +149,20 @@ pub struct Restatement {
     pub by_category: std::collections::BTreeMap<String, Change>,
 }
 
+/// What a month's report says as a period (spec §7 "Periods": a month's
+/// report keeps its keys and adds these).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PeriodKeys {
+    pub period: String,
+    /// First and last day.
+    pub from: String,
+    pub to: String,
+    pub previous_period: super::PeriodComparison,
+    pub same_period_last_year: super::PeriodComparison,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<super::PeriodComparison>,
+}
+
 /// Everything a monthly report says.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MonthlyReport {
@@ -174,6 +188,9 @@ pub struct MonthlyReport {
     /// Earlier months' published figures restated since the month before
     /// this one was published (from the archive; empty without one).
     pub restatements: Vec<Restatement>,
+    /// The month as a period (`report --period`, `--month`, `/report`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub period: Option<PeriodKeys>,
     #[serde(skip)]
     pub ym: YearMonth,
     /// Integer percent changes (hundredths) for exact text rendering.
@@ -329,6 +346,7 @@ impl MonthlyReport {
             trend: trend(ledger, m, span),
             month_to_date: running.map(|r| r.shown),
             restatements: Vec::new(),
+            period: None,
             ym: m,
             exact,
         }

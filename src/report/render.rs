@@ -228,7 +228,7 @@ pub(super) fn restatements_said(r: &MonthlyReport, lang: Lang, labels: &Labels) 
 }
 
 /// The first letter in upper case.
-fn capitalise(s: &str) -> String {
+pub(super) fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
@@ -245,7 +245,7 @@ pub(super) struct Table {
 }
 
 impl Table {
-    fn text(&self, out: &mut String) {
+    pub(super) fn text(&self, out: &mut String) {
         let cols = self.headers.len();
         let mut width = vec![0; cols];
         for row in std::iter::once(&self.headers).chain(&self.rows) {
@@ -274,7 +274,7 @@ impl Table {
         out.push('\n');
     }
 
-    fn markdown(&self, out: &mut String) {
+    pub(super) fn markdown(&self, out: &mut String) {
         out.push_str(&format!("## {}\n\n", self.title));
         out.push_str(&format!("| {} |\n", self.headers.join(" | ")));
         let align: Vec<&str> = (0..self.headers.len())
@@ -528,14 +528,80 @@ pub(super) fn render_text(
         };
         out.push_str(&format!("{restated}\n\n"));
     }
-    for t in tables(r, lang, &who.labels) {
+    finish_document(&mut out, &tables(r, lang, &who.labels), markdown);
+    out
+}
+
+/// A period's report as JSON, with its sentence.
+pub(super) fn render_period_json(
+    r: &super::PeriodReport,
+    lang: Lang,
+    who: &ReportConfig,
+) -> String {
+    #[derive(serde::Serialize)]
+    struct WithSentence<'a> {
+        #[serde(flatten)]
+        report: &'a super::PeriodReport,
+        lang: &'static str,
+        sentence: String,
+        display_names: std::collections::BTreeMap<String, String>,
+    }
+    let doc = WithSentence {
+        report: r,
+        lang: lang.code(),
+        sentence: super::period_sentence(r, lang, who, who.fiscal_year_start_month),
+        display_names: (r.by_category.0.iter())
+            .map(|(c, _)| (c.clone(), super::labels::category(&who.labels, lang, c)))
+            .collect(),
+    };
+    // Serialising plain structs, strings and numbers cannot fail.
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// A period's report as plain text (`markdown` false) or Markdown.
+pub(super) fn render_period_text(
+    r: &super::PeriodReport,
+    lang: Lang,
+    markdown: bool,
+    who: &ReportConfig,
+) -> String {
+    let fy = who.fiscal_year_start_month;
+    let title = format!(
+        "{} — {}",
+        lang.word(Word::Title),
+        capitalise(&super::period_words(lang, &r.of, fy))
+    );
+    let head = format!("{}: {}", lang.word(Word::Timezone), shown(&r.timezone));
+    let said = super::period_sentence(r, lang, who, fy);
+    let mut out = if markdown {
+        format!(
+            "# {}\n\n_{}_\n\n{}\n\n",
+            crate::text::markdown(&title),
+            crate::text::markdown(&head),
+            crate::text::markdown(&said)
+        )
+    } else {
+        format!("{title}\n{head}\n\n{said}\n\n")
+    };
+    finish_document(
+        &mut out,
+        &super::period::period_tables(r, lang, &who.labels, fy),
+        markdown,
+    );
+    out
+}
+
+/// The tables after a document's head, then one final newline.
+fn finish_document(out: &mut String, tables: &[Table], markdown: bool) {
+    for t in tables {
         if markdown {
-            t.markdown(&mut out);
+            t.markdown(out);
         } else {
-            t.text(&mut out);
+            t.text(out);
         }
     }
     out.truncate(out.trim_end().len());
     out.push('\n');
-    out
 }

@@ -25,14 +25,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
-use crate::calendar::YearMonth;
+use crate::calendar::{Period, YearMonth};
 use crate::report::{Format, Lang, ReportError};
 pub use listen::{bind, serve};
 pub use web_config::{WebConfig, WebConfigError};
 
 /// Produces reports from the live state (implemented by the app).
 pub trait Reports: Send + Sync + 'static {
-    fn render(&self, month: YearMonth, lang: Lang, format: Format) -> Result<String, ReportError>;
+    fn render(&self, req: &ReportRequest) -> Result<String, ReportError>;
 }
 
 /// The endpoint could not start.
@@ -184,31 +184,59 @@ impl Security {
 #[derive(Debug, Default, Deserialize)]
 struct ReportQuery {
     month: Option<String>,
+    period: Option<String>,
+    against: Option<String>,
     lang: Option<String>,
     format: Option<String>,
 }
 
-/// The parameters of `GET /report`: `month` (required, `YYYY-MM`),
-/// `lang` (`en` by default) and `format` (`html` by default),
-/// percent-decoded (`application/x-www-form-urlencoded`); the error is the
-/// 400 message.
-pub fn parse_report_query(query: &str) -> Result<(YearMonth, Lang, Format), String> {
-    let q: ReportQuery = serde_urlencoded::from_str(query).map_err(|e| {
-        format!(
-            "bad query: {e}; use /report?month=YYYY-MM&lang=vi|en&format=html|json|markdown|text"
-        )
-    })?;
-    let month: YearMonth = match q.month.as_deref().map(str::parse::<YearMonth>) {
-        None => {
-            return Err(
-                "month is required: /report?month=YYYY-MM&lang=vi|en&format=html|json|markdown|text"
-                    .into(),
-            );
+/// What `GET /report` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportRequest {
+    pub period: Period,
+    pub against: Option<Period>,
+    pub lang: Lang,
+    pub format: Format,
+}
+
+const REPORT_USAGE: &str = "use /report?month=YYYY-MM or /report?period=PERIOD (2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22), &against=PERIOD, &lang=vi|en, &format=html|json|markdown|text";
+
+/// The parameters of `GET /report`: `month` (`YYYY-MM`) or `period` (any
+/// form of `report --period`), `against` (a period to compare with), `lang`
+/// (`en` by default) and `format` (`html` by default), percent-decoded
+/// (`application/x-www-form-urlencoded`); the error is the 400 message,
+/// naming the parameter.
+pub fn parse_report_query(query: &str) -> Result<ReportRequest, String> {
+    let q: ReportQuery =
+        serde_urlencoded::from_str(query).map_err(|e| format!("bad query: {e}; {REPORT_USAGE}"))?;
+    let period = match (q.month.as_deref(), q.period.as_deref()) {
+        (Some(_), Some(_)) => return Err(format!("month and period: give one; {REPORT_USAGE}")),
+        (None, None) => return Err(format!("month or period is required; {REPORT_USAGE}")),
+        (Some(m), None) => {
+            Period::Month(m.parse::<YearMonth>().map_err(|e| format!("month: {e}"))?)
         }
-        Some(Err(e)) => return Err(e.to_string()),
-        Some(Ok(m)) => m,
+        (None, Some(p)) => p.parse::<Period>().map_err(|e| format!("period: {e}"))?,
     };
-    let lang = q.lang.as_deref().unwrap_or("en").parse()?;
-    let format = q.format.as_deref().unwrap_or("html").parse()?;
-    Ok((month, lang, format))
+    let against = match q.against.as_deref() {
+        None => None,
+        Some(a) => Some(a.parse::<Period>().map_err(|e| format!("against: {e}"))?),
+    };
+    let lang = q
+        .lang
+        .as_deref()
+        .unwrap_or("en")
+        .parse()
+        .map_err(|e| format!("lang: {e}"))?;
+    let format = q
+        .format
+        .as_deref()
+        .unwrap_or("html")
+        .parse()
+        .map_err(|e| format!("format: {e}"))?;
+    Ok(ReportRequest {
+        period,
+        against,
+        lang,
+        format,
+    })
 }

@@ -71,7 +71,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
 async fn index() -> Response {
     text(
         StatusCode::OK,
-        "incident-monitor: /metrics /healthz /readyz /report?month=YYYY-MM&lang=vi|en&format=html|json|markdown|text\n",
+        "incident-monitor: /metrics /healthz /readyz /report?month=YYYY-MM (or period=2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22; against=PERIOD)&lang=vi|en&format=html|json|markdown|text\n",
     )
 }
 
@@ -112,7 +112,7 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
             "reports are not served by this process\n",
         );
     };
-    let (month, lang, format) = match parse_report_query(req.uri().query().unwrap_or("")) {
+    let request = match parse_report_query(req.uri().query().unwrap_or("")) {
         Ok(p) => p,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
     };
@@ -131,11 +131,12 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
     // Reading other partitions' checkpoints is file I/O: off the runtime.
     let rendered = tokio::task::spawn_blocking(move || {
         let _place = place;
-        reports.render(month, lang, format)
+        reports.render(&request)
     })
     .await;
     match rendered {
         Ok(Ok(body)) => {
+            let format = request.format;
             let ct = match format {
                 Format::Html => "text/html; charset=utf-8",
                 Format::Json => "application/json",
@@ -156,7 +157,9 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
             }
             r
         }
-        Ok(Err(e @ ReportError::NoData { .. })) => text(StatusCode::NOT_FOUND, format!("{e}\n")),
+        Ok(Err(e @ (ReportError::NoData { .. } | ReportError::Period(_)))) => {
+            text(StatusCode::NOT_FOUND, format!("{e}\n"))
+        }
         Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
         Err(e) => text(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,0 +1,447 @@
+//! `report --period` (spec §7 "Periods") through the real binary, against
+//! figures computed here from the generated stream itself: each incident
+//! counted once at its first valid message, dated by its `time` in the
+//! zone (jiff's conversion, not the monitor's ledger).
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use common::*;
+
+/// The distinct incidents of a stream: the first valid message of each id,
+/// as instants (ms).
+fn incidents(stream: &[u8]) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(stream).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(id), Some(time), Some(kind)) = (
+            v.get("id").and_then(|x| x.as_str()),
+            v.get("time").and_then(|x| x.as_str()),
+            v.get("type").and_then(|x| x.as_str()),
+        ) else {
+            continue;
+        };
+        let Ok(t) = time.parse::<jiff::Timestamp>() else {
+            continue;
+        };
+        if id.is_empty() || id.len() > 256 || kind.is_empty() || !seen.insert(id.to_owned()) {
+            continue;
+        }
+        out.push(t.as_millisecond());
+    }
+    out
+}
+
+/// Incidents whose local date in `tz` is within `[from, to]` (`YYYY-MM-DD`).
+fn count(times: &[i64], tz: &str, from: &str, to: &str) -> u64 {
+    let tz = jiff::tz::TimeZone::get(tz).unwrap();
+    let (a, b): (jiff::civil::Date, jiff::civil::Date) =
+        (from.parse().unwrap(), to.parse().unwrap());
+    times
+        .iter()
+        .filter(|&&t| {
+            let d = jiff::Timestamp::from_millisecond(t)
+                .unwrap()
+                .to_zoned_datetime(tz.clone())
+                .date();
+            a <= d && d <= b
+        })
+        .count() as u64
+}
+
+/// A state of the ncsc-2022 stream counted in `tz`, with fiscal years
+/// from `fy`; the stream's distinct incidents.
+fn counted(dir: &TempDir, tz: &str, fy: u8) -> (std::path::PathBuf, std::path::PathBuf, Vec<i64>) {
+    let stream = generate(&["--scenario", "ncsc-2022"]);
+    let base = std::fs::read_to_string(repo("config/ncsc-vietnam.toml"))
+        .unwrap()
+        .replace(
+            "timezone = \"Asia/Ho_Chi_Minh\"",
+            &format!("timezone = \"{tz}\""),
+        )
+        .replacen(
+            "[report]\n",
+            &format!("[report]\nfiscal_year_start_month = {fy}\n"),
+            1,
+        );
+    assert!(base.contains(&format!("fiscal_year_start_month = {fy}")));
+    let cfg = dir.path("periods.toml");
+    std::fs::write(&cfg, base).unwrap();
+    let state = dir.path("state");
+    run_stdin_ok(
+        &stream,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    (cfg, state, incidents(&stream))
+}
+
+fn period_json(state: &Path, cfg: &Path, period: &str, more: &[&str]) -> serde_json::Value {
+    let out = ok(bin()
+        .args(["report", "--period", period, "--format", "json", "--config"])
+        .arg(cfg)
+        .arg("--state-dir")
+        .arg(state)
+        .args(more));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Checks a period's total and both comparisons against the oracle:
+/// `(period, first, last, previous first, previous last, last year's first, last)`.
+fn check(state: &Path, cfg: &Path, tz: &str, times: &[i64], rows: &[[&str; 7]]) {
+    for [p, a, b, pa, pb, la, lb] in rows {
+        let v = period_json(state, cfg, p, &[]);
+        assert_eq!(v["period"], *p);
+        assert_eq!(
+            (v["from"].as_str(), v["to"].as_str()),
+            (Some(*a), Some(*b)),
+            "{p}"
+        );
+        assert_eq!(v["total"], count(times, tz, a, b), "{p}: total");
+        let prev = &v["previous_period"];
+        assert_eq!(
+            (prev["from"].as_str(), prev["to"].as_str()),
+            (Some(*pa), Some(*pb)),
+            "{p}"
+        );
+        assert_eq!(prev["total"], count(times, tz, pa, pb), "{p}: previous");
+        let ly = &v["same_period_last_year"];
+        assert_eq!(
+            (ly["from"].as_str(), ly["to"].as_str()),
+            (Some(*la), Some(*lb)),
+            "{p}"
+        );
+        assert_eq!(ly["total"], count(times, tz, la, lb), "{p}: last year");
+        let by_category: u64 = v["by_category"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(v["total"], by_category, "{p}: categories sum to the total");
+    }
+}
+
+#[test]
+fn every_period_form_in_hanoi_time_matches_the_stream() {
+    let dir = TempDir::new("periods-hcm");
+    let tz = "Asia/Ho_Chi_Minh";
+    let (cfg, state, times) = counted(&dir, tz, 4);
+    check(
+        &state,
+        &cfg,
+        tz,
+        &times,
+        &[
+            [
+                "2022-06",
+                "2022-06-01",
+                "2022-06-30",
+                "2022-05-01",
+                "2022-05-31",
+                "2021-06-01",
+                "2021-06-30",
+            ],
+            [
+                "2022-Q2",
+                "2022-04-01",
+                "2022-06-30",
+                "2022-01-01",
+                "2022-03-31",
+                "2021-04-01",
+                "2021-06-30",
+            ],
+            // Across a year boundary: Q1 against Q4, H1 against H2.
+            [
+                "2022-Q1",
+                "2022-01-01",
+                "2022-03-31",
+                "2021-10-01",
+                "2021-12-31",
+                "2021-01-01",
+                "2021-03-31",
+            ],
+            [
+                "2022-H1",
+                "2022-01-01",
+                "2022-06-30",
+                "2021-07-01",
+                "2021-12-31",
+                "2021-01-01",
+                "2021-06-30",
+            ],
+            [
+                "2022",
+                "2022-01-01",
+                "2022-12-31",
+                "2021-01-01",
+                "2021-12-31",
+                "2021-01-01",
+                "2021-12-31",
+            ],
+            // April to March, named by the year it ends in.
+            [
+                "FY2022",
+                "2021-04-01",
+                "2022-03-31",
+                "2020-04-01",
+                "2021-03-31",
+                "2020-04-01",
+                "2021-03-31",
+            ],
+            [
+                "2022-W03",
+                "2022-01-17",
+                "2022-01-23",
+                "2022-01-10",
+                "2022-01-16",
+                "2021-01-18",
+                "2021-01-24",
+            ],
+            // Week 1 of 2022 starts on 3 January; the week before is the
+            // last of 2021.
+            [
+                "2022-W01",
+                "2022-01-03",
+                "2022-01-09",
+                "2021-12-27",
+                "2022-01-02",
+                "2021-01-04",
+                "2021-01-10",
+            ],
+            [
+                "2022-01-29..2022-02-06",
+                "2022-01-29",
+                "2022-02-06",
+                "2022-01-20",
+                "2022-01-28",
+                "2021-01-29",
+                "2021-02-06",
+            ],
+        ],
+    );
+    // The half reproduces the centre's published figures (spec §9).
+    let h1 = period_json(&state, &cfg, "2022-H1", &[]);
+    assert_eq!(h1["total"], 6641);
+    assert_eq!(h1["previous_period"]["change_percent"], 35.14);
+    assert_eq!(h1["same_period_last_year"]["change_percent"], 37.92);
+    assert_eq!(h1["months"], 6);
+    assert_eq!(h1["average_per_month"], 1106.83);
+    assert_eq!(h1["basis"], "closed");
+    // Sectors of a period of whole months sum to its total; a week has none.
+    let sectors: u64 = h1["by_sector"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sectors, 6641);
+    let week = period_json(&state, &cfg, "2022-W03", &[]);
+    assert!(week.get("by_sector").is_none());
+    assert_eq!(week["trend"].as_array().unwrap().len(), 7);
+    // --against: last year's holiday week on other dates.
+    let tet = period_json(
+        &state,
+        &cfg,
+        "2022-01-29..2022-02-06",
+        &["--against", "2021-02-08..2021-02-16"],
+    );
+    assert_eq!(tet["against"]["period"], "2021-02-08..2021-02-16");
+    assert_eq!(
+        tet["against"]["total"],
+        count(&times, tz, "2021-02-08", "2021-02-16")
+    );
+    // --month M is --period M, with a month's keys and the period's.
+    let june = period_json(&state, &cfg, "2022-06", &[]);
+    assert_june_2022_figures(&june);
+    assert_eq!(june["same_period_last_year"]["period"], "2021-06");
+}
+
+#[test]
+fn the_sentences_of_each_kind_in_both_languages() {
+    let dir = TempDir::new("periods-words");
+    let (cfg, state, _) = counted(&dir, "Asia/Ho_Chi_Minh", 4);
+    let text = |period: &str, lang: &str| {
+        ok(bin()
+            .args(["report", "--period", period, "--lang", lang, "--config"])
+            .arg(&cfg)
+            .arg("--state-dir")
+            .arg(&state))
+    };
+    for (p, lang, needle) in [
+        ("2022-Q2", "vi", "Trong quý II/2022,"),
+        ("2022-Q2", "vi", "so với quý I/2022"),
+        ("2022-Q2", "en", "In the second quarter of 2022,"),
+        ("2022-H1", "vi", "Trong 6 tháng đầu năm 2022,"),
+        ("2022-H1", "vi", "6.641"),
+        ("2022-H1", "en", "up 35.14% from the second half of 2021"),
+        (
+            "FY2022",
+            "vi",
+            "năm tài chính 2022 (từ tháng 4/2021 đến tháng 3/2022)",
+        ),
+        (
+            "FY2022",
+            "en",
+            "fiscal year 2022 (April 2021 to March 2022)",
+        ),
+        ("2022-W03", "vi", "tuần 3/2022 (từ 17/01 đến 23/01/2022)"),
+        ("2022-W03", "en", "week 3 of 2022 (17 to 23 January 2022)"),
+        ("2022-01-16..2022-01-22", "vi", "Từ 16/01 đến 22/01/2022,"),
+        (
+            "2022-01-16..2022-01-22",
+            "en",
+            "From 16 to 22 January 2022,",
+        ),
+        ("2022", "vi", "Trong năm 2022,"),
+    ] {
+        let said = text(p, lang);
+        assert!(
+            said.contains(needle),
+            "{p} {lang}: {needle:?} not in\n{said}"
+        );
+    }
+    let html = text("2022-Q2", "en");
+    assert!(html.contains("Monthly trend"), "{html}");
+    let page = ok(bin()
+        .args([
+            "report", "--period", "2022-W03", "--format", "html", "--config",
+        ])
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(&state));
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("<svg"),
+        "html"
+    );
+}
+
+#[test]
+fn a_week_and_days_across_daylight_saving_changes() {
+    let dir = TempDir::new("periods-dst");
+    let tz = "Europe/Berlin";
+    let (cfg, state, times) = counted(&dir, tz, 10);
+    check(
+        &state,
+        &cfg,
+        tz,
+        &times,
+        &[
+            // Clocks go forward on 27 March 2022 (a week of 167 hours) and
+            // back on 30 October (169 hours).
+            [
+                "2022-W12",
+                "2022-03-21",
+                "2022-03-27",
+                "2022-03-14",
+                "2022-03-20",
+                "2021-03-22",
+                "2021-03-28",
+            ],
+            [
+                "2022-W43",
+                "2022-10-24",
+                "2022-10-30",
+                "2022-10-17",
+                "2022-10-23",
+                "2021-10-25",
+                "2021-10-31",
+            ],
+            [
+                "2022-03-26..2022-03-28",
+                "2022-03-26",
+                "2022-03-28",
+                "2022-03-23",
+                "2022-03-25",
+                "2021-03-26",
+                "2021-03-28",
+            ],
+            [
+                "2022-10-29..2022-10-31",
+                "2022-10-29",
+                "2022-10-31",
+                "2022-10-26",
+                "2022-10-28",
+                "2021-10-29",
+                "2021-10-31",
+            ],
+            // October to September, across a year boundary.
+            [
+                "FY2022",
+                "2021-10-01",
+                "2022-09-30",
+                "2020-10-01",
+                "2021-09-30",
+                "2020-10-01",
+                "2021-09-30",
+            ],
+        ],
+    );
+}
+
+#[test]
+fn bad_periods_name_the_forms_and_the_endpoint_names_the_parameter() {
+    let dir = TempDir::new("periods-bad");
+    let (cfg, state, _) = counted(&dir, "Asia/Ho_Chi_Minh", 1);
+    for bad in [
+        "2022-Q5",
+        "2022-W53",
+        "22",
+        "2022-01-22..2022-01-16",
+        "FY22",
+    ] {
+        let out = fails(
+            bin()
+                .args(["report", "--period", bad, "--state-dir"])
+                .arg(&state),
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("2022-Q2") && err.contains("2023-W03"),
+            "{bad}: {err}"
+        );
+    }
+    // A period outside the state: exit 1 naming what it covers.
+    let out = fails(
+        bin()
+            .args(["report", "--period", "2019-Q1", "--state-dir"])
+            .arg(&state),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2021-01 to 2022-12"));
+    // The live endpoint serves the same, with the same validation.
+    let (_run, addr, _stdin) = Running::stdin_run(&cfg, &state, &[]);
+    let (code, body) = http_get(&addr, "/report?period=2022-H1&lang=vi&format=json");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["total"], 6641);
+    assert!(
+        v["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("6 tháng đầu năm 2022")
+    );
+    for (query, param) in [
+        ("period=2022-Q5", "period:"),
+        ("period=2022-Q2&against=2021-13", "against:"),
+        ("month=2022-06&period=2022-Q2", "month and period"),
+        ("period=2022-Q2&lang=fr", "lang:"),
+        ("lang=vi", "month or period is required"),
+    ] {
+        let (code, body) = http_get(&addr, &format!("/report?{query}"));
+        assert_eq!(code, 400, "{query}: {body}");
+        assert!(body.contains(param), "{query}: {body}");
+    }
+    let (code, _) = http_get(&addr, "/report?period=2019-Q1");
+    assert_eq!(code, 404);
+}
