@@ -67,6 +67,9 @@ enum Command {
         /// Compare also with this period (e.g. last year's holiday week).
         #[arg(long)]
         against: Option<incident_monitor::calendar::Period>,
+        /// One sector's slice (a configured sector, other or unknown).
+        #[arg(long)]
+        sector: Option<String>,
         /// en or vi.
         #[arg(long, default_value = "en")]
         lang: Lang,
@@ -280,6 +283,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             month,
             period,
             against,
+            sector,
             lang,
             format,
             state_dir,
@@ -296,6 +300,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             let args = ReportArgs {
                 period,
                 against,
+                sector,
                 lang,
                 format,
                 state_dir,

@@ -663,7 +663,29 @@ fn replicas_joining_and_a_kill_move_no_counter_and_fire_no_alert() {
             .is_empty()
     );
 
-    // The summed month gauges are the single-instance figures.
+    // The summed month gauges are the single-instance figures, once each
+    // instance has restored what it was assigned (on a loaded machine the
+    // assignment shows before the restored state is published).
+    let settled = || {
+        let (Some(ta), Some(tb)) = (try_scrape(&addr_a), try_scrape(&addr_b)) else {
+            return false;
+        };
+        let series = "incident_monitor_incidents_month{category=\"phishing\",period=\"current\"}";
+        let current = ta
+            .lines()
+            .find_map(|l| l.strip_prefix("incident_monitor_current_month_info{month=\""))
+            .and_then(|r| r.split('"').next())
+            .and_then(|m| m.parse::<incident_monitor::calendar::YearMonth>().ok());
+        let Some(ym) = current else { return false };
+        let ci = want
+            .ledger
+            .categories()
+            .iter()
+            .position(|c| c == "phishing");
+        let got = sample(&ta, series).unwrap_or(0.0) + sample(&tb, series).unwrap_or(0.0);
+        ci.is_some_and(|ci| got == want.ledger.category_total(ym, ci) as f64)
+    };
+    wait_until(60, "the summed month gauges to settle", settled);
     let ta = try_scrape(&addr_a).unwrap();
     let tb = try_scrape(&addr_b).unwrap();
     let month_of = |t: &str| {

@@ -445,3 +445,159 @@ fn bad_periods_name_the_forms_and_the_endpoint_names_the_parameter() {
     let (code, _) = http_get(&addr, "/report?period=2019-Q1");
     assert_eq!(code, 404);
 }
+
+/// Incidents of one sector (as the stream names it) whose local date is
+/// within `[from, to]`.
+fn count_sector(stream: &[u8], tz: &str, sector: &str, from: &str, to: &str) -> u64 {
+    let mut seen = HashSet::new();
+    let tz = jiff::tz::TimeZone::get(tz).unwrap();
+    let (a, b): (jiff::civil::Date, jiff::civil::Date) =
+        (from.parse().unwrap(), to.parse().unwrap());
+    let mut n = 0;
+    for line in String::from_utf8_lossy(stream).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(id), Some(time), Some(_)) = (
+            v.get("id").and_then(|x| x.as_str()),
+            v.get("time").and_then(|x| x.as_str()),
+            v.get("type").and_then(|x| x.as_str()),
+        ) else {
+            continue;
+        };
+        let Ok(t) = time.parse::<jiff::Timestamp>() else {
+            continue;
+        };
+        if id.is_empty() || !seen.insert(id.to_owned()) {
+            continue;
+        }
+        let d = t.to_zoned_datetime(tz.clone()).date();
+        let s = v["target"]["sector"].as_str().unwrap_or("");
+        if s.trim().eq_ignore_ascii_case(sector) && a <= d && d <= b {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn sector_slices_sum_to_the_whole_and_match_the_stream() {
+    let dir = TempDir::new("periods-slices");
+    let tz = "Asia/Ho_Chi_Minh";
+    let (cfg, state, _) = counted(&dir, tz, 1);
+    let stream = generate(&["--scenario", "ncsc-2022"]);
+    let slice =
+        |period: &str, sector: &str| period_json(&state, &cfg, period, &["--sector", sector]);
+    // Every sector the state counts (configured, other, unknown).
+    let sectors = [
+        "government",
+        "finance",
+        "education",
+        "healthcare",
+        "energy",
+        "telecom",
+        "transport",
+        "manufacturing",
+        "retail",
+        "other",
+        "unknown",
+    ];
+    for (period, whole) in [("2022-06", 1178u64), ("2022-H1", 6641)] {
+        let mut sum = 0;
+        let mut by_category = std::collections::BTreeMap::<String, u64>::new();
+        for s in sectors {
+            let v = slice(period, s);
+            assert_eq!(v["sector"], s);
+            sum += v["total"].as_u64().unwrap();
+            for (c, n) in v["by_category"].as_object().unwrap() {
+                *by_category.entry(c.clone()).or_default() += n.as_u64().unwrap();
+            }
+        }
+        assert_eq!(sum, whole, "{period}: the sectors sum to the whole");
+        let all = period_json(&state, &cfg, period, &[]);
+        for (c, n) in all["by_category"].as_object().unwrap() {
+            assert_eq!(by_category[c], n.as_u64().unwrap(), "{period} {c}");
+        }
+    }
+    // A sector's month, week and days against the stream itself.
+    for (period, from, to) in [
+        ("2022-06", "2022-06-01", "2022-06-30"),
+        ("2022-W25", "2022-06-20", "2022-06-26"),
+        ("2022-06-13..2022-06-15", "2022-06-13", "2022-06-15"),
+    ] {
+        let v = slice(period, "healthcare");
+        assert_eq!(
+            v["total"],
+            count_sector(&stream, tz, "healthcare", from, to),
+            "{period}"
+        );
+    }
+    let vi = ok(bin()
+        .args([
+            "report", "--month", "2022-06", "--sector", "finance", "--lang", "vi", "--config",
+        ])
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(&state));
+    assert!(vi.contains("thuộc lĩnh vực Tài chính - Ngân hàng"), "{vi}");
+    // An unknown sector is named with the ones there are (exit 2).
+    let out = fails(
+        bin()
+            .args([
+                "report",
+                "--month",
+                "2022-06",
+                "--sector",
+                "ministry-x",
+                "--state-dir",
+            ])
+            .arg(&state),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finance"));
+    // The endpoint serves slices.
+    let (_run, addr, _stdin) = Running::stdin_run(&cfg, &state, &[]);
+    let (code, body) = http_get(&addr, "/report?month=2022-06&sector=healthcare&format=json");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["total"],
+        count_sector(&stream, tz, "healthcare", "2022-06-01", "2022-06-30")
+    );
+    let (code, body) = http_get(&addr, "/report?month=2022-06&sector=nope");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.starts_with("sector:"), "{body}");
+}
+
+#[test]
+fn a_state_from_before_sector_cells_says_it_cannot_be_sliced() {
+    let dir = TempDir::new("periods-old-slice");
+    let state = dir.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    for f in ["input-0.state", "monitor.json"] {
+        std::fs::copy(repo("tests/fixtures/v2-state").join(f), state.join(f)).unwrap();
+    }
+    let month = {
+        let (merged, _) = state_of(&state);
+        merged.data_range().unwrap().0.to_string()
+    };
+    // The whole still reports; a slice of it names why it cannot.
+    ok(bin()
+        .args(["report", "--month", &month, "--state-dir"])
+        .arg(&state));
+    let out = fails(
+        bin()
+            .args([
+                "report",
+                "--month",
+                &month,
+                "--sector",
+                "other",
+                "--state-dir",
+            ])
+            .arg(&state),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("predates sector slices"), "{err}");
+}

@@ -41,6 +41,21 @@ impl Hasher for KeyMix {
         // High bits into the low ones: the table indexes by the low bits.
         self.0 = p ^ (p >> 29);
     }
+    fn write_u64(&mut self, n: u64) {
+        let p = (n ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = p ^ (p >> 29);
+    }
+}
+
+/// A sector cell: (sector, category, severity, minute, count).
+pub type SectorCell = (usize, usize, usize, usize, u32);
+
+/// Incidents per (sector, category, severity, minute): `sector << 32 |`
+/// the minute key, to the count.
+pub type SectorMinuteCounts = HashMap<u64, u32, BuildHasherDefault<KeyMix>>;
+
+fn sector_key(sector: usize, key: u32) -> u64 {
+    ((sector.min(u32::MAX as usize) as u64) << 32) | u64::from(key)
 }
 
 /// Incidents per (category, severity, minute of the month): `category <<
@@ -89,6 +104,11 @@ pub struct MonthCounts {
     pub by_sector: Vec<u64>,
     /// Incidents per (category, severity, minute of month), sparse.
     minutes: MinuteCounts,
+    /// Incidents per (sector, category, severity, minute), sparse: what a
+    /// sector's slice of any period is counted from. `None` for a month
+    /// restored from a state written before version 5, which kept sectors
+    /// as monthly totals only (such a month cannot be sliced).
+    sector_minutes: Option<SectorMinuteCounts>,
 }
 
 impl MonthCounts {
@@ -97,6 +117,7 @@ impl MonthCounts {
             by_category_severity: vec![0; n_categories * Severity::COUNT],
             by_sector: vec![0; n_sectors],
             minutes: MinuteCounts::default(),
+            sector_minutes: Some(SectorMinuteCounts::default()),
         }
     }
 
@@ -141,7 +162,53 @@ impl MonthCounts {
                 }
             }
         }
+        // With sector cells, the sectors are exact to date too.
+        if let (Some(cells), Some(mine)) = (&self.sector_minutes, m.sector_minutes.as_mut()) {
+            for (&key, &n) in cells {
+                let (_, _, minute) = split_key(key as u32);
+                if minute >= minutes {
+                    mine.remove(&key);
+                    if let Some(cell) = m.by_sector.get_mut((key >> 32) as usize) {
+                        *cell = cell.saturating_sub(u64::from(n));
+                    }
+                }
+            }
+        }
         m
+    }
+
+    /// The (sector, category, severity, minute, count) cells, in that
+    /// order; `None` for a month without them (restored from before
+    /// version 5).
+    pub fn sector_cells(&self) -> Option<Vec<SectorCell>> {
+        let cells = self.sector_minutes.as_ref()?;
+        let mut keys: Vec<(u64, u32)> = cells.iter().map(|(k, n)| (*k, *n)).collect();
+        keys.sort_unstable();
+        Some(
+            keys.into_iter()
+                .map(|(k, n)| {
+                    let (c, s, minute) = split_key(k as u32);
+                    ((k >> 32) as usize, c, s, minute, n)
+                })
+                .collect(),
+        )
+    }
+
+    /// Adds `n` incidents of sector `sector` to a (category, severity,
+    /// minute) cell (restoring a checkpoint, merging ledgers).
+    pub fn add_sector_minute(&mut self, sector: usize, c: usize, s: usize, minute: usize, n: u32) {
+        if let Some(cells) = self.sector_minutes.as_mut() {
+            let cell = cells
+                .entry(sector_key(sector, minute_key(c, s, minute)))
+                .or_insert(0);
+            *cell = cell.saturating_add(n);
+        }
+    }
+
+    /// Marks the month as kept without sector cells (a state from before
+    /// version 5): it cannot be sliced by sector.
+    pub fn without_sector_cells(&mut self) {
+        self.sector_minutes = None;
     }
 
     /// The (category, severity, minute, count) cells with incidents, in
@@ -235,9 +302,11 @@ impl Ledger {
         let c = usize::from(category);
         m.by_category_severity[c * Severity::COUNT + severity.index()] += 1;
         m.by_sector[sector] += 1;
-        *m.minutes
-            .entry(minute_key(c, severity.index(), minute))
-            .or_insert(0) += 1;
+        let key = minute_key(c, severity.index(), minute);
+        *m.minutes.entry(key).or_insert(0) += 1;
+        if let Some(cells) = m.sector_minutes.as_mut() {
+            *cells.entry(sector_key(sector, key)).or_insert(0) += 1;
+        }
     }
 
     pub fn month(&self, m: YearMonth) -> Option<&MonthCounts> {
@@ -356,6 +425,40 @@ impl Ledger {
         out
     }
 
+    /// One sector's slice: a ledger of the same categories whose counts
+    /// are that sector's incidents only (by category, severity and
+    /// minute), so every report reads it as a whole. `Err(month)`: the
+    /// first month with incidents of that sector but kept without sector
+    /// cells (restored from a state written before version 5).
+    pub fn sector_slice(&self, sector: usize) -> Result<Ledger, YearMonth> {
+        let name = self.sectors.get(sector).cloned().unwrap_or_default();
+        let mut out = Ledger::new(self.categories.clone(), vec![name].into());
+        for (&key, m) in &self.months {
+            let in_sector = m.by_sector.get(sector).copied().unwrap_or(0);
+            let Some(cells) = &m.sector_minutes else {
+                if in_sector > 0 {
+                    return Err(key);
+                }
+                continue;
+            };
+            let mut mine = out.empty_month();
+            for (&k, &n) in cells {
+                if (k >> 32) as usize != sector {
+                    continue;
+                }
+                let (c, s, minute) = split_key(k as u32);
+                if let Some(cell) = mine.by_category_severity.get_mut(c * Severity::COUNT + s) {
+                    *cell += u64::from(n);
+                }
+                mine.add_minute(c, s, minute, n);
+                mine.add_sector_minute(0, c, s, minute, n);
+                mine.by_sector[0] += u64::from(n);
+            }
+            out.months.insert(key, mine);
+        }
+        Ok(out)
+    }
+
     /// Replaces a month wholesale (used when restoring a checkpoint).
     pub fn insert_month(&mut self, m: YearMonth, counts: MonthCounts) {
         self.months.insert(m, counts);
@@ -401,6 +504,18 @@ impl Ledger {
                 if let Some(&c) = cat_map.get(oc) {
                     mine.add_minute(c, s, minute, n);
                 }
+            }
+            match &theirs.sector_minutes {
+                Some(cells) => {
+                    for (&key, &n) in cells {
+                        let (oc, s, minute) = split_key(key as u32);
+                        let os = (key >> 32) as usize;
+                        if let (Some(&c), Some(&sec)) = (cat_map.get(oc), sec_map.get(os)) {
+                            mine.add_sector_minute(sec, c, s, minute, n);
+                        }
+                    }
+                }
+                None => mine.without_sector_cells(),
             }
             for (os, &s) in sec_map.iter().enumerate() {
                 mine.by_sector[s] = mine.by_sector[s].saturating_add(theirs.by_sector[os]);

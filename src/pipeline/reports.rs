@@ -97,10 +97,20 @@ impl Reports for LiveReports {
     fn render(&self, req: &ReportRequest) -> Result<String, ReportError> {
         let now = wall_now_ms();
         let fy = self.who.fiscal_year_start_month;
-        let mut r = self
-            .merged()?
-            .report_period(req.period, fy, req.against, now)?;
-        if let Report::Month(m) = &mut r {
+        let merged = self.merged()?;
+        let mut r = match &req.sector {
+            Some(sector) => {
+                let mut r =
+                    merged
+                        .sector_slice(sector)?
+                        .report_period(req.period, fy, req.against, now)?;
+                r.set_sector(sector);
+                r
+            }
+            None => merged.report_period(req.period, fy, req.against, now)?,
+        };
+        // Restatements are of the whole: a slice names none.
+        if let (Report::Month(m), None) = (&mut r, &req.sector) {
             m.restatements = restatements_for(m.ym, &self.versions(), now);
         }
         Ok(r.render(req.lang, req.format, &self.who))

@@ -42,6 +42,12 @@ pub enum ReportError {
     MixedTimezones(String, String),
     #[error(transparent)]
     Period(#[from] PeriodError),
+    #[error("unknown sector {0:?}: the state counts {1}")]
+    UnknownSector(String, String),
+    #[error(
+        "the state of {1} predates sector slices (written before format version 5): recount that month from its source to slice it by sector {0:?}"
+    )]
+    SliceUnavailable(String, String),
     #[error("no incidents recorded for {month} (the state covers {first} to {last})")]
     NoData {
         month: String,
@@ -125,6 +131,27 @@ impl MergedState {
         MonthIndex::new(tz).locate(t).map(|slot| slot.month)
     }
 
+    /// One sector's slice of the state: the same exact counts, that
+    /// sector's incidents only (spec §7 "Slices").
+    pub fn sector_slice(&self, name: &str) -> Result<MergedState, ReportError> {
+        let sectors = self.ledger.sectors();
+        let Some(i) = sectors.iter().position(|s| s == name) else {
+            return Err(ReportError::UnknownSector(
+                name.to_owned(),
+                sectors.join(", "),
+            ));
+        };
+        let ledger = self
+            .ledger
+            .sector_slice(i)
+            .map_err(|m| ReportError::SliceUnavailable(name.to_owned(), m.to_string()))?;
+        Ok(MergedState {
+            ledger,
+            timezone: self.timezone.clone(),
+            covered_until_ms: self.covered_until_ms,
+        })
+    }
+
     /// The report of `period` at instant `now`: a month's report (with
     /// the period keys besides) for a month, a period's report for the
     /// rest; `against` adds a comparison, `fy` is the fiscal year's first
@@ -200,6 +227,15 @@ pub enum Report {
 }
 
 impl Report {
+    /// Marks the report as one sector's slice: its JSON says so (`sector`)
+    /// and its sentence names the sector.
+    pub fn set_sector(&mut self, sector: &str) {
+        match self {
+            Report::Month(r) => r.sector = Some(sector.to_owned()),
+            Report::Period(r) => r.sector = Some(sector.to_owned()),
+        }
+    }
+
     /// Renders the report in a format.
     pub fn render(&self, lang: Lang, format: Format, who: &ReportConfig) -> String {
         match self {

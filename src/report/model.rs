@@ -188,6 +188,9 @@ pub struct MonthlyReport {
     /// Earlier months' published figures restated since the month before
     /// this one was published (from the archive; empty without one).
     pub restatements: Vec<Restatement>,
+    /// The sector this report is a slice of (`--sector`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
     /// The month as a period (`report --period`, `--month`, `/report`).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub period: Option<PeriodKeys>,
@@ -346,6 +349,7 @@ impl MonthlyReport {
             trend: trend(ledger, m, span),
             month_to_date: running.map(|r| r.shown),
             restatements: Vec::new(),
+            sector: None,
             period: None,
             ym: m,
             exact,

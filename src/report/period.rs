@@ -87,6 +87,9 @@ pub struct PeriodReport {
     pub against: Option<PeriodComparison>,
     /// Months of a period of months, days of a period of days.
     pub trend: Vec<PeriodPoint>,
+    /// The sector this report is a slice of (`--sector`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
     #[serde(skip)]
     pub of: Period,
 }
@@ -276,6 +279,7 @@ impl PeriodReport {
             same_period_last_year,
             against,
             trend: trend(ledger, &index, &span, this.start, end),
+            sector: None,
             of: period,
         })
     }
@@ -454,13 +458,7 @@ pub fn period_sentence(r: &PeriodReport, lang: Lang, who: &ReportConfig, fy: u8)
         };
         lang.change(r.total, c.total, &w)
     };
-    let scope = |s: &str| {
-        if s.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", shown(s))
-        }
-    };
+    let scope = |s: &str| super::render::scoped(s, r.sector.as_deref(), lang, &who.labels);
     let mut changes = vec![
         against(&r.previous_period),
         against(&r.same_period_last_year),
@@ -665,12 +663,16 @@ mod tests {
         ) {
             let tz = TimeZone::get(ZONES[zone]).unwrap();
             let base = 1_606_780_800_000i64; // 2020-12-01T00:00:00Z
-            let mut ledger = Ledger::new(vec!["c".to_owned()].into(), vec!["s".to_owned()].into());
+            let sectors: std::sync::Arc<[String]> =
+                vec!["a".to_owned(), "b".to_owned(), "c".to_owned()].into();
+            let mut ledger = Ledger::new(vec!["c".to_owned()].into(), sectors);
             let mut index = MonthIndex::new(tz.clone());
             let times: Vec<EpochMillis> = events.iter().map(|s| base + s * 1000).collect();
             for &t in &times {
                 let slot = index.locate(t).unwrap();
-                ledger.record(&slot, slot.minute_of(t), 0, Severity::Unknown, 0);
+                // A sector per event, from its instant.
+                let sector = usize::try_from(t.rem_euclid(3)).unwrap();
+                ledger.record(&slot, slot.minute_of(t), 0, Severity::Unknown, sector);
             }
             let (first, last) = p.dates(fy).unwrap();
             let brute = count_in(&times, &tz, first, last);
@@ -678,6 +680,13 @@ mod tests {
             let now = 1_893_456_000_000; // 2030-01-01
             let r = PeriodReport::build(&ledger, ZONES[zone], p, fy, None, now).unwrap();
             prop_assert_eq!(r.total, brute, "{} in {}", p, ZONES[zone]);
+            // The sectors' slices of the period sum to it.
+            let mut sliced = 0;
+            for sector in 0..3 {
+                let slice = ledger.sector_slice(sector).unwrap();
+                sliced += PeriodReport::build(&slice, ZONES[zone], p, fy, None, now).unwrap().total;
+            }
+            prop_assert_eq!(sliced, brute);
             prop_assert_eq!(r.trend.iter().map(|x| x.total).sum::<u64>(), brute);
             // The previous period counts the same way.
             let (pf, pl) = p.previous().dates(fy).unwrap();

@@ -119,13 +119,7 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
             ),
         },
     };
-    let scope = |s: &str| {
-        if s.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", shown(s))
-        }
-    };
+    let scope = |s: &str| scoped(s, r.sector.as_deref(), lang, &who.labels);
     let prev_total = r.previous_month.total;
     match lang {
         Lang::En => {
@@ -165,6 +159,25 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
             s
         }
     }
+}
+
+/// The scope of a sentence (` on information systems in Vietnam`), and
+/// for a sector's slice the sector (` in the Finance sector` / ` thuộc lĩnh
+/// vực Tài chính - Ngân hàng`).
+pub(super) fn scoped(scope: &str, sector: Option<&str>, lang: Lang, labels: &Labels) -> String {
+    let mut out = if scope.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", shown(scope))
+    };
+    if let Some(code) = sector {
+        let name = super::labels::sector(labels, lang, code);
+        out.push_str(&match lang {
+            Lang::En => format!(" in the {name} sector"),
+            Lang::Vi => format!(" thuộc lĩnh vực {name}"),
+        });
+    }
+    out
 }
 
 /// A restatement in the centre's style: "May 2022 revised from 847 to

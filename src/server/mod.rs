@@ -186,20 +186,23 @@ struct ReportQuery {
     month: Option<String>,
     period: Option<String>,
     against: Option<String>,
+    sector: Option<String>,
     lang: Option<String>,
     format: Option<String>,
 }
 
 /// What `GET /report` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRequest {
     pub period: Period,
     pub against: Option<Period>,
+    /// One sector's slice.
+    pub sector: Option<String>,
     pub lang: Lang,
     pub format: Format,
 }
 
-const REPORT_USAGE: &str = "use /report?month=YYYY-MM or /report?period=PERIOD (2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22), &against=PERIOD, &lang=vi|en, &format=html|json|markdown|text";
+const REPORT_USAGE: &str = "use /report?month=YYYY-MM or /report?period=PERIOD (2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22), &against=PERIOD, &sector=NAME, &lang=vi|en, &format=html|json|markdown|text";
 
 /// The parameters of `GET /report`: `month` (`YYYY-MM`) or `period` (any
 /// form of `report --period`), `against` (a period to compare with), `lang`
@@ -221,6 +224,16 @@ pub fn parse_report_query(query: &str) -> Result<ReportRequest, String> {
         None => None,
         Some(a) => Some(a.parse::<Period>().map_err(|e| format!("against: {e}"))?),
     };
+    let sector = match q.sector {
+        None => None,
+        Some(s) if crate::classify::is_label_safe(&s) => Some(s),
+        Some(s) => {
+            return Err(format!(
+                "sector: {:?} is not a sector name (a-z, 0-9, _ or -)",
+                crate::text::escaped(&s)
+            ));
+        }
+    };
     let lang = q
         .lang
         .as_deref()
@@ -236,6 +249,7 @@ pub fn parse_report_query(query: &str) -> Result<ReportRequest, String> {
     Ok(ReportRequest {
         period,
         against,
+        sector,
         lang,
         format,
     })

@@ -116,6 +116,7 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
     };
+    let format = request.format;
     let Ok(place) = s.renders.clone().try_acquire_owned() else {
         let mut r = text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -136,7 +137,6 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
     .await;
     match rendered {
         Ok(Ok(body)) => {
-            let format = request.format;
             let ct = match format {
                 Format::Html => "text/html; charset=utf-8",
                 Format::Json => "application/json",
@@ -159,6 +159,9 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
         }
         Ok(Err(e @ (ReportError::NoData { .. } | ReportError::Period(_)))) => {
             text(StatusCode::NOT_FOUND, format!("{e}\n"))
+        }
+        Ok(Err(e @ ReportError::UnknownSector(..))) => {
+            text(StatusCode::BAD_REQUEST, format!("sector: {e}\n"))
         }
         Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
         Err(e) => text(

@@ -1,12 +1,14 @@
-//! The checkpoint file format, version 4 (version 3 with months by the
-//! hour and a file identity of the head, version 2 without the filtered
-//! counters, and version 1, are still read).
+//! The checkpoint file format, version 5 (version 4 without the sector
+//! cells of each month, version 3 with months by the hour and a file
+//! identity of the head, version 2 without the filtered counters, and
+//! version 1, are still read; a month read from before version 5 keeps its
+//! sector totals but cannot be sliced by sector).
 //!
 //! ```text
 //! magic "IMSTATE\0" | version u16 | body | xxh3-64(body) u64
 //! body: key, position (with the file identity), timezone, category and
-//!       sector names, outcomes, ledger months, dedup arrival buckets,
-//!       window panes
+//!       sector names, outcomes, ledger months (totals, minute cells, and
+//!       since version 5 sector cells), dedup arrival buckets, window panes
 //! ```
 //! Version 1 (dedup buckets by event time, no file identity) is still read:
 //! its ids are taken as seen when the checkpoint was written. Months of
@@ -26,7 +28,7 @@ use crate::event::{EpochMillis, Filter, Reject, Severity};
 
 const MAGIC: &[u8; 8] = b"IMSTATE\0";
 /// The format this build writes (it reads this one and version 1).
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 
 /// Hours per month in the month records of versions before 4.
 const HOURS_PER_MONTH_V3: usize = 31 * 24 + 1;
@@ -163,6 +165,20 @@ fn write_month(w: &mut Writer, key: YearMonth, m: &crate::calendar::MonthCounts)
     for (c, s, minute, n) in cells {
         w.len((c * Severity::COUNT + s) * MINUTES_PER_MONTH_MAX + minute);
         w.u32(n);
+    }
+    // Since version 5: the sector cells, or their absence (a month
+    // restored from an older state).
+    match m.sector_cells() {
+        Some(cells) => {
+            w.u8(1);
+            w.len(cells.len());
+            for (sector, c, s, minute, n) in cells {
+                w.len(sector);
+                w.len((c * Severity::COUNT + s) * MINUTES_PER_MONTH_MAX + minute);
+                w.u32(n);
+            }
+        }
+        None => w.u8(0),
     }
 }
 
@@ -513,6 +529,39 @@ fn read_month(
             (row, Severity::Unknown.index())
         };
         m.add_minute(c, s, cell, v);
+    }
+    if version < 5 {
+        // Sectors were monthly totals only.
+        m.without_sector_cells();
+        return Ok((key, m));
+    }
+    match r.u8()? {
+        0 => m.without_sector_cells(),
+        1 => {
+            let ns = ledger.sectors().len();
+            let n = r.count(12)?;
+            for _ in 0..n {
+                let sector = r.u32()? as usize;
+                let i = r.u32()? as usize;
+                let v = r.u32()?;
+                if sector >= ns || i >= rows * width {
+                    return Err(CodecError::Invalid(format!(
+                        "sector cell ({sector}, {i}) out of range"
+                    )));
+                }
+                let (row, minute) = (i / width, i % width);
+                m.add_sector_minute(
+                    sector,
+                    row / Severity::COUNT,
+                    row % Severity::COUNT,
+                    minute,
+                    v,
+                );
+            }
+        }
+        b => {
+            return Err(CodecError::Invalid(format!("sector cells flag {b}")));
+        }
     }
     Ok((key, m))
 }

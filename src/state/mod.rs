@@ -335,6 +335,16 @@ fn restore_ledger(
                 mine.add_minute(to, s, minute, n);
             }
         }
+        match theirs.sector_cells() {
+            Some(cells) => {
+                for (sec, c, s, minute, n) in cells {
+                    if let (Some(&to), Some(&sec)) = (cat_map.get(c), sec_map.get(sec)) {
+                        mine.add_sector_minute(sec, to, s, minute, n);
+                    }
+                }
+            }
+            None => mine.without_sector_cells(),
+        }
         for (i, &n) in theirs.by_sector.iter().enumerate() {
             // Several unknown sectors fold into `other`.
             let cell = &mut mine.by_sector[sec_map[i]];
