@@ -10,9 +10,8 @@ use std::path::Path;
 
 use common::*;
 
-/// The distinct incidents of a stream: the first valid message of each id,
-/// as instants (ms).
-fn incidents(stream: &[u8]) -> Vec<i64> {
+/// The first valid message of each id of a stream, with its instant (ms).
+fn first_messages(stream: &[u8]) -> Vec<(i64, serde_json::Value)> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for line in String::from_utf8_lossy(stream).lines() {
@@ -32,9 +31,14 @@ fn incidents(stream: &[u8]) -> Vec<i64> {
         if id.is_empty() || id.len() > 256 || kind.is_empty() || !seen.insert(id.to_owned()) {
             continue;
         }
-        out.push(t.as_millisecond());
+        out.push((t.as_millisecond(), v));
     }
     out
+}
+
+/// The distinct incidents of a stream, as instants (ms).
+fn incidents(stream: &[u8]) -> Vec<i64> {
+    first_messages(stream).into_iter().map(|(t, _)| t).collect()
 }
 
 /// Incidents whose local date in `tz` is within `[from, to]` (`YYYY-MM-DD`).
@@ -449,35 +453,15 @@ fn bad_periods_name_the_forms_and_the_endpoint_names_the_parameter() {
 /// Incidents of one sector (as the stream names it) whose local date is
 /// within `[from, to]`.
 fn count_sector(stream: &[u8], tz: &str, sector: &str, from: &str, to: &str) -> u64 {
-    let mut seen = HashSet::new();
-    let tz = jiff::tz::TimeZone::get(tz).unwrap();
-    let (a, b): (jiff::civil::Date, jiff::civil::Date) =
-        (from.parse().unwrap(), to.parse().unwrap());
-    let mut n = 0;
-    for line in String::from_utf8_lossy(stream).lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let (Some(id), Some(time), Some(_)) = (
-            v.get("id").and_then(|x| x.as_str()),
-            v.get("time").and_then(|x| x.as_str()),
-            v.get("type").and_then(|x| x.as_str()),
-        ) else {
-            continue;
-        };
-        let Ok(t) = time.parse::<jiff::Timestamp>() else {
-            continue;
-        };
-        if id.is_empty() || !seen.insert(id.to_owned()) {
-            continue;
-        }
-        let d = t.to_zoned_datetime(tz.clone()).date();
-        let s = v["target"]["sector"].as_str().unwrap_or("");
-        if s.trim().eq_ignore_ascii_case(sector) && a <= d && d <= b {
-            n += 1;
-        }
-    }
-    n
+    let times: Vec<i64> = first_messages(stream)
+        .into_iter()
+        .filter(|(_, v)| {
+            let s = v["target"]["sector"].as_str().unwrap_or("");
+            s.trim().eq_ignore_ascii_case(sector)
+        })
+        .map(|(t, _)| t)
+        .collect();
+    count(&times, tz, from, to)
 }
 
 #[test]
