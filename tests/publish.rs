@@ -833,3 +833,115 @@ fn the_running_monitor_says_when_the_archive_is_behind() {
         "{page}"
     );
 }
+
+/// Every version in the archive is whole: its manifest parses, names its
+/// month and version, and every file it lists is there.
+fn assert_whole(archive: &Path) {
+    for month in std::fs::read_dir(archive)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+    {
+        if !month.is_dir() {
+            continue;
+        }
+        for v in std::fs::read_dir(&month)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+        {
+            let name = v.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with('v') {
+                continue;
+            }
+            let m: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(v.join("manifest.json")).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", v.display()));
+            assert_eq!(format!("v{}", m["version"]), name);
+            for f in m["files"].as_array().unwrap() {
+                let f = v.join(f.as_str().unwrap());
+                assert!(f.is_file(), "{} is missing", f.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_publish_killed_while_writing_leaves_no_half_version_and_the_next_completes_it() {
+    let Counted {
+        dir: _dir,
+        archive,
+        cfg,
+        state,
+    } = counted("publish-kill", "");
+    // Kill a first publish at several moments of its writing, on a fresh
+    // archive each time; whatever was written is whole, and the next run
+    // writes the rest: each month once, as v1.
+    for delay_ms in [5u64, 20, 40, 80, 160] {
+        let _ = std::fs::remove_dir_all(&archive);
+        let mut child = bin()
+            .args(["publish", "--config"])
+            .arg(&cfg)
+            .arg("--state-dir")
+            .arg(&state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        if archive.exists() {
+            assert_whole(&archive);
+        }
+        let said = publish_ok(&cfg, &state, &[]);
+        assert_whole(&archive);
+        for m in ["2021-01", "2022-06", "2022-12"] {
+            assert_eq!(
+                versions_of(&archive, m),
+                ["v1"],
+                "{m} after a kill at {delay_ms} ms: {said}"
+            );
+        }
+        let hidden = std::fs::read_dir(archive.join("2022-06"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count();
+        assert_eq!(
+            hidden, 0,
+            "an unfinished version was left after the next run"
+        );
+    }
+}
+
+#[test]
+fn check_config_refuses_a_secret_file_that_cannot_be_read() {
+    let dir = TempDir::new("publish-check");
+    let cfg = config(
+        &dir,
+        "[[publish.webhook]]\nname = \"portal\"\nurl = \"https://h.example.org/x\"\nsecret_file = \"/nonexistent/webhook-key\"\n",
+    );
+    let out = fails(bin().args(["check-config", "--config"]).arg(&cfg));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("publish.webhook.secret_file: portal: cannot read /nonexistent/webhook-key"),
+        "{err}"
+    );
+    std::fs::write(dir.path("key"), "k\n").unwrap();
+    let ok_cfg = config(
+        &dir,
+        &format!(
+            "[[publish.webhook]]\nname = \"portal\"\nurl = \"https://h.example.org/x\"\nsecret_file = {:?}\n",
+            dir.path("key").to_str().unwrap()
+        ),
+    );
+    let said = ok(bin().args(["check-config", "--config"]).arg(&ok_cfg));
+    assert!(said.contains("0 e-mail, 1 webhook destinations"), "{said}");
+}

@@ -51,8 +51,10 @@ pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
         .map(|i| format!("{} ({}, {})", i.name, i.topic, i.format.name()))
         .collect();
     let endpoint = crate::pipeline::security(cfg)?.describe(&cfg.metrics.listen_addr);
+    check_publish_files(cfg)?;
+    let p = &cfg.publish;
     Ok(format!(
-        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition; endpoint {}",
+        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition; endpoint {}; publish into {} ({} e-mail, {} webhook destinations)",
         path.map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
         inputs.join(", "),
         cfg.timezone,
@@ -67,5 +69,48 @@ pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
         cfg.dedup.horizon_days,
         cfg.dedup.max_ids_per_partition,
         endpoint,
+        p.archive_dir,
+        p.email.len(),
+        p.webhook.len(),
     ))
+}
+
+/// The files `[publish]` destinations read their secrets and CAs from can
+/// be read (their contents are never shown): a missing secret file is a
+/// configuration error, named by its key, not a failure at the first
+/// delivery.
+fn check_publish_files(cfg: &Config) -> Result<(), AppError> {
+    let p = &cfg.publish;
+    let files = (p.email.iter())
+        .flat_map(|e| {
+            [
+                (
+                    "publish.email.password_file",
+                    &e.name,
+                    e.password_file.as_ref(),
+                ),
+                ("publish.email.ca_file", &e.name, e.ca_file.as_ref()),
+            ]
+        })
+        .chain(p.webhook.iter().flat_map(|w| {
+            [
+                (
+                    "publish.webhook.secret_file",
+                    &w.name,
+                    w.secret_file.as_ref(),
+                ),
+                ("publish.webhook.ca_file", &w.name, w.ca_file.as_ref()),
+            ]
+        }));
+    for (key, name, path) in files {
+        if let Some(path) = path
+            && let Err(e) = std::fs::File::open(path)
+        {
+            return Err(AppError::Usage(format!(
+                "{key}: {name}: cannot read {}: {e}",
+                crate::text::escaped(&path.display().to_string())
+            )));
+        }
+    }
+    Ok(())
 }

@@ -35,6 +35,8 @@ pub struct PublishArgs {
 #[derive(Debug, Clone, Default)]
 pub struct Published {
     pub lines: Vec<String>,
+    /// Closed months compared with the archive.
+    pub checked: usize,
     pub written: usize,
     pub delivered: usize,
     pub failed: usize,
@@ -64,10 +66,24 @@ pub(super) async fn publish_state(
     } else {
         Some(archive.lock()?)
     };
+    if !args.dry_run {
+        // Under the lock, a hidden version directory is what a publish
+        // killed while writing left: never a version, removed.
+        archive.remove_unfinished()?;
+    }
     let now = crate::clock::wall_now_ms();
     let mut out = Published::default();
     write_due(state, cfg, &archive, args, now, &mut out)?;
     deliver_owed(&state.config, &archive, args, &mut out).await?;
+    tracing::info!(
+        archive = %archive.dir().display(),
+        months_checked = out.checked,
+        versions_written = out.written,
+        deliveries_made = out.delivered,
+        deliveries_failed = out.failed,
+        dry_run = args.dry_run,
+        "publish finished"
+    );
     Ok(out)
 }
 
@@ -114,6 +130,7 @@ fn write_due(
             ));
             continue;
         }
+        out.checked += 1;
         let figures = Figures::of(&state.merged.ledger, m);
         let key = m.to_string();
         let latest = versions

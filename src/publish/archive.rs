@@ -196,6 +196,38 @@ impl Archive {
         Ok(target)
     }
 
+    /// Removes the hidden directories a writer killed mid-version left
+    /// (`<YYYY-MM>/.v<N>.<pid>.tmp`); call it holding the lock.
+    pub fn remove_unfinished(&self) -> Result<(), PublishError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io(&self.dir)(e)),
+        };
+        for month in entries.filter_map(Result::ok) {
+            let is_month = month
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<YearMonth>().is_ok());
+            let Ok(inner) = fs::read_dir(month.path()) else {
+                continue;
+            };
+            if !is_month {
+                continue;
+            }
+            for e in inner.filter_map(Result::ok) {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(".v") && name.ends_with(".tmp") {
+                    let path = e.path();
+                    tracing::warn!(path = %path.display(), "removing a version a killed publish left unfinished");
+                    fs::remove_dir_all(&path).map_err(self.io(&path))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The destinations version `version` of month `m` is owed to.
     pub fn owed(&self, m: &str, version: u32) -> Result<Vec<String>, PublishError> {
         let path = self.version_dir(m, version).join(OWED);
