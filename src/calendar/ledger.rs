@@ -148,9 +148,10 @@ impl MonthCounts {
 
     /// The month's counts without the incidents dated from minute
     /// `minutes` on: what the running month holds to date. Its totals by
-    /// category and severity are exact; its sectors stay the whole
-    /// month's (incidents dated after the instant are at most
-    /// `events.max_future_secs` ahead, and sectors have no minutes).
+    /// category and severity are exact, and its sectors too where the
+    /// month has sector cells; a month restored from before format 5 keeps
+    /// the whole month's sectors (incidents dated after the instant are at
+    /// most `events.max_future_secs` ahead).
     pub fn before_minute(&self, minutes: usize) -> MonthCounts {
         let mut m = self.clone();
         for (&key, &n) in &self.minutes {

@@ -160,16 +160,14 @@ impl PublishConfig {
                 invalid(
                     field,
                     format!(
-                        "{}: {:?} is not smtp://HOST[:PORT] or smtps://HOST[:PORT]",
-                        e.name, e.smtp_url
+                        "{}: a URL starting {:?} is not smtp://HOST[:PORT] or smtps://HOST[:PORT]",
+                        e.name,
+                        scheme_of(&e.smtp_url)
                     ),
                 )
             })?;
             if host.is_empty() {
-                return Err(invalid(
-                    field,
-                    format!("{}: no host in {:?}", e.name, e.smtp_url),
-                ));
+                return Err(invalid(field, format!("{}: no host in the URL", e.name)));
             }
             if !e.from.contains('@') {
                 return Err(invalid(
@@ -195,18 +193,37 @@ impl PublishConfig {
             let host = url_host(&w.url, &["http", "https"]).ok_or_else(|| {
                 invalid(
                     "publish.webhook.url",
-                    format!("{}: {:?} is not an http:// or https:// URL", w.name, w.url),
+                    format!(
+                        "{}: a URL starting {:?} is not an http:// or https:// URL",
+                        w.name,
+                        scheme_of(&w.url)
+                    ),
                 )
             })?;
             if host.is_empty() {
                 return Err(invalid(
                     "publish.webhook.url",
-                    format!("{}: no host in {:?}", w.name, w.url),
+                    format!("{}: no host in the URL", w.name),
                 ));
             }
             check_range("publish.webhook.timeout_secs", w.timeout_secs, 1, 600)?;
         }
         Ok(())
+    }
+}
+
+/// What an error may quote of a URL: at most its scheme (a webhook's path
+/// or query, and an SMTP URL's user part, may carry a secret).
+fn scheme_of(url: &str) -> String {
+    let scheme: String = url
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        .take(16)
+        .collect();
+    if url[scheme.len()..].starts_with("://") {
+        format!("{scheme}://")
+    } else {
+        scheme
     }
 }
 

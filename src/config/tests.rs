@@ -388,4 +388,28 @@ fn publish_settings_are_checked_before_anything_is_sent() {
     );
     let err = Config::from_toml("[publish]\nemail_to = 1\n").unwrap_err();
     assert!(err.contains("email_to"), "{err}");
+    // A URL may carry a token or a password: errors quote its scheme only.
+    for (toml, secret) in [
+        (
+            "[[publish.webhook]]\nname = \"portal\"\nurl = \"ftp://h.example.org/hooks/T0KEN-123\"\n",
+            "T0KEN-123",
+        ),
+        (
+            &mail("").replace(
+                "smtp://mail.example.org:587",
+                "smtpx://user:Pa55w0rd@mail.example.org",
+            ),
+            "Pa55w0rd",
+        ),
+    ] {
+        let err = Config::from_toml(toml)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains(secret) && !err.contains("example.org"),
+            "{err}"
+        );
+    }
 }

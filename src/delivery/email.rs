@@ -105,7 +105,12 @@ fn content_type(name: &str) -> ContentType {
 
 /// The transport `dest` says: its host and port, TLS and credentials.
 fn transport(dest: &EmailDestination) -> Result<SmtpTransport, DeliveryError> {
-    let bad = || DeliveryError::Refused(format!("smtp_url {:?} is not usable", dest.smtp_url));
+    // The URL is not quoted: its user part may carry a secret.
+    let bad = || {
+        DeliveryError::Refused(
+            "smtp_url is not smtp://HOST[:PORT] or smtps://HOST[:PORT]".to_owned(),
+        )
+    };
     let (scheme, rest) = dest.smtp_url.split_once("://").ok_or_else(bad)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let (host, port) = match authority.rsplit_once(':') {

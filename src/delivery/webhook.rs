@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
@@ -15,6 +15,9 @@ use tokio::net::TcpStream;
 
 use super::{DeliveryError, Parcel, read_secret};
 use crate::config::WebhookDestination;
+
+/// The most of an answer's body read (its first 200 bytes are quoted).
+const ANSWER_MAX: usize = 64 * 1024;
 
 /// The signature header's name.
 pub const SIGNATURE_HEADER: &str = "X-Incident-Monitor-Signature";
@@ -43,20 +46,18 @@ async fn post(dest: &WebhookDestination, parcel: &Parcel) -> Result<String, Deli
     let uri: hyper::Uri = dest
         .url
         .parse()
-        .map_err(|e| DeliveryError::Refused(format!("url {:?}: {e}", dest.url)))?;
+        // The URL is not quoted: its path or query may carry a token.
+        .map_err(|e| DeliveryError::Refused(format!("url: {e}")))?;
     let https = match uri.scheme_str() {
         Some("https") => true,
         Some("http") => false,
         _ => {
-            return Err(DeliveryError::Refused(format!(
-                "url {:?}: not http(s)",
-                dest.url
-            )));
+            return Err(DeliveryError::Refused("url: not http(s)".to_owned()));
         }
     };
     let host = uri
         .host()
-        .ok_or_else(|| DeliveryError::Refused(format!("url {:?}: no host", dest.url)))?
+        .ok_or_else(|| DeliveryError::Refused("url: no host".to_owned()))?
         .trim_matches(['[', ']'])
         .to_owned();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
@@ -112,9 +113,9 @@ where
     let result = match answer {
         Ok(resp) => {
             let status = resp.status();
-            // A short excerpt of a refusal's body, for the operator.
-            let body = resp
-                .into_body()
+            // A short excerpt of a refusal's body, for the operator: at
+            // most ANSWER_MAX bytes are read, whatever the receiver sends.
+            let body = Limited::new(resp.into_body(), ANSWER_MAX)
                 .collect()
                 .await
                 .map(|b| b.to_bytes())

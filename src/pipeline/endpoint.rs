@@ -1,6 +1,8 @@
 //! The HTTP endpoint of a run and what it publishes: the metrics registry,
-//! the server task and the spike detector. Shared by the Kafka and the file
-//! runs; each loop calls [`Endpoint::publish`] on its metrics tick.
+//! the server task, the spike detector, and a task that compares the
+//! archive with the state every minute (`publish_pending`). The run loop
+//! ([`super::Run`]) calls [`Endpoint::publish`] on its metrics tick,
+//! whatever the source.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -155,12 +155,7 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         &ytd_bars(r, lang),
         (&t[3], None),
     );
-    let _ = writeln!(
-        out,
-        "<footer>incident-monitor · {} · {}</footer></main></body></html>",
-        esc(&r.month),
-        esc(&r.timezone)
-    );
+    page_end(&mut out, &r.month, &r.timezone);
     out
 }
 
@@ -179,6 +174,16 @@ fn page_start(out: &mut String, lang: Lang, title: &str, timezone: &str, said: &
         esc(lang.word(Word::Timezone)),
         esc(timezone),
         esc(said)
+    );
+}
+
+/// The footer and the document's end.
+fn page_end(out: &mut String, what: &str, timezone: &str) {
+    let _ = writeln!(
+        out,
+        "<footer>incident-monitor · {} · {}</footer></main></body></html>",
+        esc(what),
+        esc(timezone)
     );
 }
 
@@ -358,11 +363,6 @@ pub fn render_period_html(r: &super::PeriodReport, lang: Lang, who: &ReportConfi
         table_html(t, Some(lang.word(Word::Total)), &mut out);
         out.push_str("</section>");
     }
-    let _ = writeln!(
-        out,
-        "<footer>incident-monitor · {} · {}</footer></main></body></html>",
-        esc(&r.period),
-        esc(&r.timezone)
-    );
+    page_end(&mut out, &r.period, &r.timezone);
     out
 }

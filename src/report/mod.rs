@@ -1,6 +1,8 @@
-//! The monthly report (spec §7): the model, the wording in English and
-//! Vietnamese, and the renderers. Built from the merged ledgers of every
-//! partition's checkpoint, so it may run while `run` is writing.
+//! The reports (spec §7): a month's and any other period's (`period`), of
+//! the whole or of one sector's slice; the model, the wording in English
+//! and Vietnamese, the restatements a report names, and the renderers.
+//! Built from the merged ledgers of every partition's checkpoint, so it may
+//! run while `run` is writing.
 
 mod html;
 mod labels;

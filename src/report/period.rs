@@ -297,7 +297,7 @@ fn trend(
     start: EpochMillis,
     end: EpochMillis,
 ) -> Vec<PeriodPoint> {
-    let tz = index_tz(index);
+    let tz = index.timezone().clone();
     let mut out = Vec::new();
     match *span {
         Span::Days { first, count } if count <= TREND_DAYS_MAX => {
@@ -348,10 +348,6 @@ fn trend(
         }
     }
     out
-}
-
-fn index_tz(index: &MonthIndex) -> TimeZone {
-    index.timezone().clone()
 }
 
 const ROMAN: [&str; 4] = ["I", "II", "III", "IV"];
