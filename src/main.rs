@@ -68,8 +68,12 @@ enum Command {
         #[arg(long)]
         against: Option<incident_monitor::calendar::Period>,
         /// One sector's slice (a configured sector, other or unknown).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "province")]
         sector: Option<String>,
+        /// One province's slice: its code (ha-noi), a name that matches it
+        /// ("Hà Nội", "Ha Noi"), other or unknown.
+        #[arg(long)]
+        province: Option<String>,
         /// en or vi.
         #[arg(long, default_value = "en")]
         lang: Lang,
@@ -284,6 +288,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             period,
             against,
             sector,
+            province,
             lang,
             format,
             state_dir,
@@ -292,6 +297,8 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             config,
             output,
         } => {
+            use incident_monitor::report::Slice;
+            let slice = sector.map(Slice::Sector).or(province.map(Slice::Province));
             // The group makes one of them required.
             let Some(period) = period.or(month.map(incident_monitor::calendar::Period::Month))
             else {
@@ -300,7 +307,7 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             let args = ReportArgs {
                 period,
                 against,
-                sector,
+                slice,
                 lang,
                 format,
                 state_dir,

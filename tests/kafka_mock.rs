@@ -499,14 +499,15 @@ async fn four_topics_into_one_instance_give_the_figures_of_the_file() {
     for month in [
         "2021-06", "2021-12", "2022-01", "2022-05", "2022-06", "2022-07", "2022-12",
     ] {
-        // Severity scales and sectors are the tools' own (Suricata knows no
-        // sector): the counts, categories and changes are the same.
+        // Severity scales, sectors and provinces are the tools' own
+        // (Suricata knows neither): the counts, categories and changes are the same.
         let figures = |dir: &std::path::Path| {
             let mut v: serde_json::Value =
                 serde_json::from_str(&report_of(dir, month, "en", "json")).unwrap();
             let o = v.as_object_mut().unwrap();
             assert!(o.remove("by_severity").is_some());
             assert!(o.remove("top_sectors").is_some());
+            assert!(o.remove("top_provinces").is_some());
             // The names of the dimensions above.
             o.remove("display_names");
             // When each was read.

@@ -241,16 +241,19 @@ fn every_period_form_in_hanoi_time_matches_the_stream() {
     assert_eq!(h1["months"], 6);
     assert_eq!(h1["average_per_month"], 1106.83);
     assert_eq!(h1["basis"], "closed");
-    // Sectors of a period of whole months sum to its total; a week has none.
-    let sectors: u64 = h1["by_sector"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|n| n.as_u64().unwrap())
-        .sum();
-    assert_eq!(sectors, 6641);
+    // Sectors and provinces of any period sum to its total.
+    let sum = |v: &serde_json::Value| -> u64 {
+        v.as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&h1["by_sector"]), 6641);
+    assert_eq!(sum(&h1["by_province"]), 6641);
     let week = period_json(&state, &cfg, "2022-W03", &[]);
-    assert!(week.get("by_sector").is_none());
+    assert_eq!(sum(&week["by_sector"]), week["total"].as_u64().unwrap());
+    assert_eq!(sum(&week["by_province"]), week["total"].as_u64().unwrap());
     assert_eq!(week["trend"].as_array().unwrap().len(), 7);
     // --against: last year's holiday week on other dates.
     let tet = period_json(
@@ -553,6 +556,149 @@ fn sector_slices_sum_to_the_whole_and_match_the_stream() {
     assert!(body.starts_with("sector:"), "{body}");
 }
 
+/// The province code of a name as the generator writes it: this test's
+/// own table, not the monitor's matching.
+fn province_code(name: Option<&str>) -> &'static str {
+    match name {
+        None => "unknown",
+        Some("Hà Nội") => "ha-noi",
+        Some("Ho Chi Minh") => "ho-chi-minh",
+        Some("Đà Nẵng") => "da-nang",
+        Some("Hai Phong") => "hai-phong",
+        Some("TP. Cần Thơ") => "can-tho",
+        Some("Hue") => "thua-thien-hue",
+        Some("Nghệ An") => "nghe-an",
+        Some(_) => "other",
+    }
+}
+
+/// Incidents of one province (by [`province_code`]) whose local date is
+/// within `[from, to]`.
+fn count_province(stream: &[u8], tz: &str, code: &str, from: &str, to: &str) -> u64 {
+    let times: Vec<i64> = first_messages(stream)
+        .into_iter()
+        .filter(|(_, v)| province_code(v["target"]["province"].as_str()) == code)
+        .map(|(t, _)| t)
+        .collect();
+    count(&times, tz, from, to)
+}
+
+#[test]
+fn province_slices_sum_to_the_whole_and_match_the_stream() {
+    let dir = TempDir::new("periods-provinces");
+    let tz = "Asia/Ho_Chi_Minh";
+    let (cfg, state, _) = counted(&dir, tz, 1);
+    let stream = generate(&["--scenario", "ncsc-2022"]);
+    let slice = |period: &str, name: &str| period_json(&state, &cfg, period, &["--province", name]);
+    let codes = [
+        "ha-noi",
+        "ho-chi-minh",
+        "da-nang",
+        "hai-phong",
+        "can-tho",
+        "thua-thien-hue",
+        "nghe-an",
+        "other",
+        "unknown",
+    ];
+    // The whole: June's published figure, else what the report says.
+    for (period, from, to, whole) in [
+        ("2022-06", "2022-06-01", "2022-06-30", 1178u64),
+        ("2022-Q2", "2022-04-01", "2022-06-30", 0),
+        ("2022-W25", "2022-06-20", "2022-06-26", 0),
+    ] {
+        let all = period_json(&state, &cfg, period, &[]);
+        let whole = if whole == 0 {
+            all["total"].as_u64().unwrap()
+        } else {
+            whole
+        };
+        let mut sum = 0;
+        for code in codes {
+            let v = slice(period, code);
+            assert_eq!(v["province"], code);
+            let n = v["total"].as_u64().unwrap();
+            assert_eq!(
+                n,
+                count_province(&stream, tz, code, from, to),
+                "{period} {code}"
+            );
+            // The whole's breakdown says the same (a month's is its top
+            // provinces).
+            let breakdown = all.get("by_province").unwrap_or(&all["top_provinces"]);
+            assert_eq!(breakdown[code].as_u64().unwrap_or(0), n, "{period} {code}");
+            sum += n;
+        }
+        assert_eq!(sum, whole, "{period}: the provinces sum to the whole");
+    }
+    // A province is named as users write it, with or without diacritics.
+    for name in ["Hà Nội", "ha noi", "Hanoi", "HA-NOI"] {
+        assert_eq!(slice("2022-06", name)["province"], "ha-noi", "{name}");
+    }
+    let vi = ok(bin()
+        .args([
+            "report",
+            "--period",
+            "2022-Q2",
+            "--province",
+            "Đà Nẵng",
+            "--lang",
+            "vi",
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(&state));
+    assert!(vi.contains(" tại Đà Nẵng"), "{vi}");
+    let en = ok(bin()
+        .args(["report", "--month", "2022-06", "--config"])
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(&state));
+    assert!(en.contains("Top provinces"), "{en}");
+    assert!(en.contains("Ho Chi Minh City"), "{en}");
+    // A name that is no province of the state: exit 2, naming those there are.
+    let out = fails(
+        bin()
+            .args([
+                "report",
+                "--month",
+                "2022-06",
+                "--province",
+                "Atlantis",
+                "--state-dir",
+            ])
+            .arg(&state),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ha-noi"));
+    // The endpoint serves province slices, the name percent-encoded.
+    let (_run, addr, _stdin) = Running::stdin_run(&cfg, &state, &[]);
+    let (code, body) = http_get(
+        &addr,
+        "/report?period=2022-Q2&province=H%C3%A0%20N%E1%BB%99i&format=json",
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["province"], "ha-noi");
+    assert_eq!(
+        v["total"],
+        count_province(&stream, tz, "ha-noi", "2022-04-01", "2022-06-30")
+    );
+    for (query, param) in [
+        ("month=2022-06&province=nowhere", "province:"),
+        ("month=2022-06&province=%01", "province:"),
+        (
+            "month=2022-06&province=ha-noi&sector=finance",
+            "sector and province",
+        ),
+    ] {
+        let (code, body) = http_get(&addr, &format!("/report?{query}"));
+        assert_eq!(code, 400, "{query}: {body}");
+        assert!(body.starts_with(param), "{query}: {body}");
+    }
+}
+
 #[test]
 fn a_state_from_before_sector_cells_says_it_cannot_be_sliced() {
     let dir = TempDir::new("periods-old-slice");
@@ -584,4 +730,54 @@ fn a_state_from_before_sector_cells_says_it_cannot_be_sliced() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("predates sector slices"), "{err}");
+    // Nor by province: that state kept none.
+    let out = fails(
+        bin()
+            .args([
+                "report",
+                "--month",
+                &month,
+                "--province",
+                "unknown",
+                "--state-dir",
+            ])
+            .arg(&state),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("predates province slices"), "{err}");
+}
+
+#[test]
+fn a_state_from_before_provinces_slices_by_sector_but_not_by_province() {
+    let dir = TempDir::new("periods-v5-slice");
+    let state = dir.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    for f in ["input-0.state", "monitor.json"] {
+        std::fs::copy(repo("tests/fixtures/v5-state").join(f), state.join(f)).unwrap();
+    }
+    let report = |extra: &[&str]| {
+        bin()
+            .args(["report", "--month", "2026-11", "--format", "json"])
+            .args(extra)
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .unwrap()
+    };
+    // The whole reports without provinces: none were kept.
+    let whole: serde_json::Value =
+        serde_json::from_slice(&report(&[]).stdout).expect("the whole month");
+    assert_eq!(whole["total"], 193);
+    assert!(whole.get("top_provinces").is_none(), "{whole}");
+    // Its sectors slice as before.
+    let finance: serde_json::Value =
+        serde_json::from_slice(&report(&["--sector", "finance"]).stdout).expect("a slice");
+    assert_eq!(finance["total"], whole["top_sectors"]["finance"]);
+    // A province's slice says why it cannot be.
+    let out = report(&["--province", "ha-noi"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("predates province slices"), "{err}");
+    assert!(err.contains("2026-11"), "{err}");
 }

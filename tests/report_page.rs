@@ -45,12 +45,13 @@ fn the_page_is_self_contained() {
     // Charts and, under each, its data as a table.
     let swatches = page.matches("<svg width=\"12\" height=\"12\"").count();
     assert!(swatches >= 3, "a legend swatch per category");
-    assert_eq!(page.matches("<svg").count() - swatches, 5);
+    // Categories, severities, sectors, provinces, year to date, trend.
+    assert_eq!(page.matches("<svg").count() - swatches, 6);
     // No inline style attribute: the Content-Security-Policy the page is
     // served with allows its one style sheet, by hash, and nothing else.
     assert!(!page.contains(" style="), "an inline style attribute");
     assert_eq!(page.matches("<style>").count(), 1);
-    assert_eq!(page.matches("<table>").count(), 5);
+    assert_eq!(page.matches("<table>").count(), 6);
     assert!(page.contains("@page { size: A4"));
 }
 

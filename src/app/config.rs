@@ -54,12 +54,14 @@ pub fn check_config(path: Option<&Path>) -> Result<String, AppError> {
     check_publish_files(cfg)?;
     let p = &cfg.publish;
     Ok(format!(
-        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, windows [{}], dedup horizon {} days / {} ids per partition; endpoint {}; publish into {} ({} e-mail, {} webhook destinations)",
+        "config OK ({}): inputs [{}], timezone {}, categories [{}], {} classification rules, {} sectors and {} provinces (and other, unknown), windows [{}], dedup horizon {} days / {} ids per partition; endpoint {}; publish into {} ({} e-mail, {} webhook destinations)",
         path.map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
         inputs.join(", "),
         cfg.timezone,
         s.categories().join(", "),
         cfg.classification.rules.len(),
+        s.sectors.len() - 2,
+        s.provinces.names().len() - 2,
         cfg.windows
             .windows
             .iter()

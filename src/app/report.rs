@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::event::EpochMillis;
 use crate::pipeline::AppError;
 use crate::publish::{Archive, restatements_for};
-use crate::report::{Format, Lang, Report, ReportError, Restatement};
+use crate::report::{Format, Lang, Report, ReportError, Restatement, Slice};
 
 /// Options of `report`.
 #[derive(Debug, Clone)]
@@ -19,8 +19,8 @@ pub struct ReportArgs {
     pub period: Period,
     /// `--against PERIOD`: another comparison.
     pub against: Option<Period>,
-    /// `--sector NAME`: that sector's slice.
-    pub sector: Option<String>,
+    /// `--sector NAME` or `--province NAME`: that slice.
+    pub slice: Option<Slice>,
     pub lang: Lang,
     pub format: Format,
     pub state_dir: Option<PathBuf>,
@@ -42,14 +42,15 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
     })?;
     let now = crate::clock::wall_now_ms();
     let fy = state.who.fiscal_year_start_month;
-    let mut r = match &args.sector {
-        Some(sector) => {
-            let slice = state.merged.sector_slice(sector).map_err(|e| match e {
-                ReportError::UnknownSector(..) => AppError::Usage(format!("--sector: {e}")),
+    let mut r = match &args.slice {
+        Some(slice) => {
+            let slice = state.merged.slice_label(slice.clone(), &state.who.labels);
+            let part = state.merged.slice(&slice).map_err(|e| match e {
+                ReportError::UnknownSlice(what, ..) => AppError::Usage(format!("--{what}: {e}")),
                 e => e.into(),
             })?;
-            let mut r = slice.report_period(args.period, fy, args.against, now)?;
-            r.set_sector(sector);
+            let mut r = part.report_period(args.period, fy, args.against, now)?;
+            r.set_slice(&slice);
             r
         }
         None => state
@@ -57,7 +58,7 @@ pub fn report(args: &ReportArgs) -> Result<String, AppError> {
             .report_period(args.period, fy, args.against, now)?,
     };
     // Restatements are of the whole: a slice names none.
-    if let (Report::Month(m), None) = (&mut r, &args.sector) {
+    if let (Report::Month(m), None) = (&mut r, &args.slice) {
         m.restatements = restatements(&state.config, m.ym, now);
     }
     Ok(r.render(args.lang, args.format, &state.who))

@@ -1,13 +1,15 @@
 //! The calendar ledger: exact distinct-incident counts per month.
 //!
-//! A month keeps its totals by category and severity and by sector, and
-//! the minute of the month each incident is dated in, per category and
-//! severity, for the "to date" figures (spec §4: month to date against the
-//! same elapsed span of the previous month, to the minute). The minutes
-//! are sparse: a month holds one entry per (category, severity, minute)
-//! that has incidents, so memory grows with the incidents, never with the calendar
-//! span between them (one incident in each month of a thousand years costs
-//! a thousand small months, not a thousand dense arrays).
+//! A month keeps its totals by category and severity, by sector and by
+//! province, and the minute of the month each incident is dated in, per
+//! category and severity, for the "to date" figures (spec §4: month to
+//! date against the same elapsed span of the previous month, to the
+//! minute), and per sector, province, category and severity (its cells),
+//! for the slices and breakdowns of any period (spec §7). Both are sparse:
+//! a month holds one entry per key that has incidents, so memory grows
+//! with the incidents, never with the calendar span between them (one
+//! incident in each month of a thousand years costs a thousand small
+//! months, not a thousand dense arrays).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -47,15 +49,34 @@ impl Hasher for KeyMix {
     }
 }
 
-/// A sector cell: (sector, category, severity, minute, count).
-pub type SectorCell = (usize, usize, usize, usize, u32);
+/// A cell of a month: (sector, province, category, severity, minute,
+/// count).
+pub type Cell = (usize, usize, usize, usize, usize, u32);
 
-/// Incidents per (sector, category, severity, minute): `sector << 32 |`
-/// the minute key, to the count.
-pub type SectorMinuteCounts = HashMap<u64, u32, BuildHasherDefault<KeyMix>>;
+/// Incidents per (province, sector, category, severity, minute):
+/// `province << 48 | sector << 32 |` the minute key, to the count.
+pub type CellCounts = HashMap<u64, u32, BuildHasherDefault<KeyMix>>;
 
-fn sector_key(sector: usize, key: u32) -> u64 {
-    ((sector.min(u32::MAX as usize) as u64) << 32) | u64::from(key)
+/// Sectors or provinces a cell key can name (configuration allows far
+/// fewer: 66 sectors, 258 provinces).
+const MAX_PLACES: usize = 1 << 16;
+
+fn cell_key(sector: usize, province: usize, key: u32) -> u64 {
+    ((province.min(MAX_PLACES - 1) as u64) << 48)
+        | ((sector.min(MAX_PLACES - 1) as u64) << 32)
+        | u64::from(key)
+}
+
+/// (sector, province, minute key) of a cell key.
+fn split_cell(k: u64) -> (usize, usize, u32) {
+    (((k >> 32) & 0xFFFF) as usize, (k >> 48) as usize, k as u32)
+}
+
+/// Which breakdown a slice is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Sector,
+    Province,
 }
 
 /// Incidents per (category, severity, minute of the month): `category <<
@@ -102,22 +123,32 @@ pub struct MonthCounts {
     pub by_category_severity: Vec<u64>,
     /// Per sector label.
     pub by_sector: Vec<u64>,
+    /// Per province label (all zero for a month kept without provinces).
+    pub by_province: Vec<u64>,
     /// Incidents per (category, severity, minute of month), sparse.
     minutes: MinuteCounts,
-    /// Incidents per (sector, category, severity, minute), sparse: what a
-    /// sector's slice of any period is counted from. `None` for a month
-    /// restored from a state written before version 5, which kept sectors
-    /// as monthly totals only (such a month cannot be sliced).
-    sector_minutes: Option<SectorMinuteCounts>,
+    /// Incidents per (sector, province, category, severity, minute),
+    /// sparse: what a slice of any period, and the sectors and provinces
+    /// of a part of a month, are counted from. `None` for a month restored
+    /// from a state written before version 5, which kept sectors as
+    /// monthly totals only.
+    cells: Option<CellCounts>,
+    /// Whether the cells know each incident's province: `false` for a
+    /// month restored from a state written before version 6 (its cells
+    /// hold every incident as of province `unknown`, and it cannot be
+    /// sliced or broken down by province).
+    provinces_kept: bool,
 }
 
 impl MonthCounts {
-    fn new(n_categories: usize, n_sectors: usize) -> MonthCounts {
+    fn new(n_categories: usize, n_sectors: usize, n_provinces: usize) -> MonthCounts {
         MonthCounts {
             by_category_severity: vec![0; n_categories * Severity::COUNT],
             by_sector: vec![0; n_sectors],
+            by_province: vec![0; n_provinces],
             minutes: MinuteCounts::default(),
-            sector_minutes: Some(SectorMinuteCounts::default()),
+            cells: Some(CellCounts::default()),
+            provinces_kept: true,
         }
     }
 
@@ -148,10 +179,10 @@ impl MonthCounts {
 
     /// The month's counts without the incidents dated from minute
     /// `minutes` on: what the running month holds to date. Its totals by
-    /// category and severity are exact, and its sectors too where the
-    /// month has sector cells; a month restored from before format 5 keeps
-    /// the whole month's sectors (incidents dated after the instant are at
-    /// most `events.max_future_secs` ahead).
+    /// category and severity are exact, and its sectors and provinces too
+    /// where the month has cells; a month restored from before format 5
+    /// keeps the whole month's sectors (incidents dated after the instant
+    /// are at most `events.max_future_secs` ahead).
     pub fn before_minute(&self, minutes: usize) -> MonthCounts {
         let mut m = self.clone();
         for (&key, &n) in &self.minutes {
@@ -163,13 +194,17 @@ impl MonthCounts {
                 }
             }
         }
-        // With sector cells, the sectors are exact to date too.
-        if let (Some(cells), Some(mine)) = (&self.sector_minutes, m.sector_minutes.as_mut()) {
+        // With cells, the sectors and provinces are exact to date too.
+        if let (Some(cells), Some(mine)) = (&self.cells, m.cells.as_mut()) {
             for (&key, &n) in cells {
-                let (_, _, minute) = split_key(key as u32);
+                let (sector, province, k) = split_cell(key);
+                let (_, _, minute) = split_key(k);
                 if minute >= minutes {
                     mine.remove(&key);
-                    if let Some(cell) = m.by_sector.get_mut((key >> 32) as usize) {
+                    if let Some(cell) = m.by_sector.get_mut(sector) {
+                        *cell = cell.saturating_sub(u64::from(n));
+                    }
+                    if let Some(cell) = m.by_province.get_mut(province) {
                         *cell = cell.saturating_sub(u64::from(n));
                     }
                 }
@@ -178,38 +213,65 @@ impl MonthCounts {
         m
     }
 
-    /// The (sector, category, severity, minute, count) cells, in that
-    /// order; `None` for a month without them (restored from before
-    /// version 5).
-    pub fn sector_cells(&self) -> Option<Vec<SectorCell>> {
-        let cells = self.sector_minutes.as_ref()?;
-        let mut keys: Vec<(u64, u32)> = cells.iter().map(|(k, n)| (*k, *n)).collect();
+    /// The (sector, province, category, severity, minute, count) cells,
+    /// in that order; `None` for a month without them (restored from
+    /// before version 5).
+    pub fn cells(&self) -> Option<Vec<Cell>> {
+        let cells = self.cells.as_ref()?;
+        let mut keys: Vec<(usize, usize, u32, u32)> = cells
+            .iter()
+            .map(|(&k, &n)| {
+                let (sector, province, key) = split_cell(k);
+                (sector, province, key, n)
+            })
+            .collect();
         keys.sort_unstable();
         Some(
             keys.into_iter()
-                .map(|(k, n)| {
-                    let (c, s, minute) = split_key(k as u32);
-                    ((k >> 32) as usize, c, s, minute, n)
+                .map(|(sector, province, k, n)| {
+                    let (c, s, minute) = split_key(k);
+                    (sector, province, c, s, minute, n)
                 })
                 .collect(),
         )
     }
 
-    /// Adds `n` incidents of sector `sector` to a (category, severity,
-    /// minute) cell (restoring a checkpoint, merging ledgers).
-    pub fn add_sector_minute(&mut self, sector: usize, c: usize, s: usize, minute: usize, n: u32) {
-        if let Some(cells) = self.sector_minutes.as_mut() {
+    /// Adds `n` incidents of sector `sector` and province `province` to a
+    /// (category, severity, minute) cell (restoring a checkpoint, merging
+    /// ledgers).
+    pub fn add_cell(
+        &mut self,
+        sector: usize,
+        province: usize,
+        c: usize,
+        s: usize,
+        minute: usize,
+        n: u32,
+    ) {
+        if let Some(cells) = self.cells.as_mut() {
             let cell = cells
-                .entry(sector_key(sector, minute_key(c, s, minute)))
+                .entry(cell_key(sector, province, minute_key(c, s, minute)))
                 .or_insert(0);
             *cell = cell.saturating_add(n);
         }
     }
 
-    /// Marks the month as kept without sector cells (a state from before
-    /// version 5): it cannot be sliced by sector.
-    pub fn without_sector_cells(&mut self) {
-        self.sector_minutes = None;
+    /// Marks the month as kept without cells (a state from before version
+    /// 5): it cannot be sliced, nor broken down by province.
+    pub fn without_cells(&mut self) {
+        self.cells = None;
+        self.provinces_kept = false;
+    }
+
+    /// Marks the month as kept without provinces (a state from before
+    /// version 6): it cannot be sliced or broken down by province.
+    pub fn without_provinces(&mut self) {
+        self.provinces_kept = false;
+    }
+
+    /// Whether the month's provinces are known.
+    pub fn provinces_kept(&self) -> bool {
+        self.provinces_kept
     }
 
     /// The (category, severity, minute, count) cells with incidents, in
@@ -240,8 +302,12 @@ impl MonthCounts {
 pub struct RangeCounts {
     /// `[category][severity]`, row-major.
     pub by_category_severity: Vec<u64>,
-    /// Per sector, when the range is whole months.
+    /// Per sector; `None` when a month of the range has no cells and the
+    /// range covers only part of it.
     pub by_sector: Option<Vec<u64>>,
+    /// Per province; `None` when a month of the range with incidents was
+    /// kept without provinces.
+    pub by_province: Option<Vec<u64>>,
 }
 
 impl RangeCounts {
@@ -258,21 +324,35 @@ impl RangeCounts {
     }
 }
 
-/// Exact counts per month, category, severity and sector. Category and sector
-/// names travel with the ledger so ledgers from different partitions (or
-/// configurations) merge by name.
+fn add_into(out: &mut Option<Vec<u64>>, counts: &[u64]) {
+    if let Some(out) = out.as_mut() {
+        for (o, n) in out.iter_mut().zip(counts) {
+            *o += n;
+        }
+    }
+}
+
+/// Exact counts per month, category, severity, sector and province.
+/// Category, sector and province names travel with the ledger so ledgers
+/// from different partitions (or configurations) merge by name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ledger {
     categories: Arc<[String]>,
     sectors: Arc<[String]>,
+    provinces: Arc<[String]>,
     months: BTreeMap<YearMonth, MonthCounts>,
 }
 
 impl Ledger {
-    pub fn new(categories: Arc<[String]>, sectors: Arc<[String]>) -> Ledger {
+    pub fn new(
+        categories: Arc<[String]>,
+        sectors: Arc<[String]>,
+        provinces: Arc<[String]>,
+    ) -> Ledger {
         Ledger {
             categories,
             sectors,
+            provinces,
             months: BTreeMap::new(),
         }
     }
@@ -285,6 +365,18 @@ impl Ledger {
         &self.sectors
     }
 
+    pub fn provinces(&self) -> &[String] {
+        &self.provinces
+    }
+
+    /// The labels of a dimension.
+    pub fn names(&self, d: Dimension) -> &[String] {
+        match d {
+            Dimension::Sector => &self.sectors,
+            Dimension::Province => &self.provinces,
+        }
+    }
+
     /// Counts one distinct incident.
     #[inline]
     pub fn record(
@@ -294,19 +386,25 @@ impl Ledger {
         category: CategoryId,
         severity: Severity,
         sector: usize,
+        province: usize,
     ) {
-        let (nc, ns) = (self.categories.len(), self.sectors.len());
+        let (nc, ns, np) = (
+            self.categories.len(),
+            self.sectors.len(),
+            self.provinces.len(),
+        );
         let m = self
             .months
             .entry(slot.month)
-            .or_insert_with(|| MonthCounts::new(nc, ns));
+            .or_insert_with(|| MonthCounts::new(nc, ns, np));
         let c = usize::from(category);
         m.by_category_severity[c * Severity::COUNT + severity.index()] += 1;
         m.by_sector[sector] += 1;
+        m.by_province[province] += 1;
         let key = minute_key(c, severity.index(), minute);
         *m.minutes.entry(key).or_insert(0) += 1;
-        if let Some(cells) = m.sector_minutes.as_mut() {
-            *cells.entry(sector_key(sector, key)).or_insert(0) += 1;
+        if let Some(cells) = m.cells.as_mut() {
+            *cells.entry(cell_key(sector, province, key)).or_insert(0) += 1;
         }
     }
 
@@ -364,8 +462,8 @@ impl Ledger {
 
     /// The incidents dated in `[start, end)`: per category and severity
     /// (exact to the minute, from each month's minutes), and per sector
-    /// when the range is whole months of `index` (sectors are kept per
-    /// month only).
+    /// and province (from each month's totals, or its cells for a part of
+    /// a month; `None` where a month was kept without them).
     pub fn between(
         &self,
         index: &super::MonthIndex,
@@ -375,6 +473,7 @@ impl Ledger {
         let mut out = RangeCounts {
             by_category_severity: vec![0; self.categories.len() * Severity::COUNT],
             by_sector: Some(vec![0; self.sectors.len()]),
+            by_province: Some(vec![0; self.provinces.len()]),
         };
         let (Some(first), Some(last)) = (
             index.slot_at(start).map(|s| s.month),
@@ -395,14 +494,14 @@ impl Ledger {
                 {
                     *o += n;
                 }
-                if let Some(sectors) = out.by_sector.as_mut() {
-                    for (o, n) in sectors.iter_mut().zip(&counts.by_sector) {
-                        *o += n;
-                    }
+                add_into(&mut out.by_sector, &counts.by_sector);
+                if counts.provinces_kept || counts.total() == 0 {
+                    add_into(&mut out.by_province, &counts.by_province);
+                } else {
+                    out.by_province = None;
                 }
                 continue;
             }
-            out.by_sector = None;
             let minutes = |t: EpochMillis| -> usize {
                 // Non-negative after max(0): unsigned rounding up.
                 let ms = u64::try_from((t - slot.start_ms).max(0)).unwrap_or(0);
@@ -422,38 +521,80 @@ impl Ledger {
                     *o += u64::from(n);
                 }
             }
+            let Some(cells) = &counts.cells else {
+                out.by_sector = None;
+                out.by_province = None;
+                continue;
+            };
+            if !counts.provinces_kept {
+                out.by_province = None;
+            }
+            for (&key, &n) in cells {
+                let (sector, province, k) = split_cell(key);
+                let (_, _, minute) = split_key(k);
+                if !(lo..hi).contains(&minute) {
+                    continue;
+                }
+                if let Some(o) = out.by_sector.as_mut().and_then(|v| v.get_mut(sector)) {
+                    *o += u64::from(n);
+                }
+                if let Some(o) = out.by_province.as_mut().and_then(|v| v.get_mut(province)) {
+                    *o += u64::from(n);
+                }
+            }
         }
         out
     }
 
-    /// One sector's slice: a ledger of the same categories whose counts
-    /// are that sector's incidents only (by category, severity and
-    /// minute), so every report reads it as a whole. `Err(month)`: the
-    /// first month with incidents of that sector but kept without sector
-    /// cells (restored from a state written before version 5).
-    pub fn sector_slice(&self, sector: usize) -> Result<Ledger, YearMonth> {
-        let name = self.sectors.get(sector).cloned().unwrap_or_default();
-        let mut out = Ledger::new(self.categories.clone(), vec![name].into());
+    /// One sector's or province's slice: a ledger of the same names whose
+    /// counts are that slice's incidents only (by category, severity,
+    /// minute, sector and province), so every report reads it as a whole.
+    /// `Err(month)`: the first month with incidents that was kept without
+    /// what the slice needs (cells before version 5, provinces before 6).
+    pub fn slice(&self, d: Dimension, index: usize) -> Result<Ledger, YearMonth> {
+        let mut out = Ledger::new(
+            self.categories.clone(),
+            self.sectors.clone(),
+            self.provinces.clone(),
+        );
         for (&key, m) in &self.months {
-            let in_sector = m.by_sector.get(sector).copied().unwrap_or(0);
-            let Some(cells) = &m.sector_minutes else {
-                if in_sector > 0 {
+            let usable = match d {
+                Dimension::Sector => m.cells.is_some(),
+                Dimension::Province => m.cells.is_some() && m.provinces_kept,
+            };
+            let Some(cells) = m.cells.as_ref().filter(|_| usable) else {
+                let inside = match d {
+                    Dimension::Sector => m.by_sector.get(index).copied().unwrap_or(0),
+                    Dimension::Province => m.total(),
+                };
+                if inside > 0 {
                     return Err(key);
                 }
                 continue;
             };
             let mut mine = out.empty_month();
+            mine.provinces_kept = m.provinces_kept;
             for (&k, &n) in cells {
-                if (k >> 32) as usize != sector {
+                let (sector, province, minute_key) = split_cell(k);
+                let place = match d {
+                    Dimension::Sector => sector,
+                    Dimension::Province => province,
+                };
+                if place != index {
                     continue;
                 }
-                let (c, s, minute) = split_key(k as u32);
+                let (c, s, minute) = split_key(minute_key);
                 if let Some(cell) = mine.by_category_severity.get_mut(c * Severity::COUNT + s) {
                     *cell += u64::from(n);
                 }
+                if let Some(cell) = mine.by_sector.get_mut(sector) {
+                    *cell += u64::from(n);
+                }
+                if let Some(cell) = mine.by_province.get_mut(province) {
+                    *cell += u64::from(n);
+                }
                 mine.add_minute(c, s, minute, n);
-                mine.add_sector_minute(0, c, s, minute, n);
-                mine.by_sector[0] += u64::from(n);
+                mine.add_cell(sector, province, c, s, minute, n);
             }
             out.months.insert(key, mine);
         }
@@ -467,11 +608,15 @@ impl Ledger {
 
     /// An empty month shaped for this ledger.
     pub fn empty_month(&self) -> MonthCounts {
-        MonthCounts::new(self.categories.len(), self.sectors.len())
+        MonthCounts::new(
+            self.categories.len(),
+            self.sectors.len(),
+            self.provinces.len(),
+        )
     }
 
-    /// Adds another ledger's counts, matching categories and sectors by name.
-    /// Names this ledger lacks are appended.
+    /// Adds another ledger's counts, matching categories, sectors and
+    /// provinces by name. Names this ledger lacks are appended.
     pub fn merge(&mut self, other: &Ledger) {
         let cat_map: Vec<usize> = other
             .categories
@@ -483,16 +628,26 @@ impl Ledger {
             .iter()
             .map(|n| index_or_push(&mut self.sectors, n))
             .collect();
-        let (nc, ns) = (self.categories.len(), self.sectors.len());
+        let prov_map: Vec<usize> = other
+            .provinces
+            .iter()
+            .map(|n| index_or_push(&mut self.provinces, n))
+            .collect();
+        let (nc, ns, np) = (
+            self.categories.len(),
+            self.sectors.len(),
+            self.provinces.len(),
+        );
         for m in self.months.values_mut() {
             m.by_category_severity.resize(nc * Severity::COUNT, 0);
             m.by_sector.resize(ns, 0);
+            m.by_province.resize(np, 0);
         }
         for (key, theirs) in &other.months {
             let mine = self
                 .months
                 .entry(*key)
-                .or_insert_with(|| MonthCounts::new(nc, ns));
+                .or_insert_with(|| MonthCounts::new(nc, ns, np));
             for (oc, &c) in cat_map.iter().enumerate() {
                 for s in 0..Severity::COUNT {
                     let cell = &mut mine.by_category_severity[c * Severity::COUNT + s];
@@ -506,20 +661,28 @@ impl Ledger {
                     mine.add_minute(c, s, minute, n);
                 }
             }
-            match &theirs.sector_minutes {
+            match &theirs.cells {
                 Some(cells) => {
                     for (&key, &n) in cells {
-                        let (oc, s, minute) = split_key(key as u32);
-                        let os = (key >> 32) as usize;
-                        if let (Some(&c), Some(&sec)) = (cat_map.get(oc), sec_map.get(os)) {
-                            mine.add_sector_minute(sec, c, s, minute, n);
+                        let (os, op, k) = split_cell(key);
+                        let (oc, s, minute) = split_key(k);
+                        if let (Some(&c), Some(&sec), Some(&prov)) =
+                            (cat_map.get(oc), sec_map.get(os), prov_map.get(op))
+                        {
+                            mine.add_cell(sec, prov, c, s, minute, n);
                         }
                     }
+                    if !theirs.provinces_kept {
+                        mine.without_provinces();
+                    }
                 }
-                None => mine.without_sector_cells(),
+                None => mine.without_cells(),
             }
             for (os, &s) in sec_map.iter().enumerate() {
                 mine.by_sector[s] = mine.by_sector[s].saturating_add(theirs.by_sector[os]);
+            }
+            for (op, &p) in prov_map.iter().enumerate() {
+                mine.by_province[p] = mine.by_province[p].saturating_add(theirs.by_province[op]);
             }
         }
     }

@@ -15,6 +15,6 @@ mod month;
 pub mod period;
 
 pub use change::ToDate;
-pub use ledger::{Ledger, MINUTES_PER_MONTH_MAX, MonthCounts, RangeCounts};
+pub use ledger::{Cell, Dimension, Ledger, MINUTES_PER_MONTH_MAX, MonthCounts, RangeCounts};
 pub use month::{MonthIndex, MonthSlot, YearMonth};
 pub use period::{BadPeriod, Period, Span};

@@ -35,9 +35,14 @@ impl Hasher for Fnv {
 /// Lower-cased type (as bytes, so a lookup need not re-check UTF-8) → rules.
 type TypeMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<Fnv>>;
 
+mod province;
 mod rules;
 
 use crate::event::Event;
+pub use province::{
+    DEFAULT_PREFIXES as DEFAULT_PROVINCE_PREFIXES, MAX_PROVINCES, NameCache, ProvinceError,
+    Provinces, built_in_name as province_built_in_name, default_codes as default_province_codes,
+};
 pub use rules::{
     ClassificationConfig, LabelTable, RuleConfig, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe,
 };

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 pub use model::*;
 
-use crate::classify::{Classifier, ClassifyError, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe};
+use crate::classify::{
+    Classifier, ClassifyError, Provinces, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe,
+};
 
 /// Why a configuration cannot be used. Every message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -339,7 +341,20 @@ impl Config {
                 classifier.categories(),
             )?,
             sectors: checked_labels("ledger.labels", &self.ledger.labels, &sectors)?,
+            provinces: LabelTable::new(),
         };
+        let provinces = Provinces::compile(
+            &self.ledger.provinces,
+            &self.ledger.province_labels,
+            &self.ledger.province_aliases,
+            &self.ledger.province_prefixes,
+        )
+        .map_err(|e| invalid("ledger.provinces", e.to_string()))?;
+        self.report.labels.provinces = checked_labels(
+            "ledger.province_labels",
+            &self.ledger.province_labels,
+            provinces.names(),
+        )?;
         Ok(Settings {
             earliest_ms,
             tz,
@@ -347,6 +362,7 @@ impl Config {
             inputs: inputs.into(),
             classifier: Arc::new(classifier),
             sectors: sectors.into(),
+            provinces: Arc::new(provinces),
             config: Arc::new(self),
         })
     }
@@ -897,6 +913,9 @@ pub struct Settings {
     pub classifier: Arc<Classifier>,
     /// Sector label values: the configured ones, then `other`, then `unknown`.
     pub sectors: Arc<[String]>,
+    /// The compiled provinces: the configured codes, then `other`, then
+    /// `unknown`, and the names that match each.
+    pub provinces: Arc<Provinces>,
 }
 
 impl Settings {

@@ -1,5 +1,7 @@
 //! The serde model of the configuration file, with its defaults.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::classify::ClassificationConfig;
@@ -160,6 +162,19 @@ pub struct LedgerConfig {
     /// `[ledger.labels.vi] finance = "Tài chính - Ngân hàng"` (a sector
     /// listed above, `other` or `unknown`).
     pub labels: LabelTable,
+    /// `target.province` values counted by code (lower case); a name
+    /// matches a province by its code, display names or aliases, compared
+    /// without case, diacritics or punctuation; others count as `other`, a
+    /// missing province as `unknown`. Built in: the 63 provinces of Vietnam.
+    pub provinces: Vec<String>,
+    /// Display names of provinces in reports, per language (a province
+    /// listed above, `other` or `unknown`); they also match incidents.
+    pub province_labels: LabelTable,
+    /// Other names of a province that match it: `ho-chi-minh = ["Sài Gòn"]`.
+    pub province_aliases: BTreeMap<String, Vec<String>>,
+    /// Prefixes dropped from a `target.province` that matches no province
+    /// as written (`Thành phố Hà Nội` is `ha-noi`).
+    pub province_prefixes: Vec<String>,
 }
 
 pub use crate::classify::LabelTable;
@@ -173,6 +188,8 @@ pub struct Labels {
     pub categories: LabelTable,
     #[serde(default)]
     pub sectors: LabelTable,
+    #[serde(default)]
+    pub provinces: LabelTable,
 }
 
 /// The sectors counted by name by default (others count as `other`).
@@ -193,6 +210,12 @@ impl Default for LedgerConfig {
         LedgerConfig {
             sectors: DEFAULT_SECTORS.map(str::to_owned).to_vec(),
             labels: LabelTable::new(),
+            provinces: crate::classify::default_province_codes(),
+            province_labels: LabelTable::new(),
+            province_aliases: BTreeMap::new(),
+            province_prefixes: crate::classify::DEFAULT_PROVINCE_PREFIXES
+                .map(str::to_owned)
+                .to_vec(),
         }
     }
 }

@@ -81,6 +81,7 @@ pub struct Classified {
     category: CategoryId,
     severity: Severity,
     sector: usize,
+    province: usize,
 }
 
 /// Stateless with respect to partitions; holds the compiled configuration and
@@ -93,6 +94,8 @@ pub struct Engine {
     max_future_ms: i64,
     /// `events.earliest_time`: earlier events are `too_old`.
     earliest_ms: EpochMillis,
+    /// The provinces already matched, as written.
+    provinces: crate::classify::NameCache,
 }
 
 /// The decoder of an input.
@@ -125,6 +128,7 @@ impl Engine {
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
             earliest_ms: settings.earliest_ms,
             settings,
+            provinces: crate::classify::NameCache::default(),
         }
     }
 
@@ -173,6 +177,10 @@ impl Engine {
             category: self.settings.classifier.classify(&event),
             severity: event.severity,
             sector: self.sector_index(event.target.sector.as_deref()),
+            province: self
+                .settings
+                .provinces
+                .index(event.target.province.as_deref(), &mut self.provinces),
         })
     }
 
@@ -222,6 +230,7 @@ impl Engine {
             e.category,
             e.severity,
             e.sector,
+            e.province,
         );
         let late_windows = st.windows.record(e.time_ms, e.category, wall_ms);
         Outcome::Accepted {

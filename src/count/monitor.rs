@@ -356,7 +356,11 @@ impl Monitor {
     /// The ledgers of every partition held, merged.
     pub fn merged_ledger(&self) -> crate::calendar::Ledger {
         let s = self.engine.settings();
-        let mut l = crate::calendar::Ledger::new(s.categories().into(), s.sectors.clone());
+        let mut l = crate::calendar::Ledger::new(
+            s.categories().into(),
+            s.sectors.clone(),
+            s.provinces.names().clone(),
+        );
         for st in self.partitions.values() {
             l.merge(&st.ledger);
         }

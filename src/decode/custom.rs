@@ -30,6 +30,8 @@ pub struct MappingConfig {
     pub mitre: String,
     pub tags: String,
     pub sector: String,
+    /// Where the target's province is (`target.province`, `host.geo.region_name`).
+    pub province: String,
     /// Only events whose `filter_field` has one of `filter_values` are
     /// incidents; the others are filtered (`not_alert`).
     pub filter_field: String,
@@ -85,6 +87,7 @@ pub struct Mapping {
     mitre: Option<Path>,
     tags: Option<Path>,
     sector: Option<Path>,
+    province: Option<Path>,
     filter: Option<(Path, Vec<String>)>,
     severity_map: BTreeMap<String, Severity>,
 }
@@ -125,6 +128,7 @@ impl Mapping {
             mitre: Path::parse(&c.mitre),
             tags: Path::parse(&c.tags),
             sector: Path::parse(&c.sector),
+            province: Path::parse(&c.province),
             filter,
             severity_map,
         })
@@ -198,6 +202,7 @@ impl Mapping {
             severity,
             target: Target {
                 sector: opt(&self.sector).map(Cow::Owned),
+                province: opt(&self.province).map(Cow::Owned),
             },
             signature: opt(&self.signature).map(Cow::Owned),
             mitre: opt(&self.mitre).map(Cow::Owned),
@@ -242,6 +247,7 @@ mod tests {
             type = "rule.name"
             severity = "/level"
             sector = "target.sector"
+            province = "host.geo.region_name"
             tags = "/labels"
             filter_field = "kind"
             filter_values = ["alert"]
@@ -249,7 +255,7 @@ mod tests {
             "#,
         );
         let o = opts();
-        let line = br#"{"kind":"alert","kibana.alert.uuid":"u-1","ts":1710120100000,"rule":{"name":"phishing"},"level":1,"target":{"sector":"finance"},"labels":["a",3]}"#;
+        let line = br#"{"kind":"alert","kibana.alert.uuid":"u-1","ts":1710120100000,"rule":{"name":"phishing"},"level":1,"target":{"sector":"finance"},"host":{"geo":{"region_name":"Ha Noi"}},"labels":["a",3]}"#;
         let Decoded::Event(e) = m.decode(line, 1 << 16, &o) else {
             panic!("an event");
         };
@@ -258,6 +264,7 @@ mod tests {
             ("u-1", 1_710_120_100_000, "phishing", Severity::Critical)
         );
         assert_eq!(e.target.sector.as_deref(), Some("finance"));
+        assert_eq!(e.target.province.as_deref(), Some("Ha Noi"));
         assert_eq!(e.tags, vec![Cow::Borrowed("a")]);
         // Unmapped severities read as native ones; a number id is text.
         let line = br#"{"kind":"alert","kibana":{"alert":{"uuid":42}},"ts":"2024-03-11T08:15:02+0700","rule":{"name":"x"},"level":"HIGH"}"#;

@@ -54,6 +54,14 @@ struct Ecs<'a> {
     rule_name: F<Text<'a>>,
     rule: F<Named<'a>>,
     threat: F<Vec<Threat<'a>>>,
+    /// Where the target is: the attacked side of a network alert
+    /// (`destination`), else the host the alert is about.
+    #[serde(rename = "destination.geo.region_name")]
+    destination_region: F<Text<'a>>,
+    destination: F<Located<'a>>,
+    #[serde(rename = "host.geo.region_name")]
+    host_region: F<Text<'a>>,
+    host: F<Located<'a>>,
     /// A search hit's document.
     #[serde(rename = "_source")]
     source: F<Box<Ecs<'a>>>,
@@ -104,6 +112,25 @@ struct Technique<'a> {
     name: F<Text<'a>>,
 }
 
+/// `destination` or `host`: its `geo.region_name` (the province).
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Located<'a> {
+    geo: F<Geo<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Geo<'a> {
+    region_name: F<Text<'a>>,
+}
+
+impl<'de: 'a, 'a> Lenient<'de> for Located<'a> {
+    const KIND: Kind = Kind::Map;
+}
+impl<'de: 'a, 'a> Lenient<'de> for Geo<'a> {
+    const KIND: Kind = Kind::Map;
+}
 impl<'de: 'a, 'a> Lenient<'de> for Ecs<'a> {
     const KIND: Kind = Kind::Map;
 }
@@ -232,12 +259,28 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
             },
         };
         let mitre = techniques.into_iter().find_map(|t| t.id.ok()).map(|t| t.0);
+        fn region(l: F<Located<'_>>) -> F<Text<'_>> {
+            match l {
+                F::Ok(l) => l.geo.ok().map_or(F::Absent, |g| g.region_name),
+                _ => F::Absent,
+            }
+        }
+        let province = d
+            .destination_region
+            .or(region(d.destination))
+            .or(d.host_region)
+            .or(region(d.host))
+            .ok()
+            .map(|t| t.0);
         Ok(Event {
             id: within_limit("ecs", id),
             time_ms,
             kind: type_text,
             severity,
-            target: Target::default(),
+            target: Target {
+                sector: None,
+                province,
+            },
             signature: rule_name,
             mitre,
             tags: Vec::new(),

@@ -160,4 +160,26 @@ mod tests {
         let parsed: Format = serde_json::from_str("\"native\"").expect("a format name");
         assert_eq!(parsed, Format::Native);
     }
+
+    #[test]
+    fn tool_formats_read_where_the_target_is() {
+        let province = |format: Format, line: &[u8]| -> Option<String> {
+            match Decoder::new(format, 1 << 16, Fields::ALL, opts()).decode(line) {
+                Decoded::Event(e) => e.target.province.map(|p| p.into_owned()),
+                other => panic!("{format:?}: {other:?}"),
+            }
+        };
+        // ECS: the destination's region, else the host's; flat or nested.
+        let ecs = br#"{"@timestamp":"2022-06-01T00:00:00Z","event":{"kind":"alert","id":"e1"},"rule":{"name":"x"},"host":{"geo":{"region_name":"Da Nang"}},"destination":{"geo":{"region_name":"Ha Noi"}}}"#;
+        assert_eq!(province(Format::Ecs, ecs).as_deref(), Some("Ha Noi"));
+        let ecs = br#"{"@timestamp":"2022-06-01T00:00:00Z","event.kind":"alert","event.id":"e1","host.geo.region_name":"Da Nang"}"#;
+        assert_eq!(province(Format::Ecs, ecs).as_deref(), Some("Da Nang"));
+        let ecs = br#"{"@timestamp":"2022-06-01T00:00:00Z","event.kind":"alert","event.id":"e1","host":{"geo":7}}"#;
+        assert_eq!(province(Format::Ecs, ecs), None);
+        // OCSF: the device's location, else the attacked endpoint's.
+        let ocsf = br#"{"class_uid":2004,"time":1654041600000,"finding_info":{"uid":"f1","title":"x"},"dst_endpoint":{"location":{"region":"Hue"}}}"#;
+        assert_eq!(province(Format::Ocsf, ocsf).as_deref(), Some("Hue"));
+        let ocsf = br#"{"class_uid":2004,"time":1654041600000,"finding_info":{"uid":"f1","title":"x"},"device":{"location":{"region":"Can Tho"}},"dst_endpoint":{"location":{"region":"Hue"}}}"#;
+        assert_eq!(province(Format::Ocsf, ocsf).as_deref(), Some("Can Tho"));
+    }
 }

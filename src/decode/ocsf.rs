@@ -30,6 +30,37 @@ struct Ocsf<'a> {
     finding_info: F<Finding<'a>>,
     /// OCSF 1.0's name of `finding_info`.
     finding: F<Finding<'a>>,
+    /// Where the target is: the device the finding is about, else the
+    /// attacked endpoint; its `location.region` (the province).
+    device: F<Located<'a>>,
+    dst_endpoint: F<Located<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Located<'a> {
+    location: F<Location<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Location<'a> {
+    region: F<Text<'a>>,
+}
+
+impl<'de: 'a, 'a> Lenient<'de> for Located<'a> {
+    const KIND: Kind = Kind::Map;
+}
+impl<'de: 'a, 'a> Lenient<'de> for Location<'a> {
+    const KIND: Kind = Kind::Map;
+}
+
+/// A `location.region` of a device or endpoint.
+fn region(l: F<Located<'_>>) -> F<Text<'_>> {
+    match l {
+        F::Ok(l) => l.location.ok().map_or(F::Absent, |g| g.region),
+        _ => F::Absent,
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -171,12 +202,19 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded
             _ => Severity::Unknown,
         };
         let mitre = techniques.into_iter().find_map(|t| t.uid.ok()).map(|t| t.0);
+        let province = region(d.device)
+            .or(region(d.dst_endpoint))
+            .ok()
+            .map(|t| t.0);
         Ok(Event {
             id: within_limit("ocsf", id),
             time_ms,
             kind,
             severity,
-            target: Target::default(),
+            target: Target {
+                sector: None,
+                province,
+            },
             signature: title,
             mitre,
             tags: types,

@@ -99,6 +99,9 @@ impl Severity {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Target<'a> {
     pub sector: Option<Cow<'a, str>>,
+    /// `target.province` as the reporter wrote it (matched to the
+    /// configured provinces by [`crate::classify::Provinces`]).
+    pub province: Option<Cow<'a, str>>,
 }
 
 /// One incident report, borrowed from the message bytes where the JSON has
@@ -130,6 +133,7 @@ impl Event<'_> {
             severity: self.severity,
             target: Target {
                 sector: self.target.sector.map(own),
+                province: self.target.province.map(own),
             },
             signature: self.signature.map(own),
             mitre: self.mitre.map(own),

@@ -29,14 +29,17 @@ const SECTORS: [&str; DEFAULT_SECTORS.len() + 2] = {
     all[i + 1] = "logistics";
     all
 };
+/// Provinces as reporters write them: with and without diacritics, with
+/// a prefix, by a short name, and one outside the country (`other`).
 const PROVINCES: &[&str] = &[
-    "Ha Noi",
+    "Hà Nội",
     "Ho Chi Minh",
-    "Da Nang",
+    "Đà Nẵng",
     "Hai Phong",
-    "Can Tho",
+    "TP. Cần Thơ",
     "Hue",
-    "Nghe An",
+    "Nghệ An",
+    "Vientiane",
 ];
 const COUNTRIES: &[&str] = &["CN", "RU", "US", "KP", "IR", "NL", "BR", "VN", "SG", "DE"];
 const SENSORS: &[&str] = &[

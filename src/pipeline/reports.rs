@@ -98,19 +98,20 @@ impl Reports for LiveReports {
         let now = wall_now_ms();
         let fy = self.who.fiscal_year_start_month;
         let merged = self.merged()?;
-        let mut r = match &req.sector {
-            Some(sector) => {
+        let mut r = match &req.slice {
+            Some(slice) => {
+                let slice = merged.slice_label(slice.clone(), &self.who.labels);
                 let mut r =
                     merged
-                        .sector_slice(sector)?
+                        .slice(&slice)?
                         .report_period(req.period, fy, req.against, now)?;
-                r.set_sector(sector);
+                r.set_slice(&slice);
                 r
             }
             None => merged.report_period(req.period, fy, req.against, now)?,
         };
         // Restatements are of the whole: a slice names none.
-        if let (Report::Month(m), None) = (&mut r, &req.sector) {
+        if let (Report::Month(m), None) = (&mut r, &req.slice) {
             m.restatements = restatements_for(m.ym, &self.versions(), now);
         }
         Ok(r.render(req.lang, req.format, &self.who))

@@ -362,7 +362,7 @@ mod tests {
         use crate::event::Severity;
         let cats: std::sync::Arc<[String]> = vec!["malware".to_owned()].into();
         let sectors: std::sync::Arc<[String]> = vec!["other".to_owned()].into();
-        let mut ledger = Ledger::new(cats, sectors);
+        let mut ledger = Ledger::new(cats, sectors.clone(), sectors);
         let tz = jiff::tz::TimeZone::get("UTC").unwrap();
         let mut index = MonthIndex::new(tz);
         let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
@@ -372,7 +372,7 @@ mod tests {
             "2022-05-11T00:00:00Z",
         ] {
             let slot = index.locate(at(t)).unwrap();
-            ledger.record(&slot, slot.minute_of(at(t)), 0, Severity::Unknown, 0);
+            ledger.record(&slot, slot.minute_of(at(t)), 0, Severity::Unknown, 0, 0);
         }
         let state = MergedState {
             ledger,

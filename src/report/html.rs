@@ -114,7 +114,7 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
     head(&mut out, r, lang, who);
     let labels = &who.labels;
     let t = tables(r, lang, labels);
-    trend(&mut out, r, lang, labels, &t[4]);
+    trend(&mut out, r, lang, labels, &t[5]);
     let categories: Vec<Bar> = r
         .category_changes
         .iter()
@@ -148,12 +148,25 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         .map(|(s, n)| plain(super::labels::sector(labels, lang, s), *n, "#0072B2"))
         .collect();
     section(&mut out, lang, Word::TopSectors, &sectors, (&t[2], None));
+    let provinces: Vec<Bar> = (r.top_provinces.iter())
+        .flat_map(|p| p.0.iter().take(10))
+        .map(|(s, n)| plain(super::labels::province(labels, lang, s), *n, "#009E73"))
+        .collect();
+    if r.top_provinces.is_some() {
+        section(
+            &mut out,
+            lang,
+            Word::TopProvinces,
+            &provinces,
+            (&t[3], None),
+        );
+    }
     section(
         &mut out,
         lang,
         Word::YearToDate,
         &ytd_bars(r, lang),
-        (&t[3], None),
+        (&t[4], None),
     );
     page_end(&mut out, &r.month, &r.timezone);
     out

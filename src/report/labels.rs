@@ -1,4 +1,5 @@
-//! What a report calls a category, a severity or a sector, in its language
+//! What a report calls a category, a severity, a sector or a province, in
+//! its language
 //! (spec §7; issue 33): the configured display names first
 //! (`[classification.labels.vi]`, `[ledger.labels.vi]`), else the built-in
 //! names in the centre's wording, else the code. Machine-readable forms
@@ -83,6 +84,20 @@ pub fn sector(labels: &Labels, lang: Lang, code: &str) -> String {
         .to_owned()
 }
 
+/// The display name of a province: configured, else built in (Vietnam's
+/// provinces in both languages; `other`/`unknown` in Vietnamese), else the
+/// code.
+pub fn province(labels: &Labels, lang: Lang, code: &str) -> String {
+    configured(&labels.provinces, lang, code)
+        .or_else(|| crate::classify::province_built_in_name(code, lang.code()))
+        .or(match lang {
+            Lang::Vi => sector_vi(code).filter(|_| code == "other" || code == "unknown"),
+            Lang::En => None,
+        })
+        .unwrap_or(code)
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +121,12 @@ mod tests {
         assert_eq!(severity(Lang::En, "critical"), "critical");
         assert_eq!(sector(&labels, Lang::Vi, "unknown"), "Không xác định");
         assert_eq!(sector(&labels, Lang::En, "finance"), "finance");
+        assert_eq!(province(&labels, Lang::Vi, "da-nang"), "Đà Nẵng");
+        assert_eq!(
+            province(&labels, Lang::En, "ho-chi-minh"),
+            "Ho Chi Minh City"
+        );
+        assert_eq!(province(&labels, Lang::Vi, "other"), "Khác");
+        assert_eq!(province(&labels, Lang::En, "atlantis"), "atlantis");
     }
 }

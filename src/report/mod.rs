@@ -1,5 +1,5 @@
 //! The reports (spec §7): a month's and any other period's (`period`), of
-//! the whole or of one sector's slice; the model, the wording in English
+//! the whole or of one sector's or province's slice; the model, the wording in English
 //! and Vietnamese, the restatements a report names, and the renderers.
 //! Built from the merged ledgers of every partition's checkpoint, so it may
 //! run while `run` is writing.
@@ -23,7 +23,7 @@ pub use period::{
 };
 pub use render::{Format, restatement_sentence, sentence};
 
-use crate::calendar::{Ledger, MonthIndex, YearMonth};
+use crate::calendar::{Dimension, Ledger, MonthIndex, YearMonth};
 use crate::config::ReportConfig;
 use crate::event::EpochMillis;
 use crate::state::{Counts, Snapshot, StateBackend, StoreError};
@@ -44,12 +44,17 @@ pub enum ReportError {
     MixedTimezones(String, String),
     #[error(transparent)]
     Period(#[from] PeriodError),
-    #[error("unknown sector {0:?}: the state counts {1}")]
-    UnknownSector(String, String),
+    #[error("unknown {0} {1:?}: the state counts {2}")]
+    UnknownSlice(&'static str, String, String),
     #[error(
-        "the state of {1} predates sector slices (written before format version 5): recount that month from its source to slice it by sector {0:?}"
+        "the state of {month} predates {what} slices (written before format version {version}): recount that month from its source to slice it by {what} {name:?}"
     )]
-    SliceUnavailable(String, String),
+    SliceUnavailable {
+        what: &'static str,
+        name: String,
+        month: String,
+        version: u16,
+    },
     #[error("no incidents recorded for {month} (the state covers {first} to {last})")]
     NoData {
         month: String,
@@ -83,6 +88,7 @@ impl MergedState {
         let mut ledger = Ledger::new(
             first.ledger.categories().into(),
             first.ledger.sectors().into(),
+            first.ledger.provinces().into(),
         );
         for s in snaps {
             if s.timezone != first.timezone {
@@ -133,20 +139,67 @@ impl MergedState {
         MonthIndex::new(tz).locate(t).map(|slot| slot.month)
     }
 
-    /// One sector's slice of the state: the same exact counts, that
-    /// sector's incidents only (spec §7 "Slices").
-    pub fn sector_slice(&self, name: &str) -> Result<MergedState, ReportError> {
-        let sectors = self.ledger.sectors();
-        let Some(i) = sectors.iter().position(|s| s == name) else {
-            return Err(ReportError::UnknownSector(
+    /// The state's label for a slice named by a user: a sector as given; a
+    /// province by its code or any name that matches it (its display
+    /// names in `labels` or built in, with or without diacritics: `Hà
+    /// Nội`, `ha noi`), else as given.
+    pub fn slice_label(&self, slice: Slice, labels: &crate::config::Labels) -> Slice {
+        let Slice::Province(name) = slice else {
+            return slice;
+        };
+        let codes: Vec<String> = (self.ledger.provinces().iter())
+            .filter(|p| {
+                *p != crate::classify::SECTOR_OTHER && *p != crate::classify::SECTOR_UNKNOWN
+            })
+            .cloned()
+            .collect();
+        let prefixes = crate::classify::DEFAULT_PROVINCE_PREFIXES.map(str::to_owned);
+        let found = crate::classify::Provinces::compile(
+            &codes,
+            &labels.provinces,
+            &Default::default(),
+            &prefixes,
+        )
+        .ok()
+        .and_then(|p| p.resolve(&name).map(str::to_owned));
+        Slice::Province(found.unwrap_or_else(|| name.trim().to_lowercase()))
+    }
+
+    /// One sector's or province's slice of the state: the same exact
+    /// counts, that slice's incidents only (spec §7 "Slices"). `slice`
+    /// names it by its label (a province's code, `other` or `unknown`:
+    /// [`crate::classify::Provinces::resolve`] turns a name into it).
+    pub fn slice(&self, slice: &Slice) -> Result<MergedState, ReportError> {
+        let (d, name) = slice.parts();
+        let names = self.ledger.names(d);
+        let unavailable = |m: YearMonth| ReportError::SliceUnavailable {
+            what: slice.what(),
+            name: name.to_owned(),
+            month: m.to_string(),
+            version: match d {
+                Dimension::Sector => 5,
+                Dimension::Province => 6,
+            },
+        };
+        let Some(i) = names.iter().position(|s| s == name) else {
+            // A state that kept no provinces knows none by name: say why.
+            let none_known = (names.iter()).all(|n| {
+                n == crate::classify::SECTOR_OTHER || n == crate::classify::SECTOR_UNKNOWN
+            });
+            if d == Dimension::Province
+                && none_known
+                && let Some((m, _)) =
+                    (self.ledger.months()).find(|(_, c)| !c.provinces_kept() && c.total() > 0)
+            {
+                return Err(unavailable(m));
+            }
+            return Err(ReportError::UnknownSlice(
+                slice.what(),
                 name.to_owned(),
-                sectors.join(", "),
+                names.join(", "),
             ));
         };
-        let ledger = self
-            .ledger
-            .sector_slice(i)
-            .map_err(|m| ReportError::SliceUnavailable(name.to_owned(), m.to_string()))?;
+        let ledger = self.ledger.slice(d, i).map_err(unavailable)?;
         Ok(MergedState {
             ledger,
             timezone: self.timezone.clone(),
@@ -221,6 +274,31 @@ impl MergedState {
     }
 }
 
+/// What a report is a slice of (`--sector`, `--province`): a label of the
+/// state (a sector's or a province's code, `other` or `unknown`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slice {
+    Sector(String),
+    Province(String),
+}
+
+impl Slice {
+    fn parts(&self) -> (Dimension, &str) {
+        match self {
+            Slice::Sector(s) => (Dimension::Sector, s),
+            Slice::Province(p) => (Dimension::Province, p),
+        }
+    }
+
+    /// `sector` or `province`: the flag, the URL parameter, the JSON key.
+    pub fn what(&self) -> &'static str {
+        match self {
+            Slice::Sector(_) => "sector",
+            Slice::Province(_) => "province",
+        }
+    }
+}
+
 /// A report of a month (with its period keys) or of another period.
 #[derive(Debug, Clone)]
 pub enum Report {
@@ -229,12 +307,16 @@ pub enum Report {
 }
 
 impl Report {
-    /// Marks the report as one sector's slice: its JSON says so (`sector`)
-    /// and its sentence names the sector.
-    pub fn set_sector(&mut self, sector: &str) {
-        match self {
-            Report::Month(r) => r.sector = Some(sector.to_owned()),
-            Report::Period(r) => r.sector = Some(sector.to_owned()),
+    /// Marks the report as a slice: its JSON says so (`sector` or
+    /// `province`) and its sentence names the slice.
+    pub fn set_slice(&mut self, slice: &Slice) {
+        let (sector, province) = match self {
+            Report::Month(r) => (&mut r.sector, &mut r.province),
+            Report::Period(r) => (&mut r.sector, &mut r.province),
+        };
+        match slice {
+            Slice::Sector(s) => *sector = Some(s.clone()),
+            Slice::Province(p) => *province = Some(p.clone()),
         }
     }
 

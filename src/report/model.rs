@@ -177,6 +177,10 @@ pub struct MonthlyReport {
     pub by_severity: Named,
     /// Sectors by count, largest first (zero counts left out).
     pub top_sectors: Named,
+    /// Provinces by count, largest first (zero counts left out); absent
+    /// for a month counted before provinces were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_provinces: Option<Named>,
     pub previous_month: PreviousMonth,
     /// Present for the running month only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +195,9 @@ pub struct MonthlyReport {
     /// The sector this report is a slice of (`--sector`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sector: Option<String>,
+    /// The province this report is a slice of (`--province`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
     /// The month as a period (`report --period`, `--month`, `/report`).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub period: Option<PeriodKeys>,
@@ -322,6 +329,11 @@ impl MonthlyReport {
         let (year_to_date, mut exact) = year_to_date(ledger, m, running.as_ref());
         exact.month = percent_hundredths(total, prev_total);
         let (by_severity, top_sectors) = severities_and_sectors(ledger, month.as_ref());
+        let top_provinces = match &month {
+            Some(mc) if mc.total() > 0 && !mc.provinces_kept() => None,
+            Some(mc) => Some(ranked(ledger.provinces(), &mc.by_province)),
+            None => Some(Named(Vec::new())),
+        };
         MonthlyReport {
             schema_version: SCHEMA_VERSION,
             month: m.to_string(),
@@ -331,6 +343,7 @@ impl MonthlyReport {
             by_category: per_category(ledger, count_of),
             by_severity,
             top_sectors,
+            top_provinces,
             previous_month: PreviousMonth {
                 month: prev.to_string(),
                 total: prev_total,
@@ -350,6 +363,7 @@ impl MonthlyReport {
             month_to_date: running.map(|r| r.shown),
             restatements: Vec::new(),
             sector: None,
+            province: None,
             period: None,
             ym: m,
             exact,
@@ -394,15 +408,22 @@ fn severities_and_sectors(ledger: &Ledger, month_counts: Option<&MonthCounts>) -
             })
             .collect(),
     );
-    let mut sectors: Vec<(String, u64)> = ledger
-        .sectors()
+    let sectors = month_counts.map_or(Named(Vec::new()), |mc| {
+        ranked(ledger.sectors(), &mc.by_sector)
+    });
+    (by_severity, sectors)
+}
+
+/// Names with their counts, largest first, zero counts left out.
+pub(super) fn ranked(names: &[String], counts: &[u64]) -> Named {
+    let mut v: Vec<(String, u64)> = names
         .iter()
-        .enumerate()
-        .map(|(i, s)| (s.clone(), month_counts.map_or(0, |mc| mc.by_sector[i])))
+        .cloned()
+        .zip(counts.iter().copied())
         .filter(|(_, n)| *n > 0)
         .collect();
-    sectors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    (by_severity, Named(sectors))
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Named(v)
 }
 
 /// The year to date of `m` against the previous period and the same

@@ -70,10 +70,15 @@ pub struct PeriodReport {
     pub total: u64,
     pub by_category: Named,
     pub by_severity: Named,
-    /// By sector, largest first (periods of whole months; sectors are kept
-    /// per month).
+    /// By sector, largest first (absent where a month of the period was
+    /// counted before sectors were kept by minute and the period covers
+    /// only part of it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_sector: Option<Named>,
+    /// By province, largest first (absent where a month of the period
+    /// was counted before provinces were kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_province: Option<Named>,
     /// Months in the period, and the average per month (periods of
     /// several months).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,6 +95,9 @@ pub struct PeriodReport {
     /// The sector this report is a slice of (`--sector`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sector: Option<String>,
+    /// The province this report is a slice of (`--province`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
     #[serde(skip)]
     pub of: Period,
 }
@@ -236,17 +244,10 @@ impl PeriodReport {
             None => None,
         };
         let months = span.months();
-        let by_sector = counts.by_sector.as_ref().map(|sectors| {
-            let mut v: Vec<(String, u64)> = ledger
-                .sectors()
-                .iter()
-                .cloned()
-                .zip(sectors.iter().copied())
-                .filter(|(_, n)| *n > 0)
-                .collect();
-            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            Named(v)
-        });
+        let by_sector =
+            (counts.by_sector.as_ref()).map(|v| super::model::ranked(ledger.sectors(), v));
+        let by_province =
+            (counts.by_province.as_ref()).map(|v| super::model::ranked(ledger.provinces(), v));
         let total = counts.total();
         Ok(PeriodReport {
             schema_version: super::SCHEMA_VERSION,
@@ -271,6 +272,7 @@ impl PeriodReport {
                     .collect(),
             ),
             by_sector,
+            by_province,
             months: months.filter(|n| *n > 1),
             average_per_month: months
                 .filter(|n| *n > 1)
@@ -280,10 +282,14 @@ impl PeriodReport {
             against,
             trend: trend(ledger, &index, &span, this.start, end),
             sector: None,
+            province: None,
             of: period,
         })
     }
 }
+
+/// The display name of a code (a sector's, a province's).
+type Namer = fn(&Labels, Lang, &str) -> String;
 
 /// The longest trend by days; longer ranges are shown by month.
 const TREND_DAYS_MAX: u32 = 92;
@@ -454,7 +460,15 @@ pub fn period_sentence(r: &PeriodReport, lang: Lang, who: &ReportConfig, fy: u8)
         };
         lang.change(r.total, c.total, &w)
     };
-    let scope = |s: &str| super::render::scoped(s, r.sector.as_deref(), lang, &who.labels);
+    let scope = |s: &str| {
+        super::render::scoped(
+            s,
+            r.sector.as_deref(),
+            r.province.as_deref(),
+            lang,
+            &who.labels,
+        )
+    };
     let mut changes = vec![
         against(&r.previous_period),
         against(&r.same_period_last_year),
@@ -552,17 +566,31 @@ pub(super) fn period_tables(
             .map(|(s, n)| vec![super::labels::severity(lang, s), lang.count(*n)])
             .collect(),
     });
-    if let Some(sectors) = &r.by_sector {
+    type Breakdown<'r> = (&'r Option<Named>, Word, Word, Namer);
+    let breakdowns: [Breakdown<'_>; 2] = [
+        (
+            &r.by_sector,
+            Word::TopSectors,
+            Word::Sector,
+            super::labels::sector,
+        ),
+        (
+            &r.by_province,
+            Word::TopProvinces,
+            Word::Province,
+            super::labels::province,
+        ),
+    ];
+    for (counts, title, first, name) in breakdowns {
+        let Some(counts) = counts else { continue };
         tables.push(Table {
-            title: lang.word(Word::TopSectors).to_owned(),
+            title: lang.word(title).to_owned(),
             headers: vec![
-                lang.word(Word::Sector).to_owned(),
+                lang.word(first).to_owned(),
                 lang.word(Word::Incidents).to_owned(),
             ],
-            rows: sectors
-                .0
-                .iter()
-                .map(|(s, n)| vec![super::labels::sector(labels, lang, s), lang.count(*n)])
+            rows: (counts.0.iter())
+                .map(|(s, n)| vec![name(labels, lang, s), lang.count(*n)])
                 .collect(),
         });
     }
@@ -599,6 +627,7 @@ pub(super) fn period_tables(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::Dimension;
     use proptest::prelude::*;
 
     const ZONES: [&str; 4] = [
@@ -661,14 +690,15 @@ mod tests {
             let base = 1_606_780_800_000i64; // 2020-12-01T00:00:00Z
             let sectors: std::sync::Arc<[String]> =
                 vec!["a".to_owned(), "b".to_owned(), "c".to_owned()].into();
-            let mut ledger = Ledger::new(vec!["c".to_owned()].into(), sectors);
+            let mut ledger = Ledger::new(vec!["c".to_owned()].into(), sectors.clone(), sectors);
             let mut index = MonthIndex::new(tz.clone());
             let times: Vec<EpochMillis> = events.iter().map(|s| base + s * 1000).collect();
             for &t in &times {
                 let slot = index.locate(t).unwrap();
                 // A sector per event, from its instant.
                 let sector = usize::try_from(t.rem_euclid(3)).unwrap();
-                ledger.record(&slot, slot.minute_of(t), 0, Severity::Unknown, sector);
+                let province = usize::try_from((t / 1000).rem_euclid(3)).unwrap();
+                ledger.record(&slot, slot.minute_of(t), 0, Severity::Unknown, sector, province);
             }
             let (first, last) = p.dates(fy).unwrap();
             let brute = count_in(&times, &tz, first, last);
@@ -676,13 +706,30 @@ mod tests {
             let now = 1_893_456_000_000; // 2030-01-01
             let r = PeriodReport::build(&ledger, ZONES[zone], p, fy, None, now).unwrap();
             prop_assert_eq!(r.total, brute, "{} in {}", p, ZONES[zone]);
-            // The sectors' slices of the period sum to it.
-            let mut sliced = 0;
-            for sector in 0..3 {
-                let slice = ledger.sector_slice(sector).unwrap();
-                sliced += PeriodReport::build(&slice, ZONES[zone], p, fy, None, now).unwrap().total;
+            // The sectors' and the provinces' slices of the period sum to
+            // it, and each slice is its brute-force count; so do the
+            // report's breakdowns.
+            for (d, of) in [
+                (Dimension::Sector, 1i64),
+                (Dimension::Province, 1000),
+            ] {
+                let mut sliced = 0;
+                for i in 0..3 {
+                    let slice = ledger.slice(d, i).unwrap();
+                    let mine: Vec<EpochMillis> = times
+                        .iter()
+                        .copied()
+                        .filter(|t| usize::try_from((t / of).rem_euclid(3)).unwrap() == i)
+                        .collect();
+                    let n = PeriodReport::build(&slice, ZONES[zone], p, fy, None, now).unwrap().total;
+                    prop_assert_eq!(n, count_in(&mine, &tz, first, last));
+                    sliced += n;
+                }
+                prop_assert_eq!(sliced, brute);
             }
-            prop_assert_eq!(sliced, brute);
+            let shown = |n: &Option<Named>| n.as_ref().unwrap().0.iter().map(|(_, n)| n).sum::<u64>();
+            prop_assert_eq!(shown(&r.by_sector), brute);
+            prop_assert_eq!(shown(&r.by_province), brute);
             prop_assert_eq!(r.trend.iter().map(|x| x.total).sum::<u64>(), brute);
             // The previous period counts the same way.
             let (pf, pl) = p.previous().dates(fy).unwrap();
@@ -694,7 +741,11 @@ mod tests {
     #[test]
     fn a_running_quarter_is_compared_to_date() {
         let tz = "UTC";
-        let mut ledger = Ledger::new(vec!["c".to_owned()].into(), vec!["s".to_owned()].into());
+        let mut ledger = Ledger::new(
+            vec!["c".to_owned()].into(),
+            vec!["s".to_owned()].into(),
+            vec!["p".to_owned()].into(),
+        );
         let mut index = MonthIndex::new(TimeZone::UTC);
         let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
         for t in [
@@ -704,7 +755,7 @@ mod tests {
             "2022-05-09T00:00:00Z", // Q2, after now
         ] {
             let slot = index.locate(at(t)).unwrap();
-            ledger.record(&slot, slot.minute_of(at(t)), 0, Severity::Unknown, 0);
+            ledger.record(&slot, slot.minute_of(at(t)), 0, Severity::Unknown, 0, 0);
         }
         // 14 April at noon: Q2 to date is 1-14 April 12:00; Q1 over the
         // same span is 1-14 January 12:00.

@@ -119,7 +119,15 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
             ),
         },
     };
-    let scope = |s: &str| scoped(s, r.sector.as_deref(), lang, &who.labels);
+    let scope = |s: &str| {
+        scoped(
+            s,
+            r.sector.as_deref(),
+            r.province.as_deref(),
+            lang,
+            &who.labels,
+        )
+    };
     let prev_total = r.previous_month.total;
     match lang {
         Lang::En => {
@@ -164,7 +172,13 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
 /// The scope of a sentence (` on information systems in Vietnam`), and
 /// for a sector's slice the sector (` in the Finance sector` / ` thuộc lĩnh
 /// vực Tài chính - Ngân hàng`).
-pub(super) fn scoped(scope: &str, sector: Option<&str>, lang: Lang, labels: &Labels) -> String {
+pub(super) fn scoped(
+    scope: &str,
+    sector: Option<&str>,
+    province: Option<&str>,
+    lang: Lang,
+    labels: &Labels,
+) -> String {
     let mut out = if scope.is_empty() {
         String::new()
     } else {
@@ -175,6 +189,17 @@ pub(super) fn scoped(scope: &str, sector: Option<&str>, lang: Lang, labels: &Lab
         out.push_str(&match lang {
             Lang::En => format!(" in the {name} sector"),
             Lang::Vi => format!(" thuộc lĩnh vực {name}"),
+        });
+    }
+    if let Some(code) = province {
+        let name = super::labels::province(labels, lang, code);
+        out.push_str(&match (lang, code) {
+            (Lang::En, "other") => " in other provinces".to_owned(),
+            (Lang::En, "unknown") => " in an unknown province".to_owned(),
+            (Lang::Vi, "other") => " tại các tỉnh, thành phố khác".to_owned(),
+            (Lang::Vi, "unknown") => " tại tỉnh, thành phố không xác định".to_owned(),
+            (Lang::En, _) => format!(" in {name}"),
+            (Lang::Vi, _) => format!(" tại {name}"),
         });
     }
     out
@@ -301,8 +326,8 @@ impl Table {
     }
 }
 
-/// The report's tables: by category, by severity, top sectors, year to date,
-/// monthly trend (in that order).
+/// The report's tables: by category, by severity, top sectors, top
+/// provinces, year to date, monthly trend (in that order).
 /// Categories, severities and sectors by their display names in the
 /// report's language (`labels`).
 pub(super) fn tables(r: &MonthlyReport, lang: Lang, labels: &Labels) -> Vec<Table> {
@@ -312,10 +337,15 @@ pub(super) fn tables(r: &MonthlyReport, lang: Lang, labels: &Labels) -> Vec<Tabl
     let sectors: Vec<(String, u64)> = (r.top_sectors.0.iter().take(10))
         .map(|(s, n)| (super::labels::sector(labels, lang, s), *n))
         .collect();
+    let provinces: Vec<(String, u64)> = (r.top_provinces.iter())
+        .flat_map(|p| p.0.iter().take(10))
+        .map(|(s, n)| (super::labels::province(labels, lang, s), *n))
+        .collect();
     vec![
         category_table(r, lang, labels),
         share_table(r, lang, Word::BySeverity, Word::Severity, &severities),
         share_table(r, lang, Word::TopSectors, Word::Sector, &sectors),
+        share_table(r, lang, Word::TopProvinces, Word::Province, &provinces),
         ytd_table(r, lang),
         trend_table(r, lang, labels),
     ]
@@ -477,6 +507,7 @@ pub(super) fn render_json(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> 
         categories: std::collections::BTreeMap<String, String>,
         severities: std::collections::BTreeMap<String, String>,
         sectors: std::collections::BTreeMap<String, String>,
+        provinces: std::collections::BTreeMap<String, String>,
     }
     #[derive(serde::Serialize)]
     struct WithSentence<'a> {
@@ -505,6 +536,10 @@ pub(super) fn render_json(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> 
                 .collect(),
             sectors: (r.top_sectors.0.iter())
                 .map(|(c, _)| (c.clone(), super::labels::sector(l, lang, c)))
+                .collect(),
+            provinces: (r.top_provinces.iter())
+                .flat_map(|p| p.0.iter())
+                .map(|(c, _)| (c.clone(), super::labels::province(l, lang, c)))
                 .collect(),
         },
     };

@@ -187,6 +187,7 @@ struct ReportQuery {
     period: Option<String>,
     against: Option<String>,
     sector: Option<String>,
+    province: Option<String>,
     lang: Option<String>,
     format: Option<String>,
 }
@@ -196,13 +197,13 @@ struct ReportQuery {
 pub struct ReportRequest {
     pub period: Period,
     pub against: Option<Period>,
-    /// One sector's slice.
-    pub sector: Option<String>,
+    /// One sector's or province's slice.
+    pub slice: Option<crate::report::Slice>,
     pub lang: Lang,
     pub format: Format,
 }
 
-const REPORT_USAGE: &str = "use /report?month=YYYY-MM or /report?period=PERIOD (2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22), &against=PERIOD, &sector=NAME, &lang=vi|en, &format=html|json|markdown|text";
+const REPORT_USAGE: &str = "use /report?month=YYYY-MM or /report?period=PERIOD (2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22), &against=PERIOD, &sector=NAME or &province=NAME, &lang=vi|en, &format=html|json|markdown|text";
 
 /// The parameters of `GET /report`: `month` (`YYYY-MM`) or `period` (any
 /// form of `report --period`), `against` (a period to compare with), `lang`
@@ -224,13 +225,24 @@ pub fn parse_report_query(query: &str) -> Result<ReportRequest, String> {
         None => None,
         Some(a) => Some(a.parse::<Period>().map_err(|e| format!("against: {e}"))?),
     };
-    let sector = match q.sector {
-        None => None,
-        Some(s) if crate::classify::is_label_safe(&s) => Some(s),
-        Some(s) => {
+    use crate::report::Slice;
+    let slice = match (q.sector, q.province) {
+        (Some(_), Some(_)) => {
+            return Err(format!("sector and province: give one; {REPORT_USAGE}"));
+        }
+        (None, None) => None,
+        (Some(s), None) if crate::classify::is_label_safe(&s) => Some(Slice::Sector(s)),
+        (Some(s), None) => {
             return Err(format!(
                 "sector: {:?} is not a sector name (a-z, 0-9, _ or -)",
                 crate::text::escaped(&s)
+            ));
+        }
+        (None, Some(p)) if is_place_name(&p) => Some(Slice::Province(p)),
+        (None, Some(p)) => {
+            return Err(format!(
+                "province: {:?} is not a province name (1 to 80 characters, no control characters)",
+                crate::text::escaped(&p)
             ));
         }
     };
@@ -249,8 +261,14 @@ pub fn parse_report_query(query: &str) -> Result<ReportRequest, String> {
     Ok(ReportRequest {
         period,
         against,
-        sector,
+        slice,
         lang,
         format,
     })
+}
+
+/// A province as a user names it: its code or a display name (`Hà Nội`).
+pub fn is_place_name(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=80).contains(&n) && !s.chars().any(char::is_control) && !s.trim().is_empty()
 }

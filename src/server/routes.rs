@@ -157,11 +157,13 @@ async fn report(State(s): State<Shared>, req: Request) -> Response {
             }
             r
         }
-        Ok(Err(e @ (ReportError::NoData { .. } | ReportError::Period(_)))) => {
-            text(StatusCode::NOT_FOUND, format!("{e}\n"))
-        }
-        Ok(Err(e @ ReportError::UnknownSector(..))) => {
-            text(StatusCode::BAD_REQUEST, format!("sector: {e}\n"))
+        Ok(Err(
+            e @ (ReportError::NoData { .. }
+            | ReportError::Period(_)
+            | ReportError::SliceUnavailable { .. }),
+        )) => text(StatusCode::NOT_FOUND, format!("{e}\n")),
+        Ok(Err(e @ ReportError::UnknownSlice(what, ..))) => {
+            text(StatusCode::BAD_REQUEST, format!("{what}: {e}\n"))
         }
         Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
         Err(e) => text(

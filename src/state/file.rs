@@ -1,14 +1,16 @@
-//! The checkpoint file format, version 5 (version 4 without the sector
-//! cells of each month, version 3 with months by the hour and a file
-//! identity of the head, version 2 without the filtered counters, and
-//! version 1, are still read; a month read from before version 5 keeps its
-//! sector totals but cannot be sliced by sector).
+//! The checkpoint file format, version 6 (version 5 without provinces,
+//! version 4 without the sector cells of each month, version 3 with months
+//! by the hour and a file identity of the head, version 2 without the
+//! filtered counters, and version 1, are still read; a month read from
+//! before version 6 cannot be sliced or broken down by province, and one
+//! from before version 5 keeps its sector totals but cannot be sliced).
 //!
 //! ```text
 //! magic "IMSTATE\0" | version u16 | body | xxh3-64(body) u64
-//! body: key, position (with the file identity), timezone, category and
-//!       sector names, outcomes, ledger months (totals, minute cells, and
-//!       since version 5 sector cells), dedup arrival buckets, window panes
+//! body: key, position (with the file identity), timezone, category,
+//!       sector and (since 6) province names, outcomes, ledger months
+//!       (totals, minute cells, and since version 5 cells by sector, since
+//!       6 by sector and province), dedup arrival buckets, window panes
 //! ```
 //! Version 1 (dedup buckets by event time, no file identity) is still read:
 //! its ids are taken as seen when the checkpoint was written. Months of
@@ -28,7 +30,7 @@ use crate::event::{EpochMillis, Filter, Reject, Severity};
 
 const MAGIC: &[u8; 8] = b"IMSTATE\0";
 /// The format this build writes (it reads this one and version 1).
-pub const FORMAT_VERSION: u16 = 5;
+pub const FORMAT_VERSION: u16 = 6;
 
 /// Hours per month in the month records of versions before 4.
 const HOURS_PER_MONTH_V3: usize = 31 * 24 + 1;
@@ -115,10 +117,13 @@ fn encode_parts(
 
     let cats = st.ledger.categories();
     let secs = st.ledger.sectors();
+    let provs = st.ledger.provinces();
     w.len(cats.len());
     cats.iter().for_each(|c| w.str(c));
     w.len(secs.len());
     secs.iter().for_each(|s| w.str(s));
+    w.len(provs.len());
+    provs.iter().for_each(|p| w.str(p));
 
     w.u64(st.outcomes.accepted);
     w.u64(st.outcomes.duplicate);
@@ -160,20 +165,25 @@ fn write_month(w: &mut Writer, key: YearMonth, m: &crate::calendar::MonthCounts)
     w.i32(key.0);
     m.by_category_severity.iter().for_each(|&n| w.u64(n));
     m.by_sector.iter().for_each(|&n| w.u64(n));
+    m.by_province.iter().for_each(|&n| w.u64(n));
     let cells = m.minute_cells();
     w.len(cells.len());
     for (c, s, minute, n) in cells {
         w.len((c * Severity::COUNT + s) * MINUTES_PER_MONTH_MAX + minute);
         w.u32(n);
     }
-    // Since version 5: the sector cells, or their absence (a month
-    // restored from an older state).
-    match m.sector_cells() {
+    // The cells: 2, by sector and province; 1, by sector only (a month
+    // restored from a version-5 state); 0, none (older still).
+    match m.cells() {
         Some(cells) => {
-            w.u8(1);
+            let provinces = m.provinces_kept();
+            w.u8(if provinces { 2 } else { 1 });
             w.len(cells.len());
-            for (sector, c, s, minute, n) in cells {
+            for (sector, province, c, s, minute, n) in cells {
                 w.len(sector);
+                if provinces {
+                    w.len(province);
+                }
                 w.len((c * Severity::COUNT + s) * MINUTES_PER_MONTH_MAX + minute);
                 w.u32(n);
             }
@@ -183,7 +193,7 @@ fn write_month(w: &mut Writer, key: YearMonth, m: &crate::calendar::MonthCounts)
 }
 
 /// One month of a partition's ledger, in the order of the state's
-/// category and sector names (which [`encode_core`] writes).
+/// category, sector and province names (which [`encode_core`] writes).
 pub fn encode_month(key: YearMonth, m: &crate::calendar::MonthCounts) -> Vec<u8> {
     let mut w = Writer::default();
     write_month(&mut w, key, m);
@@ -326,12 +336,23 @@ fn read_head(r: &mut Reader<'_>, version: u16) -> Result<Head, CodecError> {
     let written_ms = r.i64()?;
     let categories = names(r, "category")?;
     let sectors = names(r, "sector")?;
+    // Before version 6 no province was kept: every incident's is
+    // `unknown`, and its months say they were kept without provinces.
+    let provinces = if version >= 6 {
+        names(r, "province")?
+    } else {
+        vec![crate::classify::SECTOR_UNKNOWN.to_owned()]
+    };
     let mut outcomes = read_outcomes(r)?;
     if version >= 3 {
         read_filtered(r, &mut outcomes)?;
     }
     let nc = categories.len();
-    let ledger = read_ledger(r, version, Ledger::new(categories.into(), sectors.into()))?;
+    let ledger = read_ledger(
+        r,
+        version,
+        Ledger::new(categories.into(), sectors.into(), provinces.into()),
+    )?;
     Ok(Head {
         key,
         position,
@@ -480,8 +501,16 @@ fn read_filtered(r: &mut Reader<'_>, outcomes: &mut Outcomes) -> Result<(), Code
 }
 
 fn read_ledger(r: &mut Reader<'_>, version: u16, mut ledger: Ledger) -> Result<Ledger, CodecError> {
-    let (nc, ns) = (ledger.categories().len(), ledger.sectors().len());
-    let n = r.count(4 + 8 * (nc * Severity::COUNT + ns) + 4)?;
+    let (nc, ns, np) = (
+        ledger.categories().len(),
+        ledger.sectors().len(),
+        if version >= 6 {
+            ledger.provinces().len()
+        } else {
+            0
+        },
+    );
+    let n = r.count(4 + 8 * (nc * Severity::COUNT + ns + np) + 4)?;
     for _ in 0..n {
         let (key, m) = read_month(r, version, &ledger)?;
         ledger.insert_month(key, m);
@@ -503,6 +532,18 @@ fn read_month(
         .chain(m.by_sector.iter_mut())
     {
         *v = count_value(r)?;
+    }
+    if version >= 6 {
+        for v in &mut m.by_province {
+            *v = count_value(r)?;
+        }
+    } else {
+        // The one province of an older state: `unknown`, all of them.
+        let total = m.total();
+        if let Some(v) = m.by_province.first_mut() {
+            *v = total;
+        }
+        m.without_provinces();
     }
     // Since version 4 a cell is a (category, severity, minute); before, a
     // (category, hour), read as the hour's first minute with the severity
@@ -532,36 +573,54 @@ fn read_month(
     }
     if version < 5 {
         // Sectors were monthly totals only.
-        m.without_sector_cells();
+        m.without_cells();
         return Ok((key, m));
     }
-    match r.u8()? {
-        0 => m.without_sector_cells(),
-        1 => {
-            let ns = ledger.sectors().len();
-            let n = r.count(12)?;
-            for _ in 0..n {
-                let sector = r.u32()? as usize;
-                let i = r.u32()? as usize;
-                let v = r.u32()?;
-                if sector >= ns || i >= rows * width {
-                    return Err(CodecError::Invalid(format!(
-                        "sector cell ({sector}, {i}) out of range"
-                    )));
-                }
-                let (row, minute) = (i / width, i % width);
-                m.add_sector_minute(
-                    sector,
-                    row / Severity::COUNT,
-                    row % Severity::COUNT,
-                    minute,
-                    v,
-                );
-            }
+    let with_provinces = match r.u8()? {
+        0 => {
+            m.without_cells();
+            return Ok((key, m));
         }
+        1 => false,
+        2 if version >= 6 => true,
         b => {
-            return Err(CodecError::Invalid(format!("sector cells flag {b}")));
+            return Err(CodecError::Invalid(format!("cells flag {b}")));
         }
+    };
+    if !with_provinces {
+        m.without_provinces();
+    }
+    let (ns, np) = (ledger.sectors().len(), ledger.provinces().len());
+    let unknown = ledger
+        .provinces()
+        .iter()
+        .position(|p| p == crate::classify::SECTOR_UNKNOWN)
+        .unwrap_or(np.saturating_sub(1));
+    let n = r.count(if with_provinces { 16 } else { 12 })?;
+    for _ in 0..n {
+        let sector = r.u32()? as usize;
+        // Without provinces, each cell is of province `unknown`.
+        let province = if with_provinces {
+            r.u32()? as usize
+        } else {
+            unknown
+        };
+        let i = r.u32()? as usize;
+        let v = r.u32()?;
+        if sector >= ns || province >= np || i >= rows * width {
+            return Err(CodecError::Invalid(format!(
+                "cell ({sector}, {province}, {i}) out of range"
+            )));
+        }
+        let (row, minute) = (i / width, i % width);
+        m.add_cell(
+            sector,
+            province,
+            row / Severity::COUNT,
+            row % Severity::COUNT,
+            minute,
+            v,
+        );
     }
     Ok((key, m))
 }

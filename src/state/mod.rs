@@ -233,7 +233,11 @@ impl PartitionState {
         PartitionState {
             key,
             position: Position::default(),
-            ledger: Ledger::new(categories.clone(), settings.sectors.clone()),
+            ledger: Ledger::new(
+                categories.clone(),
+                settings.sectors.clone(),
+                settings.provinces.names().clone(),
+            ),
             dedup: Dedup::new(
                 i64::from(cfg.dedup.horizon_days) * 86_400_000,
                 cfg.dedup.max_ids_per_partition,
@@ -302,26 +306,24 @@ impl PartitionState {
     }
 }
 
-/// The checkpoint's months onto the configured categories (`cat_map`) and
-/// sectors (unknown ones fold into `other`).
+/// The checkpoint's months onto the configured categories (`cat_map`),
+/// sectors and provinces (ones no longer configured fold into `other`).
 fn restore_ledger(
     st: &mut PartitionState,
     ledger: &Ledger,
     cat_map: &[usize],
     settings: &Settings,
 ) {
-    let other = settings.sectors.len() - 2;
-    let sec_map: Vec<usize> = ledger
-        .sectors()
-        .iter()
-        .map(|name| {
-            settings
-                .sectors
-                .iter()
-                .position(|n| n == name)
-                .unwrap_or(other)
-        })
-        .collect();
+    let by_name = |stored: &[String], configured: &[String]| -> Vec<usize> {
+        // Configured names end with `other` and `unknown`.
+        let other = configured.len() - 2;
+        stored
+            .iter()
+            .map(|name| configured.iter().position(|n| n == name).unwrap_or(other))
+            .collect()
+    };
+    let sec_map = by_name(ledger.sectors(), &settings.sectors);
+    let prov_map = by_name(ledger.provinces(), settings.provinces.names());
     for (month, theirs) in ledger.months() {
         let mut mine = st.ledger.empty_month();
         remap(
@@ -335,19 +337,28 @@ fn restore_ledger(
                 mine.add_minute(to, s, minute, n);
             }
         }
-        match theirs.sector_cells() {
+        match theirs.cells() {
             Some(cells) => {
-                for (sec, c, s, minute, n) in cells {
-                    if let (Some(&to), Some(&sec)) = (cat_map.get(c), sec_map.get(sec)) {
-                        mine.add_sector_minute(sec, to, s, minute, n);
+                for (sec, prov, c, s, minute, n) in cells {
+                    if let (Some(&to), Some(&sec), Some(&prov)) =
+                        (cat_map.get(c), sec_map.get(sec), prov_map.get(prov))
+                    {
+                        mine.add_cell(sec, prov, to, s, minute, n);
                     }
                 }
+                if !theirs.provinces_kept() {
+                    mine.without_provinces();
+                }
             }
-            None => mine.without_sector_cells(),
+            None => mine.without_cells(),
         }
         for (i, &n) in theirs.by_sector.iter().enumerate() {
-            // Several unknown sectors fold into `other`.
+            // Several sectors no longer configured fold into `other`.
             let cell = &mut mine.by_sector[sec_map[i]];
+            *cell = file::add_count(*cell, n);
+        }
+        for (i, &n) in theirs.by_province.iter().enumerate() {
+            let cell = &mut mine.by_province[prov_map[i]];
             *cell = file::add_count(*cell, n);
         }
         st.ledger.insert_month(month, mine);

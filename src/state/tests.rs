@@ -241,6 +241,7 @@ fn implausible_counts_and_repeated_names_are_refused_not_added() {
     st.ledger = crate::calendar::Ledger::new(
         vec!["phishing".to_owned(), "phishing".to_owned()].into(),
         st.ledger.sectors().into(),
+        st.ledger.provinces().into(),
     );
     let twice = encode(&st, "UTC", 0);
     match decode(&twice) {

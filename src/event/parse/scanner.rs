@@ -22,6 +22,13 @@ pub(super) enum Any<'a> {
 
 /// Nesting levels kept in the `u64` bit stack of [`Scanner::skip`]; deeper
 /// levels go to [`Scanner::deep`].
+/// A key of `target` the monitor reads.
+pub(super) enum TargetKey {
+    Sector,
+    Province,
+    Other,
+}
+
 pub(super) const SHALLOW: usize = 64;
 
 pub(super) struct Scanner<'a> {
@@ -197,15 +204,26 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A key of `target` whose opening quote was consumed: is it `sector`?
+    /// A key of `target` whose opening quote was consumed: `sector`,
+    /// `province`, or another.
     #[inline(always)]
-    pub(super) fn sector_key(&mut self) -> Scan<bool> {
+    pub(super) fn target_key(&mut self) -> Scan<TargetKey> {
         const SECTOR: Name = Name::of(b"sector");
-        if SECTOR.starts(next_16(self.bytes, self.at)) {
+        const PROVINCE: Name = Name::of(b"province");
+        let next = next_16(self.bytes, self.at);
+        if SECTOR.starts(next) {
             self.at += SECTOR.len;
-            return Ok(true);
+            return Ok(TargetKey::Sector);
         }
-        Ok(self.other_key()?.is_some_and(|name| name == "sector"))
+        if PROVINCE.starts(next) {
+            self.at += PROVINCE.len;
+            return Ok(TargetKey::Province);
+        }
+        Ok(match self.other_key()?.as_deref() {
+            Some("sector") => TargetKey::Sector,
+            Some("province") => TargetKey::Province,
+            _ => TargetKey::Other,
+        })
     }
 
     /// The members of an object whose `{` was consumed. `key` reads each
@@ -317,18 +335,19 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// `target`: an object whose `sector` is read; anything else is ignored.
+    /// `target`: an object whose `sector` and `province` are read;
+    /// anything else is ignored.
     pub(super) fn target(&mut self) -> Scan<Target<'a>> {
         let mut out = Target::default();
         if self.peek() == Some(b'{') {
             self.at += 1;
-            self.object(Self::sector_key, |s, sector| {
-                if sector {
-                    out.sector = s.lenient()?.into_option();
-                    Ok(())
-                } else {
-                    s.skip_value()
+            self.object(Self::target_key, |s, key| {
+                match key {
+                    TargetKey::Sector => out.sector = s.lenient()?.into_option(),
+                    TargetKey::Province => out.province = s.lenient()?.into_option(),
+                    TargetKey::Other => s.skip_value()?,
                 }
+                Ok(())
             })?;
         } else {
             self.any()?;

@@ -75,7 +75,7 @@ fn tags(v: &RawValue) -> Vec<Cow<'_, str>> {
         .collect()
 }
 
-/// `target`: an object whose `sector` is read (its keys as serde_json
+/// `target`: an object whose `sector` and `province` are read (its keys as serde_json
 /// reads keys); anything else is ignored.
 fn target(v: &RawValue) -> Result<Target<'_>, serde_json::Error> {
     if !v.get().starts_with('{') {
@@ -304,7 +304,8 @@ impl<'de> de::Deserialize<'de> for SeverityField {
     }
 }
 
-/// `target`: an object whose `sector` is read; anything else is ignored.
+/// `target`: an object whose `sector` and `province` are read; anything
+/// else is ignored.
 struct TargetField<'a>(Target<'a>);
 
 impl<'de> de::Deserialize<'de> for TargetField<'de> {
@@ -324,11 +325,16 @@ impl<'de> de::Deserialize<'de> for TargetField<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Target::default();
-                while let Some(key) = map.next_key_seed(KeyIndex(&["sector"]))? {
+                while let Some(key) = map.next_key_seed(KeyIndex(&["sector", "province"]))? {
                     match key {
-                        Some(_) => {
+                        Some(i) => {
                             let v: &'de RawValue = map.next_value()?;
-                            out.sector = lenient(v).into_option();
+                            let text = lenient(v).into_option();
+                            if i == 0 {
+                                out.sector = text;
+                            } else {
+                                out.province = text;
+                            }
                         }
                         None => {
                             map.next_value::<IgnoredAny>()?;

@@ -14,9 +14,33 @@ fn parses_every_field() {
     assert_eq!(e.kind, "Phishing");
     assert_eq!(e.severity, Severity::High);
     assert_eq!(e.target.sector.as_deref(), Some("government"));
+    assert_eq!(e.target.province.as_deref(), Some("Ha Noi"));
     assert_eq!(e.signature.as_deref(), Some("ET PHISHING x"));
     assert_eq!(e.mitre.as_deref(), Some("T1566.002"));
     assert_eq!(e.tags, vec!["email", "credential"]);
+}
+
+#[test]
+fn reads_the_province_in_any_order_and_escaped() {
+    for line in [
+        r#"{"id":"a","time":"2022-06-14T02:21:07Z","type":"x","target":{"province":"Hà Nội","sector":"finance"}}"#,
+        r#"{"id":"a","time":"2022-06-14T02:21:07Z","type":"x","target":{"sector":"finance","provinc\u0065":"H\u00e0 N\u1ed9i"}}"#,
+    ] {
+        for e in [
+            parse(line.as_bytes(), MAX).unwrap(),
+            parse_with_serde_json(line.as_bytes(), Fields::ALL).unwrap(),
+        ] {
+            assert_eq!(e.target.province.as_deref(), Some("Hà Nội"), "{line}");
+            assert_eq!(e.target.sector.as_deref(), Some("finance"), "{line}");
+        }
+    }
+    // Of the wrong type: absent, the incident kept.
+    let e = parse(
+        br#"{"id":"a","time":"2022-06-14T02:21:07Z","type":"x","target":{"province":7}}"#,
+        MAX,
+    )
+    .unwrap();
+    assert_eq!(e.target.province, None);
 }
 
 #[test]
