@@ -88,7 +88,20 @@ fn prometheus_rules_check_and_unit_tests_pass() {
 fn alertmanager_config_is_valid() {
     let cfg = repo("deploy/alertmanager/alertmanager.yml");
     let cfg = cfg.to_str().unwrap();
-    run_ok(Command::new(tool("AMTOOL")).args(["check-config", cfg]));
+    let out = run_ok(Command::new(tool("AMTOOL")).args(["check-config", cfg]));
+    assert!(out.contains("1 templates"), "{out}");
+    // The e-mail template renders, with the runbook link and the way back.
+    let glob = repo("deploy/alertmanager/templates").join("*.tmpl");
+    let out = run_ok(Command::new(tool("AMTOOL")).args([
+        "template",
+        "render",
+        &format!("--template.glob={}", glob.display()),
+        "--template.text={{ template \"incident_monitor.email.subject\" . }}\n{{ template \"incident_monitor.email.text\" . }}",
+    ]));
+    assert!(
+        out.contains("Runbook:") && out.contains("Silence or inspect:"),
+        "{out}"
+    );
     // Analysts get what they act on; the platform team is paged only for
     // critical pipeline alerts.
     for (labels, receiver) in [

@@ -11,8 +11,8 @@ use prometheus::{
 
 use super::MetricsError;
 
-/// The processing-latency histogram's name (written by
-/// [`super::LatencyHistogram`], not through a family).
+/// The processing-latency histogram's name (collected by
+/// [`super::LatencyCollector`] from the shared buckets).
 pub(super) const LATENCY: &str = "incident_monitor_processing_latency_seconds";
 
 /// A metric type a table can hold, built from its options and labels.

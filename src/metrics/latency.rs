@@ -4,17 +4,26 @@
 //!
 //! The hot path records into a local hdrhistogram owned by the apply
 //! thread (no lock), merged into the shared fixed buckets whenever the
-//! thread has caught up and at least every 200 ms under load.
+//! thread has caught up and at least every 200 ms under load. The shared
+//! buckets are exported by a [`prometheus::core::Collector`] that builds
+//! the family, so the text (and any other encoding) is the crate's.
+//!
+//! Buckets go to a day: after an outage or during a backfill, latencies of
+//! hours are real and a p99 must say so. Above a day a value is counted in
+//! `+Inf` only; the sum is exact whatever the value.
 
-use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto;
 
-/// Highest latency tracked (1 hour, in ms); larger values are clamped.
-const MAX_MS: u64 = 3_600_000;
+/// Highest latency kept in the buckets (1 day, in ms); larger values are
+/// counted above the last bucket.
+const MAX_MS: u64 = 86_400_000;
 
 fn new_histogram() -> Histogram<u64> {
-    // Constant, valid bounds (1 ms .. 1 h at 3 significant digits): cannot fail.
+    // Constant, valid bounds (1 ms .. 1 day at 3 significant digits): cannot fail.
     Histogram::new_with_bounds(1, MAX_MS, 3).expect("valid histogram bounds")
 }
 
@@ -25,6 +34,8 @@ pub struct LatencyRecorder {
     /// The exact sum of the values recorded (the histogram keeps them to
     /// three significant digits).
     sum_ms: u64,
+    /// Values above [`MAX_MS`].
+    over: u64,
 }
 
 impl Default for LatencyRecorder {
@@ -32,24 +43,31 @@ impl Default for LatencyRecorder {
         LatencyRecorder {
             hist: new_histogram(),
             sum_ms: 0,
+            over: 0,
         }
     }
 }
 
 impl LatencyRecorder {
+    /// Records one latency; below 1 ms (clocks a little apart) counts as
+    /// 1 ms.
     #[inline]
     pub fn record_ms(&mut self, ms: i64) {
-        let v = ms.clamp(1, MAX_MS as i64) as u64;
-        // In range by the clamp above.
-        let _ = self.hist.record(v);
-        self.sum_ms += v;
+        let v = u64::try_from(ms).unwrap_or(0).max(1);
+        if v > MAX_MS {
+            self.over += 1;
+        } else {
+            // In range: 1 ..= MAX_MS.
+            let _ = self.hist.record(v);
+        }
+        self.sum_ms = self.sum_ms.saturating_add(v);
     }
 }
 
-/// Upper bounds of the exported buckets, in milliseconds: 5 ms to one hour.
-const BUCKETS_MS: [u64; 17] = [
+/// Upper bounds of the exported buckets, in milliseconds: 5 ms to a day.
+const BUCKETS_MS: [u64; 21] = [
     5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000,
-    1_800_000, 3_600_000,
+    1_800_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000,
 ];
 
 /// The shared histogram exported at `/metrics`: cumulative counts per
@@ -78,29 +96,69 @@ impl LatencyHistogram {
             self.buckets[b] += n;
             self.count += n;
         }
-        self.sum_ms += std::mem::take(&mut r.sum_ms);
+        self.count += std::mem::take(&mut r.over);
+        self.sum_ms = self.sum_ms.saturating_add(std::mem::take(&mut r.sum_ms));
         r.hist.reset();
     }
 
-    /// Appends the histogram in the Prometheus text format.
-    pub fn encode(&self, name: &str, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from the Kafka message timestamp to the message being applied, since the process started."
-        );
-        let _ = writeln!(out, "# TYPE {name} histogram");
+    /// The histogram as the crate's model of a Prometheus histogram.
+    fn to_proto(&self) -> proto::Histogram {
         let mut cumulative = 0;
-        for (le, n) in BUCKETS_MS.iter().zip(self.buckets) {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{}\"}} {cumulative}",
-                *le as f64 / 1000.0
-            );
-        }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
-        let _ = writeln!(out, "{name}_sum {}", self.sum_ms as f64 / 1000.0);
-        let _ = writeln!(out, "{name}_count {}", self.count);
+        let buckets = BUCKETS_MS
+            .iter()
+            .zip(self.buckets)
+            .map(|(le, n)| {
+                cumulative += n;
+                let mut b = proto::Bucket::default();
+                b.set_upper_bound(*le as f64 / 1000.0);
+                b.set_cumulative_count(cumulative);
+                b
+            })
+            .collect();
+        let mut h = proto::Histogram::default();
+        h.set_bucket(buckets);
+        h.set_sample_count(self.count);
+        h.set_sample_sum(self.sum_ms as f64 / 1000.0);
+        h
+    }
+}
+
+/// Exports a shared [`LatencyHistogram`] as one histogram family.
+pub struct LatencyCollector {
+    hist: Arc<Mutex<LatencyHistogram>>,
+    desc: Desc,
+}
+
+impl LatencyCollector {
+    /// A collector of `hist` named `name`.
+    pub fn new(name: &str, hist: Arc<Mutex<LatencyHistogram>>) -> prometheus::Result<Self> {
+        let desc = Desc::new(
+            name.to_owned(),
+            "Time from the Kafka message timestamp to the message being applied, since the process started.".to_owned(),
+            Vec::new(),
+            Default::default(),
+        )?;
+        Ok(LatencyCollector { hist, desc })
+    }
+}
+
+impl Collector for LatencyCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<proto::MetricFamily> {
+        let Ok(h) = self.hist.lock() else {
+            return Vec::new();
+        };
+        let mut m = proto::Metric::default();
+        m.set_histogram(h.to_proto());
+        let mut f = proto::MetricFamily::default();
+        f.set_name(self.desc.fq_name.clone());
+        f.set_help(self.desc.help.clone());
+        f.set_field_type(proto::MetricType::HISTOGRAM);
+        f.set_metric(vec![m]);
+        vec![f]
     }
 }
 
@@ -109,35 +167,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cumulative_buckets_sum_and_count() {
+    fn cumulative_buckets_to_a_day_and_an_exact_sum() {
         let mut r = LatencyRecorder::default();
         for ms in 1..=1000 {
             r.record_ms(ms);
         }
         r.record_ms(-5);
         r.record_ms(10_000);
-        r.record_ms(7_200_000);
-        let mut h = LatencyHistogram::default();
-        h.absorb(&mut r);
+        r.record_ms(7_200_000); // two hours
+        r.record_ms(3 * 86_400_000); // three days
+        let hist = Arc::new(Mutex::new(LatencyHistogram::default()));
+        hist.lock().unwrap().absorb(&mut r);
         // Absorbing resets the recorder: a second absorb adds nothing.
-        h.absorb(&mut r);
-        let mut out = String::new();
-        h.encode("x_seconds", &mut out);
+        hist.lock().unwrap().absorb(&mut r);
+        let registry = prometheus::Registry::new();
+        registry
+            .register(Box::new(LatencyCollector::new("x_seconds", hist).unwrap()))
+            .unwrap();
+        let mut buf = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &registry.gather(),
+            &mut buf,
+        )
+        .unwrap();
+        let out = String::from_utf8(buf).unwrap();
         assert!(out.contains("# TYPE x_seconds histogram"), "{out}");
         // 1 ms (the clamped -5) and 1..=5 ms.
         assert!(out.contains("x_seconds_bucket{le=\"0.005\"} 6\n"), "{out}");
         assert!(out.contains("x_seconds_bucket{le=\"1\"} 1001\n"), "{out}");
         assert!(out.contains("x_seconds_bucket{le=\"10\"} 1002\n"), "{out}");
-        // Clamped to one hour: the last bucket.
+        // Two hours is past the hour and within two.
         assert!(
-            out.contains("x_seconds_bucket{le=\"3600\"} 1003\n"),
+            out.contains("x_seconds_bucket{le=\"3600\"} 1002\n"),
             "{out}"
         );
         assert!(
-            out.contains("x_seconds_bucket{le=\"+Inf\"} 1003\n"),
+            out.contains("x_seconds_bucket{le=\"7200\"} 1003\n"),
             "{out}"
         );
-        assert!(out.contains("x_seconds_count 1003\n"), "{out}");
+        assert!(
+            out.contains("x_seconds_bucket{le=\"86400\"} 1003\n"),
+            "{out}"
+        );
+        // Three days: above every bucket.
+        assert!(
+            out.contains("x_seconds_bucket{le=\"+Inf\"} 1004\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_seconds_count 1004\n"), "{out}");
         let counts: Vec<u64> = out
             .lines()
             .filter(|l| l.starts_with("x_seconds_bucket"))
@@ -147,7 +225,8 @@ mod tests {
             counts.windows(2).all(|w| w[0] <= w[1]),
             "cumulative: {counts:?}"
         );
-        let sum_ms = (1..=1000u64).sum::<u64>() + 1 + 10_000 + 3_600_000;
+        // The sum is exact, the three days included.
+        let sum_ms = (1..=1000u64).sum::<u64>() + 1 + 10_000 + 7_200_000 + 3 * 86_400_000;
         assert!(
             out.contains(&format!("x_seconds_sum {}\n", sum_ms as f64 / 1000.0)),
             "{out}"

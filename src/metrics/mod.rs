@@ -17,8 +17,8 @@ mod health;
 mod http;
 mod latency;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use prometheus::{
     Encoder, Gauge, GaugeVec, IntCounter, IntGauge, IntGaugeVec, Registry, TextEncoder,
@@ -26,7 +26,7 @@ use prometheus::{
 
 pub use health::Health;
 pub use http::{Closed, Http};
-pub use latency::{LatencyHistogram, LatencyRecorder};
+pub use latency::{LatencyCollector, LatencyHistogram, LatencyRecorder};
 
 use crate::count::MonitorView;
 use crate::event::{Filter, Reject, Severity};
@@ -71,7 +71,7 @@ pub struct Metrics {
     /// Dead-letter deliveries, counted by the producer's callback thread.
     pub dead_letter_sent: AtomicU64,
     pub dead_letter_failed: AtomicU64,
-    latency: Mutex<LatencyHistogram>,
+    latency: Arc<Mutex<LatencyHistogram>>,
     pub health: Health,
     last_month: Mutex<String>,
     inputs: Vec<InputCounters>,
@@ -154,6 +154,11 @@ impl Metrics {
         let f = families::Figures::register(&r)?;
         let p = families::Pipeline::register(&r)?;
         register_process(&r)?;
+        let latency = Arc::new(Mutex::new(LatencyHistogram::default()));
+        r.register(Box::new(LatencyCollector::new(
+            families::LATENCY,
+            latency.clone(),
+        )?))?;
         let http = Http::new(&r)?;
         let inputs = inputs
             .iter()
@@ -233,7 +238,7 @@ impl Metrics {
             last_record_partitions: Mutex::default(),
             dead_letter_sent: AtomicU64::new(0),
             dead_letter_failed: AtomicU64::new(0),
-            latency: Mutex::new(LatencyHistogram::default()),
+            latency,
             health: Health::default(),
             last_month: Mutex::new(String::new()),
             inputs,
@@ -417,11 +422,7 @@ impl Metrics {
         let mut buf = Vec::new();
         // Encoding gathered families into a Vec cannot fail.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        let mut out = String::from_utf8(buf).unwrap_or_default();
-        if let Ok(s) = self.latency.lock() {
-            s.encode(families::LATENCY, &mut out);
-        }
-        out
+        String::from_utf8(buf).unwrap_or_default()
     }
 }
 
