@@ -12,6 +12,25 @@ fn query(addr: &str, expr: &str) -> Result<usize, String> {
     prom_query(addr, expr).map(|r| r.len())
 }
 
+/// A change against a year-to-date comparison period without incidents is
+/// undefined, so absent (spec §6): the demo replays 2021-2022 and streams
+/// now, so the year before now may hold none. Such an empty answer is
+/// accepted when that period's figure is zero.
+fn undefined_against_zero(addr: &str, expr: &str) -> bool {
+    ["previous_period", "same_period_last_year"]
+        .iter()
+        .find(|p| expr.contains(&format!("period=\"{p}\"")) || expr.ends_with(&format!(":{p}")))
+        .is_some_and(|p| {
+            query(
+                addr,
+                &format!(
+                    "sum(incident_monitor_incidents_year_to_date{{period=\"{p}\",category=\"all\"}}) == 0"
+                ),
+            )
+            .is_ok_and(|n| n > 0)
+        })
+}
+
 /// Grafana variables and macros, as the dashboard would send them.
 fn expand(expr: &str) -> String {
     expr.replace("$__rate_interval", "30s")
@@ -63,6 +82,7 @@ fn every_dashboard_query_and_recording_rule_returns_data() {
         if let Some(name) = line.trim().strip_prefix("- record: ") {
             checked += 1;
             match query(&addr, name) {
+                Ok(0) if undefined_against_zero(&addr, name) => {}
                 Ok(0) => failures.push(format!("recording rule {name}: empty")),
                 Err(e) => failures.push(format!("recording rule {name}: {e}")),
                 Ok(_) => {}
@@ -79,6 +99,7 @@ fn every_dashboard_query_and_recording_rule_returns_data() {
             let expr = expand(t["expr"].as_str().unwrap());
             checked += 1;
             match query(&addr, &expr) {
+                Ok(0) if undefined_against_zero(&addr, &expr) => {}
                 Ok(0) => failures.push(format!("panel {:?}: empty: {expr}", p["title"])),
                 Err(e) => failures.push(format!("panel {:?}: {e}: {expr}", p["title"])),
                 Ok(_) => {}

@@ -68,6 +68,18 @@ fn prometheus_rules_check_and_unit_tests_pass() {
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     let doc = std::fs::read_to_string(repo("docs/alerts.md")).unwrap();
+    // Every recording rule has a promql_expr_test case.
+    for name in rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- record: "))
+    {
+        assert!(
+            tests.contains(&format!("expr: {name}"))
+                || tests.contains(&format!("({name} "))
+                || tests.contains(&format!("expr: round({name} ")),
+            "{name} has no promql_expr_test case"
+        );
+    }
     for name in rules
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- alert: "))

@@ -201,6 +201,28 @@ fn the_running_year_to_date_is_to_date_on_every_side() {
     assert_eq!(y.total, 2, "a1, a2");
     assert_eq!(y.previous_period.total, 2, "p1, p2");
     assert_eq!(y.same_period_last_year.total, 1, "l1");
+    // The gauges' view at the same instant says the same (spec §6
+    // `incident_monitor_incidents_year_to_date`).
+    let v = m.view(now).month.unwrap();
+    let phishing = m
+        .merged_ledger()
+        .categories()
+        .iter()
+        .position(|c| c == "phishing")
+        .unwrap();
+    let [ytd, before, last_year] = &v.year_to_date;
+    assert_eq!(
+        (ytd[phishing], before[phishing], last_year[phishing]),
+        (2, 2, 1)
+    );
+    assert_eq!(
+        [ytd, before, last_year].map(|x| x.iter().sum::<u64>()),
+        [
+            y.total,
+            y.previous_period.total,
+            y.same_period_last_year.total
+        ]
+    );
     assert_eq!(
         y.previous_period.through.as_deref(),
         Some("2021-12-14T12:00:00+07:00")

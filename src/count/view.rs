@@ -57,6 +57,10 @@ pub struct MonthView {
     pub closed_change: Vec<Option<f64>>,
     /// Per category, then `all`: month to date against the same span of M-1.
     pub mtd_change: Vec<Option<f64>>,
+    /// The year to date (January to the running month, to date), the
+    /// equally long period before it and the same period last year, each
+    /// over the same elapsed span, per category (as `report` counts them).
+    pub year_to_date: [Vec<u64>; 3],
 }
 
 /// What this process applied since it started: what the counters of the
@@ -168,8 +172,10 @@ fn month_view<'a>(
         previous_2: vec![0; nc],
         mtd_current: vec![0; nc],
         mtd_previous: vec![0; nc],
+        year_to_date: [vec![0; nc], vec![0; nc], vec![0; nc]],
         ..MonthView::default()
     };
+    let y = crate::calendar::change::YearToDate::of(cur);
     let add = |into: &mut [u64], from: &[u64]| {
         for (a, b) in into.iter_mut().zip(from) {
             *a += b;
@@ -183,6 +189,14 @@ fn month_view<'a>(
         let mtd = MonthToDate::compute(&st.ledger, span);
         add(&mut mv.mtd_current, &mtd.current);
         add(&mut mv.mtd_previous, &mtd.previous_same_span);
+        let [now, before, last_year] = &mut mv.year_to_date;
+        for (out, from, to) in [
+            (now, y.from, y.to),
+            (before, y.previous_from, y.previous_to),
+            (last_year, y.last_year_from, y.last_year_to),
+        ] {
+            st.ledger.categories_through(from, to, Some(span), out);
+        }
     }
     // The running month's figure is its figure to date: an incident dated
     // after the instant (within `events.max_future_secs`) is not in it yet.

@@ -88,6 +88,8 @@ families! {
             "Distinct incidents in the running month (current), the one before (previous) and the one before that (previous_2), in the configured timezone.";
         mtd: IntGaugeVec = "incident_monitor_incidents_month_to_date", ["period", "category"],
             "Distinct incidents of the running month so far (current) and of the same elapsed span of the previous month (previous); sums across instances give the month-to-date change.";
+        ytd: IntGaugeVec = "incident_monitor_incidents_year_to_date", ["period", "category"],
+            "Distinct incidents of the year to date (current: January to the running month, to date), the equally long period before it (previous_period) and the same period last year (same_period_last_year), each over the same elapsed span; category all is their sum.";
         mom_change: GaugeVec = "incident_monitor_month_over_month_change_ratio", ["category", "basis"],
             "Month-over-month change as a ratio (0.3908 = +39.08%); absent when the earlier figure is zero.";
         current_month: IntGaugeVec = "incident_monitor_current_month_info", ["month"],

@@ -44,6 +44,9 @@ pub struct Metrics {
     month_previous_2: Vec<IntGauge>,
     mtd_current: Vec<IntGauge>,
     mtd_previous: Vec<IntGauge>,
+    /// Year to date: current, previous_period, same_period_last_year; per
+    /// category, then `all`.
+    ytd: [Vec<IntGauge>; 3],
     mom_change: GaugeVec,
     current_month: IntGaugeVec,
     events: [IntCounter; 4],
@@ -205,6 +208,11 @@ impl Metrics {
             month_previous_2: per_category(&f.month, "previous_2", categories),
             mtd_current: per_category(&f.mtd, "current", categories),
             mtd_previous: per_category(&f.mtd, "previous", categories),
+            ytd: ["current", "previous_period", "same_period_last_year"].map(|period| {
+                let mut g = per_category(&f.ytd, period, categories);
+                g.push(f.ytd.with_label_values(&[period, "all"]));
+                g
+            }),
             mom_change: f.mom_change,
             current_month: f.current_month,
             events: OUTCOMES.map(|o| p.events.with_label_values(&[o])),
@@ -301,6 +309,12 @@ impl Metrics {
         ];
         for (gauges, values) in pairs {
             for (g, &n) in gauges.iter().zip(values) {
+                g.set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        for (gauges, values) in self.ytd.iter().zip(&m.year_to_date) {
+            let all = values.iter().sum::<u64>();
+            for (g, &n) in gauges.iter().zip(values.iter().chain([&all])) {
                 g.set(i64::try_from(n).unwrap_or(i64::MAX));
             }
         }
