@@ -155,6 +155,13 @@ enum Command {
         #[arg(long, requires = "brokers")]
         config: Option<PathBuf>,
     },
+    /// Shell completions on stdout: `incident-monitor completions bash >
+    /// /etc/bash_completion.d/incident-monitor` (bash, zsh, fish, elvish,
+    /// powershell).
+    Completions { shell: clap_complete::Shell },
+    /// The manual page (roff) on stdout: `incident-monitor manpage >
+    /// incident-monitor.1`.
+    Manpage,
     /// Validate a configuration file (connects nowhere).
     CheckConfig {
         /// Configuration file (default: the built-in defaults).
@@ -376,6 +383,24 @@ fn dispatch(command: Command, progress: ProgressMode) -> Result<(), AppError> {
             let msg = app::check_config(config.as_deref())?;
             println!("{msg}");
             Ok(())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "incident-monitor", &mut out);
+            app::emit(&String::from_utf8_lossy(&out), None)
+        }
+        Command::Manpage => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|source| AppError::Io {
+                    what: "writing the manual page".into(),
+                    source,
+                })?;
+            app::emit(&String::from_utf8_lossy(&out), None)
         }
     }
 }

@@ -242,3 +242,81 @@ fn several_inputs_are_checked_and_flags_name_one() {
     let (_, o) = state_of(&state);
     assert_eq!(o.accepted, 1);
 }
+
+/// Shell completions and the manual page come from the same command line
+/// definition: every command and flag is in them, and the bash script is
+/// valid bash.
+#[test]
+fn completions_and_manual_page_cover_every_command() {
+    let bash = ok(bin().args(["completions", "bash"]));
+    for word in [
+        "run",
+        "demo",
+        "report",
+        "publish",
+        "generate",
+        "check-config",
+        "--period",
+        "--province",
+        "--sector",
+        "--web-config",
+    ] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    let dir = TempDir::new("completions");
+    let script = dir.path("incident-monitor.bash");
+    std::fs::write(&script, &bash).unwrap();
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{checked:?}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(ok(bin().args(["completions", shell])).contains("incident-monitor"));
+    }
+    let man = ok(bin().arg("manpage"));
+    assert!(man.contains(".TH incident-monitor 1"), "{man}");
+    for command in [
+        "run",
+        "demo",
+        "report",
+        "publish",
+        "generate",
+        "check\\-config",
+    ] {
+        assert!(man.contains(command), "the manual page lacks {command}");
+    }
+    let out = fails(bin().args(["completions", "tcsh"]));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// README names every crate the binary depends on, and why.
+#[test]
+fn readme_names_every_dependency() {
+    let cargo = std::fs::read_to_string(repo("Cargo.toml")).unwrap();
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let start = readme.find("**Crates.**").expect("a Crates paragraph");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + e);
+    let crates = &readme[start..end];
+    let deps = cargo
+        .split("[dependencies]")
+        .nth(1)
+        .and_then(|d| d.split("\n[").next())
+        .unwrap();
+    let names: Vec<&str> = deps
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+        .filter_map(|l| l.split('=').next())
+        .map(str::trim)
+        .collect();
+    assert!(names.len() > 20, "{names:?}");
+    for name in names {
+        assert!(
+            crates.contains(name),
+            "README's Crates paragraph does not name {name}"
+        );
+    }
+}
