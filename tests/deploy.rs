@@ -540,3 +540,64 @@ fn systemd_units_of_publish_verify() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.trim().is_empty(), "{err}");
 }
+
+/// The configuration's JSON Schema (for editors: Taplo, VS Code's Even
+/// Better TOML) is generated from the configuration's own types
+/// (`UPDATE_GOLDEN=1` rewrites it), and every shipped configuration
+/// validates against it with a real validator (Python's jsonschema); an
+/// unknown key does not.
+#[test]
+#[ignore = "needs the tools' Python: ./scripts/test.sh"]
+fn config_schema_is_current_and_validates_the_shipped_configs() {
+    let schema = schemars::schema_for!(incident_monitor::config::Config);
+    let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+    let path = repo("config/incident-monitor.schema.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&path).unwrap() == text,
+        "config/incident-monitor.schema.json is out of date: rerun with UPDATE_GOLDEN=1"
+    );
+    let python = tool("KUBERNETES_VALIDATE").with_file_name("python");
+    let check = r#"
+import json, sys, tomllib, jsonschema
+schema = json.load(open(sys.argv[1]))
+validator = jsonschema.Draft202012Validator(schema)
+bad = 0
+for path in sys.argv[2:]:
+    errors = list(validator.iter_errors(tomllib.load(open(path, "rb"))))
+    for e in errors:
+        print(f"{path}: {list(e.path)}: {e.message}")
+    bad += bool(errors)
+print(f"{len(sys.argv) - 2 - bad} valid")
+sys.exit(1 if bad else 0)
+"#;
+    let dir = TempDir::new("schema");
+    let unknown = dir.path("unknown.toml");
+    std::fs::write(&unknown, "[ledger]\nprovince = [\"ha-noi\"]\n").unwrap();
+    let configs = [
+        "config/incident-monitor.toml",
+        "config/ncsc-vietnam.toml",
+        "deploy/k8s/incident-monitor.toml",
+        "deploy/compose/incident-monitor.toml",
+    ];
+    let out = run_ok(
+        Command::new(&python)
+            .args(["-c", check])
+            .arg(&path)
+            .args(configs.iter().map(|c| repo(c))),
+    );
+    assert!(out.contains(&format!("{} valid", configs.len())), "{out}");
+    let out = Command::new(&python)
+        .args(["-c", check])
+        .arg(&path)
+        .arg(&unknown)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an unknown key validated");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("province"),
+        "{out:?}"
+    );
+}

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Classification rules (spec §3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassificationConfig {
     /// Category of an event no rule matches.
@@ -23,7 +23,7 @@ pub type LabelTable =
 
 /// One classification rule. Every condition given must match; within a
 /// condition any listed value matches. At least one condition is required.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuleConfig {
     /// Category assigned when the rule matches.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::classify::ClassificationConfig;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// IANA timezone of the calendar months (e.g. `Asia/Ho_Chi_Minh`).
@@ -49,7 +49,7 @@ impl Default for Config {
 }
 
 /// Input limits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventsConfig {
     /// The format of incoming messages (`native`: spec §2).
@@ -87,7 +87,7 @@ impl Default for EventsConfig {
 }
 
 /// Distinct-incident memory (spec §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupConfig {
     /// How long an id is remembered after it was last seen (arrival, wall
@@ -111,7 +111,7 @@ impl Default for DedupConfig {
 }
 
 /// Event-time sliding windows (spec §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WindowsConfig {
     /// Windows end at the watermark, the largest event time seen minus this:
@@ -125,7 +125,7 @@ pub struct WindowsConfig {
 }
 
 /// One sliding window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
     /// Label value, e.g. `5m`.
@@ -152,7 +152,7 @@ impl Default for WindowsConfig {
 }
 
 /// Calendar ledger breakdowns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LedgerConfig {
     /// `target.sector` values counted by name (lower case); others count as
@@ -182,7 +182,7 @@ pub use crate::classify::LabelTable;
 /// The display names a report shows for category and sector codes (from
 /// `[classification.labels.*]` and `[ledger.labels.*]`, checked); codes
 /// without one use the built-in names (`report::labels`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Labels {
     #[serde(default)]
     pub categories: LabelTable,
@@ -221,7 +221,7 @@ impl Default for LedgerConfig {
 }
 
 /// Persistence of the aggregated state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
     /// Directory of the checkpoints (`--state-dir` overrides).
@@ -245,7 +245,7 @@ impl Default for StateConfig {
 }
 
 /// Who the report speaks for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
     /// Name of the reporting organisation in English sentences.
@@ -283,7 +283,7 @@ impl Default for ReportConfig {
 
 /// One Kafka input (`[[inputs]]`): a topic and its format, with the
 /// `[events]` settings of the tool formats overridable per input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     /// The value of the metrics' `input` label (default: the topic).
@@ -309,7 +309,7 @@ pub struct InputConfig {
 }
 
 /// The Kafka source (`run` without `--input`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Bootstrap servers, comma-separated (`--brokers` overrides).
@@ -366,7 +366,7 @@ impl Default for KafkaConfig {
 /// `[kafka.properties]`: a map whose `Debug` shows every key but never
 /// the value of a secret (a password, a key, a token), so no log line or
 /// error that prints the configuration can disclose one.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Properties(pub std::collections::BTreeMap<String, String>);
 
@@ -443,7 +443,7 @@ impl std::fmt::Debug for Properties {
 }
 
 /// The HTTP endpoint (`/metrics`, `/healthz`, `/readyz`, `/report`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Listen address (`--metrics-addr` overrides; port 0 picks a free port).
@@ -480,7 +480,7 @@ impl Default for MetricsConfig {
 }
 
 /// Spike detection on window counts (method in `src/spike.rs`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpikeConfig {
     /// Score (sigmas above the baseline) at which a window is a spike.
@@ -506,7 +506,7 @@ impl Default for SpikeConfig {
 
 /// Publishing the closed months (spec §11): the archive, what each
 /// version holds, and where each new version is delivered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PublishConfig {
     /// Directory of the published versions (`publish --archive` overrides).
@@ -542,7 +542,9 @@ impl Default for PublishConfig {
 }
 
 /// STARTTLS on a `smtp://` destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum StartTls {
     /// When the server offers it (the default).
@@ -553,7 +555,7 @@ pub enum StartTls {
 }
 
 /// `[[publish.email]]`: a report by e-mail, over SMTP.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailDestination {
     /// Names the destination in the archive's records and in output.
@@ -583,7 +585,7 @@ pub struct EmailDestination {
 }
 
 /// `[[publish.webhook]]`: the manifest POSTed as JSON, signed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookDestination {
     pub name: String,

@@ -18,7 +18,7 @@ use crate::event::{Event, Filter, MAX_ID_BYTES, Reject, Severity, Target};
 /// `[events.mapping]`: where each native field is in the source's JSON.
 /// A path is a JSON pointer (`/rule/name`) or a dotted path (`rule.name`,
 /// tried first as one flat key, as Elastic stores `kibana.alert.uuid`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MappingConfig {
     pub id: String,

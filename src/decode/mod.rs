@@ -24,7 +24,9 @@ pub use mapping::ToolOptions;
 use crate::event::{Event, Fields, Filter, Reject, parse_fields};
 
 /// The format of incoming messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// The incident event of spec §2, one JSON object per message.
