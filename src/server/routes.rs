@@ -71,7 +71,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
 async fn index() -> Response {
     text(
         StatusCode::OK,
-        "incident-monitor: /metrics /healthz /readyz /report?month=YYYY-MM (or period=2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22; against=PERIOD)&lang=vi|en&format=html|json|markdown|text\n",
+        "incident-monitor: /metrics /healthz /readyz /report?month=YYYY-MM (or period=2022-Q2, 2022-H1, 2022, FY2023, 2023-W03, 2023-01-16..2023-01-22; against=PERIOD; sector=NAME or province=NAME)&lang=vi|en&format=html|json|markdown|text\n",
     )
 }
 
