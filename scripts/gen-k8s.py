@@ -5,12 +5,19 @@ sources, so there is no second copy to drift:
   deploy/k8s/incident-monitor.toml         -> deploy/k8s/configmap.yaml
   deploy/prometheus/rules/incident-monitor.yml -> deploy/k8s/prometheusrule.yaml
 
-and writes the runbook links of every alert from one setting, RUNBOOK_BASE
-(or --runbook-base URL): `<base>#<alert>` in the rules file itself and so
-in the PrometheusRule. Where your team reads docs/alerts.md is the base.
+and writes into the rules file itself (and so the PrometheusRule) what a
+site sets once, mixin style:
 
-  scripts/gen-k8s.py                          rewrite all of them
-  scripts/gen-k8s.py --runbook-base URL       the same, with another base
+  RUNBOOK_BASE   --runbook-base URL   every alert's runbook link, `<base>#<alert>`
+                                      (where your team reads docs/alerts.md)
+  JOB_SELECTOR   --job-selector SEL   which scrape jobs are the monitor's
+  GROUP_LABELS   --group-by a,b,job   the labels that keep deployments apart
+                                      in every aggregation (`job` last; add
+                                      `cluster` when several Prometheus
+                                      sources share one, e.g. through Thanos)
+
+  scripts/gen-k8s.py [settings]               rewrite all of them
+  scripts/gen-k8s.py [settings] --print-rules print the rules as they would be, write nothing
   scripts/gen-k8s.py --check                  exit 1 if any is out of date (the tests run this)
 """
 import pathlib
@@ -20,6 +27,11 @@ import textwrap
 
 # The base of every alert's runbook link: docs/alerts.md where it is read.
 RUNBOOK_BASE = "https://github.com/incident-monitor/incident-monitor/blob/main/docs/alerts.md"
+# The scrape jobs of every deployment: `incident-monitor` or
+# `incident-monitor-<name>`.
+JOB_SELECTOR = 'job=~"incident-monitor.*"'
+# Aggregations keep these labels, so deployments never add up.
+GROUP_LABELS = ["job"]
 RULES = "deploy/prometheus/rules/incident-monitor.yml"
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -50,6 +62,28 @@ def with_runbooks(rules, base):
     return re.sub(r'(runbook_url: ")[^"#]*(#[a-z0-9-]+")', lambda m: m.group(1) + base + m.group(2), rules)
 
 
+def with_selection(rules, selector, group):
+    """The rules selecting the monitor's jobs with `selector`, and keeping
+    `group` (ending with `job`) in every `by (...)`/`on (...)` that keeps
+    `job`."""
+    rules = re.sub(r'(?<![a-z_])job=~?"[^"]*"', lambda m: selector, rules)
+    return re.sub(
+        r"\b(by|on) \((?:[a-z_]+, )*job\b",
+        lambda m: m.group(1) + " (" + ", ".join(group),
+        rules,
+    )
+
+
+def setting(args, flag, default):
+    if flag not in args:
+        return default
+    i = args.index(flag)
+    if i + 1 >= len(args):
+        print(f"{flag} takes a value", file=sys.stderr)
+        sys.exit(2)
+    return args[i + 1]
+
+
 def prometheusrule(rules):
     src = RULES
     # Drop the file's own comment header; the rule groups are the spec.
@@ -69,14 +103,23 @@ def prometheusrule(rules):
 def main():
     args = sys.argv[1:]
     check = "--check" in args
-    base = RUNBOOK_BASE
-    if "--runbook-base" in args:
-        i = args.index("--runbook-base")
-        if i + 1 >= len(args) or not args[i + 1].startswith(("https://", "http://")):
-            print("--runbook-base takes a URL (https://...)", file=sys.stderr)
-            sys.exit(2)
-        base = args[i + 1]
+    base = setting(args, "--runbook-base", RUNBOOK_BASE)
+    if not base.startswith(("https://", "http://")):
+        print("--runbook-base takes a URL (https://...)", file=sys.stderr)
+        sys.exit(2)
+    selector = setting(args, "--job-selector", JOB_SELECTOR)
+    if not re.fullmatch(r'job=~?"[^"]*"', selector):
+        print('--job-selector takes a job matcher: job="name" or job=~"regex"', file=sys.stderr)
+        sys.exit(2)
+    group = setting(args, "--group-by", ",".join(GROUP_LABELS)).split(",")
+    if group[-1] != "job" or not all(re.fullmatch(r"[a-z_]+", g) for g in group):
+        print("--group-by takes label names ending with job, e.g. cluster,job", file=sys.stderr)
+        sys.exit(2)
     rules = with_runbooks((ROOT / RULES).read_text(), base)
+    rules = with_selection(rules, selector, group)
+    if "--print-rules" in args:
+        sys.stdout.write(rules)
+        return
     stale = []
     for path, text in [
         (ROOT / RULES, rules),

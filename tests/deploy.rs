@@ -95,6 +95,56 @@ fn prometheus_rules_check_and_unit_tests_pass() {
     }
 }
 
+/// A site's selection, set once in the generator (mixin style): another
+/// job selector and a `cluster` label kept beside `job` in every
+/// aggregation give rules Prometheus accepts, with nothing left of the
+/// defaults; settings it cannot use are refused (exit 2).
+#[test]
+#[ignore = "needs promtool: ./scripts/test.sh"]
+fn the_rules_take_a_sites_job_selector_and_cluster_label() {
+    let generate = |args: &[&str]| {
+        Command::new("python3")
+            .arg(repo("scripts/gen-k8s.py"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = generate(&[
+        "--group-by",
+        "cluster,job",
+        "--job-selector",
+        "job=~\"soc-monitor-.*\"",
+        "--print-rules",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let rules = String::from_utf8(out.stdout).unwrap();
+    assert!(rules.matches("by (cluster, job").count() > 20, "{rules}");
+    assert!(
+        !rules.contains("by (job") && !rules.contains("on (job"),
+        "{rules}"
+    );
+    assert!(rules.contains("job=~\"soc-monitor-.*\""));
+    assert!(!rules.contains("job=~\"incident-monitor.*\""));
+    // Other labels named like it are left alone.
+    assert!(rules.contains("cronjob=\"incident-monitor-publish\""));
+    let dir = TempDir::new("site-rules");
+    let path = dir.path("rules.yml");
+    std::fs::write(&path, &rules).unwrap();
+    let out = run_ok(
+        Command::new(tool("PROMTOOL"))
+            .args(["check", "rules"])
+            .arg(&path),
+    );
+    assert!(out.contains("SUCCESS"), "{out}");
+    for bad in [
+        &["--group-by", "cluster"][..],
+        &["--job-selector", "instance=~\".*\""],
+        &["--runbook-base", "wiki"],
+    ] {
+        assert_eq!(generate(bad).status.code(), Some(2), "{bad:?}");
+    }
+}
+
 #[test]
 #[ignore = "needs amtool: ./scripts/test.sh"]
 fn alertmanager_config_is_valid() {
