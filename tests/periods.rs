@@ -453,18 +453,29 @@ fn bad_periods_name_the_forms_and_the_endpoint_names_the_parameter() {
     assert_eq!(code, 404);
 }
 
-/// Incidents of one sector (as the stream names it) whose local date is
-/// within `[from, to]`.
-fn count_sector(stream: &[u8], tz: &str, sector: &str, from: &str, to: &str) -> u64 {
-    let times: Vec<i64> = first_messages(stream)
-        .into_iter()
-        .filter(|(_, v)| {
-            let s = v["target"]["sector"].as_str().unwrap_or("");
-            s.trim().eq_ignore_ascii_case(sector)
-        })
-        .map(|(t, _)| t)
+/// Incidents among `messages` (a stream's first messages) that `keep`
+/// selects and whose local date is within `[from, to]`.
+fn count_where(
+    messages: &[(i64, serde_json::Value)],
+    keep: impl Fn(&serde_json::Value) -> bool,
+    tz: &str,
+    from: &str,
+    to: &str,
+) -> u64 {
+    let times: Vec<i64> = messages
+        .iter()
+        .filter(|(_, v)| keep(v))
+        .map(|(t, _)| *t)
         .collect();
     count(&times, tz, from, to)
+}
+
+/// Whether an incident is of one sector, as the stream names it.
+fn of_sector(sector: &str) -> impl Fn(&serde_json::Value) -> bool + '_ {
+    move |v| {
+        let s = v["target"]["sector"].as_str().unwrap_or("");
+        s.trim().eq_ignore_ascii_case(sector)
+    }
 }
 
 #[test]
@@ -472,7 +483,7 @@ fn sector_slices_sum_to_the_whole_and_match_the_stream() {
     let dir = TempDir::new("periods-slices");
     let tz = "Asia/Ho_Chi_Minh";
     let (cfg, state, _) = counted(&dir, tz, 1);
-    let stream = generate(&["--scenario", "ncsc-2022"]);
+    let messages = first_messages(&generate(&["--scenario", "ncsc-2022"]));
     let slice =
         |period: &str, sector: &str| period_json(&state, &cfg, period, &["--sector", sector]);
     // Every sector the state counts (configured, other, unknown).
@@ -515,7 +526,7 @@ fn sector_slices_sum_to_the_whole_and_match_the_stream() {
         let v = slice(period, "healthcare");
         assert_eq!(
             v["total"],
-            count_sector(&stream, tz, "healthcare", from, to),
+            count_where(&messages, of_sector("healthcare"), tz, from, to),
             "{period}"
         );
     }
@@ -549,7 +560,13 @@ fn sector_slices_sum_to_the_whole_and_match_the_stream() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         v["total"],
-        count_sector(&stream, tz, "healthcare", "2022-06-01", "2022-06-30")
+        count_where(
+            &messages,
+            of_sector("healthcare"),
+            tz,
+            "2022-06-01",
+            "2022-06-30"
+        )
     );
     let (code, body) = http_get(&addr, "/report?month=2022-06&sector=nope");
     assert_eq!(code, 400, "{body}");
@@ -572,15 +589,9 @@ fn province_code(name: Option<&str>) -> &'static str {
     }
 }
 
-/// Incidents of one province (by [`province_code`]) whose local date is
-/// within `[from, to]`.
-fn count_province(stream: &[u8], tz: &str, code: &str, from: &str, to: &str) -> u64 {
-    let times: Vec<i64> = first_messages(stream)
-        .into_iter()
-        .filter(|(_, v)| province_code(v["target"]["province"].as_str()) == code)
-        .map(|(t, _)| t)
-        .collect();
-    count(&times, tz, from, to)
+/// Whether an incident is of one province (by [`province_code`]).
+fn of_province(code: &str) -> impl Fn(&serde_json::Value) -> bool + '_ {
+    move |v| province_code(v["target"]["province"].as_str()) == code
 }
 
 #[test]
@@ -588,7 +599,7 @@ fn province_slices_sum_to_the_whole_and_match_the_stream() {
     let dir = TempDir::new("periods-provinces");
     let tz = "Asia/Ho_Chi_Minh";
     let (cfg, state, _) = counted(&dir, tz, 1);
-    let stream = generate(&["--scenario", "ncsc-2022"]);
+    let messages = first_messages(&generate(&["--scenario", "ncsc-2022"]));
     let slice = |period: &str, name: &str| period_json(&state, &cfg, period, &["--province", name]);
     let codes = [
         "ha-noi",
@@ -620,7 +631,7 @@ fn province_slices_sum_to_the_whole_and_match_the_stream() {
             let n = v["total"].as_u64().unwrap();
             assert_eq!(
                 n,
-                count_province(&stream, tz, code, from, to),
+                count_where(&messages, of_province(code), tz, from, to),
                 "{period} {code}"
             );
             // The whole's breakdown says the same (a month's is its top
@@ -683,7 +694,13 @@ fn province_slices_sum_to_the_whole_and_match_the_stream() {
     assert_eq!(v["province"], "ha-noi");
     assert_eq!(
         v["total"],
-        count_province(&stream, tz, "ha-noi", "2022-04-01", "2022-06-30")
+        count_where(
+            &messages,
+            of_province("ha-noi"),
+            tz,
+            "2022-04-01",
+            "2022-06-30"
+        )
     );
     for (query, param) in [
         ("month=2022-06&province=nowhere", "province:"),

@@ -3,7 +3,8 @@
 //! Rules are compiled once: every `types` value goes into one hash map from
 //! the lower-cased type to the bit set of rules listing it, so the common case
 //! (rules on `type` only) costs one lookup. Rules with other conditions are
-//! tried in order, first match wins.
+//! tried in order, first match wins. `province` matches an incident's
+//! `target.province` to the configured provinces (spec §7 "Slices").
 
 use std::collections::HashMap;
 
@@ -40,8 +41,8 @@ mod rules;
 
 use crate::event::Event;
 pub use province::{
-    DEFAULT_PREFIXES as DEFAULT_PROVINCE_PREFIXES, MAX_PROVINCES, NameCache, ProvinceError,
-    Provinces, built_in_name as province_built_in_name, default_codes as default_province_codes,
+    DEFAULT_PREFIXES as DEFAULT_PROVINCE_PREFIXES, NameCache, ProvinceError, Provinces,
+    built_in_name as province_built_in_name, default_codes as default_province_codes,
 };
 pub use rules::{
     ClassificationConfig, LabelTable, RuleConfig, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe,

@@ -19,7 +19,7 @@ use unicode_normalization::UnicodeNormalization;
 use super::{LabelTable, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe};
 
 /// Most provinces a configuration may list (the bounded label set).
-pub const MAX_PROVINCES: usize = 256;
+const MAX_PROVINCES: usize = 256;
 
 /// The 63 provinces and centrally-run cities of Vietnam (2008-2025): code,
 /// Vietnamese name, English name. The built-in province set: what the

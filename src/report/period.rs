@@ -1,6 +1,6 @@
 //! The report of a period (spec §7 "Periods"): a quarter, a half, a year, a
 //! fiscal year, an ISO week or a range of days, with the parts of a month's
-//! report: total, by category, severity and (for whole months) sector, the
+//! report: total, by category, severity, sector and province, the
 //! average per month, the change against the equally long period just
 //! before and the same period a year earlier (or `--against` another), a
 //! trend at the period's grain, and the sentence in the centre's style. A
