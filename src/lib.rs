@@ -25,6 +25,9 @@
 //! * [`dedup`], [`window`], [`calendar`]: has this incident been counted;
 //!   event-time sliding windows; months in the configured timezone, the
 //!   exact ledger and the period-over-period changes.
+//! * [`lifecycle`]: the stages an incident's later messages move it
+//!   through, their times, and the per-partition table of incidents that
+//!   can still move.
 //! * [`config`]: the TOML configuration, its defaults and validation.
 //! * [`count`]: one message ([`count::Engine`]: prepare, then commit), a
 //!   [`count::Batch`] of (partition, offset, payload) from any source, the
@@ -86,6 +89,7 @@ pub mod delivery;
 pub mod event;
 pub mod generate;
 pub mod kafka;
+pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;

@@ -18,6 +18,11 @@ use std::sync::Arc;
 use super::month::{MonthSlot, YearMonth};
 use crate::classify::CategoryId;
 use crate::event::{EpochMillis, Severity};
+use crate::lifecycle::{NO_TIME, Stage, StageTimes};
+
+/// Stages with counts and times kept per category: `warned`, `handled`
+/// (`recorded` is every incident: the category's total).
+const TIMED: usize = Stage::TIMED.len();
 
 /// Longest month in minutes (31 days plus a daylight-saving hour).
 pub const MINUTES_PER_MONTH_MAX: usize = (31 * 24 + 1) * 60;
@@ -138,6 +143,14 @@ pub struct MonthCounts {
     /// hold every incident as of province `unknown`, and it cannot be
     /// sliced or broken down by province).
     provinces_kept: bool,
+    /// `[category][warned, handled]`: incidents that reached the stage (or
+    /// a later one).
+    pub reached: Vec<u64>,
+    /// `[category][warned, handled]`: their detection-to-stage times.
+    pub times: Vec<StageTimes>,
+    /// Whether stages were kept: `false` for a month restored from a state
+    /// written before version 7 (its incidents' stages are unknown).
+    pub stages_kept: bool,
 }
 
 impl MonthCounts {
@@ -149,6 +162,44 @@ impl MonthCounts {
             minutes: MinuteCounts::default(),
             cells: Some(CellCounts::default()),
             provinces_kept: true,
+            reached: vec![0; n_categories * TIMED],
+            times: vec![StageTimes::default(); n_categories * TIMED],
+            stages_kept: true,
+        }
+    }
+
+    /// Incidents of category `c` that reached `stage` (for `recorded`,
+    /// all of them).
+    pub fn stage_count(&self, c: usize, stage: Stage) -> u64 {
+        match stage.timed_index() {
+            None => self.category(c),
+            Some(t) => self.reached.get(c * TIMED + t).copied().unwrap_or(0),
+        }
+    }
+
+    /// The times to `stage` of category `c` (none for `recorded`).
+    pub fn stage_times(&self, c: usize, stage: Stage) -> Option<&StageTimes> {
+        self.times.get(c * TIMED + stage.timed_index()?)
+    }
+
+    /// Adds `n` incidents of category `c` that reached `stage` (restoring,
+    /// merging); `recorded` is not kept apart.
+    pub fn add_reached(&mut self, c: usize, stage: Stage, n: u64) {
+        if let Some(cell) = stage
+            .timed_index()
+            .and_then(|t| self.reached.get_mut(c * TIMED + t))
+        {
+            *cell = cell.saturating_add(n);
+        }
+    }
+
+    /// Adds `n` times `q` to `stage` of category `c`.
+    pub fn add_time(&mut self, c: usize, stage: Stage, q: u32, n: u64) {
+        if let Some(t) = stage
+            .timed_index()
+            .and_then(|t| self.times.get_mut(c * TIMED + t))
+        {
+            t.add(q, n);
         }
     }
 
@@ -324,6 +375,16 @@ impl RangeCounts {
     }
 }
 
+/// The lifecycle of a period's incidents ([`Ledger::stages_between`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageFigures {
+    /// Per stage ([`Stage::index`]): incidents that reached it or a later
+    /// one.
+    pub counts: [u64; Stage::COUNT],
+    /// Times to `warned` and `handled`.
+    pub times: [StageTimes; 2],
+}
+
 fn add_into(out: &mut Option<Vec<u64>>, counts: &[u64]) {
     if let Some(out) = out.as_mut() {
         for (o, n) in out.iter_mut().zip(counts) {
@@ -405,6 +466,88 @@ impl Ledger {
         *m.minutes.entry(key).or_insert(0) += 1;
         if let Some(cells) = m.cells.as_mut() {
             *cells.entry(cell_key(sector, province, key)).or_insert(0) += 1;
+        }
+    }
+
+    /// An incident of `month` and category `c` reached `stage` (and the
+    /// ones before it, from `from` on), with the time `q` to it
+    /// ([`crate::lifecycle::quantize`]d; [`NO_TIME`]: none recorded).
+    pub fn reach(&mut self, month: YearMonth, c: usize, stage: Stage, q: u32) {
+        if let Some(m) = self.months.get_mut(&month) {
+            m.add_reached(c, stage, 1);
+            if q != NO_TIME {
+                m.add_time(c, stage, q, 1);
+            }
+        }
+    }
+
+    /// Moves one incident of `month` from category `from` to `to`: its
+    /// totals, minute, cell, the stages it reached and their `times`
+    /// (one per timed stage, [`NO_TIME`] where none was recorded).
+    #[allow(clippy::too_many_arguments)]
+    pub fn move_category(
+        &mut self,
+        month: YearMonth,
+        from: usize,
+        to: usize,
+        severity: usize,
+        minute: usize,
+        sector: usize,
+        province: usize,
+        stage: Stage,
+        times: [u32; 2],
+    ) {
+        let nc = self.categories.len();
+        let Some(m) = self.months.get_mut(&month) else {
+            return;
+        };
+        if from >= nc || to >= nc || from == to {
+            return;
+        }
+        let (a, b) = (
+            from * Severity::COUNT + severity,
+            to * Severity::COUNT + severity,
+        );
+        if m.by_category_severity.get(a).copied().unwrap_or(0) == 0 {
+            return;
+        }
+        m.by_category_severity[a] -= 1;
+        if let Some(n) = m.by_category_severity.get_mut(b) {
+            *n += 1;
+        }
+        fn take<K: std::hash::Hash + Eq>(
+            map: &mut HashMap<K, u32, BuildHasherDefault<KeyMix>>,
+            k: K,
+        ) {
+            if let Some(n) = map.get_mut(&k) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&k);
+                }
+            }
+        }
+        let (ka, kb) = (
+            minute_key(from, severity, minute),
+            minute_key(to, severity, minute),
+        );
+        take(&mut m.minutes, ka);
+        *m.minutes.entry(kb).or_insert(0) += 1;
+        if let Some(cells) = m.cells.as_mut() {
+            take(cells, cell_key(sector, province, ka));
+            *cells.entry(cell_key(sector, province, kb)).or_insert(0) += 1;
+        }
+        for (t, s) in Stage::TIMED.into_iter().enumerate() {
+            if stage < s {
+                continue;
+            }
+            if let Some(n) = m.reached.get_mut(from * TIMED + t) {
+                *n = n.saturating_sub(1);
+            }
+            m.add_reached(to, s, 1);
+            let q = times[t];
+            if q != NO_TIME && m.times.get_mut(from * TIMED + t).is_some_and(|h| h.take(q)) {
+                m.add_time(to, s, q, 1);
+            }
         }
     }
 
@@ -574,6 +717,8 @@ impl Ledger {
             };
             let mut mine = out.empty_month();
             mine.provinces_kept = m.provinces_kept;
+            // Stages are kept per month and category, not per cell.
+            mine.stages_kept = false;
             for (&k, &n) in cells {
                 let (sector, province, minute_key) = split_cell(k);
                 let place = match d {
@@ -599,6 +744,41 @@ impl Ledger {
             out.months.insert(key, mine);
         }
         Ok(out)
+    }
+
+    /// The lifecycle of the incidents dated in `[start, end)`, summed over
+    /// categories: `None` unless the range is whole months (stages are
+    /// kept per month) that all kept them.
+    pub fn stages_between(
+        &self,
+        index: &super::MonthIndex,
+        start: EpochMillis,
+        end: EpochMillis,
+    ) -> Option<StageFigures> {
+        let mut out = StageFigures::default();
+        let (first, last) = (index.slot_at(start)?, index.slot_at(end.saturating_sub(1))?);
+        if first.start_ms != start || last.end_ms != end || end <= start {
+            return None;
+        }
+        for (_, m) in self.months.range(first.month..=last.month) {
+            if !m.stages_kept {
+                if m.total() > 0 {
+                    return None;
+                }
+                continue;
+            }
+            for c in 0..self.categories.len() {
+                for s in Stage::ALL {
+                    out.counts[s.index()] += m.stage_count(c, s);
+                }
+                for s in Stage::TIMED {
+                    if let (Some(t), Some(i)) = (m.stage_times(c, s), s.timed_index()) {
+                        out.times[i].merge(t);
+                    }
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Replaces a month wholesale (used when restoring a checkpoint).
@@ -639,6 +819,8 @@ impl Ledger {
             self.provinces.len(),
         );
         for m in self.months.values_mut() {
+            m.reached.resize(nc * TIMED, 0);
+            m.times.resize(nc * TIMED, StageTimes::default());
             m.by_category_severity.resize(nc * Severity::COUNT, 0);
             m.by_sector.resize(ns, 0);
             m.by_province.resize(np, 0);
@@ -661,6 +843,7 @@ impl Ledger {
                     mine.add_minute(c, s, minute, n);
                 }
             }
+            merge_stages(mine, theirs, &cat_map);
             match &theirs.cells {
                 Some(cells) => {
                     for (&key, &n) in cells {
@@ -683,6 +866,25 @@ impl Ledger {
             }
             for (op, &p) in prov_map.iter().enumerate() {
                 mine.by_province[p] = mine.by_province[p].saturating_add(theirs.by_province[op]);
+            }
+        }
+    }
+}
+
+/// Adds a month's stage counts and times into another's, its categories
+/// mapped by `cat_map`. A month of a state without stages makes the sum
+/// one without them.
+pub fn merge_stages(mine: &mut MonthCounts, theirs: &MonthCounts, cat_map: &[usize]) {
+    if !theirs.stages_kept && theirs.total() > 0 {
+        mine.stages_kept = false;
+    }
+    for (oc, &c) in cat_map.iter().enumerate() {
+        for (t, s) in Stage::TIMED.into_iter().enumerate() {
+            let i = oc * TIMED + t;
+            mine.add_reached(c, s, theirs.reached.get(i).copied().unwrap_or(0));
+            if let (Some(from), Some(to)) = (theirs.times.get(i), mine.times.get_mut(c * TIMED + t))
+            {
+                to.merge(from);
             }
         }
     }

@@ -15,6 +15,9 @@ mod month;
 pub mod period;
 
 pub use change::ToDate;
-pub use ledger::{Cell, Dimension, Ledger, MINUTES_PER_MONTH_MAX, MonthCounts, RangeCounts};
+pub use ledger::{
+    Cell, Dimension, Ledger, MINUTES_PER_MONTH_MAX, MonthCounts, RangeCounts, StageFigures,
+    merge_stages,
+};
 pub use month::{MonthIndex, MonthSlot, YearMonth};
 pub use period::{BadPeriod, Period, Span};

@@ -13,6 +13,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::lifecycle::StageWords;
 pub use model::*;
 
 use crate::classify::{
@@ -333,6 +334,7 @@ impl Config {
         sectors.push(SECTOR_OTHER.to_owned());
         sectors.push(SECTOR_UNKNOWN.to_owned());
         let classifier = Classifier::compile(&self.classification)?;
+        let stage_words = lifecycle_words(&self.lifecycle)?;
         let earliest_ms = earliest_time(&self.events.earliest_time, &tz)?;
         self.report.labels = Labels {
             categories: checked_labels(
@@ -363,6 +365,7 @@ impl Config {
             classifier: Arc::new(classifier),
             sectors: sectors.into(),
             provinces: Arc::new(provinces),
+            stage_words: Arc::new(stage_words),
             config: Arc::new(self),
         })
     }
@@ -377,7 +380,9 @@ impl Config {
         let sp = &self.spike;
         let max_ids = u64::try_from(self.dedup.max_ids_per_partition).unwrap_or(u64::MAX);
         let max_bytes = u64::try_from(e.max_event_bytes).unwrap_or(u64::MAX);
-        let ranges: [(&'static str, u64, u64, u64); 19] = [
+        let lc = &self.lifecycle;
+        let max_open = u64::try_from(lc.max_per_partition).unwrap_or(u64::MAX);
+        let ranges: [(&'static str, u64, u64, u64); 22] = [
             ("events.max_event_bytes", max_bytes, 64, 16_777_216),
             ("events.wazuh_min_level", e.wazuh_min_level, 0, 15),
             ("events.max_future_secs", e.max_future_secs, 0, 31_622_400),
@@ -388,6 +393,19 @@ impl Config {
                 MAX_HORIZON_DAYS,
             ),
             ("dedup.max_ids_per_partition", max_ids, 1000, 500_000_000),
+            (
+                "lifecycle.remember_days",
+                u64::from(lc.remember_days),
+                1,
+                MAX_HORIZON_DAYS,
+            ),
+            ("lifecycle.max_per_partition", max_open, 0, 100_000_000),
+            (
+                "lifecycle.max_time_days",
+                u64::from(lc.max_time_days),
+                1,
+                3660,
+            ),
             (
                 "windows.allowed_lateness_secs",
                 self.windows.allowed_lateness_secs,
@@ -733,6 +751,35 @@ impl Config {
     }
 }
 
+/// `[lifecycle]`'s words: each 1-64 characters, none of them in both
+/// lists.
+fn lifecycle_words(lc: &LifecycleConfig) -> Result<StageWords, ConfigError> {
+    for (field, words) in [
+        ("lifecycle.warned", &lc.warned),
+        ("lifecycle.handled", &lc.handled),
+    ] {
+        for w in words {
+            let n = w.trim().chars().count();
+            if n == 0 || n > 64 || w.chars().any(char::is_control) {
+                return Err(invalid(
+                    field,
+                    format!("{w:?} must be 1-64 characters without control characters"),
+                ));
+            }
+        }
+    }
+    let words = StageWords::new(&lc.warned, &lc.handled);
+    if let Some(w) = words.conflict() {
+        return Err(invalid(
+            "lifecycle.handled",
+            format!(
+                "{w:?} is also a `warned` word: a status names one stage; remove it from one list"
+            ),
+        ));
+    }
+    Ok(words)
+}
+
 /// The largest `dedup.horizon_days`: ids carry their arrival hour modulo
 /// 2^16 (7.4 years), which must not wrap within a horizon.
 pub const MAX_HORIZON_DAYS: u64 = 2000;
@@ -916,6 +963,8 @@ pub struct Settings {
     /// The compiled provinces: the configured codes, then `other`, then
     /// `unknown`, and the names that match each.
     pub provinces: Arc<Provinces>,
+    /// `[lifecycle]`'s status words.
+    pub stage_words: Arc<StageWords>,
 }
 
 impl Settings {

@@ -15,6 +15,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub classification: ClassificationConfig,
     pub dedup: DedupConfig,
+    pub lifecycle: LifecycleConfig,
     pub windows: WindowsConfig,
     pub ledger: LedgerConfig,
     pub state: StateConfig,
@@ -35,6 +36,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             classification: ClassificationConfig::default(),
             dedup: DedupConfig::default(),
+            lifecycle: LifecycleConfig::default(),
             windows: WindowsConfig::default(),
             ledger: LedgerConfig::default(),
             state: StateConfig::default(),
@@ -106,6 +108,43 @@ impl Default for DedupConfig {
         DedupConfig {
             horizon_days: 400,
             max_ids_per_partition: 2_000_000,
+        }
+    }
+}
+
+/// Incident updates (spec §4 "Updates"): the status words of each stage,
+/// and how long the incidents that later messages can still move are
+/// remembered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleConfig {
+    /// `status` words of the `warned` stage (any case).
+    pub warned: Vec<String>,
+    /// `status` words of the `handled` stage (any case); any other status
+    /// is `recorded`.
+    pub handled: Vec<String>,
+    /// How long an incident is remembered for its updates after its last
+    /// message arrived (wall clock). An open incident forgotten this way
+    /// is counted in `incident_monitor_lifecycle_forgotten_total`.
+    pub remember_days: u32,
+    /// Hard cap on remembered incidents per partition (about 100 bytes
+    /// each); past it, those whose last message is oldest are forgotten.
+    /// 0 turns updates off: every later message is a duplicate.
+    pub max_per_partition: usize,
+    /// A detection-to-stage time longer than this is not recorded (it is
+    /// counted as `too_long`); the stage still counts.
+    pub max_time_days: u32,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect();
+        LifecycleConfig {
+            warned: words(&["warned", "notified", "confirmed"]),
+            handled: words(&["resolved", "closed", "handled", "mitigated"]),
+            remember_days: 800,
+            max_per_partition: 200_000,
+            max_time_days: 366,
         }
     }
 }

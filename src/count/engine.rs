@@ -11,12 +11,13 @@
 //! `apply` is the two in a row; [`super::Monitor::apply`] prepares a whole
 //! batch, then commits it run by run.
 
-use crate::calendar::{MonthIndex, MonthSlot};
+use crate::calendar::{Ledger, MonthIndex, MonthSlot, YearMonth};
 use crate::classify::CategoryId;
 use crate::config::{Input, Settings};
 use crate::decode::{Decoded, Decoder};
 use crate::dedup::{IdHash, Seen};
 use crate::event::{EpochMillis, Filter, Reject, Severity};
+use crate::lifecycle::{Lookup, Moved, NO_TIME, Note, Open, Stage, quantize};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
 
 /// What happened to one message.
@@ -31,9 +32,17 @@ pub enum Outcome {
         sector: usize,
         /// Bit set of windows it was too old for.
         late_windows: u32,
+        /// Its first message may already be `warned` or `handled`.
+        moved: Moved,
     },
-    /// Another message of an incident already counted.
-    Duplicate,
+    /// A later message of an incident already counted that moved it to a
+    /// later stage or into another category (spec §4 "Updates"): it is
+    /// not counted again.
+    Update(Moved),
+    /// Another message of an incident already counted, that changes
+    /// nothing (`note`: a stage named for an incident no longer
+    /// remembered).
+    Duplicate { note: Option<Note> },
     /// Well formed, but not an incident by its format's filter.
     Filtered(Filter),
     /// Not an incident.
@@ -45,8 +54,13 @@ impl Outcome {
     #[inline]
     pub fn tally(&self, o: &mut Outcomes) {
         match *self {
-            Outcome::Accepted { late_windows, .. } => {
+            Outcome::Accepted {
+                late_windows,
+                moved,
+                ..
+            } => {
                 o.accepted += 1;
+                o.note(moved.note);
                 let mut bits = late_windows;
                 while bits != 0 {
                     let i = bits.trailing_zeros() as usize;
@@ -56,7 +70,14 @@ impl Outcome {
                     }
                 }
             }
-            Outcome::Duplicate => o.duplicate += 1,
+            Outcome::Update(moved) => {
+                o.update += 1;
+                o.note(moved.note);
+            }
+            Outcome::Duplicate { note } => {
+                o.duplicate += 1;
+                o.note(note);
+            }
             Outcome::Filtered(f) => o.filtered[f.index()] += 1,
             Outcome::Invalid(r) => o.invalid[r.index()] += 1,
         }
@@ -82,6 +103,10 @@ pub struct Classified {
     severity: Severity,
     sector: usize,
     province: usize,
+    /// The stage its `status` names.
+    stage: Stage,
+    /// When that stage was reached (`updated`), if given.
+    updated_ms: Option<EpochMillis>,
 }
 
 /// Stateless with respect to partitions; holds the compiled configuration and
@@ -96,6 +121,8 @@ pub struct Engine {
     earliest_ms: EpochMillis,
     /// The provinces already matched, as written.
     provinces: crate::classify::NameCache,
+    /// `lifecycle.max_time_days`, in ms.
+    max_time_ms: i64,
 }
 
 /// The decoder of an input.
@@ -127,6 +154,7 @@ impl Engine {
             max_future_ms: i64::try_from(settings.config.events.max_future_secs)
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
             earliest_ms: settings.earliest_ms,
+            max_time_ms: i64::from(settings.config.lifecycle.max_time_days) * 86_400_000,
             settings,
             provinces: crate::classify::NameCache::default(),
         }
@@ -181,6 +209,8 @@ impl Engine {
                 .settings
                 .provinces
                 .index(event.target.province.as_deref(), &mut self.provinces),
+            stage: self.settings.stage_words.stage(event.status.as_deref()),
+            updated_ms: event.updated_ms,
         })
     }
 
@@ -204,7 +234,7 @@ impl Engine {
             // Before the configured floor: a reset clock, an epoch default.
             // Like a future time, it moves no clock, window or month.
             Prepared::Event(e) if e.time_ms < self.earliest_ms => Outcome::Invalid(Reject::TooOld),
-            Prepared::Event(e) => Self::count(st, e, wall_ms),
+            Prepared::Event(e) => self.count(st, e, wall_ms),
         };
         outcome.tally(&mut st.outcomes);
         outcome
@@ -220,25 +250,140 @@ impl Engine {
         }
     }
 
-    fn count(st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
-        if st.dedup.offer(e.id, wall_ms) == Seen::Duplicate {
-            return Outcome::Duplicate;
+    /// Counts a new incident, or applies a later message of one counted:
+    /// the lifecycle table first (it remembers incidents beyond the dedup
+    /// horizon), then dedup.
+    fn count(&self, st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
+        let PartitionState {
+            lifecycle,
+            dedup,
+            ledger,
+            windows,
+            ..
+        } = st;
+        let vacancy = match lifecycle.lookup(&e.id, wall_ms) {
+            Lookup::Known(open) => {
+                // Renews the id in dedup too (the two bounds are apart).
+                dedup.offer(e.id, wall_ms);
+                return self.update(ledger, open, e, wall_ms);
+            }
+            Lookup::Vacant(v) => Some(v),
+            Lookup::Off => None,
+        };
+        if dedup.offer(e.id, wall_ms) == Seen::Duplicate {
+            // Counted before, and no longer remembered by the lifecycle.
+            let note = (vacancy.is_some() && e.stage > Stage::Recorded).then_some(Note::Forgotten);
+            return Outcome::Duplicate { note };
         }
-        st.ledger.record(
-            &e.slot,
-            e.slot.minute_of(e.time_ms),
-            e.category,
-            e.severity,
+        let minute = e.slot.minute_of(e.time_ms);
+        ledger.record(
+            &e.slot, minute, e.category, e.severity, e.sector, e.province,
+        );
+        let late_windows = windows.record(e.time_ms, e.category, wall_ms);
+        let mut open = Open::new(
+            e.time_ms,
+            e.slot.month.0,
+            minute,
+            usize::from(e.category),
             e.sector,
             e.province,
+            e.severity.index(),
         );
-        let late_windows = st.windows.record(e.time_ms, e.category, wall_ms);
+        let moved = if e.stage > Stage::Recorded {
+            self.advance(ledger, &mut open, e, wall_ms)
+        } else {
+            Moved::default()
+        };
+        open.type_stage = e.stage;
+        if let Some(v) = vacancy {
+            v.fill(open);
+        }
         Outcome::Accepted {
             category: e.category,
             severity: e.severity,
             sector: e.sector,
             late_windows,
+            moved,
         }
+    }
+
+    /// A later message of a remembered incident: a later stage is reached
+    /// (once, with its time), a corrected type moves it between categories
+    /// of its month (once). Anything else is a duplicate.
+    fn update(
+        &self,
+        ledger: &mut Ledger,
+        open: &mut Open,
+        e: &Classified,
+        wall_ms: EpochMillis,
+    ) -> Outcome {
+        let mut moved = Moved::default();
+        let mut changed = false;
+        if e.stage > open.stage {
+            moved = self.advance(ledger, open, e, wall_ms);
+            changed = true;
+        }
+        let to = usize::from(e.category);
+        let first_again = e.stage == Stage::Recorded
+            && e.updated_ms.is_none()
+            && to == usize::from(open.first_category);
+        if to != usize::from(open.category) && e.stage >= open.type_stage && !first_again {
+            ledger.move_category(
+                YearMonth(open.month),
+                usize::from(open.category),
+                to,
+                usize::from(open.severity),
+                usize::from(open.minute),
+                usize::from(open.sector),
+                usize::from(open.province),
+                open.stage,
+                open.times,
+            );
+            open.category = u16::try_from(to).unwrap_or(u16::MAX);
+            open.type_stage = e.stage;
+            changed = true;
+        }
+        if changed {
+            Outcome::Update(moved)
+        } else {
+            Outcome::Duplicate { note: None }
+        }
+    }
+
+    /// Moves `open` to the stage `e` names (later than its own), recording
+    /// the time to each stage it reaches: `updated` (or the arrival) minus
+    /// the detection time, when it is neither negative nor too long.
+    fn advance(
+        &self,
+        ledger: &mut Ledger,
+        open: &mut Open,
+        e: &Classified,
+        wall_ms: EpochMillis,
+    ) -> Moved {
+        let mut moved = Moved::default();
+        let at = e.updated_ms.unwrap_or(wall_ms);
+        let elapsed = at.saturating_sub(open.detected_ms);
+        let secs = if elapsed < 0 {
+            moved.note = Some(Note::NegativeTime);
+            None
+        } else if elapsed > self.max_time_ms {
+            moved.note = Some(Note::TooLong);
+            None
+        } else {
+            // Within max_time_days (at most ten years of seconds).
+            u32::try_from(elapsed / 1000).ok()
+        };
+        let month = YearMonth(open.month);
+        for (t, s) in Stage::TIMED.into_iter().enumerate() {
+            if open.stage < s && s <= e.stage {
+                let q = secs.map_or(NO_TIME, |v| quantize(u64::from(v)));
+                ledger.reach(month, usize::from(open.category), s, q);
+                open.times[t] = q;
+                moved.times[t] = secs.unwrap_or(NO_TIME);
+            }
+        }
+        open.stage = e.stage;
+        moved
     }
 
     /// Configured sectors match case-insensitively; others are `other`, a

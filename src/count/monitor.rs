@@ -45,6 +45,8 @@ pub struct Monitor {
     /// Dedup evictions of partitions no longer held (the counter never
     /// goes down when a partition is released).
     released_evicted: u64,
+    /// The same for incidents the lifecycle forgot.
+    released_forgotten: u64,
     /// What this process applied since it started (the metrics' counters).
     applied: Applied,
     /// The same per source (an input: `kafka.<topic>`, or a file's).
@@ -77,6 +79,7 @@ impl Monitor {
             rejects: RejectLog::new(Duration::from_secs(10)),
             released: BTreeMap::new(),
             released_evicted: 0,
+            released_forgotten: 0,
             applied,
             applied_by_source: BTreeMap::new(),
         })
@@ -246,6 +249,7 @@ impl Monitor {
                     .write(&self.store.checkpoint(&st, &tz, wall_ms))?;
                 self.released.insert(key.clone(), st.outcomes.clone());
                 self.released_evicted += st.dedup.evicted();
+                self.released_forgotten += st.lifecycle.forgotten();
                 out.push((key.clone(), st.position.next_offset));
             }
         }
@@ -262,6 +266,7 @@ impl Monitor {
             if let Some(st) = self.partitions.remove(key) {
                 self.dirty.remove(key);
                 self.released_evicted += st.dedup.evicted();
+                self.released_forgotten += st.lifecycle.forgotten();
             }
         }
     }
@@ -297,6 +302,12 @@ impl Monitor {
             evicted,
             wall_ms,
         );
+        v.lifecycle_forgotten = self.released_forgotten
+            + self
+                .partitions
+                .values()
+                .map(|st| st.lifecycle.forgotten())
+                .sum::<u64>();
         v.by_source = self
             .applied_by_source
             .iter()

@@ -6,6 +6,7 @@ use super::engine::{Engine, Outcome};
 use crate::calendar::ToDate;
 use crate::calendar::change::{MonthToDate, ratio};
 use crate::event::{EpochMillis, Severity};
+use crate::lifecycle::{NO_TIME, Stage, TimeBuckets};
 use crate::state::{Outcomes, PartitionKey, PartitionState, Source};
 
 /// Everything exported, as plain numbers (computed by the monitor). The
@@ -38,6 +39,12 @@ pub struct MonitorView {
     pub by_source: Vec<(Source, Outcomes)>,
     /// Blank lines of files and stdin this process skipped.
     pub blank_lines: u64,
+    /// Times to `warned` and `handled` this process recorded.
+    pub stage_times: [TimeBuckets; 2],
+    /// Incidents remembered for their updates, over the partitions held.
+    pub lifecycle_incidents: u64,
+    /// Incidents forgotten before they were handled, by this process.
+    pub lifecycle_forgotten: u64,
 }
 
 /// The running month and the one before it.
@@ -61,6 +68,9 @@ pub struct MonthView {
     /// equally long period before it and the same period last year, each
     /// over the same elapsed span, per category (as `report` counts them).
     pub year_to_date: [Vec<u64>; 3],
+    /// `[category][stage]`: incidents of the running month that reached
+    /// each stage (`recorded`: all of them).
+    pub stages: Vec<[u64; Stage::COUNT]>,
 }
 
 /// What this process applied since it started: what the counters of the
@@ -75,6 +85,8 @@ pub struct Applied {
     pub sectors: Vec<u64>,
     /// Blank lines of files and stdin skipped (not messages).
     pub blank_lines: u64,
+    /// Times to `warned` and `handled` recorded.
+    pub stage_times: [TimeBuckets; 2],
 }
 
 impl Applied {
@@ -87,12 +99,22 @@ impl Applied {
             incidents: vec![0; categories * Severity::COUNT],
             sectors: vec![0; sectors],
             blank_lines: 0,
+            stage_times: Default::default(),
         }
     }
 
     #[inline]
     pub fn record(&mut self, outcome: &Outcome) {
         outcome.tally(&mut self.outcomes);
+        let moved = match outcome {
+            Outcome::Accepted { moved, .. } | Outcome::Update(moved) => moved,
+            _ => return,
+        };
+        for (b, &t) in self.stage_times.iter_mut().zip(&moved.times) {
+            if t != NO_TIME {
+                b.record(t);
+            }
+        }
         if let Outcome::Accepted {
             category,
             severity,
@@ -137,9 +159,13 @@ pub fn compute<'a>(
         dedup_fill: 0.0,
         by_source: Vec::new(),
         blank_lines: applied.blank_lines,
+        stage_times: applied.stage_times.clone(),
+        lifecycle_incidents: 0,
+        lifecycle_forgotten: 0,
     };
     let cap = s.config.dedup.max_ids_per_partition.max(1) as f64;
     for st in partitions.clone() {
+        v.lifecycle_incidents += st.lifecycle.len() as u64;
         let ids = st.dedup.remembered();
         v.dedup_ids += ids as u64;
         v.dedup_fill = v.dedup_fill.max(ids as f64 / cap);
@@ -173,6 +199,7 @@ fn month_view<'a>(
         mtd_current: vec![0; nc],
         mtd_previous: vec![0; nc],
         year_to_date: [vec![0; nc], vec![0; nc], vec![0; nc]],
+        stages: vec![[0; Stage::COUNT]; nc],
         ..MonthView::default()
     };
     let y = crate::calendar::change::YearToDate::of(cur);
@@ -185,6 +212,13 @@ fn month_view<'a>(
         for c in 0..nc {
             mv.previous[c] += st.ledger.category_total(prev, c);
             mv.previous_2[c] += st.ledger.category_total(prev2, c);
+        }
+        if let Some(m) = st.ledger.month(cur) {
+            for (c, row) in mv.stages.iter_mut().enumerate() {
+                for s in Stage::ALL {
+                    row[s.index()] += m.stage_count(c, s);
+                }
+            }
         }
         let mtd = MonthToDate::compute(&st.ledger, span);
         add(&mut mv.mtd_current, &mtd.current);

@@ -32,6 +32,11 @@ pub struct MappingConfig {
     pub sector: String,
     /// Where the target's province is (`target.province`, `host.geo.region_name`).
     pub province: String,
+    /// Where the incident's stage is, as the reporter words it (spec §4
+    /// "Updates").
+    pub status: String,
+    /// Where the time its status was reached is (RFC 3339).
+    pub updated: String,
     /// Only events whose `filter_field` has one of `filter_values` are
     /// incidents; the others are filtered (`not_alert`).
     pub filter_field: String,
@@ -88,6 +93,8 @@ pub struct Mapping {
     tags: Option<Path>,
     sector: Option<Path>,
     province: Option<Path>,
+    status: Option<Path>,
+    updated: Option<Path>,
     filter: Option<(Path, Vec<String>)>,
     severity_map: BTreeMap<String, Severity>,
 }
@@ -129,6 +136,8 @@ impl Mapping {
             tags: Path::parse(&c.tags),
             sector: Path::parse(&c.sector),
             province: Path::parse(&c.province),
+            status: Path::parse(&c.status),
+            updated: Path::parse(&c.updated),
             filter,
             severity_map,
         })
@@ -207,6 +216,8 @@ impl Mapping {
             signature: opt(&self.signature).map(Cow::Owned),
             mitre: opt(&self.mitre).map(Cow::Owned),
             tags,
+            status: opt(&self.status).map(Cow::Owned),
+            updated_ms: opt(&self.updated).and_then(|t| crate::event::time::parse_rfc3339(&t)),
         })
     }
 }

@@ -284,6 +284,8 @@ pub fn ecs<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded<
             signature: rule_name,
             mitre,
             tags: Vec::new(),
+            status: None,
+            updated_ms: None,
         })
     })
 }

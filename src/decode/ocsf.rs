@@ -26,6 +26,8 @@ struct Ocsf<'a> {
     event_time: F<Stamp<'a>>,
     severity_id: F<i64>,
     status_code: F<Text<'a>>,
+    /// The finding's status (`New`, `In Progress`, `Resolved`, ...).
+    status: F<Text<'a>>,
     class_name: F<Text<'a>>,
     finding_info: F<Finding<'a>>,
     /// OCSF 1.0's name of `finding_info`.
@@ -218,6 +220,8 @@ pub fn ocsf<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decoded
             signature: title,
             mitre,
             tags: types,
+            status: d.status.ok().map(|t| t.0),
+            updated_ms: None,
         })
     })
 }

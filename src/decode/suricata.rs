@@ -126,6 +126,8 @@ pub fn suricata<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Dec
             signature,
             mitre,
             tags: Vec::new(),
+            status: None,
+            updated_ms: None,
         })
     })
 }

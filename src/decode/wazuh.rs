@@ -178,6 +178,8 @@ pub fn wazuh<'a>(payload: &'a [u8], max_bytes: usize, o: &ToolOptions) -> Decode
             signature: description,
             mitre,
             tags: groups,
+            status: None,
+            updated_ms: None,
         })
     })
 }

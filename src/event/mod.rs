@@ -7,12 +7,12 @@
 //! the schema-specific pass of `parse.rs`) without touching them.
 //!
 //! The model holds what the monitor reads: `id`, `time`, `type`, `severity`,
-//! `target.sector`, `signature`, `mitre` and `tags`. The other fields of spec
-//! §2 (`status`, `target.ip`/`domain`/`organization`/`province`, `source`,
-//! `sensor`) are validated as JSON and skipped like unknown fields: nothing
-//! reads them, and building them cost 13% of the parse time (measured with
-//! `benches/pipeline.rs`). Whatever is skipped, a wrong type in it never
-//! drops the incident.
+//! `status`, `updated`, `target.sector` and `target.province`, `signature`,
+//! `mitre` and `tags`. The other fields of spec §2 (`target.ip`/`domain`/
+//! `organization`, `source`, `sensor`) are validated as JSON and skipped
+//! like unknown fields: nothing reads them, and building them cost 13% of
+//! the parse time (measured with `benches/pipeline.rs`). Whatever is
+//! skipped, a wrong type in it never drops the incident.
 
 mod filter;
 mod parse;
@@ -119,6 +119,12 @@ pub struct Event<'a> {
     pub signature: Option<Cow<'a, str>>,
     pub mitre: Option<Cow<'a, str>>,
     pub tags: Vec<Cow<'a, str>>,
+    /// `status`: the incident's stage as the reporter words it.
+    pub status: Option<Cow<'a, str>>,
+    /// `updated`: when this message's status was reached (epoch ms);
+    /// `None` when absent or not a valid RFC 3339 time (then: when the
+    /// message arrives).
+    pub updated_ms: Option<EpochMillis>,
 }
 
 impl Event<'_> {
@@ -138,6 +144,8 @@ impl Event<'_> {
             signature: self.signature.map(own),
             mitre: self.mitre.map(own),
             tags: self.tags.into_iter().map(own).collect(),
+            status: self.status.map(own),
+            updated_ms: self.updated_ms,
         }
     }
 }

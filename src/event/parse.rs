@@ -104,6 +104,8 @@ struct Raw<'a> {
     signature: Option<Cow<'a, str>>,
     mitre: Option<Cow<'a, str>>,
     tags: Vec<Cow<'a, str>>,
+    status: Option<Cow<'a, str>>,
+    updated: Option<Cow<'a, str>>,
 }
 
 impl Default for Raw<'_> {
@@ -118,6 +120,8 @@ impl Default for Raw<'_> {
             signature: None,
             mitre: None,
             tags: Vec::new(),
+            status: None,
+            updated: None,
         }
     }
 }
@@ -148,6 +152,9 @@ impl<'a> Raw<'a> {
             signature: self.signature,
             mitre: self.mitre,
             tags: self.tags,
+            status: self.status,
+            // An optional field that cannot be read counts as absent.
+            updated_ms: self.updated.as_deref().and_then(parse_rfc3339),
         })
     }
 }
@@ -163,6 +170,8 @@ enum Field {
     Signature,
     Mitre,
     Tags,
+    Status,
+    Updated,
     Other,
 }
 
@@ -177,6 +186,8 @@ impl Field {
             "signature" => Field::Signature,
             "mitre" => Field::Mitre,
             "tags" => Field::Tags,
+            "status" => Field::Status,
+            "updated" => Field::Updated,
             _ => Field::Other,
         }
     }

@@ -15,6 +15,10 @@ use super::MetricsError;
 /// [`super::LatencyCollector`] from the shared buckets).
 pub(super) const LATENCY: &str = "incident_monitor_processing_latency_seconds";
 
+/// The detection-to-stage histogram's name (collected by
+/// [`super::StageTimeCollector`]).
+pub(super) const TIME_TO_STAGE: &str = "incident_monitor_time_to_stage_seconds";
+
 /// A metric type a table can hold, built from its options and labels.
 pub(super) trait Family: Collector + Clone + Sized + 'static {
     fn make(opts: Opts, labels: &[&str]) -> prometheus::Result<Self>;
@@ -98,6 +102,8 @@ families! {
             "1 while the window count of a category is a spike against its baseline.";
         spike_score: GaugeVec = "incident_monitor_spike_score", ["category", "window"],
             "Spike score: sigmas above the rolling baseline.";
+        stage_month: IntGaugeVec = "incident_monitor_incidents_stage_month", ["stage", "category"],
+            "Distinct incidents of the running month that reached a lifecycle stage (recorded: all of them; warned; handled), a stage's count including those that went on to a later one.";
         sector: IntCounterVec = "incident_monitor_incidents_sector_total", ["sector"],
             "Distinct incidents by target sector (configured sectors, other, unknown).";
     }
@@ -140,6 +146,12 @@ families! {
             "Incident ids remembered for dedup, over the partitions held.";
         dedup_fill: Gauge = "incident_monitor_dedup_fill_ratio", [],
             "The fullest partition's remembered ids against dedup.max_ids_per_partition (at 1, the oldest are evicted).";
+        lifecycle_forgotten: IntCounter = "incident_monitor_lifecycle_forgotten_total", [],
+            "Incidents forgotten by the lifecycle before they were handled (lifecycle.remember_days or lifecycle.max_per_partition reached): their later messages can no longer move them.";
+        lifecycle_skipped: IntCounterVec = "incident_monitor_lifecycle_skipped_total", ["reason"],
+            "Lifecycle news not applied, by reason: negative_time and too_long (the stage counts, its time is not recorded), forgotten (a message naming a stage, of an incident no longer remembered: a duplicate).";
+        lifecycle_incidents: IntGauge = "incident_monitor_lifecycle_incidents", [],
+            "Incidents remembered for their updates, over the partitions held.";
         publish_pending: IntGaugeVec = "incident_monitor_publish_pending", ["reason"],
             "Closed months past [publish] after_close_secs that the archive lacks (unpublished) or whose figures changed since their latest version (changed): what the next publish would write. 0 while the archive does not exist.";
     }

@@ -16,6 +16,7 @@ mod families;
 mod health;
 mod http;
 mod latency;
+mod stage_time;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,7 @@ use prometheus::{
 pub use health::Health;
 pub use http::{Closed, Http};
 pub use latency::{LatencyCollector, LatencyHistogram, LatencyRecorder};
+pub use stage_time::StageTimeCollector;
 
 use crate::count::MonitorView;
 use crate::event::{Filter, Reject, Severity};
@@ -49,9 +51,15 @@ pub struct Metrics {
     ytd: [Vec<IntGauge>; 3],
     mom_change: GaugeVec,
     current_month: IntGaugeVec,
-    events: [IntCounter; 4],
+    events: [IntCounter; 5],
     invalid: Vec<IntCounter>,
     filtered: Vec<IntCounter>,
+    /// `[category][stage]`.
+    stage_month: Vec<[IntGauge; 3]>,
+    lifecycle_forgotten: IntCounter,
+    lifecycle_skipped: Vec<IntCounter>,
+    lifecycle_incidents: IntGauge,
+    stage_times: Arc<Mutex<[crate::lifecycle::TimeBuckets; 2]>>,
     window_late: Vec<IntCounter>,
     lag: IntGaugeVec,
     last_checkpoint: Gauge,
@@ -86,20 +94,21 @@ pub struct Metrics {
 /// reason), found by the state source its partitions have.
 struct InputCounters {
     source: Source,
-    events: [IntCounter; 4],
+    events: [IntCounter; 5],
     invalid: Vec<IntCounter>,
 }
 
 /// The outcome label values, in `Metrics::events` order (spec §6; the
 /// `late` of version 1 is gone: lateness is per window).
-const OUTCOMES: [&str; 4] = ["accepted", "duplicate", "invalid", "filtered"];
+const OUTCOMES: [&str; 5] = ["accepted", "duplicate", "update", "invalid", "filtered"];
 
 /// Sets the outcome counters from outcome totals.
-fn set_outcomes(events: &[IntCounter; 4], invalid: &[IntCounter], o: &Outcomes) {
+fn set_outcomes(events: &[IntCounter; 5], invalid: &[IntCounter], o: &Outcomes) {
     set_counter(&events[0], o.accepted);
     set_counter(&events[1], o.duplicate);
-    set_counter(&events[2], o.invalid_total());
-    set_counter(&events[3], o.filtered_total());
+    set_counter(&events[2], o.update);
+    set_counter(&events[3], o.invalid_total());
+    set_counter(&events[4], o.filtered_total());
     for (c, n) in invalid.iter().zip(o.invalid) {
         set_counter(c, n);
     }
@@ -161,6 +170,11 @@ impl Metrics {
         r.register(Box::new(LatencyCollector::new(
             families::LATENCY,
             latency.clone(),
+        )?))?;
+        let stage_times = Arc::new(Mutex::new(Default::default()));
+        r.register(Box::new(StageTimeCollector::new(
+            families::TIME_TO_STAGE,
+            stage_times.clone(),
         )?))?;
         let http = Http::new(&r)?;
         let inputs = inputs
@@ -224,6 +238,20 @@ impl Metrics {
                 .iter()
                 .map(|x| p.filtered.with_label_values(&[x.code()]))
                 .collect(),
+            stage_month: categories
+                .iter()
+                .map(|c| {
+                    crate::lifecycle::Stage::ALL
+                        .map(|s| f.stage_month.with_label_values(&[s.code(), c.as_str()]))
+                })
+                .collect(),
+            lifecycle_forgotten: p.lifecycle_forgotten,
+            lifecycle_skipped: crate::lifecycle::Note::ALL
+                .iter()
+                .map(|n| p.lifecycle_skipped.with_label_values(&[n.code()]))
+                .collect(),
+            lifecycle_incidents: p.lifecycle_incidents,
+            stage_times,
             window_late: windows
                 .iter()
                 .map(|w| p.window_late.with_label_values(&[w.as_str()]))
@@ -283,6 +311,15 @@ impl Metrics {
         }
         self.assigned.set(v.assigned_partitions as i64);
         set_counter(&self.dedup_evicted, v.dedup_evicted);
+        set_counter(&self.lifecycle_forgotten, v.lifecycle_forgotten);
+        for (c, &n) in self.lifecycle_skipped.iter().zip(&o.lifecycle) {
+            set_counter(c, n);
+        }
+        self.lifecycle_incidents
+            .set(i64::try_from(v.lifecycle_incidents).unwrap_or(i64::MAX));
+        if let Ok(mut t) = self.stage_times.lock() {
+            t.clone_from(&v.stage_times);
+        }
         set_counter(&self.blank_lines, v.blank_lines);
         self.dedup_ids
             .set(i64::try_from(v.dedup_ids).unwrap_or(i64::MAX));
@@ -309,6 +346,11 @@ impl Metrics {
         ];
         for (gauges, values) in pairs {
             for (g, &n) in gauges.iter().zip(values) {
+                g.set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        for (gauges, row) in self.stage_month.iter().zip(&m.stages) {
+            for (g, &n) in gauges.iter().zip(row) {
                 g.set(i64::try_from(n).unwrap_or(i64::MAX));
             }
         }
@@ -453,7 +495,7 @@ mod tests {
     use super::*;
 
     /// Spec §6: every message has one outcome of `accepted`, `duplicate`,
-    /// `invalid` or `filtered` (no `late`: lateness is per window); blank
+    /// `update`, `invalid` or `filtered` (no `late`: lateness is per window); blank
     /// lines are counted apart.
     #[test]
     fn the_outcome_label_set_is_the_specs() {
@@ -465,7 +507,10 @@ mod tests {
             .filter_map(|l| l.split("outcome=\"").nth(1)?.split('"').next())
             .collect();
         outcomes.sort_unstable();
-        assert_eq!(outcomes, ["accepted", "duplicate", "filtered", "invalid"]);
+        assert_eq!(
+            outcomes,
+            ["accepted", "duplicate", "filtered", "invalid", "update"]
+        );
         assert!(
             text.contains("incident_monitor_blank_lines_total 0"),
             "{text}"

@@ -1,4 +1,6 @@
-//! The checkpoint file format, version 6 (version 5 without provinces,
+//! The checkpoint file format, version 7 (version 6 without the
+//! lifecycle: updates, stages and their times, and the incidents still
+//! remembered for their updates; version 5 without provinces,
 //! version 4 without the sector cells of each month, version 3 with months
 //! by the hour and a file identity of the head, version 2 without the
 //! filtered counters, and version 1, are still read; a month read from
@@ -10,8 +12,14 @@
 //! body: key, position (with the file identity), timezone, category,
 //!       sector and (since 6) province names, outcomes, ledger months
 //!       (totals, minute cells, and since version 5 cells by sector, since
-//!       6 by sector and province), dedup arrival buckets, window panes
+//!       6 by sector and province, since 7 stage counts and times),
+//!       dedup arrival buckets, (since 7) lifecycle incidents by arrival
+//!       bucket, window panes
 //! ```
+//! A month read from before version 7 says it kept no stages: reports
+//! leave its lifecycle out. Its incidents' later messages are duplicates
+//! (the lifecycle does not know them; a message naming a stage is counted
+//! as `forgotten`).
 //! Version 1 (dedup buckets by event time, no file identity) is still read:
 //! its ids are taken as seen when the checkpoint was written. Months of
 //! versions before 4 counted by the hour: an hour's incidents are read as
@@ -27,10 +35,14 @@ use super::{FileIdentity, Outcomes, PartitionKey, PartitionState, Position, Sour
 use crate::calendar::{Ledger, MINUTES_PER_MONTH_MAX, YearMonth};
 use crate::dedup::IdHash;
 use crate::event::{EpochMillis, Filter, Reject, Severity};
+use crate::lifecycle::{Chunk, Note, Open, Stage};
 
 const MAGIC: &[u8; 8] = b"IMSTATE\0";
 /// The format this build writes (it reads this one and version 1).
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
+
+/// Bytes of one lifecycle incident in a checkpoint.
+const OPEN_BYTES: usize = 16 + 8 + 4 + 8 + 2 * 5 + 3;
 
 /// Hours per month in the month records of versions before 4.
 const HOURS_PER_MONTH_V3: usize = 31 * 24 + 1;
@@ -51,6 +63,10 @@ pub struct Snapshot {
     /// last seen in it). The place is 0 in checkpoint files (only the
     /// state topic writes buckets by place).
     pub dedup_buckets: Vec<(i64, u64, Vec<IdHash>)>,
+    /// The lifecycle's incidents by the arrival hour of their last
+    /// message; their categories, sectors and provinces are indices into
+    /// the snapshot's names.
+    pub lifecycle: Vec<Chunk>,
     pub max_event_ms: Option<EpochMillis>,
     pub windows: Vec<WindowSnapshot>,
 }
@@ -138,12 +154,24 @@ fn encode_parts(
         w.str(f.code());
         w.u64(st.outcomes.filtered[f.index()]);
     }
+    w.u64(st.outcomes.update);
+    w.len(Note::ALL.len());
+    for n in Note::ALL {
+        w.str(n.code());
+        w.u64(st.outcomes.lifecycle[n.index()]);
+    }
 
     if whole {
         write_ledger(&mut w, st);
         write_dedup(&mut w, st);
     } else {
         w.len(0);
+        w.len(0);
+    }
+    if whole {
+        write_lifecycle(&mut w, st);
+    } else {
+        // The state topic writes the lifecycle in chunks of its own.
         w.len(0);
     }
     write_windows(&mut w, st);
@@ -190,6 +218,17 @@ fn write_month(w: &mut Writer, key: YearMonth, m: &crate::calendar::MonthCounts)
         }
         None => w.u8(0),
     }
+    w.u8(u8::from(m.stages_kept));
+    let nc = m.reached.len() / 2;
+    m.reached.iter().for_each(|&n| w.u64(n));
+    for t in m.times.iter().take(nc * 2) {
+        let pairs: Vec<(u32, u64)> = t.iter().collect();
+        w.len(pairs.len());
+        for (q, n) in pairs {
+            w.u32(q);
+            w.u64(n);
+        }
+    }
 }
 
 /// One month of a partition's ledger, in the order of the state's
@@ -227,6 +266,154 @@ fn write_dedup(w: &mut Writer, st: &PartitionState) {
             w.u64(id.0[1]);
         }
     }
+}
+
+fn write_lifecycle(w: &mut Writer, st: &PartitionState) {
+    let buckets = st.lifecycle.by_arrival();
+    w.len(buckets.len());
+    for (start, incidents) in buckets {
+        w.i64(start);
+        w.len(incidents.len());
+        for (id, o) in &incidents {
+            write_open(w, id, o);
+        }
+    }
+}
+
+/// One lifecycle incident (its place is not written).
+fn write_open(w: &mut Writer, id: &IdHash, o: &Open) {
+    w.u64(id.0[0]);
+    w.u64(id.0[1]);
+    w.i64(o.detected_ms);
+    w.i32(o.month);
+    w.u32(o.times[0]);
+    w.u32(o.times[1]);
+    for v in [o.minute, o.category, o.first_category, o.sector, o.province] {
+        w.u16(v);
+    }
+    w.u8(o.severity);
+    w.u8(o.stage as u8);
+    w.u8(o.type_stage as u8);
+}
+
+fn read_open(r: &mut Reader<'_>, ledger: &Ledger) -> Result<(IdHash, Open), CodecError> {
+    let (nc, ns, np) = (
+        ledger.categories().len(),
+        ledger.sectors().len(),
+        ledger.provinces().len(),
+    );
+    let id = IdHash::from_words(r.u64()?, r.u64()?);
+    let detected_ms = r.i64()?;
+    let month = r.i32()?;
+    let times = [r.u32()?, r.u32()?];
+    let [minute, category, first_category, sector, province] =
+        [r.u16()?, r.u16()?, r.u16()?, r.u16()?, r.u16()?];
+    let (severity, stage, type_stage) = (r.u8()?, r.u8()?, r.u8()?);
+    if usize::from(category) >= nc
+        || usize::from(first_category) >= nc
+        || usize::from(sector) >= ns
+        || usize::from(province) >= np
+        || usize::from(severity) >= Severity::COUNT
+        || usize::from(minute) >= MINUTES_PER_MONTH_MAX
+        || stage > 2
+        || type_stage > 2
+    {
+        return Err(CodecError::Invalid(
+            "a lifecycle incident out of range".into(),
+        ));
+    }
+    let mut o = Open::new(
+        detected_ms,
+        month,
+        usize::from(minute),
+        usize::from(category),
+        usize::from(sector),
+        usize::from(province),
+        usize::from(severity),
+    );
+    o.first_category = first_category;
+    o.times = times;
+    o.stage = Stage::from_index(usize::from(stage));
+    o.type_stage = Stage::from_index(usize::from(type_stage));
+    Ok((id, o))
+}
+
+fn read_lifecycle(r: &mut Reader<'_>, ledger: &Ledger) -> Result<Vec<Chunk>, CodecError> {
+    let n = r.count(12)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let bucket = r.i64()?;
+        let k = r.count(OPEN_BYTES)?;
+        let mut incidents = Vec::with_capacity(k);
+        for i in 0..k {
+            let (id, mut o) = read_open(r, ledger)?;
+            o.place = u32::try_from(i).unwrap_or(u32::MAX);
+            incidents.push((id, o));
+        }
+        out.push(Chunk {
+            bucket,
+            first: 0,
+            end: k as u64,
+            tick: 0,
+            incidents,
+        });
+    }
+    Ok(out)
+}
+
+/// One chunk of the lifecycle ([`crate::lifecycle::Lifecycle::chunks`])
+/// as the state topic writes it: each incident with its place.
+pub fn encode_life_chunk(st: &PartitionState, bucket: i64, first: u64, end: u64) -> Vec<u8> {
+    let incidents = st.lifecycle.chunk(bucket, first, end);
+    let mut w = Writer::default();
+    w.buf.reserve(4 + incidents.len() * (OPEN_BYTES + 4));
+    w.len(incidents.len());
+    for (id, o) in &incidents {
+        w.u32(o.place);
+        write_open(&mut w, id, o);
+    }
+    w.buf
+}
+
+/// A chunk written by [`encode_life_chunk`], read against the names of
+/// its checkpoint's core.
+pub fn decode_life_chunk(
+    bytes: &[u8],
+    ledger: &Ledger,
+    bucket: i64,
+    first: u64,
+    end: u64,
+    tick: u64,
+) -> Result<Chunk, CodecError> {
+    let mut r = Reader::new(bytes);
+    let n = r.count(OPEN_BYTES + 4)?;
+    let mut incidents = Vec::with_capacity(n);
+    let mut next = first;
+    for _ in 0..n {
+        let place = u64::from(r.u32()?);
+        // Places from a record anyone may forge: in order, in the chunk.
+        if place < next || place >= end {
+            return Err(CodecError::Invalid(format!(
+                "lifecycle place {place} outside {first}..{end} or out of order"
+            )));
+        }
+        next = place + 1;
+        let (id, mut o) = read_open(&mut r, ledger)?;
+        o.place = u32::try_from(place).unwrap_or(u32::MAX);
+        incidents.push((id, o));
+    }
+    if !r.is_empty() {
+        return Err(CodecError::Invalid(
+            "trailing bytes after a lifecycle chunk".into(),
+        ));
+    }
+    Ok(Chunk {
+        bucket,
+        first,
+        end,
+        tick,
+        incidents,
+    })
 }
 
 fn write_windows(w: &mut Writer, st: &PartitionState) {
@@ -347,6 +534,18 @@ fn read_head(r: &mut Reader<'_>, version: u16) -> Result<Head, CodecError> {
     if version >= 3 {
         read_filtered(r, &mut outcomes)?;
     }
+    if version >= 7 {
+        outcomes.update = count_value(r)?;
+        for _ in 0..r.count(12)? {
+            let code = r.str()?;
+            let v = count_value(r)?;
+            // A reason this build does not know is dropped (no figure).
+            if let Some(n) = Note::from_code(code) {
+                let cell = &mut outcomes.lifecycle[n.index()];
+                *cell = add_count(*cell, v);
+            }
+        }
+    }
     let nc = categories.len();
     let ledger = read_ledger(
         r,
@@ -396,6 +595,11 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     // Version 1 bucketed by event time: its ids count as seen when the
     // checkpoint was written.
     let dedup_buckets = read_dedup(&mut r, v1.then_some(head.written_ms))?;
+    let lifecycle = if version >= 7 {
+        read_lifecycle(&mut r, &head.ledger)?
+    } else {
+        Vec::new()
+    };
     let max_event_ms = match r.u8()? {
         0 => None,
         _ => Some(r.i64()?),
@@ -413,6 +617,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         outcomes: head.outcomes,
         ledger: head.ledger,
         dedup_buckets,
+        lifecycle,
         max_event_ms,
         windows,
     })
@@ -574,19 +779,66 @@ fn read_month(
     if version < 5 {
         // Sectors were monthly totals only.
         m.without_cells();
+        m.stages_kept = false;
         return Ok((key, m));
     }
-    let with_provinces = match r.u8()? {
-        0 => {
-            m.without_cells();
-            return Ok((key, m));
-        }
-        1 => false,
-        2 if version >= 6 => true,
+    match r.u8()? {
+        0 => m.without_cells(),
+        1 => read_cells(r, ledger, &mut m, false, rows * width)?,
+        2 if version >= 6 => read_cells(r, ledger, &mut m, true, rows * width)?,
         b => {
             return Err(CodecError::Invalid(format!("cells flag {b}")));
         }
+    }
+    if version >= 7 {
+        read_stages(r, &mut m, nc)?;
+    } else {
+        m.stages_kept = false;
+    }
+    Ok((key, m))
+}
+
+/// A month's stage counts and times (since version 7).
+fn read_stages(
+    r: &mut Reader<'_>,
+    m: &mut crate::calendar::MonthCounts,
+    nc: usize,
+) -> Result<(), CodecError> {
+    m.stages_kept = match r.u8()? {
+        0 => false,
+        1 => true,
+        b => return Err(CodecError::Invalid(format!("stages flag {b}"))),
     };
+    for c in 0..nc {
+        for s in Stage::TIMED {
+            m.add_reached(c, s, count_value(r)?);
+        }
+    }
+    for c in 0..nc {
+        for s in Stage::TIMED {
+            for _ in 0..r.count(12)? {
+                let q = r.u32()?;
+                let n = count_value(r)?;
+                if u64::from(q) > crate::lifecycle::MAX_TIME_SECS {
+                    return Err(CodecError::Invalid(format!("a stage time of {q} s")));
+                }
+                m.add_time(c, s, q, n);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A month's cells (since version 5): by sector, and by province when
+/// `with_provinces` (since 6).
+fn read_cells(
+    r: &mut Reader<'_>,
+    ledger: &Ledger,
+    m: &mut crate::calendar::MonthCounts,
+    with_provinces: bool,
+    keys: usize,
+) -> Result<(), CodecError> {
+    let width = MINUTES_PER_MONTH_MAX;
     if !with_provinces {
         m.without_provinces();
     }
@@ -607,7 +859,7 @@ fn read_month(
         };
         let i = r.u32()? as usize;
         let v = r.u32()?;
-        if sector >= ns || province >= np || i >= rows * width {
+        if sector >= ns || province >= np || i >= keys {
             return Err(CodecError::Invalid(format!(
                 "cell ({sector}, {province}, {i}) out of range"
             )));
@@ -622,7 +874,7 @@ fn read_month(
             v,
         );
     }
-    Ok((key, m))
+    Ok(())
 }
 
 /// Steps over what follows the ledger (ids, the event clock, windows)
@@ -636,6 +888,13 @@ fn skip_rest(r: &mut Reader<'_>, version: u16, nc: usize) -> Result<(), CodecErr
         r.i64()?;
         let k = r.count(16)?;
         r.skip(k * 16)?;
+    }
+    if version >= 7 {
+        for _ in 0..r.count(12)? {
+            r.i64()?;
+            let k = r.count(OPEN_BYTES)?;
+            r.skip(k * OPEN_BYTES)?;
+        }
     }
     if r.u8()? != 0 {
         r.i64()?;

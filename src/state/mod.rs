@@ -19,13 +19,17 @@ pub mod topic;
 use std::sync::Arc;
 
 pub use backend::StateBackend;
-pub use file::{Counts, FORMAT_VERSION, Snapshot, WindowSnapshot, decode, decode_counts, encode};
+pub use file::{
+    Counts, FORMAT_VERSION, Snapshot, WindowSnapshot, decode, decode_counts, decode_life_chunk,
+    encode, encode_life_chunk,
+};
 pub use store::{Checkpoint, LockError, MonitorMeta, StateLock, StateStore, StoreError};
 
 use crate::calendar::Ledger;
 use crate::config::Settings;
 use crate::dedup::Dedup;
 use crate::event::{EpochMillis, Filter, Reject, Severity};
+use crate::lifecycle::{Lifecycle, Note};
 use crate::window::{WindowShape, Windows};
 
 /// Where a partition's messages come from. Ordered as their names are
@@ -149,6 +153,8 @@ pub enum FileIdentity {
 pub struct Outcomes {
     /// New incidents, counted in their months however late they arrived.
     pub accepted: u64,
+    /// Later messages that moved an incident (a stage, a category).
+    pub update: u64,
     pub duplicate: u64,
     /// Incidents a version-1 build left uncounted as older than its dedup
     /// horizon (restored from its checkpoints; nothing is dropped as late
@@ -159,6 +165,8 @@ pub struct Outcomes {
     pub filtered: [u64; Filter::ALL.len()],
     /// Per window: incidents older than the window's range when they arrived.
     pub window_late: Vec<u64>,
+    /// Lifecycle news not (all) applied, by [`Note`] reason.
+    pub lifecycle: [u64; Note::ALL.len()],
 }
 
 impl Outcomes {
@@ -171,13 +179,30 @@ impl Outcomes {
     }
 
     pub fn total(&self) -> u64 {
-        self.accepted + self.duplicate + self.late + self.invalid_total() + self.filtered_total()
+        self.accepted
+            + self.update
+            + self.duplicate
+            + self.late
+            + self.invalid_total()
+            + self.filtered_total()
+    }
+
+    /// Counts a lifecycle note.
+    #[inline]
+    pub fn note(&mut self, note: Option<Note>) {
+        if let Some(n) = note {
+            self.lifecycle[n.index()] += 1;
+        }
     }
 
     /// Adds another partition's counters.
     pub fn add(&mut self, o: &Outcomes) {
         self.accepted += o.accepted;
+        self.update += o.update;
         self.duplicate += o.duplicate;
+        for (a, b) in self.lifecycle.iter_mut().zip(o.lifecycle) {
+            *a += b;
+        }
         self.late += o.late;
         for (a, b) in self.invalid.iter_mut().zip(o.invalid) {
             *a += b;
@@ -201,6 +226,8 @@ pub struct PartitionState {
     pub position: Position,
     pub ledger: Ledger,
     pub dedup: Dedup,
+    /// The incidents later messages can still move.
+    pub lifecycle: Lifecycle,
     pub windows: Windows,
     pub outcomes: Outcomes,
 }
@@ -241,6 +268,10 @@ impl PartitionState {
             dedup: Dedup::new(
                 i64::from(cfg.dedup.horizon_days) * 86_400_000,
                 cfg.dedup.max_ids_per_partition,
+            ),
+            lifecycle: Lifecycle::new(
+                i64::from(cfg.lifecycle.remember_days) * 86_400_000,
+                cfg.lifecycle.max_per_partition,
             ),
             windows: Windows::new(
                 shapes.clone(),
@@ -297,13 +328,45 @@ impl PartitionState {
         st.windows.restore_clock(s.max_event_ms, wall_ms);
         restore_windows(&mut st, &s.windows, &cat_map, settings.categories().len());
         st.position = s.position;
+        let (sec_map, prov_map) = place_maps(&s.ledger, settings);
+        let small = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let at = |map: &[usize], i: u16| map.get(usize::from(i)).copied().unwrap_or(0);
+        let mut lifecycle = s.lifecycle;
+        for chunk in &mut lifecycle {
+            for (_, o) in chunk.incidents.iter_mut() {
+                o.category = small(at(&cat_map, o.category));
+                o.first_category = small(at(&cat_map, o.first_category));
+                o.sector = small(at(&sec_map, o.sector));
+                o.province = small(at(&prov_map, o.province));
+            }
+        }
+        st.lifecycle.restore(lifecycle, wall_ms);
         st.outcomes.accepted = s.outcomes.accepted;
+        st.outcomes.update = s.outcomes.update;
+        st.outcomes.lifecycle = s.outcomes.lifecycle;
         st.outcomes.duplicate = s.outcomes.duplicate;
         st.outcomes.late = s.outcomes.late;
         st.outcomes.invalid = s.outcomes.invalid;
         st.outcomes.filtered = s.outcomes.filtered;
         Ok(st)
     }
+}
+
+/// Where a checkpoint's sectors and provinces go in the configured ones
+/// (ones no longer configured: `other`).
+fn place_maps(ledger: &Ledger, settings: &Settings) -> (Vec<usize>, Vec<usize>) {
+    let by_name = |stored: &[String], configured: &[String]| -> Vec<usize> {
+        // Configured names end with `other` and `unknown`.
+        let other = configured.len() - 2;
+        stored
+            .iter()
+            .map(|name| configured.iter().position(|n| n == name).unwrap_or(other))
+            .collect()
+    };
+    (
+        by_name(ledger.sectors(), &settings.sectors),
+        by_name(ledger.provinces(), settings.provinces.names()),
+    )
 }
 
 /// The checkpoint's months onto the configured categories (`cat_map`),
@@ -314,16 +377,7 @@ fn restore_ledger(
     cat_map: &[usize],
     settings: &Settings,
 ) {
-    let by_name = |stored: &[String], configured: &[String]| -> Vec<usize> {
-        // Configured names end with `other` and `unknown`.
-        let other = configured.len() - 2;
-        stored
-            .iter()
-            .map(|name| configured.iter().position(|n| n == name).unwrap_or(other))
-            .collect()
-    };
-    let sec_map = by_name(ledger.sectors(), &settings.sectors);
-    let prov_map = by_name(ledger.provinces(), settings.provinces.names());
+    let (sec_map, prov_map) = place_maps(ledger, settings);
     for (month, theirs) in ledger.months() {
         let mut mine = st.ledger.empty_month();
         remap(
@@ -337,6 +391,8 @@ fn restore_ledger(
                 mine.add_minute(to, s, minute, n);
             }
         }
+        crate::calendar::merge_stages(&mut mine, theirs, cat_map);
+        mine.stages_kept = theirs.stages_kept;
         match theirs.cells() {
             Some(cells) => {
                 for (sec, prov, c, s, minute, n) in cells {

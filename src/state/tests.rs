@@ -30,7 +30,7 @@ fn filled(e: &mut Engine) -> PartitionState {
     e.apply(&mut st, b"not json", WALL);
     e.apply(
         &mut st,
-        line("i1", "2022-06-02T10:00:00+07:00", "phishing", "x").as_bytes(),
+        line("i1", "2022-06-02T10:00:00+07:00", "ddos", "x").as_bytes(),
         WALL,
     );
     st.position = Position {

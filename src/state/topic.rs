@@ -38,7 +38,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::codec::{CodecError, Reader, Writer};
-use super::file::{Snapshot, decode, decode_month, encode_core, encode_month};
+use super::file::{
+    Snapshot, decode, decode_life_chunk, decode_month, encode_core, encode_life_chunk, encode_month,
+};
 use super::{PartitionKey, PartitionState, Source};
 use crate::dedup::IdHash;
 use crate::event::EpochMillis;
@@ -63,6 +65,14 @@ pub enum Segment {
     Month { month: i32, hash: u64 },
     /// Ids at places `first..end` of the arrival bucket starting `bucket`.
     Ids { bucket: i64, first: u64, end: u64 },
+    /// Lifecycle incidents at places `first..end` of an arrival bucket, as
+    /// they were at `tick` (a chunk changes name when it changes).
+    Life {
+        bucket: i64,
+        first: u64,
+        end: u64,
+        tick: u64,
+    },
 }
 
 impl Segment {
@@ -71,6 +81,12 @@ impl Segment {
             Segment::Core { hash } => format!("core.{hash:016x}"),
             Segment::Month { month, hash } => format!("m.{month}.{hash:016x}"),
             Segment::Ids { bucket, first, end } => format!("d.{bucket}.{first}.{end}"),
+            Segment::Life {
+                bucket,
+                first,
+                end,
+                tick,
+            } => format!("l.{bucket}.{first}.{end}.{tick}"),
         }
     }
 }
@@ -220,6 +236,18 @@ impl Manifest {
                     w.u64(first);
                     w.u64(end);
                 }
+                Segment::Life {
+                    bucket,
+                    first,
+                    end,
+                    tick,
+                } => {
+                    w.u8(3);
+                    w.i64(bucket);
+                    w.u64(first);
+                    w.u64(end);
+                    w.u64(tick);
+                }
             }
             w.u64(e.len);
             w.u64(e.hash);
@@ -246,6 +274,12 @@ impl Manifest {
                     bucket: r.i64()?,
                     first: r.u64()?,
                     end: r.u64()?,
+                },
+                3 => Segment::Life {
+                    bucket: r.i64()?,
+                    first: r.u64()?,
+                    end: r.u64()?,
+                    tick: r.u64()?,
                 },
                 k => return Err(CodecError::Invalid(format!("unknown segment kind {k}"))),
             };
@@ -381,6 +415,17 @@ pub fn take(
             first = stop;
         }
     }
+    for (bucket, first, end, tick) in st.lifecycle.chunks() {
+        let segment = Segment::Life {
+            bucket,
+            first,
+            end,
+            tick,
+        };
+        let bytes =
+            (!written.contains_key(&segment)).then(|| encode_life_chunk(st, bucket, first, end));
+        add(segment, bytes);
+    }
     Delta {
         next_offset: st.position.next_offset,
         written_ms: wall_ms,
@@ -488,6 +533,7 @@ pub fn assemble<'a>(
     let codec = |what: String| move |source| TopicStateError::Codec { what, source };
     let mut snap = None;
     let mut months = Vec::new();
+    let mut life = Vec::new();
     let mut buckets: BTreeMap<i64, (u64, Vec<IdHash>)> = BTreeMap::new();
     for e in &manifest.entries {
         let bytes = segment_bytes(keys, manifest.token, e, &get)?;
@@ -495,6 +541,7 @@ pub fn assemble<'a>(
         match e.segment {
             Segment::Core { .. } => snap = Some(decode(&bytes).map_err(codec(what))?),
             Segment::Month { .. } => months.push((what, bytes)),
+            Segment::Life { .. } => life.push((what, e.segment, bytes)),
             Segment::Ids { bucket, first, end } => {
                 // Places from a record anyone may forge: checked, never
                 // trusted to be in order.
@@ -534,6 +581,19 @@ pub fn assemble<'a>(
     })?;
     for (what, bytes) in months {
         decode_month(&bytes, snap.version, &mut snap.ledger).map_err(codec(what))?;
+    }
+    for (what, segment, bytes) in life {
+        if let Segment::Life {
+            bucket,
+            first,
+            end,
+            tick,
+        } = segment
+        {
+            let chunk = decode_life_chunk(&bytes, &snap.ledger, bucket, first, end, tick)
+                .map_err(codec(what))?;
+            snap.lifecycle.push(chunk);
+        }
     }
     snap.dedup_buckets = buckets
         .into_iter()

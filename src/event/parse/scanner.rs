@@ -131,6 +131,8 @@ impl<'a> Scanner<'a> {
                     }
                     Field::Mitre if raw.want.mitre => raw.mitre = s.lenient()?.into_option(),
                     Field::Tags if raw.want.tags => raw.tags = s.tags()?,
+                    Field::Status => raw.status = s.lenient()?.into_option(),
+                    Field::Updated => raw.updated = s.lenient()?.into_option(),
                     _ => s.skip_value()?,
                 }
                 Ok(())
@@ -164,7 +166,9 @@ impl<'a> Scanner<'a> {
         const S: &[(Name, Field)] = &[
             (Name::of(b"severity"), Field::Severity),
             (Name::of(b"signature"), Field::Signature),
+            (Name::of(b"status"), Field::Status),
         ];
+        const U: &[(Name, Field)] = &[(Name::of(b"updated"), Field::Updated)];
         const M: &[(Name, Field)] = &[(Name::of(b"mitre"), Field::Mitre)];
         // Truncation keeps the lowest byte, the first in memory.
         let known = match next as u8 {
@@ -172,6 +176,7 @@ impl<'a> Scanner<'a> {
             b't' => T,
             b's' => S,
             b'm' => M,
+            b'u' => U,
             _ => &[],
         };
         for (name, field) in known {

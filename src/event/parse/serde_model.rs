@@ -179,6 +179,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
                 Field::Mitre => raw.mitre = lenient(v).into_option(),
                 Field::Tags => raw.tags = tags(v),
                 Field::Target => raw.target = target(v).map_err(de::Error::custom)?,
+                Field::Status => raw.status = lenient(v).into_option(),
+                Field::Updated => raw.updated = lenient(v).into_option(),
                 Field::Other => {}
             }
         }

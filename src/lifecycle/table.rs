@@ -1,0 +1,597 @@
+//! The incidents a partition remembers for their updates: each counted
+//! incident with where it was counted (month, minute, category, severity,
+//! sector, province), its stage and the times recorded for it, so a later
+//! message can move it on, or into another category, exactly once.
+//!
+//! Bounded like dedup, by arrival (the wall clock), never by event time:
+//! an incident is remembered for `lifecycle.remember_days` after its last
+//! message arrived, and never more than `lifecycle.max_per_partition` are
+//! kept (the ones whose last message is oldest go first). An incident
+//! forgotten before it was handled is counted ([`Lifecycle::forgotten`]).
+//! Handled incidents stay until the same bounds drop them, so a
+//! re-delivered message of a handled incident is known for a duplicate and
+//! a corrected type still moves it.
+//!
+//! The map is keyed by the incident's [`IdHash`] through a hash keyed at
+//! random per table: ids are hashes of text an outsider chooses, and XXH3
+//! is not keyed.
+
+use std::collections::hash_map::{Entry, VacantEntry};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+
+use super::Stage;
+use crate::dedup::{BUCKET_MS, IdHash};
+use crate::event::EpochMillis;
+
+/// An incident remembered: where it was counted and how far it went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Open {
+    /// Detection time (`time` of its first message).
+    pub detected_ms: EpochMillis,
+    /// The month it is counted in (a [`crate::calendar::YearMonth`]'s
+    /// number).
+    pub month: i32,
+    /// Time recorded for `warned` and `handled` ([`super::quantize`]d
+    /// seconds); `u32::MAX` when none was recorded.
+    pub times: [u32; 2],
+    /// Minute of its month.
+    pub minute: u16,
+    pub category: u16,
+    /// The category of its first message: the same text again, with no
+    /// stage and no `updated`, is that message re-delivered, not a
+    /// correction back.
+    pub first_category: u16,
+    pub sector: u16,
+    pub province: u16,
+    /// Severity index.
+    pub severity: u8,
+    pub stage: Stage,
+    /// The stage of the message its category was last set by: a message
+    /// of an earlier stage (older news) does not change it back.
+    pub type_stage: Stage,
+    /// The arrival hour of its last message (hours since the epoch) and
+    /// its place in that hour's bucket: where it is live.
+    hour: i32,
+    /// Its place in its bucket (restored as checkpointed, so the state
+    /// topic's chunks keep their names).
+    pub place: u32,
+}
+
+/// No time recorded.
+pub const NO_TIME: u32 = u32::MAX;
+
+impl Open {
+    /// An incident counted by its first message.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        detected_ms: EpochMillis,
+        month: i32,
+        minute: usize,
+        category: usize,
+        sector: usize,
+        province: usize,
+        severity: usize,
+    ) -> Open {
+        let small = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        Open {
+            detected_ms,
+            month,
+            times: [NO_TIME; 2],
+            minute: small(minute),
+            category: small(category),
+            first_category: small(category),
+            sector: small(sector),
+            province: small(province),
+            severity: u8::try_from(severity).unwrap_or(u8::MAX),
+            stage: Stage::Recorded,
+            type_stage: Stage::Recorded,
+            hour: 0,
+            place: 0,
+        }
+    }
+}
+
+/// The hour of an arrival bucket (hours since the epoch: within `i32`
+/// for any time the monitor accepts).
+fn hour(bucket_ms: i64) -> i32 {
+    i32::try_from(bucket_ms.div_euclid(BUCKET_MS)).unwrap_or(i32::MAX)
+}
+
+/// Incidents per chunk of a bucket, as the state topic writes them.
+pub const PER_CHUNK: u64 = 8192;
+
+/// A chunk of one arrival bucket, as checkpointed: places `first..end`,
+/// the tick it last changed at (0 in a checkpoint file, which is written
+/// whole), and the incidents live in it with their places.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub bucket: i64,
+    pub first: u64,
+    pub end: u64,
+    pub tick: u64,
+    pub incidents: Vec<(IdHash, Open)>,
+}
+
+/// One arrival hour's incidents: ids by place (`base + index`; the first
+/// `base` were evicted).
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    base: u64,
+    ids: Vec<u128>,
+}
+
+/// A keyed hash of 128-bit ids: one folded multiply per word.
+#[derive(Debug, Clone, Copy)]
+pub struct IdKeys([u64; 2]);
+
+impl IdKeys {
+    fn random() -> IdKeys {
+        let s = std::collections::hash_map::RandomState::new();
+        IdKeys([s.hash_one(1u8), s.hash_one(2u8)])
+    }
+}
+
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a).wrapping_mul(u128::from(b));
+    // The two halves of the product, folded.
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// The hasher of [`IdKeys`].
+pub struct IdHasher {
+    keys: [u64; 2],
+    h: u64,
+}
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.h
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.h = fold(self.h ^ n ^ self.keys[0], self.keys[1] | 1);
+    }
+    fn write_u128(&mut self, n: u128) {
+        // The two words of the id (truncations split it).
+        self.h = fold((n as u64) ^ self.keys[0], ((n >> 64) as u64) ^ self.keys[1]);
+    }
+}
+
+impl BuildHasher for IdKeys {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher { keys: self.0, h: 0 }
+    }
+}
+
+fn key(id: &IdHash) -> u128 {
+    u128::from(id.0[0]) | (u128::from(id.0[1]) << 64)
+}
+
+fn id_of(k: u128) -> IdHash {
+    // Truncations split the key into its two words.
+    IdHash::from_words(k as u64, (k >> 64) as u64)
+}
+
+/// The remembered incidents of one partition.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    map: HashMap<u128, Open, IdKeys>,
+    /// Arrival hour → ids whose message arrived in it; an id seen again in
+    /// a later hour is in that one too, and only the entry its incident
+    /// names ([`Open::place`]) is live.
+    buckets: BTreeMap<i64, Bucket>,
+    /// When each chunk of a bucket last changed (a tick of `tick`): what
+    /// names the state topic's segments, so an unchanged chunk is not
+    /// written again.
+    changed: HashMap<(i64, u64), u64>,
+    tick: u64,
+    remember_ms: i64,
+    max: usize,
+    now_bucket: i64,
+    /// Incidents forgotten before they were handled, since this state was
+    /// created or restored.
+    forgotten: u64,
+}
+
+/// What [`Lifecycle::lookup`] found.
+pub enum Lookup<'a> {
+    /// An incident remembered (its last arrival renewed).
+    Known(&'a mut Open),
+    /// Not remembered: [`Vacancy::fill`] remembers it.
+    Vacant(Vacancy<'a>),
+    /// The lifecycle is off (`max_per_partition = 0`).
+    Off,
+}
+
+/// Where a new incident goes.
+pub struct Vacancy<'a> {
+    entry: VacantEntry<'a, u128, Open>,
+    buckets: &'a mut BTreeMap<i64, Bucket>,
+    changed: &'a mut HashMap<(i64, u64), u64>,
+    tick: u64,
+    now_bucket: i64,
+}
+
+impl Vacancy<'_> {
+    /// Remembers the incident (the bound is enforced at the next lookup).
+    pub fn fill(self, mut open: Open) {
+        let k = *self.entry.key();
+        let place = push(self.buckets, self.now_bucket, k);
+        open.hour = hour(self.now_bucket);
+        open.place = u32::try_from(place).unwrap_or(u32::MAX);
+        self.entry.insert(open);
+        mark(self.changed, self.now_bucket, place, self.tick);
+    }
+}
+
+/// Appends an id to a bucket; returns its place.
+fn push(buckets: &mut BTreeMap<i64, Bucket>, bucket: i64, k: u128) -> u64 {
+    // Almost every id lands in the newest bucket: skip the tree search.
+    let b = match buckets.last_entry() {
+        Some(last) if *last.key() == bucket => last.into_mut(),
+        _ => buckets.entry(bucket).or_default(),
+    };
+    b.ids.push(k);
+    b.base + b.ids.len() as u64 - 1
+}
+
+/// Notes that the chunk holding `place` of `bucket` changed.
+#[inline]
+fn mark(changed: &mut HashMap<(i64, u64), u64>, bucket: i64, place: u64, tick: u64) {
+    changed.insert((bucket, place / PER_CHUNK), tick);
+}
+
+impl Lifecycle {
+    /// Remembers for `remember_ms` after the last message, at most `max`
+    /// incidents (0: the lifecycle is off).
+    pub fn new(remember_ms: i64, max: usize) -> Lifecycle {
+        Lifecycle {
+            map: HashMap::with_hasher(IdKeys::random()),
+            buckets: BTreeMap::new(),
+            changed: HashMap::new(),
+            tick: 0,
+            remember_ms,
+            max,
+            now_bucket: i64::MIN,
+            forgotten: 0,
+        }
+    }
+
+    /// Finds an incident by id at `arrival_ms`, renewing it when found.
+    #[inline]
+    pub fn lookup(&mut self, id: &IdHash, arrival_ms: EpochMillis) -> Lookup<'_> {
+        if self.max == 0 {
+            return Lookup::Off;
+        }
+        let bucket = arrival_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
+        if bucket > self.now_bucket {
+            self.advance(bucket);
+        }
+        if self.map.len() > self.max {
+            self.evict();
+        }
+        let k = key(id);
+        let now = self.now_bucket;
+        let tick = self.tick;
+        match self.map.entry(k) {
+            Entry::Occupied(e) => {
+                let open = e.into_mut();
+                // Its chunk changes whatever the caller does with it: a
+                // stage, a category, or its place (renewed).
+                let from = i64::from(open.hour) * BUCKET_MS;
+                mark(&mut self.changed, from, u64::from(open.place), tick);
+                if open.hour != hour(now) {
+                    let place = push(&mut self.buckets, now, k);
+                    open.hour = hour(now);
+                    open.place = u32::try_from(place).unwrap_or(u32::MAX);
+                    mark(&mut self.changed, now, place, tick);
+                }
+                Lookup::Known(open)
+            }
+            Entry::Vacant(entry) => Lookup::Vacant(Vacancy {
+                entry,
+                buckets: &mut self.buckets,
+                changed: &mut self.changed,
+                tick,
+                now_bucket: now,
+            }),
+        }
+    }
+
+    /// Drops the incidents live at places `first..` of a bucket, counting
+    /// the ones not handled.
+    fn drop_live(&mut self, start: i64, first: u64, ids: &[u128]) {
+        let h = hour(start);
+        for (i, k) in ids.iter().enumerate() {
+            if let Entry::Occupied(e) = self.map.entry(*k)
+                && e.get().hour == h
+                && u64::from(e.get().place) == first + i as u64
+            {
+                if e.get().stage < Stage::Handled {
+                    self.forgotten += 1;
+                }
+                e.remove();
+            }
+        }
+    }
+
+    /// Forgets a whole bucket.
+    fn drop_bucket(&mut self, start: i64, b: Bucket) {
+        self.drop_live(start, b.base, &b.ids);
+        let chunks = (b.base / PER_CHUNK)..=((b.base + b.ids.len() as u64) / PER_CHUNK);
+        for c in chunks {
+            self.changed.remove(&(start, c));
+        }
+    }
+
+    fn advance(&mut self, bucket: i64) {
+        // A new hour: checkpoints name what changed from here by a new tick.
+        self.tick += 1;
+        if let Some(ended) = self.buckets.get_mut(&self.now_bucket) {
+            ended.ids.shrink_to_fit();
+        }
+        self.now_bucket = bucket;
+        let cutoff = bucket.saturating_sub(self.remember_ms);
+        while let Some(entry) = self.buckets.first_entry() {
+            if entry.key().saturating_add(BUCKET_MS) > cutoff {
+                break;
+            }
+            let start = *entry.key();
+            let b = entry.remove();
+            self.drop_bucket(start, b);
+        }
+    }
+
+    /// Forgets the incidents last seen longest ago until 63/64 of the
+    /// bound is held.
+    #[cold]
+    fn evict(&mut self) {
+        let target = self.max - self.max / 64;
+        while self.map.len() > target {
+            let Some(mut entry) = self.buckets.first_entry() else {
+                break;
+            };
+            let start = *entry.key();
+            let b = entry.get_mut();
+            let take = b.ids.len().min(self.map.len() - target);
+            if take == b.ids.len() {
+                let b = entry.remove();
+                self.drop_bucket(start, b);
+                continue;
+            }
+            let first = b.base;
+            let gone: Vec<u128> = b.ids.drain(..take).collect();
+            b.base += take as u64;
+            let base = b.base;
+            self.drop_live(start, first, &gone);
+            for c in (first / PER_CHUNK)..(base / PER_CHUNK) {
+                self.changed.remove(&(start, c));
+            }
+            mark(&mut self.changed, start, base, self.tick);
+        }
+    }
+
+    /// Incidents remembered now.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Incidents forgotten before they were handled, since this state was
+    /// created or restored.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    /// Heap bytes held (the map's slots and the arrival buckets).
+    pub fn heap_bytes(&self) -> usize {
+        self.map.capacity() * (std::mem::size_of::<(u128, Open)>() + 1)
+            + self
+                .buckets
+                .values()
+                .map(|b| b.ids.capacity() * std::mem::size_of::<u128>())
+                .sum::<usize>()
+    }
+
+    /// The incidents live at places `first..end` of the bucket `start`.
+    fn live(&self, start: i64, b: &Bucket, first: u64, end: u64) -> Vec<(IdHash, Open)> {
+        let h = hour(start);
+        let lo = usize::try_from(first.saturating_sub(b.base)).unwrap_or(usize::MAX);
+        let hi = usize::try_from(end.saturating_sub(b.base)).unwrap_or(usize::MAX);
+        b.ids
+            .get(lo.min(b.ids.len())..hi.min(b.ids.len()))
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| {
+                self.map
+                    .get(k)
+                    .filter(|o| o.hour == h && u64::from(o.place) == first + i as u64)
+                    .map(|o| (id_of(*k), *o))
+            })
+            .collect()
+    }
+
+    /// The incidents by the arrival hour of their last message, oldest
+    /// first (what a checkpoint file writes; their places are not kept).
+    pub fn by_arrival(&self) -> Vec<(i64, Vec<(IdHash, Open)>)> {
+        self.buckets
+            .iter()
+            .map(|(&start, b)| (start, self.live(start, b, b.base, u64::MAX)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
+    /// The chunks of every bucket: (bucket, first place, end place, the
+    /// tick it last changed at). A chunk's content, [`Lifecycle::chunk`],
+    /// is the same while its tick is.
+    pub fn chunks(&self) -> Vec<(i64, u64, u64, u64)> {
+        let mut out = Vec::new();
+        for (&start, b) in &self.buckets {
+            let end = b.base + b.ids.len() as u64;
+            let mut first = b.base;
+            while first < end {
+                let stop = ((first / PER_CHUNK + 1) * PER_CHUNK).min(end);
+                let tick = self
+                    .changed
+                    .get(&(start, first / PER_CHUNK))
+                    .copied()
+                    .unwrap_or(0);
+                out.push((start, first, stop, tick));
+                first = stop;
+            }
+        }
+        out
+    }
+
+    /// The incidents live in one chunk ([`Lifecycle::chunks`]).
+    pub fn chunk(&self, start: i64, first: u64, end: u64) -> Vec<(IdHash, Open)> {
+        self.buckets
+            .get(&start)
+            .map(|b| self.live(start, b, first, end))
+            .unwrap_or_default()
+    }
+
+    /// Restores checkpointed chunks, each incident at its place; the
+    /// bounds apply from `wall_ms` on.
+    pub fn restore(&mut self, chunks: Vec<Chunk>, wall_ms: EpochMillis) {
+        if self.max == 0 {
+            return;
+        }
+        let mut chunks = chunks;
+        chunks.sort_by_key(|c| (c.bucket, c.first));
+        for c in chunks {
+            let start = c.bucket.div_euclid(BUCKET_MS) * BUCKET_MS;
+            let b = self.buckets.entry(start).or_default();
+            if b.ids.is_empty() {
+                b.base = c.first;
+            }
+            // Places not live (renewed elsewhere, or of another chunk
+            // missing) hold the zero key, which no live incident names
+            // at that place.
+            let pad = |b: &mut Bucket, to: u64| {
+                while b.base + (b.ids.len() as u64) < to {
+                    b.ids.push(0);
+                }
+            };
+            pad(b, c.first);
+            for (id, mut open) in c.incidents {
+                let k = key(&id);
+                pad(b, u64::from(open.place));
+                b.ids.push(k);
+                open.hour = hour(start);
+                open.place = u32::try_from(b.base + b.ids.len() as u64 - 1).unwrap_or(u32::MAX);
+                // A later bucket's entry of the same incident wins.
+                self.map.insert(k, open);
+            }
+            pad(b, c.end);
+            if c.tick > 0 {
+                self.changed.insert((start, c.first / PER_CHUNK), c.tick);
+            }
+            self.tick = self.tick.max(c.tick);
+            self.now_bucket = self.now_bucket.max(start);
+        }
+        let now = wall_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
+        if now > self.now_bucket {
+            self.advance(now);
+        }
+        if self.map.len() > self.max {
+            self.evict();
+        }
+        // What the bounds dropped while restoring was forgotten by the
+        // previous owner's configuration, not by this process.
+        self.forgotten = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u64) -> IdHash {
+        IdHash::of(&format!("inc-{n}"))
+    }
+
+    fn open() -> Open {
+        Open::new(0, 0, 0, 0, 0, 0, 0)
+    }
+
+    fn add(l: &mut Lifecycle, n: u64, at: i64) -> bool {
+        match l.lookup(&id(n), at) {
+            Lookup::Known(_) => true,
+            Lookup::Vacant(v) => {
+                v.fill(open());
+                false
+            }
+            Lookup::Off => false,
+        }
+    }
+
+    #[test]
+    fn remembers_until_the_bounds_and_counts_the_open_ones_forgotten() {
+        let hour = BUCKET_MS;
+        let mut l = Lifecycle::new(2 * hour, 1000);
+        assert!(!add(&mut l, 1, 0));
+        assert!(!add(&mut l, 2, 0));
+        if let Lookup::Known(o) = l.lookup(&id(2), 0) {
+            o.stage = Stage::Handled;
+        }
+        // Renewed an hour later: kept past the first bucket's expiry.
+        assert!(add(&mut l, 1, hour));
+        assert!(!add(&mut l, 3, 2 * hour));
+        assert_eq!(l.len(), 3);
+        assert!(add(&mut l, 1, 3 * hour));
+        // 2 (handled) went with the first hour: not counted as forgotten.
+        assert_eq!((l.len(), l.forgotten()), (2, 0));
+        assert!(!add(&mut l, 9, 5 * hour));
+        // 3 (open, last seen at 2 h) is forgotten; 1 (renewed at 3 h) is not.
+        assert_eq!((l.len(), l.forgotten()), (2, 1));
+        // A checkpoint restores the same incidents.
+        let mut r = Lifecycle::new(2 * hour, 1000);
+        let chunks = l
+            .chunks()
+            .into_iter()
+            .map(|(bucket, first, end, tick)| Chunk {
+                bucket,
+                first,
+                end,
+                tick,
+                incidents: l.chunk(bucket, first, end),
+            })
+            .collect();
+        r.restore(chunks, 5 * hour);
+        assert_eq!(r.len(), l.len());
+        assert!(matches!(r.lookup(&id(9), 5 * hour), Lookup::Known(_)));
+    }
+
+    #[test]
+    fn the_cap_forgets_the_oldest_first() {
+        let mut l = Lifecycle::new(i64::MAX / 4, 1000);
+        for n in 0..1100 {
+            add(&mut l, n, (n as i64) * 1000);
+        }
+        add(&mut l, 5000, 2_000_000);
+        assert!(l.len() <= 1000, "{}", l.len());
+        assert!(l.forgotten() >= 100);
+        assert!(!add(&mut l, 0, 2_000_000), "the oldest is gone");
+        assert!(add(&mut l, 1099, 2_000_000), "the newest is kept");
+    }
+
+    #[test]
+    fn off_remembers_nothing() {
+        let mut l = Lifecycle::new(BUCKET_MS, 0);
+        assert!(matches!(l.lookup(&id(1), 0), Lookup::Off));
+        assert!(l.is_empty());
+    }
+}
