@@ -145,7 +145,7 @@ fn per_format(c: &mut Criterion) {
         // Written only when this benchmark is selected.
         g.bench_function(format.name(), |b| {
             let writer = FormatWriter::new(format, settings.classifier.clone());
-            let lines: Vec<String> = native.iter().map(|l| writer.write(l)).collect();
+            let lines: Vec<String> = native.iter().filter_map(|l| writer.write(l)).collect();
             let mean = lines.iter().map(String::len).sum::<usize>() / lines.len();
             eprintln!("{}: mean {mean} bytes", format.name());
             full_path(b, &settings, &lines, wall)

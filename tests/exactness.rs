@@ -48,7 +48,14 @@ proptest! {
         start in 0usize..20_000,
         keys in proptest::collection::vec(any::<u64>(), 2500),
     ) {
-        let all = ncsc_2022(7);
+        // The sensors' reports: an incident's sector, province and severity
+        // are its first message's, and the centre's status updates carry
+        // none, so an update arriving first would count it as `unknown`
+        // (tests/lifecycle.rs permutes updates among themselves).
+        let all: Vec<String> = ncsc_2022(7)
+            .into_iter()
+            .filter(|l| !l.contains("\"updated\""))
+            .collect();
         let mut lines: Vec<String> = all[start..start + 2500].to_vec();
         // Add re-deliveries so duplicates are part of what gets permuted.
         lines.extend(lines[..300].to_vec());
@@ -89,7 +96,11 @@ fn duplicates_never_count_twice_even_across_inputs() {
     let (second, o2) = state_of(&state);
     assert_eq!(first.ledger, second.ledger);
     assert_eq!(o1.accepted, o2.accepted);
-    assert_eq!(o2.duplicate, o1.duplicate + o1.accepted + o1.duplicate);
+    // Every message of the second file, updates included, is a duplicate.
+    assert_eq!(
+        o2.duplicate,
+        o1.duplicate + o1.accepted + o1.update + o1.duplicate
+    );
 }
 
 fn one_incident_month(time: &str, tz: &str) -> String {

@@ -45,13 +45,14 @@ fn the_page_is_self_contained() {
     // Charts and, under each, its data as a table.
     let swatches = page.matches("<svg width=\"12\" height=\"12\"").count();
     assert!(swatches >= 3, "a legend swatch per category");
-    // Categories, severities, sectors, provinces, year to date, trend.
-    assert_eq!(page.matches("<svg").count() - swatches, 6);
+    // Categories, severities, sectors, provinces, year to date, trend, and
+    // the lifecycle (the ncsc-2022 stream carries updates).
+    assert_eq!(page.matches("<svg").count() - swatches, 7);
     // No inline style attribute: the Content-Security-Policy the page is
     // served with allows its one style sheet, by hash, and nothing else.
     assert!(!page.contains(" style="), "an inline style attribute");
     assert_eq!(page.matches("<style>").count(), 1);
-    assert_eq!(page.matches("<table>").count(), 6);
+    assert_eq!(page.matches("<table>").count(), 7);
     assert!(page.contains("@page { size: A4"));
 }
 

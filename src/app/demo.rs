@@ -340,9 +340,12 @@ async fn send(kafka: &EmbeddedKafka, writers: &Writers, line: &str) {
     let i = input_of(key);
     let (topic, payload) = match (INPUTS.get(i), writers.0.get(i)) {
         (Some((_, topic, _)), Some(w)) => (*topic, w.write(line)),
-        _ => (INPUTS[0].1, line.to_owned()),
+        _ => (INPUTS[0].1, Some(line.to_owned())),
     };
-    kafka.send(topic, key, &payload).await;
+    // A tool sends no status updates: those lines are not its.
+    if let Some(payload) = payload {
+        kafka.send(topic, key, &payload).await;
+    }
 }
 
 fn print_report(started: &Started, who: &ReportConfig) {

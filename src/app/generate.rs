@@ -78,7 +78,7 @@ impl GenerateArgs {
 pub fn generate(args: &GenerateArgs) -> Result<u64, AppError> {
     let (lines, _) = args.lines()?;
     let writer = args.writer()?;
-    let lines = lines.map(move |l| writer.write(&l));
+    let lines = lines.filter_map(move |l| writer.write(&l));
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     write_lines(lines, &mut out, args.rate).map_err(AppError::io("cannot write to stdout"))
 }
@@ -99,9 +99,9 @@ pub fn generate_to_kafka(
     let (lines, total) = args.lines()?;
     let writer = args.writer()?;
     // Keyed by the native id, whatever the format written.
-    let records = lines.map(move |line| {
+    let records = lines.filter_map(move |line| {
         let key = incident_id(&line).unwrap_or("").to_owned();
-        (key, writer.write(&line))
+        writer.write(&line).map(|l| (key, l))
     });
     let n = crate::kafka::produce(
         records,

@@ -382,7 +382,7 @@ impl Config {
         let max_bytes = u64::try_from(e.max_event_bytes).unwrap_or(u64::MAX);
         let lc = &self.lifecycle;
         let max_open = u64::try_from(lc.max_per_partition).unwrap_or(u64::MAX);
-        let ranges: [(&'static str, u64, u64, u64); 22] = [
+        let ranges: [(&'static str, u64, u64, u64); 23] = [
             ("events.max_event_bytes", max_bytes, 64, 16_777_216),
             ("events.wazuh_min_level", e.wazuh_min_level, 0, 15),
             ("events.max_future_secs", e.max_future_secs, 0, 31_622_400),
@@ -400,6 +400,12 @@ impl Config {
                 MAX_HORIZON_DAYS,
             ),
             ("lifecycle.max_per_partition", max_open, 0, 100_000_000),
+            (
+                "lifecycle.overdue_hours",
+                u64::from(lc.overdue_hours),
+                1,
+                24 * 29,
+            ),
             (
                 "lifecycle.max_time_days",
                 u64::from(lc.max_time_days),

@@ -134,6 +134,11 @@ pub struct LifecycleConfig {
     /// A detection-to-stage time longer than this is not recorded (it is
     /// counted as `too_long`); the stage still counts.
     pub max_time_days: u32,
+    /// An incident detected more than this long ago (and within the last
+    /// 30 days) and not handled is overdue:
+    /// `incident_monitor_lifecycle_overdue` counts them, for the
+    /// IncidentsUnhandled alert.
+    pub overdue_hours: u32,
 }
 
 impl Default for LifecycleConfig {
@@ -145,6 +150,7 @@ impl Default for LifecycleConfig {
             remember_days: 800,
             max_per_partition: 200_000,
             max_time_days: 366,
+            overdue_hours: 72,
         }
     }
 }

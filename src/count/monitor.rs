@@ -23,6 +23,12 @@ use crate::state::{
 /// messages before it, few enough that the lines are still in cache.
 const PREFETCH_AHEAD: usize = 8;
 
+/// How often the overdue incidents are counted again.
+const OVERDUE_EVERY_MS: i64 = 60_000;
+/// How far back an unhandled incident is overdue (older ones are history:
+/// a backfill's, not the day's work).
+const OVERDUE_SPAN_MS: i64 = 30 * 86_400_000;
+
 /// Why the monitor cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
@@ -47,6 +53,9 @@ pub struct Monitor {
     released_evicted: u64,
     /// The same for incidents the lifecycle forgot.
     released_forgotten: u64,
+    /// The overdue incidents as last counted, and when (a count walks
+    /// every remembered incident: once a minute at most).
+    overdue: Option<(EpochMillis, (u64, u64))>,
     /// What this process applied since it started (the metrics' counters).
     applied: Applied,
     /// The same per source (an input: `kafka.<topic>`, or a file's).
@@ -80,6 +89,7 @@ impl Monitor {
             released: BTreeMap::new(),
             released_evicted: 0,
             released_forgotten: 0,
+            overdue: None,
             applied,
             applied_by_source: BTreeMap::new(),
         })
@@ -308,6 +318,20 @@ impl Monitor {
                 .values()
                 .map(|st| st.lifecycle.forgotten())
                 .sum::<u64>();
+        v.lifecycle_overdue = match self.overdue {
+            Some((at, counted)) if (0..OVERDUE_EVERY_MS).contains(&(wall_ms - at)) => counted,
+            _ => {
+                let lc = &self.engine.settings().config.lifecycle;
+                let to = wall_ms - i64::from(lc.overdue_hours) * 3_600_000;
+                let from = wall_ms - OVERDUE_SPAN_MS;
+                let counted = self.partitions.values().fold((0, 0), |(o, a), st| {
+                    let (open, all) = st.lifecycle.overdue(from, to);
+                    (o + open, a + all)
+                });
+                self.overdue = Some((wall_ms, counted));
+                counted
+            }
+        };
         v.by_source = self
             .applied_by_source
             .iter()

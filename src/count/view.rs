@@ -45,6 +45,9 @@ pub struct MonitorView {
     pub lifecycle_incidents: u64,
     /// Incidents forgotten before they were handled, by this process.
     pub lifecycle_forgotten: u64,
+    /// Remembered incidents detected between 30 days and
+    /// `lifecycle.overdue_hours` ago: not handled, and all of them.
+    pub lifecycle_overdue: (u64, u64),
 }
 
 /// The running month and the one before it.
@@ -71,6 +74,9 @@ pub struct MonthView {
     /// `[category][stage]`: incidents of the running month that reached
     /// each stage (`recorded`: all of them).
     pub stages: Vec<[u64; Stage::COUNT]>,
+    /// `[category][warned, handled]`: the running month's median and 90th
+    /// percentile time to the stage (hdrhistogram's reading), if any.
+    pub stage_quantiles: Vec<[Option<(u64, u64)>; 2]>,
 }
 
 /// What this process applied since it started: what the counters of the
@@ -162,6 +168,7 @@ pub fn compute<'a>(
         stage_times: applied.stage_times.clone(),
         lifecycle_incidents: 0,
         lifecycle_forgotten: 0,
+        lifecycle_overdue: (0, 0),
     };
     let cap = s.config.dedup.max_ids_per_partition.max(1) as f64;
     for st in partitions.clone() {
@@ -200,8 +207,10 @@ fn month_view<'a>(
         mtd_previous: vec![0; nc],
         year_to_date: [vec![0; nc], vec![0; nc], vec![0; nc]],
         stages: vec![[0; Stage::COUNT]; nc],
+        stage_quantiles: vec![[None; 2]; nc],
         ..MonthView::default()
     };
+    let mut times: Vec<[crate::lifecycle::StageTimes; 2]> = vec![Default::default(); nc];
     let y = crate::calendar::change::YearToDate::of(cur);
     let add = |into: &mut [u64], from: &[u64]| {
         for (a, b) in into.iter_mut().zip(from) {
@@ -218,6 +227,11 @@ fn month_view<'a>(
                 for s in Stage::ALL {
                     row[s.index()] += m.stage_count(c, s);
                 }
+                for (t, s) in Stage::TIMED.into_iter().enumerate() {
+                    if let Some(from) = m.stage_times(c, s) {
+                        times[c][t].merge(from);
+                    }
+                }
             }
         }
         let mtd = MonthToDate::compute(&st.ledger, span);
@@ -230,6 +244,11 @@ fn month_view<'a>(
             (last_year, y.last_year_from, y.last_year_to),
         ] {
             st.ledger.categories_through(from, to, Some(span), out);
+        }
+    }
+    for (q, t) in mv.stage_quantiles.iter_mut().zip(&times) {
+        for (out, times) in q.iter_mut().zip(t) {
+            *out = times.summary().map(|s| (s.median_secs, s.p90_secs));
         }
     }
     // The running month's figure is its figure to date: an incident dated

@@ -75,6 +75,9 @@ impl Format {
 
 /// What a message is.
 #[derive(Debug, Clone, PartialEq)]
+// Returned by value for every message and taken apart at once: boxing the
+// event would allocate once per message.
+#[allow(clippy::large_enum_variant)]
 pub enum Decoded<'a> {
     /// An incident report.
     Event(Event<'a>),

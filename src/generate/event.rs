@@ -14,6 +14,8 @@ pub struct EventSpec {
     pub time: String,
     pub kind: String,
     pub status: &'static str,
+    /// When the status was reached (RFC 3339), for an update.
+    pub updated: Option<String>,
 }
 
 /// Target sectors: the default configuration's, and two it lacks so that
@@ -94,6 +96,9 @@ pub fn write_event(spec: &EventSpec, rng: &mut Rng, quirky: bool) -> String {
             rng.pick(&["external", "internal", "email", "web", "endpoint"]),
             rng.pick(&["triaged", "auto", "partner", "escalated"])
         );
+    }
+    if let Some(u) = &spec.updated {
+        let _ = write!(s, r#","updated":"{u}""#);
     }
     let _ = write!(
         s,

@@ -34,7 +34,15 @@ pub struct LiveStream {
     spike_left: u32,
     spike_type: &'static str,
     last_ids: Vec<String>,
+    /// Incidents not handled yet: their first message's spec and seed,
+    /// the type they turn out to be, and how far they went (0 recorded,
+    /// 1 warned).
+    open: Vec<(EventSpec, u64, String, u8)>,
 }
+
+/// Incidents waiting for their updates (the oldest is handled first when
+/// more arrive).
+const OPEN_MAX: usize = 256;
 
 impl LiveStream {
     /// `count` events whose event times end at `end_ms`, `step_ms` apart.
@@ -49,6 +57,7 @@ impl LiveStream {
             spike_left: 0,
             spike_type: "ddos",
             last_ids: Vec::new(),
+            open: Vec::new(),
         }
     }
 
@@ -106,15 +115,52 @@ impl Iterator for LiveStream {
         if self.rng.chance(0.001) {
             return Some(format!("{{\"id\":\"truncated-{}\",\"time\":", self.n));
         }
+        // An update of an open incident: warned, then handled (a vague
+        // first type corrected at the warning).
+        if !self.open.is_empty() && self.rng.chance(0.08) {
+            let i = self.rng.below(self.open.len() as u64) as usize;
+            let (spec, seed, kind, stage) = self.open[i].clone();
+            let (status, done) = match stage {
+                0 => (*self.rng.pick(&["confirmed", "warned", "notified"]), false),
+                _ => (*self.rng.pick(&["resolved", "closed", "handled"]), true),
+            };
+            let at = time
+                .max(crate::event::time::parse_rfc3339(&spec.time).unwrap_or(time) + self.step_ms);
+            let update = EventSpec {
+                kind,
+                status,
+                updated: Some(format_rfc3339(at, 0)),
+                ..spec
+            };
+            if done {
+                self.open.swap_remove(i);
+            } else {
+                self.open[i].3 = 1;
+            }
+            return Some(write_event(&update, &mut Rng::new(seed), false));
+        }
         let kind = self.pick_type();
+        let vague = self.rng.chance(0.03);
         let spec = EventSpec {
             id: format!("inc-{:016x}-{}", self.rng.next_u64(), self.n),
             time: format_rfc3339(time, 0),
-            kind: kind.to_owned(),
+            kind: if vague {
+                super::ncsc::VAGUE_TYPE.to_owned()
+            } else {
+                kind.to_owned()
+            },
             status: "detected",
+            updated: None,
         };
         let quirky = self.rng.chance(0.002);
-        let line = write_event(&spec, &mut self.rng, quirky);
+        let seed = self.rng.next_u64();
+        let line = write_event(&spec, &mut Rng::new(seed), quirky);
+        if !quirky {
+            if self.open.len() >= OPEN_MAX {
+                self.open.remove(0);
+            }
+            self.open.push((spec, seed, kind.to_owned(), 0));
+        }
         if self.last_ids.len() < 64 {
             self.last_ids.push(line.clone());
         } else {

@@ -29,8 +29,17 @@ pub const PUBLISHED: [(i32, u8, [u32; 3]); 3] = [
 /// Jan-Apr 2022 split, so that Jan-May is 930 / 776 / 3,757 as published.
 const JAN_APR_2022: [u32; 3] = [930 - 161, 776 - 226, 3757 - 460];
 
-const UPDATE_STATUS: [&str; 3] = ["confirmed", "resolved", "detected"];
+/// Status words of a warning and of handling, as reporters write them.
+const WARNED: [&str; 3] = ["confirmed", "warned", "notified"];
+const HANDLED: [&str; 3] = ["resolved", "closed", "handled"];
 
+/// The type a first report gives when the analyst has not decided yet: it
+/// classifies as `other`, and the warning corrects it.
+pub const VAGUE_TYPE: &str = "suspicious";
+
+/// Mixed into an incident's seed for its lifecycle draws, so the
+/// scenario's other draws (and so every published figure) do not move.
+const LIFE_SEED: u64 = 0x5EED_11FE_C7C1_E000;
 const CATEGORY_TYPES: [&[&str]; 3] = [
     &[
         "phishing",
@@ -137,6 +146,7 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
                     time: time_text,
                     kind: (*rng.pick(CATEGORY_TYPES[cat])).to_owned(),
                     status: "detected",
+                    updated: None,
                 };
                 let quirky = rng.chance(0.01);
                 // Each incident's optional fields come from its own seed, so a
@@ -150,19 +160,34 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
                     _ => rng.range(0, 600_000),
                 };
                 let arrival = time + delay;
+                let mut life = Rng::new(event_seed ^ LIFE_SEED);
+                let vague = life.chance(0.05);
+                let first = EventSpec {
+                    kind: if vague {
+                        VAGUE_TYPE.to_owned()
+                    } else {
+                        spec.kind.clone()
+                    },
+                    ..spec.clone()
+                };
                 out.push(Pending {
                     arrival,
-                    line: write_event(&spec, &mut Rng::new(event_seed), quirky),
+                    line: write_event(&first, &mut Rng::new(event_seed), quirky),
                 });
-                // Re-deliveries and updates of the same incident.
+                // Re-deliveries of the first message.
                 if rng.chance(0.04) {
-                    let dup = EventSpec {
-                        status: UPDATE_STATUS[rng.below(3) as usize],
-                        ..spec
-                    };
+                    // A draw the scenario always made here: kept, so every
+                    // later draw (and figure) is what it was.
+                    let _ = rng.below(3);
                     out.push(Pending {
                         arrival: arrival + rng.range(1_000, 7 * 86_400_000),
-                        line: write_event(&dup, &mut Rng::new(event_seed), quirky),
+                        line: write_event(&first, &mut Rng::new(event_seed), quirky),
+                    });
+                }
+                for (at, line) in lifecycle(&spec, time, vague, &mut life) {
+                    out.push(Pending {
+                        arrival: at.max(arrival + 1),
+                        line,
                     });
                 }
                 if rng.chance(0.003) {
@@ -176,6 +201,57 @@ pub fn ncsc_2022(seed: u64) -> Vec<String> {
     }
     out.sort_by_key(|p| p.arrival);
     out.into_iter().map(|p| p.line).collect()
+}
+
+/// An incident's later messages, each with its arrival: warned within
+/// hours (a vague first type corrected then), most handled within days,
+/// a few updates delivered twice. Times are in `updated`.
+fn lifecycle(spec: &EventSpec, detected: i64, vague: bool, life: &mut Rng) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    if !(vague || life.chance(0.94)) {
+        return out;
+    }
+    let time = format_rfc3339(detected, 7 * 3600);
+    let mut step = |status: &'static str, at: i64, corrected: bool, life: &mut Rng| {
+        // The centre's tracker sends the incident's id, time, type and
+        // status, not the sensor's whole report; a correction of the first
+        // report's type says so (an unknown field, for `generate --format`).
+        let line = format!(
+            r#"{{"id":"{}","time":"{time}","type":"{}","status":"{status}","updated":"{}","reporter":"ncsc-tracker"{}}}"#,
+            spec.id,
+            spec.kind,
+            format_rfc3339(at, 7 * 3600),
+            if corrected {
+                r#","corrected":true"#
+            } else {
+                ""
+            },
+        );
+        let arrival = at + life.range(0, 300_000);
+        if life.chance(0.02) {
+            out.push((arrival + life.range(1_000, 3_600_000), line.clone()));
+        }
+        out.push((arrival, line));
+    };
+    let warned = detected
+        + if life.chance(0.8) {
+            life.range(600_000, 4 * 3_600_000)
+        } else {
+            life.range(4 * 3_600_000, 36 * 3_600_000)
+        };
+    let status = *life.pick(&WARNED);
+    step(status, warned, vague, life);
+    if life.chance(0.9) {
+        let handled = warned
+            + match life.below(10) {
+                0..=6 => life.range(2 * 3_600_000, 12 * 3_600_000),
+                7..=8 => life.range(12 * 3_600_000, 72 * 3_600_000),
+                _ => life.range(3 * 86_400_000, 20 * 86_400_000),
+            };
+        let status = *life.pick(&HANDLED);
+        step(status, handled, false, life);
+    }
+    out
 }
 
 /// A malformed message of the kinds real feeds carry.

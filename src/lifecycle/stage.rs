@@ -84,7 +84,7 @@ impl StageWords {
                 words.iter().any(|w| w.eq_ignore_ascii_case(s))
             } else {
                 let lower = s.to_lowercase();
-                words.iter().any(|w| *w == lower)
+                words.contains(&lower)
             }
         };
         if is(&self.handled) {

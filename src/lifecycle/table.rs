@@ -394,6 +394,22 @@ impl Lifecycle {
         self.forgotten
     }
 
+    /// Of the incidents remembered that were detected in `[from_ms,
+    /// to_ms)`: how many are not handled, and how many there are.
+    pub fn overdue(&self, from_ms: EpochMillis, to_ms: EpochMillis) -> (u64, u64) {
+        let mut open = 0;
+        let mut all = 0;
+        for o in self.map.values() {
+            if (from_ms..to_ms).contains(&o.detected_ms) {
+                all += 1;
+                if o.stage < Stage::Handled {
+                    open += 1;
+                }
+            }
+        }
+        (open, all)
+    }
+
     /// Heap bytes held (the map's slots and the arrival buckets).
     pub fn heap_bytes(&self) -> usize {
         self.map.capacity() * (std::mem::size_of::<(u128, Open)>() + 1)

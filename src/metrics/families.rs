@@ -104,6 +104,8 @@ families! {
             "Spike score: sigmas above the rolling baseline.";
         stage_month: IntGaugeVec = "incident_monitor_incidents_stage_month", ["stage", "category"],
             "Distinct incidents of the running month that reached a lifecycle stage (recorded: all of them; warned; handled), a stage's count including those that went on to a later one.";
+        stage_month_time: GaugeVec = "incident_monitor_time_to_stage_month_seconds", ["stage", "category", "quantile"],
+            "The running month's median (quantile 0.5) and 90th percentile (0.9) time from detection to a stage (warned, handled), per category, as the monthly report reads them (hdrhistogram, within 1%); absent without times. Per instance: its partitions' incidents.";
         sector: IntCounterVec = "incident_monitor_incidents_sector_total", ["sector"],
             "Distinct incidents by target sector (configured sectors, other, unknown).";
     }
@@ -152,6 +154,8 @@ families! {
             "Lifecycle news not applied, by reason: negative_time and too_long (the stage counts, its time is not recorded), forgotten (a message naming a stage, of an incident no longer remembered: a duplicate).";
         lifecycle_incidents: IntGauge = "incident_monitor_lifecycle_incidents", [],
             "Incidents remembered for their updates, over the partitions held.";
+        lifecycle_overdue: IntGaugeVec = "incident_monitor_lifecycle_overdue", ["state"],
+            "Remembered incidents detected between 30 days and lifecycle.overdue_hours ago: not handled yet (state unhandled), and all of them (state all); counted once a minute.";
         publish_pending: IntGaugeVec = "incident_monitor_publish_pending", ["reason"],
             "Closed months past [publish] after_close_secs that the archive lacks (unpublished) or whose figures changed since their latest version (changed): what the next publish would write. 0 while the archive does not exist.";
     }

@@ -56,9 +56,12 @@ pub struct Metrics {
     filtered: Vec<IntCounter>,
     /// `[category][stage]`.
     stage_month: Vec<[IntGauge; 3]>,
+    stage_month_time: GaugeVec,
     lifecycle_forgotten: IntCounter,
     lifecycle_skipped: Vec<IntCounter>,
     lifecycle_incidents: IntGauge,
+    /// `unhandled`, `all`.
+    lifecycle_overdue: [IntGauge; 2],
     stage_times: Arc<Mutex<[crate::lifecycle::TimeBuckets; 2]>>,
     window_late: Vec<IntCounter>,
     lag: IntGaugeVec,
@@ -245,12 +248,15 @@ impl Metrics {
                         .map(|s| f.stage_month.with_label_values(&[s.code(), c.as_str()]))
                 })
                 .collect(),
+            stage_month_time: f.stage_month_time,
             lifecycle_forgotten: p.lifecycle_forgotten,
             lifecycle_skipped: crate::lifecycle::Note::ALL
                 .iter()
                 .map(|n| p.lifecycle_skipped.with_label_values(&[n.code()]))
                 .collect(),
             lifecycle_incidents: p.lifecycle_incidents,
+            lifecycle_overdue: ["unhandled", "all"]
+                .map(|s| p.lifecycle_overdue.with_label_values(&[s])),
             stage_times,
             window_late: windows
                 .iter()
@@ -317,6 +323,10 @@ impl Metrics {
         }
         self.lifecycle_incidents
             .set(i64::try_from(v.lifecycle_incidents).unwrap_or(i64::MAX));
+        let (unhandled, all) = v.lifecycle_overdue;
+        for (g, n) in self.lifecycle_overdue.iter().zip([unhandled, all]) {
+            g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         if let Ok(mut t) = self.stage_times.lock() {
             t.clone_from(&v.stage_times);
         }
@@ -347,6 +357,22 @@ impl Metrics {
         for (gauges, values) in pairs {
             for (g, &n) in gauges.iter().zip(values) {
                 g.set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        for (cat, q) in self.categories.iter().zip(&m.stage_quantiles) {
+            for (s, value) in crate::lifecycle::Stage::TIMED.iter().zip(q) {
+                for (i, quantile) in ["0.5", "0.9"].into_iter().enumerate() {
+                    let labels = [s.code(), cat.as_str(), quantile];
+                    match value {
+                        Some(v) => self
+                            .stage_month_time
+                            .with_label_values(&labels)
+                            .set(if i == 0 { v.0 } else { v.1 } as f64),
+                        None => {
+                            let _ = self.stage_month_time.remove_label_values(&labels);
+                        }
+                    }
+                }
             }
         }
         for (gauges, row) in self.stage_month.iter().zip(&m.stages) {

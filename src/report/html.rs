@@ -168,6 +168,17 @@ pub fn render_html(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String 
         &ytd_bars(r, lang),
         (&t[4], None),
     );
+    if let (Some(s), Some(table)) = (&r.stages, t.get(6)) {
+        let bars: Vec<Bar> = [
+            (Word::Recorded, s.recorded.count),
+            (Word::Warned, s.warned.count),
+            (Word::Handled, s.handled.count),
+        ]
+        .into_iter()
+        .map(|(w, n)| plain(lang.word(w).to_owned(), n, "#CC79A7"))
+        .collect();
+        section(&mut out, lang, Word::Lifecycle, &bars, (table, None));
+    }
     page_end(&mut out, &r.month, &r.timezone);
     out
 }

@@ -84,6 +84,63 @@ impl Lang {
         out
     }
 
+    /// A duration for a sentence: seconds under 90 s, minutes under 90
+    /// min, hours (one decimal when not whole) under 48 h, else days:
+    /// `6 h` / `6 giờ`, `1.5 h` / `1,5 giờ`, `3.2 days` / `3,2 ngày`.
+    pub fn duration(self, secs: u64) -> String {
+        let tenths = |n: u64, unit: u64| -> String {
+            // Rounded half up to a tenth.
+            let t = (n * 10 + unit / 2) / unit;
+            if t.is_multiple_of(10) {
+                self.count(t / 10)
+            } else {
+                format!("{}{}{}", self.count(t / 10), self.decimal_mark(), t % 10)
+            }
+        };
+        let (n, unit) = if secs < 90 {
+            (self.count(secs), ("s", "giây"))
+        } else if secs < 90 * 60 {
+            (self.count((secs + 30) / 60), ("min", "phút"))
+        } else if secs < 48 * 3600 {
+            (tenths(secs, 3600), ("h", "giờ"))
+        } else {
+            (tenths(secs, 86_400), ("days", "ngày"))
+        };
+        match self {
+            Lang::En => format!("{n} {}", unit.0),
+            Lang::Vi => format!("{n} {}", unit.1),
+        }
+    }
+
+    /// The lifecycle clause of a sentence: `, of which 1,120 were warned
+    /// and 1,050 handled; median time to handle 6 h` / `, trong đó đã
+    /// cảnh báo 1.120 và hướng dẫn xử lý 1.050 sự cố; thời gian xử lý
+    /// trung vị 6 giờ` (without a median when no time was recorded); empty
+    /// when nothing moved past `recorded`.
+    pub fn lifecycle(self, s: Option<&super::model::Stages>) -> String {
+        let Some(s) = s.filter(|s| s.any_news()) else {
+            return String::new();
+        };
+        let (w, h) = (self.count(s.warned.count), self.count(s.handled.count));
+        let median = s.handled.median_secs.map(|m| self.duration(m));
+        match self {
+            Lang::En => {
+                let mut out = format!(", of which {w} were warned and {h} handled");
+                if let Some(m) = median {
+                    out.push_str(&format!("; median time to handle {m}"));
+                }
+                out
+            }
+            Lang::Vi => {
+                let mut out = format!(", trong đó đã cảnh báo {w} và hướng dẫn xử lý {h} sự cố");
+                if let Some(m) = median {
+                    out.push_str(&format!("; thời gian xử lý trung vị {m}"));
+                }
+                out
+            }
+        }
+    }
+
     /// Hundredths of a percent, unsigned: `3908` → `39.08%` / `39,08%`.
     pub fn percent(self, hundredths: i64) -> String {
         let h = hundredths.unsigned_abs();
@@ -281,6 +338,22 @@ impl Lang {
             (Lang::Vi, Province) => "Tỉnh, thành phố",
             (Lang::En, TopProvinces) => "Top provinces",
             (Lang::Vi, TopProvinces) => "Tỉnh, thành phố bị tấn công nhiều nhất",
+            (Lang::En, Lifecycle) => "Recorded, warned and handled",
+            (Lang::Vi, Lifecycle) => "Ghi nhận, cảnh báo và hướng dẫn xử lý",
+            (Lang::En, Stage) => "Stage",
+            (Lang::Vi, Stage) => "Giai đoạn",
+            (Lang::En, Median) => "Median time",
+            (Lang::Vi, Median) => "Thời gian trung vị",
+            (Lang::En, P90) => "90% within",
+            (Lang::Vi, P90) => "90% trong vòng",
+            (Lang::En, Longest) => "Longest",
+            (Lang::Vi, Longest) => "Lâu nhất",
+            (Lang::En, Recorded) => "Recorded",
+            (Lang::Vi, Recorded) => "Ghi nhận",
+            (Lang::En, Warned) => "Warned",
+            (Lang::Vi, Warned) => "Cảnh báo",
+            (Lang::En, Handled) => "Handled",
+            (Lang::Vi, Handled) => "Hướng dẫn xử lý",
             (Lang::En, YearToDate) => "Year to date",
             (Lang::Vi, YearToDate) => "Lũy kế từ đầu năm",
             (Lang::En, Period) => "Period",
@@ -317,6 +390,14 @@ pub enum Word {
     TopSectors,
     Province,
     TopProvinces,
+    Lifecycle,
+    Stage,
+    Median,
+    P90,
+    Longest,
+    Recorded,
+    Warned,
+    Handled,
     YearToDate,
     Period,
     Trend,

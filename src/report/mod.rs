@@ -16,7 +16,7 @@ pub use html::content_security_policy;
 pub use lang::Lang;
 pub use model::{
     Change, Comparison, MonthlyReport, Named, PreviousMonth, Restatement, RunningSpan,
-    SCHEMA_VERSION, TrendPoint, YearToDateFigures,
+    SCHEMA_VERSION, StageFigure, Stages, TrendPoint, YearToDateFigures,
 };
 pub use period::{
     PeriodComparison, PeriodError, PeriodPoint, PeriodReport, period_sentence, period_words,
@@ -310,9 +310,17 @@ impl Report {
     /// Marks the report as a slice: its JSON says so (`sector` or
     /// `province`) and its sentence names the slice.
     pub fn set_slice(&mut self, slice: &Slice) {
+        // Stages are kept per month and category, not per sector or
+        // province: a slice has none.
         let (sector, province) = match self {
-            Report::Month(r) => (&mut r.sector, &mut r.province),
-            Report::Period(r) => (&mut r.sector, &mut r.province),
+            Report::Month(r) => {
+                r.stages = None;
+                (&mut r.sector, &mut r.province)
+            }
+            Report::Period(r) => {
+                r.stages = None;
+                (&mut r.sector, &mut r.province)
+            }
         };
         match slice {
             Slice::Sector(s) => *sector = Some(s.clone()),

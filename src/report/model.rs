@@ -7,6 +7,7 @@ use crate::calendar::change::{YearToDate, percent_hundredths, ratio};
 use crate::calendar::{Ledger, MonthCounts, MonthIndex, ToDate, YearMonth};
 use crate::event::time::format_rfc3339;
 use crate::event::{EpochMillis, Severity};
+use crate::lifecycle::Stage;
 
 /// Counts keyed by name, serialised as a JSON object in this order.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +164,83 @@ pub struct PeriodKeys {
     pub against: Option<super::PeriodComparison>,
 }
 
+/// One stage of the lifecycle in a report: how many incidents reached it
+/// (or a later stage), and for `warned` and `handled` the times from
+/// detection as hdrhistogram reads them (within 1%), absent without any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StageFigure {
+    pub count: u64,
+    /// Incidents whose time to the stage was recorded (the others had a
+    /// negative or too long time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p90_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_secs: Option<u64>,
+}
+
+/// How many of the period's incidents were recorded, warned and handled
+/// (the centre's "ghi nhận, cảnh báo và hướng dẫn xử lý"), spec §7
+/// "Lifecycle".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Stages {
+    pub recorded: StageFigure,
+    pub warned: StageFigure,
+    pub handled: StageFigure,
+}
+
+impl Stages {
+    pub fn of(f: &crate::calendar::StageFigures) -> Stages {
+        let figure = |s: Stage| {
+            let summary = s
+                .timed_index()
+                .and_then(|t| f.times.get(t))
+                .and_then(|t| t.summary());
+            StageFigure {
+                count: f.counts[s.index()],
+                timed: s.timed_index().map(|_| summary.map_or(0, |x| x.count)),
+                median_secs: summary.map(|x| x.median_secs),
+                p90_secs: summary.map(|x| x.p90_secs),
+                max_secs: summary.map(|x| x.max_secs),
+            }
+        };
+        Stages {
+            recorded: figure(Stage::Recorded),
+            warned: figure(Stage::Warned),
+            handled: figure(Stage::Handled),
+        }
+    }
+
+    /// Whether anything moved past `recorded` (a stream that sends no
+    /// statuses says nothing about its lifecycle).
+    pub fn any_news(&self) -> bool {
+        self.warned.count > 0 || self.handled.count > 0
+    }
+}
+
+/// The lifecycle of one month's incidents, summed over categories
+/// (`None` for a month kept without stages).
+pub(super) fn month_stages(mc: &MonthCounts, categories: usize) -> Option<Stages> {
+    if !mc.stages_kept {
+        return None;
+    }
+    let mut f = crate::calendar::StageFigures::default();
+    for c in 0..categories {
+        for s in Stage::ALL {
+            f.counts[s.index()] += mc.stage_count(c, s);
+        }
+        for s in Stage::TIMED {
+            if let (Some(t), Some(i)) = (mc.stage_times(c, s), s.timed_index()) {
+                f.times[i].merge(t);
+            }
+        }
+    }
+    Some(Stages::of(&f))
+}
+
 /// Everything a monthly report says.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MonthlyReport {
@@ -181,6 +259,11 @@ pub struct MonthlyReport {
     /// for a month counted before provinces were kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_provinces: Option<Named>,
+    /// The month's incidents by lifecycle stage; absent for a month counted
+    /// before stages were kept, and for a slice (stages are kept per
+    /// month and category).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Stages>,
     pub previous_month: PreviousMonth,
     /// Present for the running month only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -334,6 +417,12 @@ impl MonthlyReport {
             Some(mc) => Some(ranked(ledger.provinces(), &mc.by_province)),
             None => Some(Named(Vec::new())),
         };
+        // Every incident of the month so far: the running month's stages
+        // are of all its incidents counted (none is dated far past now).
+        let stages = match ledger.month(m) {
+            Some(mc) => month_stages(mc, cats.len()),
+            None => Some(Stages::of(&crate::calendar::StageFigures::default())),
+        };
         MonthlyReport {
             schema_version: SCHEMA_VERSION,
             month: m.to_string(),
@@ -344,6 +433,7 @@ impl MonthlyReport {
             by_severity,
             top_sectors,
             top_provinces,
+            stages,
             previous_month: PreviousMonth {
                 month: prev.to_string(),
                 total: prev_total,

@@ -79,6 +79,11 @@ pub struct PeriodReport {
     /// was counted before provinces were kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_province: Option<Named>,
+    /// The period's incidents by lifecycle stage: for periods of whole
+    /// months (stages are kept per month), absent for weeks and ranges of
+    /// days, slices, and months counted before stages were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<super::model::Stages>,
     /// Months in the period, and the average per month (periods of
     /// several months).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -273,6 +278,9 @@ impl PeriodReport {
             ),
             by_sector,
             by_province,
+            stages: ledger
+                .stages_between(&index, this.start, this.end)
+                .map(|f| super::model::Stages::of(&f)),
             months: months.filter(|n| *n > 1),
             average_per_month: months
                 .filter(|n| *n > 1)
@@ -486,15 +494,16 @@ pub fn period_sentence(r: &PeriodReport, lang: Lang, who: &ReportConfig, fy: u8)
     } else {
         format!("{list}{and}{last}")
     };
+    let stages = lang.lifecycle(r.stages.as_ref());
     let mut s = match lang {
         Lang::En => format!(
-            "{when}, {} recorded {} cyber attacks causing incidents{}, {changes}.",
+            "{when}, {} recorded {} cyber attacks causing incidents{}, {changes}{stages}.",
             shown(&who.organization_en),
             lang.count(r.total),
             scope(&who.scope_en),
         ),
         Lang::Vi => format!(
-            "{when}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {changes}.",
+            "{when}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {changes}{stages}.",
             shown(&who.organization_vi),
             lang.count(r.total),
             scope(&who.scope_vi),
@@ -621,6 +630,12 @@ pub(super) fn period_tables(
             })
             .collect(),
     });
+    tables.extend(
+        r.stages
+            .as_ref()
+            .filter(|s| s.any_news())
+            .map(|s| super::render::stage_table(s, lang)),
+    );
     tables
 }
 

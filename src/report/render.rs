@@ -129,10 +129,11 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
         )
     };
     let prev_total = r.previous_month.total;
+    let stages = lang.lifecycle(r.stages.as_ref());
     match lang {
         Lang::En => {
             let mut s = format!(
-                "{when}, {} recorded {} cyber attacks causing incidents{}, {}.",
+                "{when}, {} recorded {} cyber attacks causing incidents{}, {}{stages}.",
                 shown(&who.organization_en),
                 lang.count(r.total),
                 scope(&who.scope_en),
@@ -150,7 +151,7 @@ pub fn sentence(r: &MonthlyReport, lang: Lang, who: &ReportConfig) -> String {
         }
         Lang::Vi => {
             let mut s = format!(
-                "{when}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {}.",
+                "{when}, {} đã ghi nhận {} cuộc tấn công mạng gây sự cố{}, {}{stages}.",
                 shown(&who.organization_vi),
                 lang.count(r.total),
                 scope(&who.scope_vi),
@@ -341,14 +342,54 @@ pub(super) fn tables(r: &MonthlyReport, lang: Lang, labels: &Labels) -> Vec<Tabl
         .flat_map(|p| p.0.iter().take(10))
         .map(|(s, n)| (super::labels::province(labels, lang, s), *n))
         .collect();
-    vec![
+    let mut out = vec![
         category_table(r, lang, labels),
         share_table(r, lang, Word::BySeverity, Word::Severity, &severities),
         share_table(r, lang, Word::TopSectors, Word::Sector, &sectors),
         share_table(r, lang, Word::TopProvinces, Word::Province, &provinces),
         ytd_table(r, lang),
         trend_table(r, lang, labels),
-    ]
+    ];
+    out.extend(
+        r.stages
+            .as_ref()
+            .filter(|s| s.any_news())
+            .map(|s| stage_table(s, lang)),
+    );
+    out
+}
+
+/// The lifecycle: each stage's incidents, their share, and the times to
+/// it (median, 90th percentile, longest).
+pub(super) fn stage_table(s: &super::model::Stages, lang: Lang) -> Table {
+    let total = s.recorded.count;
+    let time = |t: Option<u64>| t.map_or_else(|| "—".to_owned(), |v| lang.duration(v));
+    let row = |w: Word, f: &super::model::StageFigure| {
+        vec![
+            lang.word(w).to_owned(),
+            lang.count(f.count),
+            share_hundredths(f.count, total).map_or_else(|| "—".to_owned(), |h| lang.percent(h)),
+            time(f.median_secs),
+            time(f.p90_secs),
+            time(f.max_secs),
+        ]
+    };
+    Table {
+        title: lang.word(Word::Lifecycle).to_owned(),
+        headers: vec![
+            lang.word(Word::Stage).to_owned(),
+            lang.word(Word::Incidents).to_owned(),
+            "%".to_owned(),
+            lang.word(Word::Median).to_owned(),
+            lang.word(Word::P90).to_owned(),
+            lang.word(Word::Longest).to_owned(),
+        ],
+        rows: vec![
+            row(Word::Recorded, &s.recorded),
+            row(Word::Warned, &s.warned),
+            row(Word::Handled, &s.handled),
+        ],
+    }
 }
 
 /// Each category this month against the previous month, and the total.
