@@ -40,9 +40,9 @@ pub struct LiveStream {
     open: Vec<(EventSpec, u64, String, u8)>,
 }
 
-/// Incidents waiting for their updates (the oldest is handled first when
-/// more arrive).
-const OPEN_MAX: usize = 256;
+/// Incidents waiting for their updates (past it, the oldest is dropped: it
+/// stays unhandled).
+const OPEN_MAX: usize = 64;
 
 impl LiveStream {
     /// `count` events whose event times end at `end_ms`, `step_ms` apart.
@@ -117,8 +117,14 @@ impl Iterator for LiveStream {
         }
         // An update of an open incident: warned, then handled (a vague
         // first type corrected at the warning).
-        if !self.open.is_empty() && self.rng.chance(0.08) {
-            let i = self.rng.below(self.open.len() as u64) as usize;
+        if !self.open.is_empty() && self.rng.chance(0.15) {
+            // Mostly the oldest open incident: warned within hours and
+            // handled within a day or two at the scenario's pace.
+            let i = if self.rng.chance(0.5) {
+                0
+            } else {
+                self.rng.below(self.open.len() as u64) as usize
+            };
             let (spec, seed, kind, stage) = self.open[i].clone();
             let (status, done) = match stage {
                 0 => (*self.rng.pick(&["confirmed", "warned", "notified"]), false),
@@ -133,7 +139,7 @@ impl Iterator for LiveStream {
                 ..spec
             };
             if done {
-                self.open.swap_remove(i);
+                self.open.remove(i);
             } else {
                 self.open[i].3 = 1;
             }
