@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use crate::event::EpochMillis;
 
 #[allow(unsafe_code)]
-mod prefetch;
+pub(crate) mod prefetch;
 mod table;
 
 use table::IdTable;

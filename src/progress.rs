@@ -92,6 +92,8 @@ pub struct Snapshot {
     /// Messages still to read (Kafka: the lag of the assigned partitions).
     pub lag: Option<u64>,
     pub accepted: Option<u64>,
+    /// Later messages that moved a counted incident (spec §4 "Updates").
+    pub update: Option<u64>,
     pub duplicate: Option<u64>,
     pub invalid: Option<u64>,
     /// Produced messages acknowledged by the broker (`generate --brokers`).
@@ -254,7 +256,14 @@ impl Progress {
         }
         parts.push(format!("{} events/s", rate.round()));
         if let (Some(a), Some(d), Some(i)) = (s.accepted, s.duplicate, s.invalid) {
-            parts.push(format!("accepted {a}, duplicate {d}, invalid {i}"));
+            match s.update {
+                Some(u) if u > 0 => {
+                    parts.push(format!(
+                        "accepted {a}, update {u}, duplicate {d}, invalid {i}"
+                    ));
+                }
+                _ => parts.push(format!("accepted {a}, duplicate {d}, invalid {i}")),
+            }
         }
         if let Some(acked) = s.acked {
             parts.push(format!("acknowledged {acked}"));
@@ -277,6 +286,7 @@ impl Progress {
             eta_secs = self.eta_secs(s, rate),
             percent = self.percent(s),
             accepted = s.accepted,
+            update = s.update,
             duplicate = s.duplicate,
             invalid = s.invalid,
             acknowledged = s.acked,

@@ -77,6 +77,7 @@ pub async fn run(
         secs = (secs * 1000.0).round() / 1000.0,
         events_per_sec = if secs > 0.0 { (summary.events_this_run as f64 / secs).round() } else { 0.0 },
         accepted = o.accepted,
+        update = o.update,
         duplicate = o.duplicate,
         invalid = o.invalid_total(),
         filtered = o.filtered_total(),

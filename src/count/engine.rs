@@ -247,6 +247,7 @@ impl Engine {
     pub fn prefetch(st: &PartitionState, prepared: &Prepared) {
         if let Prepared::Event(e) = prepared {
             st.dedup.prefetch(&e.id);
+            st.lifecycle.prefetch(&e.id);
         }
     }
 

@@ -1,9 +1,10 @@
 //! A cache prefetch hint: one of the two modules allowed `unsafe` (the
-//! intrinsic). Elsewhere than x86-64 it does nothing.
+//! intrinsic). Elsewhere than x86-64 it does nothing. Dedup's id table and
+//! the lifecycle's incident table use it.
 
 /// Starts loading the cache line holding `value`.
 #[inline(always)]
-pub(super) fn line<T>(value: &T) {
+pub(crate) fn line<T>(value: &T) {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
     // SAFETY: a prefetch is a hint: it reads nothing into the program and
     // cannot fault; the address is that of a live reference anyway.

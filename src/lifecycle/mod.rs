@@ -8,6 +8,7 @@
 //! Pure and synchronous, below `calendar` (whose months keep the stage
 //! counts and times) and beside `dedup` (whose ids it shares).
 
+mod slots;
 mod stage;
 mod table;
 

@@ -133,6 +133,7 @@ impl Source for FileSource {
             done,
             total: self.total_bytes,
             accepted: Some(o.accepted.saturating_sub(b.accepted)),
+            update: Some(o.update.saturating_sub(b.update)),
             duplicate: Some(o.duplicate.saturating_sub(b.duplicate)),
             invalid: Some(o.invalid_total().saturating_sub(b.invalid_total())),
             ..Snapshot::default()

@@ -471,7 +471,7 @@ pub fn assert_progress_agrees(events: &[serde_json::Value], finished: &serde_jso
         last["events"], finished["events_this_run"],
         "{last} vs {finished}"
     );
-    for key in ["accepted", "duplicate", "invalid"] {
+    for key in ["accepted", "update", "duplicate", "invalid"] {
         if !last[key].is_null() {
             assert_eq!(last[key], finished[key], "{key}: {last} vs {finished}");
         }
