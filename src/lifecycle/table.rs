@@ -661,6 +661,20 @@ mod tests {
         assert_ne!(l.chunks()[0], after[0]);
     }
 
+    /// Memory per remembered incident at the default bound, full: a
+    /// 64-byte slot in a table at most 3/4 full, and 16 bytes in its
+    /// arrival bucket (docs/operations.md says "about 115 bytes").
+    #[test]
+    fn about_115_bytes_an_incident_at_the_default_bound() {
+        let max = crate::config::LifecycleConfig::default().max_per_partition;
+        let mut l = Lifecycle::new(BUCKET_MS * 1000, max);
+        for n in 0..max as u64 {
+            add(&mut l, n, 0);
+        }
+        let per = l.heap_bytes() as f64 / l.len() as f64;
+        assert!((100.0..=125.0).contains(&per), "{per} bytes an incident");
+    }
+
     #[test]
     fn off_remembers_nothing() {
         let mut l = Lifecycle::new(BUCKET_MS, 0);
