@@ -70,7 +70,7 @@ fn every_dashboard_query_and_recording_rule_returns_data() {
             && query(&addr, "incident_monitor:events:rate5m > 0").is_ok_and(|n| n > 0)
             && query(&addr, "incident_monitor:consumer_lag:sum").is_ok_and(|n| n > 0)
             // The live stream's incidents of this month handled.
-            && query(&addr, "incident_monitor_time_to_stage_month_seconds").is_ok_and(|n| n > 0)
+            && query(&addr, "incident_monitor_time_to_stage_month_seconds{stage=\"handled\"}").is_ok_and(|n| n > 0)
     });
     assert!(
         prom.child.try_wait().unwrap().is_none(),
