@@ -104,8 +104,8 @@ families! {
             "Spike score: sigmas above the rolling baseline.";
         stage_month: IntGaugeVec = "incident_monitor_incidents_stage_month", ["stage", "category"],
             "Distinct incidents of the running month that reached a lifecycle stage (recorded: all of them; warned; handled), a stage's count including those that went on to a later one.";
-        stage_month_time: GaugeVec = "incident_monitor_time_to_stage_month_seconds", ["stage", "category", "quantile"],
-            "The running month's median (quantile 0.5) and 90th percentile (0.9) time from detection to a stage (warned, handled), per category, as the monthly report reads them (hdrhistogram, within 1%); absent without times. Per instance: its partitions' incidents.";
+        stage_month_time: GaugeVec = "incident_monitor_time_to_stage_month_seconds", ["stage", "category", "percentile"],
+            "The running month's median (percentile 50) and 90th percentile (90) time from detection to a stage (warned, handled), per category, as the monthly report reads them (hdrhistogram, within 1%); absent without times. Per instance: its partitions' incidents.";
         sector: IntCounterVec = "incident_monitor_incidents_sector_total", ["sector"],
             "Distinct incidents by target sector (configured sectors, other, unknown).";
     }

@@ -361,8 +361,8 @@ impl Metrics {
         }
         for (cat, q) in self.categories.iter().zip(&m.stage_quantiles) {
             for (s, value) in crate::lifecycle::Stage::TIMED.iter().zip(q) {
-                for (i, quantile) in ["0.5", "0.9"].into_iter().enumerate() {
-                    let labels = [s.code(), cat.as_str(), quantile];
+                for (i, percentile) in ["50", "90"].into_iter().enumerate() {
+                    let labels = [s.code(), cat.as_str(), percentile];
                     match value {
                         Some(v) => self
                             .stage_month_time
