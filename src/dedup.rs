@@ -30,7 +30,7 @@ use crate::event::EpochMillis;
 
 #[allow(unsafe_code)]
 pub(crate) mod prefetch;
-mod table;
+pub(crate) mod table;
 
 use table::IdTable;
 

@@ -22,12 +22,13 @@
 //! * [`decode`]: the decoder seam: the configured `events.format` chooses
 //!   how message bytes become an [`event::Event`].
 //! * [`classify`]: configured rules → one category per event.
-//! * [`dedup`], [`window`], [`calendar`]: has this incident been counted;
-//!   event-time sliding windows; months in the configured timezone, the
-//!   exact ledger and the period-over-period changes.
+//! * [`dedup`]: has this incident been counted.
 //! * [`lifecycle`]: the stages an incident's later messages move it
 //!   through, their times, and the per-partition table of incidents that
 //!   can still move.
+//! * [`window`], [`calendar`]: event-time sliding windows; months in the
+//!   configured timezone, the exact ledger (its stages too) and the
+//!   period-over-period changes.
 //! * [`config`]: the TOML configuration, its defaults and validation.
 //! * [`count`]: one message ([`count::Engine`]: prepare, then commit), a
 //!   [`count::Batch`] of (partition, offset, payload) from any source, the

@@ -5,7 +5,9 @@
 //! category and severity, for the "to date" figures (spec §4: month to
 //! date against the same elapsed span of the previous month, to the
 //! minute), and per sector, province, category and severity (its cells),
-//! for the slices and breakdowns of any period (spec §7). Both are sparse:
+//! for the slices and breakdowns of any period (spec §7); and per category
+//! how many incidents reached each lifecycle stage, with hdrhistogram's
+//! values of their times (spec §4 "Updates"). All are sparse:
 //! a month holds one entry per key that has incidents, so memory grows
 //! with the incidents, never with the calendar span between them (one
 //! incident in each month of a thousand years costs a thousand small
@@ -191,6 +193,26 @@ impl MonthCounts {
         {
             *cell = cell.saturating_add(n);
         }
+    }
+
+    /// The month's lifecycle summed over categories (`None` for a month
+    /// kept without stages).
+    pub fn stage_figures(&self) -> Option<StageFigures> {
+        if !self.stages_kept {
+            return None;
+        }
+        let mut f = StageFigures::default();
+        for c in 0..self.by_category_severity.len() / Severity::COUNT {
+            for s in Stage::ALL {
+                f.counts[s.index()] += self.stage_count(c, s);
+            }
+            for (t, s) in Stage::TIMED.into_iter().enumerate() {
+                if let Some(times) = self.stage_times(c, s) {
+                    f.times[t].merge(times);
+                }
+            }
+        }
+        Some(f)
     }
 
     /// Adds `n` times `q` to `stage` of category `c`.
@@ -385,6 +407,17 @@ pub struct StageFigures {
     pub times: [StageTimes; 2],
 }
 
+impl StageFigures {
+    pub fn add(&mut self, other: &StageFigures) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        for (a, b) in self.times.iter_mut().zip(&other.times) {
+            a.merge(b);
+        }
+    }
+}
+
 fn add_into(out: &mut Option<Vec<u64>>, counts: &[u64]) {
     if let Some(out) = out.as_mut() {
         for (o, n) in out.iter_mut().zip(counts) {
@@ -469,9 +502,9 @@ impl Ledger {
         }
     }
 
-    /// An incident of `month` and category `c` reached `stage` (and the
-    /// ones before it, from `from` on), with the time `q` to it
-    /// ([`crate::lifecycle::quantize`]d; [`NO_TIME`]: none recorded).
+    /// An incident of `month` and category `c` reached `stage`, with the
+    /// time `q` to it ([`crate::lifecycle::quantize`]d; [`NO_TIME`]: none
+    /// recorded). The caller reaches each stage passed on the way.
     pub fn reach(&mut self, month: YearMonth, c: usize, stage: Stage, q: u32) {
         if let Some(m) = self.months.get_mut(&month) {
             m.add_reached(c, stage, 1);
@@ -761,21 +794,10 @@ impl Ledger {
             return None;
         }
         for (_, m) in self.months.range(first.month..=last.month) {
-            if !m.stages_kept {
-                if m.total() > 0 {
-                    return None;
-                }
-                continue;
-            }
-            for c in 0..self.categories.len() {
-                for s in Stage::ALL {
-                    out.counts[s.index()] += m.stage_count(c, s);
-                }
-                for s in Stage::TIMED {
-                    if let (Some(t), Some(i)) = (m.stage_times(c, s), s.timed_index()) {
-                        out.times[i].merge(t);
-                    }
-                }
+            match m.stage_figures() {
+                Some(f) => out.add(&f),
+                None if m.total() > 0 => return None,
+                None => {}
             }
         }
         Some(out)

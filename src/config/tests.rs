@@ -51,6 +51,14 @@ fn bad_values_say_what_to_fix() {
     check("[ledger]\nsectors = [\"Has Space\"]", "a-z");
     check("[[classification.rules]]\ncategory = \"x\"", "no condition");
     check("[dedup]\nhorizon_days = 0", "dedup.horizon_days");
+    check(
+        "[lifecycle]\nwarned = [\"Done\"]\nhandled = [\"done\"]",
+        "also a `warned` word",
+    );
+    check("[lifecycle]\nhandled = [\" \"]", "lifecycle.handled");
+    check("[lifecycle]\nremember_days = 0", "lifecycle.remember_days");
+    check("[lifecycle]\nmax_time_days = 0", "lifecycle.max_time_days");
+    check("[lifecycle]\noverdue_hours = 0", "lifecycle.overdue_hours");
 }
 
 #[test]

@@ -44,7 +44,7 @@ impl Key {
     /// A fresh random key. `std`'s `RandomState` draws its SipHash keys
     /// from the operating system once per thread and steps them for each
     /// new state, so each call hashes with a key of its own.
-    pub fn random() -> Key {
+    pub(crate) fn random() -> Key {
         use std::hash::BuildHasher;
         let words = std::collections::hash_map::RandomState::new();
         Key([
@@ -52,6 +52,22 @@ impl Key {
             words.hash_one(2u8) | 1,
             words.hash_one(3u8),
         ])
+    }
+}
+
+impl Key {
+    /// The home slot of `id` in a table of `2^(64 - shift)` slots:
+    /// multiply-add-shift over both words (dedup's id table and the
+    /// lifecycle's incident table both find ids this way).
+    #[inline(always)]
+    pub(crate) fn home(&self, id: [u64; 2], shift: u32) -> usize {
+        let [a, b, c] = self.0;
+        let h = id[0]
+            .wrapping_mul(a)
+            .wrapping_add(id[1].wrapping_mul(b))
+            .wrapping_add(c);
+        // The top bits: fewer than the word's, so the cast keeps them all.
+        (h >> shift) as usize
     }
 }
 
@@ -254,16 +270,10 @@ impl IdTable {
         super::prefetch::line(&self.lines[self.home(id.0) >> 2]);
     }
 
-    /// The keyed home slot: multiply-add-shift over both words.
+    /// The keyed home slot.
     #[inline(always)]
     fn home(&self, id: [u64; 2]) -> usize {
-        let [a, b, c] = self.key.0;
-        let h = id[0]
-            .wrapping_mul(a)
-            .wrapping_add(id[1].wrapping_mul(b))
-            .wrapping_add(c);
-        // The top bits: fewer than the word's, so the cast keeps them all.
-        (h >> self.shift) as usize
+        self.key.home(id, self.shift)
     }
 
     /// The key in use (tests: each table draws its own).

@@ -5,8 +5,9 @@
 //! ([`StageTimes`]), and the per-partition table of incidents whose later
 //! messages can still move them ([`Lifecycle`]).
 //!
-//! Pure and synchronous, below `calendar` (whose months keep the stage
-//! counts and times) and beside `dedup` (whose ids it shares).
+//! Pure and synchronous, above `dedup` (whose ids, arrival hours and
+//! prefetch it uses) and below `calendar` (whose months keep the stage
+//! counts and times).
 
 mod slots;
 mod stage;

@@ -8,19 +8,16 @@
 //! on the file path than the same run without it (docs/benchmarks.md);
 //! `tests` below check it against that map, operation by operation.
 //!
-//! Homes are keyed (multiply-add-shift with a random key of the table's
-//! own): ids are hashes of text an outsider chooses. A probe longer than
-//! [`MAX_PROBE`] rebuilds under a new key. Removal shifts the following
+//! Homes are keyed with dedup's [`Key`] (multiply-add-shift with a random
+//! key of the table's own): ids are hashes of text an outsider chooses. A
+//! probe longer than dedup's [`MAX_PROBE`] rebuilds under a new key. Removal shifts the following
 //! entries back (no tombstones). An occupied slot has the top bit of its
 //! id's second word set ([`IdHash`] keeps it clear), so every id, the zero
 //! id included, is an id.
 
 use super::Open;
 use crate::dedup::IdHash;
-
-/// The longest probe accepted before a new key (at 3/4 full the expected
-/// longest run among a million slots is a few dozen).
-const MAX_PROBE: usize = 512;
+use crate::dedup::table::{Key, MAX_PROBE};
 
 /// Marks an occupied slot in the id's second word.
 const OCCUPIED: u64 = 1 << 63;
@@ -37,12 +34,6 @@ const EMPTY: Slot = Slot {
     open: Open::new(0, 0, 0, 0, 0, 0, 0),
 };
 
-fn random_key() -> [u64; 3] {
-    use std::hash::BuildHasher;
-    let s = std::collections::hash_map::RandomState::new();
-    [s.hash_one(1u8) | 1, s.hash_one(2u8) | 1, s.hash_one(3u8)]
-}
-
 /// Incidents by id.
 #[derive(Clone)]
 pub struct Slots {
@@ -51,7 +42,7 @@ pub struct Slots {
     mask: usize,
     /// 64 minus the bits of a slot number.
     shift: u32,
-    key: [u64; 3],
+    key: Key,
     len: usize,
 }
 
@@ -82,7 +73,7 @@ impl Slots {
             slots: vec![EMPTY; slots],
             mask: slots - 1,
             shift: 64 - slots.trailing_zeros(),
-            key: random_key(),
+            key: Key::random(),
             len: 0,
         }
     }
@@ -98,13 +89,7 @@ impl Slots {
 
     #[inline(always)]
     fn home(&self, id: [u64; 2]) -> usize {
-        let [a, b, c] = self.key;
-        let h = id[0]
-            .wrapping_mul(a)
-            .wrapping_add(id[1].wrapping_mul(b))
-            .wrapping_add(c);
-        // The top bits: fewer than the word's, so the cast keeps them all.
-        (h >> self.shift) as usize
+        self.key.home(id, self.shift)
     }
 
     /// The slot holding `id`, or the empty slot where it would go (the
@@ -147,7 +132,7 @@ impl Slots {
         match self.find(id.0) {
             // A probe run this long is an attack, not chance: new key.
             Err(at) if at.wrapping_sub(self.home(id.0)) & self.mask > MAX_PROBE => {
-                self.key = random_key();
+                self.key = Key::random();
                 self.rebuild(self.mask + 1);
                 self.find(id.0)
             }

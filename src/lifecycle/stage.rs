@@ -63,26 +63,14 @@ impl Stage {
 pub struct StageWords {
     warned: Vec<String>,
     handled: Vec<String>,
-    /// The lengths in bytes of every word: a status of another length
-    /// (`detected`, the common case) is `recorded` without a compare.
-    lengths: u128,
 }
 
 impl StageWords {
     pub fn new(warned: &[String], handled: &[String]) -> StageWords {
-        let fold =
-            |v: &[String]| -> Vec<String> { v.iter().map(|w| w.trim().to_lowercase()).collect() };
-        let (warned, handled) = (fold(warned), fold(handled));
-        // Lowercasing may change a non-ASCII word's length: such a status
-        // takes the slow path whatever its length.
-        let lengths = warned
-            .iter()
-            .chain(&handled)
-            .fold(0u128, |acc, w| acc | (1u128 << w.len().min(127)));
+        let fold = |v: &[String]| v.iter().map(|w| w.trim().to_lowercase()).collect();
         StageWords {
-            warned,
-            handled,
-            lengths,
+            warned: fold(warned),
+            handled: fold(handled),
         }
     }
 
@@ -91,9 +79,6 @@ impl StageWords {
         let Some(s) = status.map(str::trim).filter(|s| !s.is_empty()) else {
             return Stage::Recorded;
         };
-        if s.is_ascii() && self.lengths & (1u128 << s.len().min(127)) == 0 {
-            return Stage::Recorded;
-        }
         let is = |words: &[String]| -> bool {
             if s.is_ascii() {
                 words.iter().any(|w| w.eq_ignore_ascii_case(s))

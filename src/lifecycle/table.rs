@@ -31,7 +31,7 @@ pub struct Open {
     /// number).
     pub month: i32,
     /// Time recorded for `warned` and `handled` ([`super::quantize`]d
-    /// seconds); `u32::MAX` when none was recorded.
+    /// seconds); [`NO_TIME`] when none was recorded.
     pub times: [u32; 2],
     /// Minute of its month.
     pub minute: u16,
@@ -48,8 +48,8 @@ pub struct Open {
     /// The stage of the message its category was last set by: a message
     /// of an earlier stage (older news) does not change it back.
     pub type_stage: Stage,
-    /// The arrival hour of its last message (hours since the epoch) and
-    /// its place in that hour's bucket: where it is live.
+    /// The arrival hour of its last message (hours since the epoch): with
+    /// its place, where it is live.
     hour: i32,
     /// Its place in its bucket (restored as checkpointed, so the state
     /// topic's chunks keep their names).
@@ -571,6 +571,20 @@ mod tests {
         }
     }
 
+    /// Every chunk, as the state topic writes them.
+    fn checkpointed(l: &Lifecycle) -> Vec<Chunk> {
+        l.chunks()
+            .into_iter()
+            .map(|(bucket, first, end, tick)| Chunk {
+                bucket,
+                first,
+                end,
+                tick,
+                incidents: l.chunk(bucket, first, end),
+            })
+            .collect()
+    }
+
     #[test]
     fn remembers_until_the_bounds_and_counts_the_open_ones_forgotten() {
         let hour = BUCKET_MS;
@@ -592,18 +606,7 @@ mod tests {
         assert_eq!((l.len(), l.forgotten()), (2, 1));
         // A checkpoint restores the same incidents.
         let mut r = Lifecycle::new(2 * hour, 1000);
-        let chunks = l
-            .chunks()
-            .into_iter()
-            .map(|(bucket, first, end, tick)| Chunk {
-                bucket,
-                first,
-                end,
-                tick,
-                incidents: l.chunk(bucket, first, end),
-            })
-            .collect();
-        r.restore(chunks, 5 * hour);
+        r.restore(checkpointed(&l), 5 * hour);
         assert_eq!(r.len(), l.len());
         assert!(matches!(r.lookup(&id(9), 5 * hour), Lookup::Known(_)));
     }
@@ -620,18 +623,7 @@ mod tests {
         // Restored from its chunks (evicted places cut or skipped), the
         // same incidents.
         let mut r = Lifecycle::new(i64::MAX / 4, 1000);
-        let chunks = l
-            .chunks()
-            .into_iter()
-            .map(|(bucket, first, end, tick)| Chunk {
-                bucket,
-                first,
-                end,
-                tick,
-                incidents: l.chunk(bucket, first, end),
-            })
-            .collect();
-        r.restore(chunks, 2_000_000);
+        r.restore(checkpointed(&l), 2_000_000);
         assert_eq!(r.len(), l.len());
         assert_eq!(r.by_arrival().len(), l.by_arrival().len());
         assert!(!add(&mut l, 0, 2_000_000), "the oldest is gone");

@@ -103,24 +103,49 @@ impl LatencyHistogram {
 
     /// The histogram as the crate's model of a Prometheus histogram.
     fn to_proto(&self) -> proto::Histogram {
-        let mut cumulative = 0;
-        let buckets = BUCKETS_MS
-            .iter()
-            .zip(self.buckets)
-            .map(|(le, n)| {
-                cumulative += n;
-                let mut b = proto::Bucket::default();
-                b.set_upper_bound(*le as f64 / 1000.0);
-                b.set_cumulative_count(cumulative);
-                b
-            })
-            .collect();
-        let mut h = proto::Histogram::default();
-        h.set_bucket(buckets);
-        h.set_sample_count(self.count);
-        h.set_sample_sum(self.sum_ms as f64 / 1000.0);
-        h
+        histogram_proto(
+            BUCKETS_MS.iter().map(|le| *le as f64 / 1000.0),
+            &self.buckets,
+            self.count,
+            self.sum_ms as f64 / 1000.0,
+        )
     }
+}
+
+/// A Prometheus histogram from per-bucket counts (not cumulative) with
+/// their upper bounds, the count (`+Inf` included) and the sum.
+pub(super) fn histogram_proto(
+    bounds: impl Iterator<Item = f64>,
+    counts: &[u64],
+    count: u64,
+    sum: f64,
+) -> proto::Histogram {
+    let mut cumulative = 0;
+    let buckets = bounds
+        .zip(counts)
+        .map(|(le, n)| {
+            cumulative += n;
+            let mut b = proto::Bucket::default();
+            b.set_upper_bound(le);
+            b.set_cumulative_count(cumulative);
+            b
+        })
+        .collect();
+    let mut h = proto::Histogram::default();
+    h.set_bucket(buckets);
+    h.set_sample_count(count);
+    h.set_sample_sum(sum);
+    h
+}
+
+/// One histogram family of `desc` with its metrics.
+pub(super) fn histogram_family(desc: &Desc, metrics: Vec<proto::Metric>) -> proto::MetricFamily {
+    let mut f = proto::MetricFamily::default();
+    f.set_name(desc.fq_name.clone());
+    f.set_help(desc.help.clone());
+    f.set_field_type(proto::MetricType::HISTOGRAM);
+    f.set_metric(metrics);
+    f
 }
 
 /// Exports a shared [`LatencyHistogram`] as one histogram family.
@@ -153,12 +178,7 @@ impl Collector for LatencyCollector {
         };
         let mut m = proto::Metric::default();
         m.set_histogram(h.to_proto());
-        let mut f = proto::MetricFamily::default();
-        f.set_name(self.desc.fq_name.clone());
-        f.set_help(self.desc.help.clone());
-        f.set_field_type(proto::MetricType::HISTOGRAM);
-        f.set_metric(vec![m]);
-        vec![f]
+        vec![histogram_family(&self.desc, vec![m])]
     }
 }
 

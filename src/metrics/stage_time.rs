@@ -30,23 +30,12 @@ impl StageTimeCollector {
 }
 
 fn histogram(t: &TimeBuckets) -> proto::Histogram {
-    let mut cumulative = 0;
-    let buckets = BUCKETS_SECS
-        .iter()
-        .zip(t.buckets)
-        .map(|(le, n)| {
-            cumulative += n;
-            let mut b = proto::Bucket::default();
-            b.set_upper_bound(*le as f64);
-            b.set_cumulative_count(cumulative);
-            b
-        })
-        .collect();
-    let mut h = proto::Histogram::default();
-    h.set_bucket(buckets);
-    h.set_sample_count(t.count);
-    h.set_sample_sum(t.sum_secs as f64);
-    h
+    super::latency::histogram_proto(
+        BUCKETS_SECS.iter().map(|le| *le as f64),
+        &t.buckets,
+        t.count,
+        t.sum_secs as f64,
+    )
 }
 
 impl Collector for StageTimeCollector {
@@ -71,12 +60,7 @@ impl Collector for StageTimeCollector {
                 m
             })
             .collect();
-        let mut f = proto::MetricFamily::default();
-        f.set_name(self.desc.fq_name.clone());
-        f.set_help(self.desc.help.clone());
-        f.set_field_type(proto::MetricType::HISTOGRAM);
-        f.set_metric(metrics);
-        vec![f]
+        vec![super::latency::histogram_family(&self.desc, metrics)]
     }
 }
 

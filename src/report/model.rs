@@ -221,26 +221,6 @@ impl Stages {
     }
 }
 
-/// The lifecycle of one month's incidents, summed over categories
-/// (`None` for a month kept without stages).
-pub(super) fn month_stages(mc: &MonthCounts, categories: usize) -> Option<Stages> {
-    if !mc.stages_kept {
-        return None;
-    }
-    let mut f = crate::calendar::StageFigures::default();
-    for c in 0..categories {
-        for s in Stage::ALL {
-            f.counts[s.index()] += mc.stage_count(c, s);
-        }
-        for s in Stage::TIMED {
-            if let (Some(t), Some(i)) = (mc.stage_times(c, s), s.timed_index()) {
-                f.times[i].merge(t);
-            }
-        }
-    }
-    Some(Stages::of(&f))
-}
-
 /// Everything a monthly report says.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MonthlyReport {
@@ -420,7 +400,7 @@ impl MonthlyReport {
         // Every incident of the month so far: the running month's stages
         // are of all its incidents counted (none is dated far past now).
         let stages = match ledger.month(m) {
-            Some(mc) => month_stages(mc, cats.len()),
+            Some(mc) => mc.stage_figures().map(|f| Stages::of(&f)),
             None => Some(Stages::of(&crate::calendar::StageFigures::default())),
         };
         MonthlyReport {

@@ -385,6 +385,14 @@ pub fn decode_life_chunk(
     end: u64,
     tick: u64,
 ) -> Result<Chunk, CodecError> {
+    // Places and spans from a record anyone may forge: a chunk spans at most
+    // one chunk's places, so restoring it sizes nothing by what it claims.
+    let per = crate::lifecycle::PER_CHUNK;
+    if end <= first || (end - 1) / per != first / per {
+        return Err(CodecError::Invalid(format!(
+            "lifecycle places {first}..{end} are not within one chunk of {per}"
+        )));
+    }
     let mut r = Reader::new(bytes);
     let n = r.count(OPEN_BYTES + 4)?;
     let mut incidents = Vec::with_capacity(n);

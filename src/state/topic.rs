@@ -582,7 +582,27 @@ pub fn assemble<'a>(
     for (what, bytes) in months {
         decode_month(&bytes, snap.version, &mut snap.ledger).map_err(codec(what))?;
     }
+    // A bucket's chunks follow one another (so restoring them pads no gap).
+    life.sort_by_key(|(_, segment, _)| match segment {
+        Segment::Life { bucket, first, .. } => (*bucket, *first),
+        _ => (i64::MIN, 0),
+    });
+    let mut last: Option<(i64, u64)> = None;
     for (what, segment, bytes) in life {
+        if let Segment::Life {
+            bucket, first, end, ..
+        } = segment
+        {
+            if let Some((b, e)) = last
+                && b == bucket
+                && e != first
+            {
+                return Err(codec(what)(CodecError::Invalid(
+                    "lifecycle chunks of a bucket are not contiguous".into(),
+                )));
+            }
+            last = Some((bucket, end));
+        }
         if let Segment::Life {
             bucket,
             first,

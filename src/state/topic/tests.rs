@@ -415,3 +415,32 @@ fn ids_that_end_before_they_begin_are_refused_not_a_panic() {
     let e = current(&keys, &latest).map(|_| ()).unwrap_err();
     assert!(e.to_string().contains("end before they begin"), "{e}");
 }
+
+/// Lifecycle chunks are places and spans anyone who can write to the topic
+/// may forge: a chunk claiming more than one chunk's places, or a gap
+/// between the chunks of a bucket, is refused, never padded out.
+#[test]
+fn forged_lifecycle_spans_are_refused_not_padded() {
+    let e = engine();
+    let st = e.new_partition(key());
+    let huge = crate::state::decode_life_chunk(&[0, 0, 0, 0], &st.ledger, 0, 0, 4_000_000_000, 1);
+    assert!(huge.unwrap_err().to_string().contains("within one chunk"));
+
+    let mut e = engine();
+    let mut st = e.new_partition(key());
+    // Three chunks of one arrival hour.
+    apply(&mut e, &mut st, 0, 17_000, WALL);
+    let keys = Keys::of(&key());
+    let mut latest = Latest::new();
+    claim(&mut latest, &keys, 1);
+    let mut delta = take(&st, TZ, 1, &HashMap::new());
+    let life: Vec<usize> = (delta.entries.iter().enumerate())
+        .filter(|(_, e)| matches!(e.segment, Segment::Life { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(life.len(), 3);
+    delta.entries.remove(life[1]);
+    write(&mut latest, &keys, 1, &delta, true);
+    let e = current(&keys, &latest).map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("not contiguous"), "{e}");
+}
