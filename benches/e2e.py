@@ -5,6 +5,7 @@ a Python consumer, on a real Kafka-protocol broker (Tansu).
     python3 benches/e2e.py [--events 2000000] [--runs 3] [--partitions 4] [--scaling]
     python3 benches/e2e.py --runs 5 --compare before=/tmp/im-before after=target/release/incident-monitor
     python3 benches/e2e.py --runs 5 --mixed
+    python3 benches/e2e.py --runs 5 --reference
 
 It installs what it needs (scripts/tools.sh, confluent-kafka and
 prometheus_client in the tools virtualenv), builds the release binaries,
@@ -30,6 +31,12 @@ before/after figures of one change on the same broker in the same run. With
 --mixed the events are split over four topics, one per tool format
 (suricata-eve, wazuh, ecs, ocsf: `generate --format`), which the monitor reads
 at once as four [[inputs]] and the raw consumer with one consumer per topic.
+With --reference the monitor is measured against librdkafka's own benchmark
+consumer, `rdkafka_performance -C -G` built from the same bundled librdkafka
+(scripts/rdkafka-performance.sh) with the monitor's consumer settings, and
+the raw consumer: CPU seconds (user + system) per million events, and the
+ratios of CPU and of drain time to rdkafka_performance's (it times itself
+from its first message to its last, as the monitor does).
 """
 import argparse
 import json
@@ -128,6 +135,9 @@ def main():
     ap.add_argument("--compare", nargs="+", metavar="NAME=BINARY",
                     help="instead of (b) and (c): drain with each of these incident-monitor builds "
                          "(for before/after measurements; copy a build aside before changing the code)")
+    ap.add_argument("--reference", action="store_true",
+                    help="instead of (c): librdkafka's rdkafka_performance (same library, the monitor's "
+                         "consumer settings), CPU seconds per million events and ratios")
     args = ap.parse_args()
     builds = {}
     for spec in args.compare or []:
@@ -138,6 +148,7 @@ def main():
 
     env, python = tools()
     monitor, raw = build()
+    rdkafka_performance = sh([str(ROOT / "scripts/rdkafka-performance.sh")]).strip() if args.reference else None
     broker = sh([str(ROOT / "scripts/broker.sh")]).split()
     brokers = broker[0].split("=", 1)[1]
     broker_pid = int(broker[1].split("=", 1)[1])
@@ -168,7 +179,22 @@ def main():
     def run(kind, topic, n, extra_cfg=None):
         group = f"{kind}-{topic}-{n}-{time.monotonic_ns()}"
         broker_before = broker_cpu()
-        if kind == "raw":
+        if kind == "librdkafka":
+            # The monitor's consumer settings (src/kafka/client.rs) and the
+            # test broker's session settings; offsets are not committed by
+            # either while draining.
+            props = ["group.protocol=classic", "partition.assignment.strategy=cooperative-sticky",
+                     "auto.offset.reset=earliest", "enable.partition.eof=true", "fetch.wait.max.ms=100",
+                     "fetch.queue.backoff.ms=10", "enable.auto.commit=false",
+                     "session.timeout.ms=6000", "heartbeat.interval.ms=1000"]
+            so, se, wall, cpu, rss = measure([rdkafka_performance, "-C", "-G", group, "-t", topic, "-b", brokers,
+                                              "-c", str(n), "-q", *[a for p in props for a in ("-X", p)]])
+            line = next((l for l in (so + se).splitlines() if " messages (" in l and " consumed in " in l), None)
+            if line is None:
+                sys.exit("rdkafka_performance printed no summary:\n" + (so + se)[-3000:])
+            msgs = int(line.split()[1])
+            secs = int(line.split(" consumed in ")[1].split("ms")[0]) / 1000
+        elif kind == "raw":
             so, se, wall, cpu, rss = measure([raw, brokers, ",".join(mixed_topics) if args.mixed else topic, group, str(args.partitions)])
             r = json.loads(so.strip().splitlines()[-1])
             msgs, secs = r["messages"], r["secs_since_first_message"]
@@ -205,7 +231,7 @@ def main():
         else:
             produce_secs = load(topic, args.events)
             print(f"loaded {args.events} events into {args.partitions} partitions in {produce_secs:.1f} s", file=sys.stderr)
-        kinds = (["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends
+        kinds = (["librdkafka", "raw", "monitor"] if args.reference else ["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends
                  else ["raw", "monitor"] if args.mixed else ["raw", "monitor", "python"])
         results = {k: [] for k in kinds}
         for i in range(args.runs):
@@ -223,13 +249,25 @@ def main():
         print(f"\n{args.events:,} events, {shape}, {args.runs} alternating runs each\n")
         print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | broker CPU s (median) | peak RSS MiB (max) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        names = {"raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer",
+        names = {"librdkafka": "(r) rdkafka_performance -C -G", "raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer",
                  "topic": "(b') the same with --state-topic"}
         names.update({b: f"incident-monitor build {b}" for b in builds})
         for k in kinds:
             rates = [r["rate"] for r in results[k]]
             print(f"| {names[k]} | {med(k, 'rate'):,.0f} | {min(rates):,.0f} - {max(rates):,.0f} | {med(k, 'secs'):.2f} | "
                   f"{med(k, 'wall'):.2f} | {med(k, 'cpu'):.2f} | {med(k, 'broker_cpu'):.2f} | {max(r['rss'] for r in results[k]):.0f} |")
+        if args.reference:
+            print("\n| consumer | CPU s per million events (median) | min-max | CPU / (r) | drain time / (r) |")
+            print("| --- | ---: | ---: | ---: | ---: |")
+            for k in kinds:
+                per = [r["cpu"] / args.events * 1e6 for r in results[k]]
+                print(f"| {names[k]} | {statistics.median(per):.3f} | {min(per):.3f} - {max(per):.3f} | "
+                      f"{med(k, 'cpu') / med('librdkafka', 'cpu'):.2f} | {med(k, 'secs') / med('librdkafka', 'secs'):.2f} |")
+            # Pairwise: each run's monitor against the same round's reference.
+            pairs = [m["cpu"] / r["cpu"] for m, r in zip(results["monitor"], results["librdkafka"])]
+            print(f"\nmonitor / rdkafka_performance CPU, per round: {', '.join(f'{x:.2f}' for x in pairs)}; "
+                  f"median {statistics.median(pairs):.2f}")
+            return
         if builds:
             print("\n" + "; ".join(f"{b}/(a) = {med(b, 'rate') / med('raw', 'rate'):.3f}" for b in builds))
             return
