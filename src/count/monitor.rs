@@ -45,6 +45,10 @@ pub struct Monitor {
     store: Arc<dyn StateBackend>,
     partitions: BTreeMap<PartitionKey, PartitionState>,
     dirty: BTreeSet<PartitionKey>,
+    /// Partitions whose state held now is the one last written to the
+    /// store, and that write is complete (see [`Monitor::written`]): a
+    /// release has nothing to add and does not write them again.
+    durable: BTreeSet<PartitionKey>,
     rejects: RejectLog,
     /// Last counters of partitions handed to another owner, for run summaries.
     released: BTreeMap<PartitionKey, Outcomes>,
@@ -85,6 +89,7 @@ impl Monitor {
             store,
             partitions: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            durable: BTreeSet::new(),
             rejects: RejectLog::new(Duration::from_secs(10)),
             released: BTreeMap::new(),
             released_evicted: 0,
@@ -181,9 +186,7 @@ impl Monitor {
         if next >= st.position.next_offset {
             st.position.next_offset = next;
             st.position.identity = Some(crate::state::FileIdentity::Prefix(hash));
-            if !self.dirty.contains(&key) {
-                self.dirty.insert(key);
-            }
+            self.changed(key);
         }
         Ok(())
     }
@@ -236,15 +239,26 @@ impl Monitor {
             applied = true;
         }
         if applied && !self.dirty.contains(key) {
+            self.durable.remove(key);
             self.dirty.insert(key.clone());
         }
         Ok(())
     }
 
+    /// A partition's state changed since its last checkpoint.
+    fn changed(&mut self, key: PartitionKey) {
+        if !self.dirty.contains(&key) {
+            self.durable.remove(&key);
+            self.dirty.insert(key);
+        }
+    }
+
     /// Checkpoints the given partitions and forgets them (they were revoked:
     /// another instance takes over from the checkpoint). Returns their
     /// checkpointed next offsets. Written even when unchanged since the
-    /// last checkpoint: that one may still be on its way to disk.
+    /// last checkpoint, unless that one is known to be complete (a
+    /// drain's last checkpoint, just before the consumer leaves the
+    /// group: issue 32): one in flight may still be on its way to disk.
     pub fn release(
         &mut self,
         keys: &[PartitionKey],
@@ -254,9 +268,11 @@ impl Monitor {
         let mut out = Vec::new();
         for key in keys {
             if let Some(st) = self.partitions.remove(key) {
-                self.dirty.remove(key);
-                self.store
-                    .write(&self.store.checkpoint(&st, &tz, wall_ms))?;
+                let unchanged = !self.dirty.remove(key) && self.durable.remove(key);
+                if !unchanged {
+                    self.store
+                        .write(&self.store.checkpoint(&st, &tz, wall_ms))?;
+                }
                 self.released.insert(key.clone(), st.outcomes.clone());
                 self.released_evicted += st.dedup.evicted();
                 self.released_forgotten += st.lifecycle.forgotten();
@@ -275,6 +291,7 @@ impl Monitor {
             self.store.disown(key);
             if let Some(st) = self.partitions.remove(key) {
                 self.dirty.remove(key);
+                self.durable.remove(key);
                 self.released_evicted += st.dedup.evicted();
                 self.released_forgotten += st.lifecycle.forgotten();
             }
@@ -366,7 +383,20 @@ impl Monitor {
                 self.store.write(&cp)?;
             }
         }
+        self.written(&keys);
         Ok(keys.len())
+    }
+
+    /// The checkpoints of `keys` taken after [`Monitor::take_dirty`] are
+    /// written: those unchanged since are durable as held. (Written
+    /// checkpoints are encoded after `take_dirty`, under this lock; a
+    /// partition still clean was not changed after its encoding.)
+    pub fn written(&mut self, keys: &[PartitionKey]) {
+        for key in keys {
+            if self.partitions.contains_key(key) && !self.dirty.contains(key) {
+                self.durable.insert(key.clone());
+            }
+        }
     }
 
     /// Blank lines of files and stdin this process skipped.

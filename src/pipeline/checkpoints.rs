@@ -70,7 +70,9 @@ impl Checkpointer {
             what: "checkpoint",
             source,
         })??;
-        let m = locked(&self.monitor, "monitor")?;
+        let mut m = locked(&self.monitor, "monitor")?;
+        let keys: Vec<PartitionKey> = positions.iter().map(|(k, _)| k.clone()).collect();
+        m.written(&keys);
         Ok(positions.into_iter().filter(|(k, _)| m.holds(k)).collect())
     }
 
@@ -176,6 +178,101 @@ mod tests {
                 .next_offset,
             12
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A directory that counts the checkpoints it writes.
+    #[derive(Debug)]
+    struct Counting(StateStore, std::sync::atomic::AtomicUsize);
+
+    impl crate::state::StateBackend for Counting {
+        fn open(&self, meta: &crate::state::MonitorMeta) -> Result<(), crate::state::StoreError> {
+            crate::state::StateBackend::open(&self.0, meta)
+        }
+        fn load(
+            &self,
+            key: &PartitionKey,
+        ) -> Result<Option<crate::state::Snapshot>, crate::state::StoreError> {
+            self.0.load(key)
+        }
+        fn load_all(&self) -> Result<Vec<crate::state::Snapshot>, crate::state::StoreError> {
+            self.0.load_all()
+        }
+        fn checkpoint(
+            &self,
+            st: &crate::state::PartitionState,
+            timezone: &str,
+            wall_ms: crate::event::EpochMillis,
+        ) -> crate::state::Checkpoint {
+            self.0.checkpoint(st, timezone, wall_ms)
+        }
+        fn write(&self, cp: &crate::state::Checkpoint) -> Result<(), crate::state::StoreError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.write(cp)
+        }
+    }
+
+    /// A release writes a partition again unless the state it holds is the
+    /// one last written, completely: after a drain's last checkpoint it
+    /// writes nothing; after a change, or while a write may be in flight,
+    /// it does; a released partition's state on disk is its latest.
+    #[tokio::test]
+    async fn a_release_rewrites_only_what_is_not_durable_as_held() {
+        let dir = std::env::temp_dir().join(format!("im-cp-rel-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = StateStore::new(&dir);
+        let counting = Arc::new(Counting(
+            store.clone(),
+            std::sync::atomic::AtomicUsize::new(0),
+        ));
+        let writes = || counting.1.load(std::sync::atomic::Ordering::Relaxed);
+        let settings = crate::config::Config::default().validate().unwrap();
+        let m = Monitor::open(Engine::new(settings), counting.clone()).unwrap();
+        let m = Arc::new(Mutex::new(m));
+        let apply = |p: i32, from: u64, n: u64| {
+            m.lock()
+                .unwrap()
+                .apply(&mut batch(p, from, n), 0, |_, _| {})
+                .unwrap();
+        };
+        let key = |p: i32| PartitionKey {
+            source: crate::state::Source::kafka("t"),
+            partition: p,
+        };
+        let next = |p: i32| store.load(&key(p)).unwrap().unwrap().position.next_offset;
+        let mut cp = Checkpointer::new(m.clone());
+
+        // The last checkpoint, then the hand-over: written once.
+        apply(0, 0, 10);
+        apply(1, 0, 10);
+        let before = writes();
+        cp.finish().await.unwrap();
+        assert_eq!(writes() - before, 2);
+        let before = writes();
+        m.lock().unwrap().release(&[key(0)], 0).unwrap();
+        assert_eq!(writes(), before, "durable as held: not written again");
+        assert_eq!(next(0), 10);
+
+        // Changed after its checkpoint: written by the release.
+        apply(1, 10, 5);
+        let before = writes();
+        m.lock().unwrap().release(&[key(1)], 0).unwrap();
+        assert_eq!(writes() - before, 1);
+        assert_eq!(next(1), 15);
+
+        // A background checkpoint taken, not yet known written: a release
+        // writes; once known written (and unchanged since), it does not.
+        apply(2, 0, 3);
+        apply(3, 0, 3);
+        cp.start().unwrap();
+        let before = writes();
+        m.lock().unwrap().release(&[key(2)], 0).unwrap();
+        assert!(writes() > before);
+        cp.written().await.unwrap();
+        let before = writes();
+        m.lock().unwrap().release(&[key(3)], 0).unwrap();
+        assert_eq!(writes(), before);
+        assert_eq!((next(2), next(3)), (3, 3));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
