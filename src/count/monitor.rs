@@ -186,7 +186,7 @@ impl Monitor {
         if next >= st.position.next_offset {
             st.position.next_offset = next;
             st.position.identity = Some(crate::state::FileIdentity::Prefix(hash));
-            self.changed(key);
+            self.changed(&key);
         }
         Ok(())
     }
@@ -238,18 +238,18 @@ impl Monitor {
             st.position.records += 1;
             applied = true;
         }
-        if applied && !self.dirty.contains(key) {
-            self.durable.remove(key);
-            self.dirty.insert(key.clone());
+        if applied {
+            self.changed(key);
         }
         Ok(())
     }
 
-    /// A partition's state changed since its last checkpoint.
-    fn changed(&mut self, key: PartitionKey) {
-        if !self.dirty.contains(&key) {
-            self.durable.remove(&key);
-            self.dirty.insert(key);
+    /// A partition's state changed since its last checkpoint: it is to be
+    /// written, and what the store holds of it is no longer its state.
+    fn changed(&mut self, key: &PartitionKey) {
+        if !self.dirty.contains(key) {
+            self.durable.remove(key);
+            self.dirty.insert(key.clone());
         }
     }
 
@@ -390,7 +390,10 @@ impl Monitor {
     /// The checkpoints of `keys` taken after [`Monitor::take_dirty`] are
     /// written: those unchanged since are durable as held. (Written
     /// checkpoints are encoded after `take_dirty`, under this lock; a
-    /// partition still clean was not changed after its encoding.)
+    /// partition still clean was not changed after its encoding. A write a
+    /// backend skipped for a later one of the partition is covered too:
+    /// only a release writes concurrently, and a partition held again
+    /// after its release holds what that release wrote.)
     pub fn written(&mut self, keys: &[PartitionKey]) {
         for key in keys {
             if self.partitions.contains_key(key) && !self.dirty.contains(key) {
