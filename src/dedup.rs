@@ -1,9 +1,11 @@
 //! Distinct-incident memory (spec §4): has this incident id been seen?
 //!
-//! Ids are stored as 112-bit XXH3 hashes (16 bytes instead of up to 256,
-//! with 16 bits of each slot left for the stamp below), so two different
-//! ids are taken for the same incident with probability about n²/2¹¹³: for
-//! a billion ids, 10⁻¹⁶. XXH3 is a specified, stable hash, so checkpoints
+//! Ids are kept as 112-bit XXH3 hashes (16 bytes instead of up to 256) in
+//! the arrival buckets and the checkpoints, and by 80 of those bits in the
+//! lookup table, whose slot also carries the stamp below and the
+//! lifecycle's link ([`table`]): a new id is taken for one of the `n` held
+//! with probability n/2⁸⁰, 1.7·10⁻¹⁸ at the cap of 2,000,000; over 10¹²
+//! messages, 2·10⁻⁶. XXH3 is a specified, stable hash, so checkpoints
 //! written by one build are read correctly by another.
 //!
 //! Memory is bounded by *arrival*, never by event time, so an incident is
@@ -32,6 +34,7 @@ use crate::event::EpochMillis;
 pub(crate) mod prefetch;
 pub(crate) mod table;
 
+pub use table::Held;
 use table::IdTable;
 
 /// Width of a forgetting bucket: ids are forgotten an hour at a time.
@@ -94,6 +97,9 @@ pub struct Dedup {
     now_bucket: i64,
     /// Ids evicted by the cap, by this process.
     evicted: u64,
+    /// Ids forgotten (by the horizon or the cap) that carried a link, with
+    /// it, until [`Dedup::take_unlinked`] hands them on.
+    unlinked: Vec<(IdHash, u32)>,
 }
 
 impl Dedup {
@@ -108,34 +114,80 @@ impl Dedup {
             max_ids: max_ids.max(1),
             now_bucket: i64::MIN,
             evicted: 0,
+            unlinked: Vec::new(),
         }
     }
 
-    /// Checks an id arriving at `arrival_ms` (wall clock) and remembers it.
+    /// Checks an id arriving at `arrival_ms` (wall clock) and remembers it;
+    /// also says where it is held (for its link: a new id has none), valid
+    /// until the next offer.
     #[inline]
-    pub fn offer(&mut self, id: IdHash, arrival_ms: EpochMillis) -> Seen {
+    pub fn offer(&mut self, id: IdHash, arrival_ms: EpochMillis) -> (Seen, Held) {
         let bucket = arrival_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
         if bucket > self.now_bucket {
             self.advance(bucket);
         }
         let now = stamp(self.now_bucket);
         match self.ids.upsert(id, now) {
-            None => {
+            (None, held) => {
                 self.push(id);
                 if self.ids.len() > self.max_ids {
                     self.evict();
+                    // The newest id stays; its slot may have moved.
+                    if let Some(moved) = self.ids.held(&id) {
+                        return (Seen::New, moved);
+                    }
                 }
-                Seen::New
+                (Seen::New, held)
             }
-            Some(old) => {
+            (Some(old), held) => {
                 if old != now {
                     self.push(id);
                 }
-                Seen::Duplicate
+                (Seen::Duplicate, held)
             }
         }
     }
 
+    /// The link of a held id (0: none set).
+    #[inline]
+    pub fn link(&self, held: Held) -> u32 {
+        self.ids.link(held)
+    }
+
+    /// Sets the link of a held id (from [`Dedup::offer`] or
+    /// [`Dedup::held`], with no offer since).
+    #[inline]
+    pub fn set_link(&mut self, held: Held, link: u32) {
+        self.ids.set_link(held, link);
+    }
+
+    /// Where `id` is held, if it is.
+    pub fn held(&self, id: &IdHash) -> Option<Held> {
+        self.ids.held(id)
+    }
+
+    /// The ids forgotten since the last call that carried a link, with it.
+    #[inline]
+    pub fn take_unlinked(&mut self) -> Option<Vec<(IdHash, u32)>> {
+        (!self.unlinked.is_empty()).then(|| std::mem::take(&mut self.unlinked))
+    }
+}
+
+/// Forgets `id` if it is held with the stamp `s`, keeping a link it
+/// carried for [`Dedup::take_unlinked`].
+fn forget(ids: &mut IdTable, unlinked: &mut Vec<(IdHash, u32)>, id: &IdHash, s: u16) -> bool {
+    match ids.remove_stamped(id, s) {
+        Some(0) => true,
+        Some(link) => {
+            unlinked.push((*id, link));
+            true
+        }
+        None => false,
+    }
+}
+
+impl Dedup {
     #[inline]
     fn push(&mut self, id: IdHash) {
         // Almost every id lands in the newest bucket: skip the tree search.
@@ -162,7 +214,7 @@ impl Dedup {
             let start = *entry.key();
             let s = stamp(start);
             for id in entry.remove() {
-                self.ids.remove_stamped(&id, s);
+                forget(&mut self.ids, &mut self.unlinked, &id, s);
             }
             self.bases.remove(&start);
         }
@@ -185,7 +237,7 @@ impl Dedup {
                     break;
                 }
                 taken += 1;
-                if self.ids.remove_stamped(id, s) {
+                if forget(&mut self.ids, &mut self.unlinked, id, s) {
                     self.evicted += 1;
                 }
             }
@@ -269,7 +321,7 @@ impl Dedup {
             let start = start.div_euclid(BUCKET_MS) * BUCKET_MS;
             let s = stamp(start);
             for id in &ids {
-                d.ids.upsert(*id, s);
+                let _ = d.ids.upsert(*id, s);
             }
             let bucket = d.buckets.entry(start).or_default();
             if bucket.is_empty() && base > 0 {
@@ -297,9 +349,9 @@ mod tests {
     fn duplicates_are_found_whatever_their_event_time() {
         let mut d = Dedup::new(400 * DAY, 1_000_000);
         let a = IdHash::of("a");
-        assert_eq!(d.offer(a, 0), Seen::New);
-        assert_eq!(d.offer(IdHash::of("b"), 0), Seen::New);
-        assert_eq!(d.offer(a, HOUR), Seen::Duplicate);
+        assert_eq!(d.offer(a, 0).0, Seen::New);
+        assert_eq!(d.offer(IdHash::of("b"), 0).0, Seen::New);
+        assert_eq!(d.offer(a, HOUR).0, Seen::Duplicate);
         assert_eq!(d.remembered(), 2);
     }
 
@@ -307,16 +359,23 @@ mod tests {
     fn ids_are_forgotten_a_horizon_after_they_were_last_seen() {
         let mut d = Dedup::new(2 * DAY, 1_000_000);
         let (a, b) = (IdHash::of("a"), IdHash::of("b"));
-        assert_eq!(d.offer(a, 0), Seen::New);
-        assert_eq!(d.offer(b, 0), Seen::New);
+        assert_eq!(d.offer(a, 0).0, Seen::New);
+        assert_eq!(d.offer(b, 0).0, Seen::New);
         // `a` is seen again a day later: renewed; `b` is not.
-        assert_eq!(d.offer(a, DAY), Seen::Duplicate);
-        assert_eq!(d.offer(IdHash::of("tick"), 2 * DAY + HOUR), Seen::New);
-        assert_eq!(d.offer(b, 2 * DAY + HOUR), Seen::New, "b was forgotten");
-        assert_eq!(d.offer(a, 2 * DAY + HOUR), Seen::Duplicate, "a was renewed");
-        assert_eq!(d.offer(IdHash::of("tick2"), 3 * DAY + 2 * HOUR), Seen::New);
+        assert_eq!(d.offer(a, DAY).0, Seen::Duplicate);
+        assert_eq!(d.offer(IdHash::of("tick"), 2 * DAY + HOUR).0, Seen::New);
+        assert_eq!(d.offer(b, 2 * DAY + HOUR).0, Seen::New, "b was forgotten");
         assert_eq!(
-            d.offer(a, 3 * DAY + 2 * HOUR),
+            d.offer(a, 2 * DAY + HOUR).0,
+            Seen::Duplicate,
+            "a was renewed"
+        );
+        assert_eq!(
+            d.offer(IdHash::of("tick2"), 3 * DAY + 2 * HOUR).0,
+            Seen::New
+        );
+        assert_eq!(
+            d.offer(a, 3 * DAY + 2 * HOUR).0,
             Seen::Duplicate,
             "renewed again"
         );
@@ -327,32 +386,35 @@ mod tests {
     fn the_arrival_clock_never_runs_back() {
         let mut d = Dedup::new(DAY, 1_000_000);
         let a = IdHash::of("a");
-        assert_eq!(d.offer(a, 10 * DAY), Seen::New);
+        assert_eq!(d.offer(a, 10 * DAY).0, Seen::New);
         // A wall clock stepped back a week forgets nothing and breaks nothing.
-        assert_eq!(d.offer(a, 3 * DAY), Seen::Duplicate);
-        assert_eq!(d.offer(IdHash::of("b"), 3 * DAY), Seen::New);
-        assert_eq!(d.offer(IdHash::of("b"), 10 * DAY + HOUR), Seen::Duplicate);
+        assert_eq!(d.offer(a, 3 * DAY).0, Seen::Duplicate);
+        assert_eq!(d.offer(IdHash::of("b"), 3 * DAY).0, Seen::New);
+        assert_eq!(d.offer(IdHash::of("b"), 10 * DAY + HOUR).0, Seen::Duplicate);
     }
 
     #[test]
     fn the_cap_evicts_the_ids_seen_longest_ago_and_counts_them() {
         let mut d = Dedup::new(1000 * DAY, 1000);
         for i in 0..5000i64 {
-            assert_eq!(d.offer(IdHash::of(&i.to_string()), i * 60_000), Seen::New);
+            assert_eq!(d.offer(IdHash::of(&i.to_string()), i * 60_000).0, Seen::New);
             assert!(d.remembered() <= 1000);
         }
         assert!(d.remembered() >= 1000 - 1000 / 64);
         assert_eq!(d.evicted(), 5000 - d.remembered() as u64);
-        assert_eq!(d.offer(IdHash::of("4999"), 5000 * 60_000), Seen::Duplicate);
+        assert_eq!(
+            d.offer(IdHash::of("4999"), 5000 * 60_000).0,
+            Seen::Duplicate
+        );
         // Evicted: counts again (the documented price of the cap).
-        assert_eq!(d.offer(IdHash::of("0"), 5000 * 60_000), Seen::New);
+        assert_eq!(d.offer(IdHash::of("0"), 5000 * 60_000).0, Seen::New);
         // All in one hour: the earliest arrivals within it go first.
         let mut d = Dedup::new(1000 * DAY, 100);
         for i in 0..300i64 {
             d.offer(IdHash::of(&i.to_string()), 0);
         }
-        assert_eq!(d.offer(IdHash::of("299"), 0), Seen::Duplicate);
-        assert_eq!(d.offer(IdHash::of("0"), 0), Seen::New);
+        assert_eq!(d.offer(IdHash::of("299"), 0).0, Seen::Duplicate);
+        assert_eq!(d.offer(IdHash::of("0"), 0).0, Seen::New);
     }
 
     #[test]
@@ -369,7 +431,7 @@ mod tests {
         assert_eq!(r.remembered(), d.remembered());
         for i in 0..200i64 {
             let (id, t) = (IdHash::of(&(i % 130).to_string()), (99 + i) * HOUR);
-            assert_eq!(r.offer(id, t), d.offer(id, t), "{i}");
+            assert_eq!(r.offer(id, t).0, d.offer(id, t).0, "{i}");
         }
     }
 

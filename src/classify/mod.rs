@@ -38,6 +38,7 @@ type TypeMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<Fnv>>;
 
 mod province;
 mod rules;
+mod words;
 
 use crate::event::Event;
 pub use province::{
@@ -47,6 +48,7 @@ pub use province::{
 pub use rules::{
     ClassificationConfig, LabelTable, RuleConfig, SECTOR_OTHER, SECTOR_UNKNOWN, is_label_safe,
 };
+pub use words::{AsciiWords, trimmed};
 
 /// Most rules a configuration may have (they are tracked in a `u64` bit set).
 pub const MAX_RULES: usize = 64;
@@ -278,7 +280,7 @@ impl Classifier {
     /// Rules whose `types` list this type, matched case-insensitively without
     /// allocating for short ASCII types.
     fn type_mask(&self, kind: &str) -> u64 {
-        let kind = kind.trim();
+        let kind = trimmed(kind);
         let mut buf = [0u8; 64];
         if kind.len() <= buf.len() && kind.is_ascii() {
             let buf = &mut buf[..kind.len()];

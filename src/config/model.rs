@@ -127,8 +127,9 @@ pub struct LifecycleConfig {
     /// message arrived (wall clock). An open incident forgotten this way
     /// is counted in `incident_monitor_lifecycle_forgotten_total`.
     pub remember_days: u32,
-    /// Hard cap on remembered incidents per partition (about 115 bytes
-    /// each at the default; 85 to 200 by how full the table is); past it, those whose last message is oldest are forgotten.
+    /// Hard cap on remembered incidents per partition (64 bytes each, and
+    /// 64 for each place left by an incident renewed in a later hour);
+    /// past it, those whose last message is oldest are forgotten.
     /// 0 turns updates off: every later message is a duplicate.
     pub max_per_partition: usize,
     /// A detection-to-stage time longer than this is not recorded (it is

@@ -13,12 +13,12 @@
 //! batch, then commits it run by run.
 
 use crate::calendar::{Ledger, MonthIndex, MonthSlot, YearMonth};
-use crate::classify::CategoryId;
+use crate::classify::{AsciiWords, CategoryId, trimmed};
 use crate::config::{Input, Settings};
 use crate::decode::{Decoded, Decoder};
-use crate::dedup::{IdHash, Seen};
+use crate::dedup::IdHash;
 use crate::event::{EpochMillis, Filter, Reject, Severity};
-use crate::lifecycle::{Lookup, Moved, NO_TIME, Note, Open, Stage, quantize};
+use crate::lifecycle::{Found, Moved, NO_TIME, Note, Open, Stage, quantize};
 use crate::state::{Outcomes, PartitionKey, PartitionState};
 
 /// What happened to one message.
@@ -124,6 +124,8 @@ pub struct Engine {
     provinces: crate::classify::NameCache,
     /// `lifecycle.max_time_days`, in ms.
     max_time_ms: i64,
+    /// The configured sectors (not `other` and `unknown`).
+    sectors: AsciiWords,
 }
 
 /// The decoder of an input.
@@ -156,6 +158,11 @@ impl Engine {
                 .map_or(i64::MAX, |s| s.saturating_mul(1000)),
             earliest_ms: settings.earliest_ms,
             max_time_ms: i64::from(settings.config.lifecycle.max_time_days) * 86_400_000,
+            sectors: AsciiWords::new(
+                settings.sectors[..settings.sectors.len() - 2]
+                    .iter()
+                    .map(String::as_str),
+            ),
             settings,
             provinces: crate::classify::NameCache::default(),
         }
@@ -248,13 +255,11 @@ impl Engine {
     pub fn prefetch(st: &PartitionState, prepared: &Prepared) {
         if let Prepared::Event(e) = prepared {
             st.dedup.prefetch(&e.id);
-            st.lifecycle.prefetch(&e.id);
         }
     }
 
-    /// Counts a new incident, or applies a later message of one counted:
-    /// the lifecycle table first (it remembers incidents beyond the dedup
-    /// horizon), then dedup.
+    /// Counts a new incident, or applies a later message of one counted
+    /// (found through dedup, whose slot for the id links to it).
     fn count(&self, st: &mut PartitionState, e: &Classified, wall_ms: EpochMillis) -> Outcome {
         let PartitionState {
             lifecycle,
@@ -263,20 +268,16 @@ impl Engine {
             windows,
             ..
         } = st;
-        let vacancy = match lifecycle.lookup(&e.id, wall_ms) {
-            Lookup::Known(open) => {
-                // Renews the id in dedup too (the two bounds are apart).
-                dedup.offer(e.id, wall_ms);
-                return self.update(ledger, open, e, wall_ms);
+        let held = match lifecycle.find(dedup, &e.id, wall_ms) {
+            Found::Known(open) => return self.update(ledger, open, e, wall_ms),
+            Found::Duplicate => {
+                // Counted before, and no longer remembered by the lifecycle.
+                let note =
+                    (lifecycle.is_on() && e.stage > Stage::Recorded).then_some(Note::Forgotten);
+                return Outcome::Duplicate { note };
             }
-            Lookup::Vacant(v) => Some(v),
-            Lookup::Off => None,
+            Found::New(held) => held,
         };
-        if dedup.offer(e.id, wall_ms) == Seen::Duplicate {
-            // Counted before, and no longer remembered by the lifecycle.
-            let note = (vacancy.is_some() && e.stage > Stage::Recorded).then_some(Note::Forgotten);
-            return Outcome::Duplicate { note };
-        }
         let minute = e.slot.minute_of(e.time_ms);
         ledger.record(
             &e.slot, minute, e.category, e.severity, e.sector, e.province,
@@ -297,9 +298,7 @@ impl Engine {
             Moved::default()
         };
         open.type_stage = e.stage;
-        if let Some(v) = vacancy {
-            v.fill(open);
-        }
+        lifecycle.remember(dedup, held, e.id, open);
         Outcome::Accepted {
             category: e.category,
             severity: e.severity,
@@ -394,13 +393,7 @@ impl Engine {
         let n = self.settings.sectors.len();
         match sector {
             None => n - 1,
-            Some(s) => {
-                let s = s.trim();
-                self.settings.sectors[..n - 2]
-                    .iter()
-                    .position(|c| c.eq_ignore_ascii_case(s))
-                    .unwrap_or(n - 2)
-            }
+            Some(s) => self.sectors.find(trimmed(s)).unwrap_or(n - 2),
         }
     }
 }

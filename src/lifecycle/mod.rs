@@ -6,10 +6,9 @@
 //! messages can still move them ([`Lifecycle`]).
 //!
 //! Pure and synchronous, above `dedup` (whose ids, arrival hours and
-//! prefetch it uses) and below `calendar` (whose months keep the stage
+//! links it uses) and below `calendar` (whose months keep the stage
 //! counts and times).
 
-mod slots;
 mod stage;
 mod table;
 
@@ -17,4 +16,4 @@ pub use stage::{
     BUCKETS_SECS, MAX_TIME_SECS, Moved, Note, Stage, StageTimes, StageWords, TimeBuckets,
     TimeSummary, quantize,
 };
-pub use table::{Chunk, Lifecycle, Lookup, NO_TIME, Open, PER_CHUNK, Vacancy};
+pub use table::{Chunk, Found, Lifecycle, NO_TIME, Open, PER_CHUNK};

@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use hdrhistogram::Histogram;
 
+use crate::classify::{AsciiWords, trimmed};
+
 /// A lifecycle stage. Ordered: a stage's count includes the incidents that
 /// went on to a later one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -63,22 +65,46 @@ impl Stage {
 pub struct StageWords {
     warned: Vec<String>,
     handled: Vec<String>,
+    /// The handled words, then the warned ones, for an ASCII status (no
+    /// folded word that is not ASCII can equal one).
+    ascii: AsciiWords,
 }
 
 impl StageWords {
     pub fn new(warned: &[String], handled: &[String]) -> StageWords {
-        let fold = |v: &[String]| v.iter().map(|w| w.trim().to_lowercase()).collect();
+        let fold =
+            |v: &[String]| -> Vec<String> { v.iter().map(|w| w.trim().to_lowercase()).collect() };
+        let (warned, handled) = (fold(warned), fold(handled));
+        let ascii = AsciiWords::new(handled.iter().chain(&warned).map(String::as_str));
         StageWords {
-            warned: fold(warned),
-            handled: fold(handled),
+            warned,
+            handled,
+            ascii,
         }
     }
 
     /// The stage a `status` names.
+    #[inline]
     pub fn stage(&self, status: Option<&str>) -> Stage {
-        let Some(s) = status.map(str::trim).filter(|s| !s.is_empty()) else {
+        let Some(s) = status.map(trimmed).filter(|s| !s.is_empty()) else {
             return Stage::Recorded;
         };
+        if !s.is_ascii() {
+            return self.stage_slow(s);
+        }
+        match self.ascii.find(s) {
+            Some(i) if i < self.handled.len() => Stage::Handled,
+            Some(_) => Stage::Warned,
+            None => Stage::Recorded,
+        }
+    }
+
+    /// [`StageWords::stage`] for any text (trimmed, folded).
+    fn stage_slow(&self, status: &str) -> Stage {
+        let s = status.trim();
+        if s.is_empty() {
+            return Stage::Recorded;
+        }
         let is = |words: &[String]| -> bool {
             if s.is_ascii() {
                 words.iter().any(|w| w.eq_ignore_ascii_case(s))
@@ -295,6 +321,30 @@ impl StageTimes {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// The fast path for ASCII statuses answers as the general one,
+        /// whatever the case and the spaces around.
+        #[test]
+        fn the_ascii_path_answers_as_the_general_one(
+            word in proptest::sample::select(vec!["warned", "Notified", "confirmed", "resolved", "closed", "detected", "x", "Đã xử lý", "đã XỬ LÝ"]),
+            upper in proptest::collection::vec(proptest::bool::ANY, 12),
+            pad in proptest::sample::select(vec!["", " ", "\t", "\u{a0}", "\u{3000}"]),
+        ) {
+            let w = StageWords::new(
+                &["warned".into(), "notified".into(), "Confirmed".into()],
+                &["resolved".into(), "CLOSED".into(), "đã xử lý".into()],
+            );
+            let cased: String = word
+                .chars()
+                .zip(upper.iter().cycle())
+                .map(|(c, u)| if *u { c.to_ascii_uppercase() } else { c })
+                .collect();
+            for s in [cased.clone(), format!("{pad}{cased}"), format!("{cased}{pad}")] {
+                proptest::prop_assert_eq!(w.stage(Some(&s)), w.stage_slow(&s), "{:?}", s);
+            }
+        }
+    }
+
     #[test]
     fn words_map_to_stages_in_any_case() {
         let w = StageWords::new(
@@ -306,6 +356,15 @@ mod tests {
         assert_eq!(w.stage(Some(" CONFIRMED ")), Stage::Warned);
         assert_eq!(w.stage(Some("đã Cảnh Báo")), Stage::Warned);
         assert_eq!(w.stage(Some("Resolved")), Stage::Handled);
+        assert_eq!(w.stage(Some("resolvedd")), Stage::Recorded);
+        assert_eq!(w.stage(Some("\u{a0}resolved")), Stage::Handled);
+        assert_eq!(w.stage(Some(" ")), Stage::Recorded);
+        assert_eq!(w.stage(Some("")), Stage::Recorded);
+        let long = "x".repeat(40);
+        assert_eq!(
+            StageWords::new(std::slice::from_ref(&long), &[]).stage(Some(&long.to_uppercase())),
+            Stage::Warned
+        );
         assert_eq!(w.conflict(), None);
         assert_eq!(
             StageWords::new(&["done".into()], &["DONE".into()]).conflict(),

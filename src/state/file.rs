@@ -103,7 +103,10 @@ fn encode_parts(
 ) -> Vec<u8> {
     let mut w = Writer::default();
     if whole {
-        w.buf.reserve(64 + st.dedup.entries() * 16);
+        // The ids and the remembered incidents are most of it (one
+        // allocation, not a doubling that copies what is written).
+        w.buf
+            .reserve(64 + st.dedup.entries() * 16 + st.lifecycle.len() * (OPEN_BYTES + 1));
     }
     w.buf.extend_from_slice(MAGIC);
     w.u16(FORMAT_VERSION);
@@ -269,31 +272,47 @@ fn write_dedup(w: &mut Writer, st: &PartitionState) {
 }
 
 fn write_lifecycle(w: &mut Writer, st: &PartitionState) {
-    let buckets = st.lifecycle.by_arrival();
+    let buckets: Vec<_> = st
+        .lifecycle
+        .by_arrival()
+        .map(|(start, live)| (start, live.clone().count(), live))
+        .filter(|(_, n, _)| *n > 0)
+        .collect();
     w.len(buckets.len());
-    for (start, incidents) in buckets {
+    for (start, n, live) in buckets {
         w.i64(start);
-        w.len(incidents.len());
-        for (id, o) in &incidents {
-            write_open(w, id, o);
+        w.len(n);
+        for (id, o) in live {
+            write_open(w, &id, o);
         }
     }
 }
 
-/// One lifecycle incident (its place is not written).
+/// One lifecycle incident (its place is not written), in one write.
 fn write_open(w: &mut Writer, id: &IdHash, o: &Open) {
-    w.u64(id.0[0]);
-    w.u64(id.0[1]);
-    w.i64(o.detected_ms);
-    w.i32(o.month);
-    w.u32(o.times[0]);
-    w.u32(o.times[1]);
-    for v in [o.minute, o.category, o.first_category, o.sector, o.province] {
-        w.u16(v);
+    let mut b = [0u8; OPEN_BYTES];
+    let fields: [&[u8]; 14] = [
+        &id.0[0].to_le_bytes(),
+        &id.0[1].to_le_bytes(),
+        &o.detected_ms.to_le_bytes(),
+        &o.month.to_le_bytes(),
+        &o.times[0].to_le_bytes(),
+        &o.times[1].to_le_bytes(),
+        &o.minute.to_le_bytes(),
+        &o.category.to_le_bytes(),
+        &o.first_category.to_le_bytes(),
+        &o.sector.to_le_bytes(),
+        &o.province.to_le_bytes(),
+        &[o.severity],
+        &[o.stage as u8],
+        &[o.type_stage as u8],
+    ];
+    let mut at = 0;
+    for f in fields {
+        b[at..at + f.len()].copy_from_slice(f);
+        at += f.len();
     }
-    w.u8(o.severity);
-    w.u8(o.stage as u8);
-    w.u8(o.type_stage as u8);
+    w.buf.extend_from_slice(&b);
 }
 
 fn read_open(r: &mut Reader<'_>, ledger: &Ledger) -> Result<(IdHash, Open), CodecError> {

@@ -341,6 +341,7 @@ impl PartitionState {
             }
         }
         st.lifecycle.restore(lifecycle, wall_ms);
+        st.lifecycle.link(&mut st.dedup);
         st.outcomes.accepted = s.outcomes.accepted;
         st.outcomes.update = s.outcomes.update;
         st.outcomes.lifecycle = s.outcomes.lifecycle;
