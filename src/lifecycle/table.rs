@@ -446,12 +446,8 @@ impl Lifecycle {
         }
         self.log[i].id[1] &= !(LIVE | ORPHAN);
         let moved = self.append(r.id(), r.open);
-        let open = match self.log.back_mut() {
-            Some(last) => &mut last.open,
-            // `append` has just pushed one.
-            None => unreachable!("the log is empty after an append"),
-        };
-        (open, link_of(moved))
+        let last = self.log.len() - 1;
+        (&mut self.log[last].open, link_of(moved))
     }
 
     /// Remembers a new incident; returns its link, which the caller stores
