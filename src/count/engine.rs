@@ -1,5 +1,5 @@
-//! The per-event path: decode → classify → lifecycle and dedup → windows
-//! and ledger.
+//! The per-event path: decode → classify → dedup and the lifecycle it
+//! links to → windows and ledger.
 //!
 //! Pure and synchronous: [`Engine::apply`] takes message bytes and a
 //! partition's state and returns what happened. This is what the criterion
@@ -7,7 +7,7 @@
 //!
 //! It is two steps. [`Engine::prepare`] (decode, month, classification, id
 //! hash: most of the cost) reads no partition state, so it can run on any
-//! thread without the monitor lock; [`Engine::commit`] (lifecycle, dedup,
+//! thread without the monitor lock; [`Engine::commit`] (dedup, lifecycle,
 //! ledger, windows, counters) must see a partition's messages in offset
 //! order. `apply` is the two in a row; [`super::Monitor::apply`] prepares a whole
 //! batch, then commits it run by run.

@@ -1,6 +1,6 @@
 //! A cache prefetch hint: one of the two modules allowed `unsafe` (the
-//! intrinsic). Elsewhere than x86-64 it does nothing. Dedup's id table and
-//! the lifecycle's incident table use it.
+//! intrinsic). Elsewhere than x86-64 it does nothing. Dedup's id table uses
+//! it (the lifecycle has no table of its own: dedup's slot links to it).
 
 /// Starts loading the cache line holding `value`.
 #[inline(always)]

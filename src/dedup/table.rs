@@ -44,18 +44,18 @@ use super::IdHash;
 /// The longest probe an insert accepts before the table is rebuilt under a
 /// new key (at 3/4 full the expected longest run among a million slots is
 /// a few dozen).
-pub const MAX_PROBE: usize = 512;
+const MAX_PROBE: usize = 512;
 
 /// The key of a table's home function: two odd multipliers and an
 /// addend, from the operating system's randomness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key([u64; 3]);
+struct Key([u64; 3]);
 
 impl Key {
     /// A fresh random key. `std`'s `RandomState` draws its SipHash keys
     /// from the operating system once per thread and steps them for each
     /// new state, so each call hashes with a key of its own.
-    pub(crate) fn random() -> Key {
+    fn random() -> Key {
         use std::hash::BuildHasher;
         let words = std::collections::hash_map::RandomState::new();
         Key([
@@ -68,10 +68,9 @@ impl Key {
 
 impl Key {
     /// The home slot of `id` in a table of `2^(64 - shift)` slots:
-    /// multiply-add-shift over both words (dedup's id table and the
-    /// lifecycle's incident table both find ids this way).
+    /// multiply-add-shift over both words of the key a slot keeps.
     #[inline(always)]
-    pub(crate) fn home(&self, id: [u64; 2], shift: u32) -> usize {
+    fn home(&self, id: [u64; 2], shift: u32) -> usize {
         let [a, b, c] = self.0;
         let h = id[0]
             .wrapping_mul(a)
@@ -94,7 +93,7 @@ const KEY_MASK: u64 = (1 << LINK_SHIFT) - 1;
 
 /// The bits of an id a slot keeps.
 #[inline(always)]
-pub fn key(id: &IdHash) -> [u64; 2] {
+fn key(id: &IdHash) -> [u64; 2] {
     [id.0[0], id.0[1] & KEY_MASK]
 }
 
@@ -364,7 +363,7 @@ impl IdTable {
 
     /// The key in use (tests: each table draws its own).
     #[cfg(test)]
-    pub fn key(&self) -> Key {
+    fn key(&self) -> Key {
         self.key
     }
 
