@@ -126,6 +126,7 @@ impl Lane {
             Some(metrics.clone()),
             dead_letters,
             source.clone(),
+            crate::pipeline::DEPTH,
         )?);
         let consumer = subscribe(k, input, stage.clone(), several)?;
         Ok(Lane {

@@ -24,7 +24,7 @@ pub use reports::LiveReports;
 pub use run::RunSummary;
 pub(crate) use run::{End, Run, Source};
 pub(crate) use stage::RejectSink;
-pub use stage::{BATCH, Stage, StageError};
+pub use stage::{BATCH, DEPTH, Stage, StageError};
 
 use crate::config::{ConfigError, Settings};
 use crate::count::{Monitor, MonitorError};

@@ -91,6 +91,8 @@ struct Shared {
     source: Source,
     /// Batches handed over and not yet committed (exported as a metric).
     depth: AtomicUsize,
+    /// Batches the channel holds.
+    capacity: usize,
     /// Applied batches, emptied, for the sources to fill again: their
     /// buffers are reused instead of being grown from nothing and freed
     /// each time (which cost page faults and copies on every batch,
@@ -113,12 +115,45 @@ impl StageSender {
         reused.unwrap_or_else(|| Batch::new(self.shared.source.clone()))
     }
 
+    /// Batches handed over and not yet applied (the one being applied
+    /// included).
+    pub fn depth(&self) -> usize {
+        self.shared.depth.load(Ordering::Relaxed)
+    }
+
+    /// Hands a batch over if the channel has room now; gives it back when
+    /// it is full.
+    pub fn try_send(&self, batch: Batch) -> Handed {
+        self.shared.depth.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(Work::Apply(batch)) {
+            Ok(()) => Handed::Sent,
+            Err(e) => {
+                self.shared.depth.fetch_sub(1, Ordering::Relaxed);
+                match e {
+                    mpsc::error::TrySendError::Full(Work::Apply(b)) => Handed::Full(b),
+                    // Only batches are sent here.
+                    mpsc::error::TrySendError::Full(_) => Handed::Sent,
+                    mpsc::error::TrySendError::Closed(_) => Handed::Gone,
+                }
+            }
+        }
+    }
+
     /// Hands a batch over, waiting for room; `false` once the stage is gone.
     /// Not for runtime threads (it blocks).
     pub fn send_blocking(&self, batch: Batch) -> bool {
         self.shared.depth.fetch_add(1, Ordering::Relaxed);
         self.tx.blocking_send(Work::Apply(batch)).is_ok()
     }
+}
+
+/// What [`StageSender::try_send`] did with a batch.
+pub enum Handed {
+    Sent,
+    /// The channel is full: the batch, back.
+    Full(Batch),
+    /// The stage is gone.
+    Gone,
 }
 
 /// The stage, shared by a loop and (Kafka) the rebalance callback.
@@ -141,14 +176,17 @@ impl Stage {
         metrics: Option<Arc<Metrics>>,
         rejected: Option<Box<dyn RejectSink>>,
         source: Source,
+        depth: usize,
     ) -> Result<Stage, StageError> {
-        let (tx, rx) = mpsc::channel(DEPTH);
+        let depth = depth.max(1);
+        let (tx, rx) = mpsc::channel(depth);
         let shared = Arc::new(Shared {
             monitor,
             metrics,
             rejected,
             source: source.clone(),
             depth: AtomicUsize::new(0),
+            capacity: depth,
             spare: Mutex::new(Vec::new()),
         });
         let thread = {
@@ -172,7 +210,7 @@ impl Stage {
 
     /// Batches waiting for the apply thread.
     pub fn depth(&self) -> usize {
-        self.sender.shared.depth.load(Ordering::Relaxed)
+        self.sender.depth()
     }
 
     /// Adds a message to the batch being filled (`fill` copies it in);
@@ -402,7 +440,7 @@ fn newest_per_partition(metrics: &Metrics, source: &Source, batch: &Batch) {
 fn recycle(shared: &Shared, mut batch: Batch) {
     batch.clear();
     if let Ok(mut spare) = shared.spare.lock()
-        && spare.len() < DEPTH
+        && spare.len() < shared.capacity
     {
         spare.push(batch);
     }
@@ -437,6 +475,7 @@ mod tests {
                 None,
                 None,
                 crate::state::Source::kafka("t"),
+                DEPTH,
             )
             .unwrap(),
         );
@@ -483,9 +522,9 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[tokio::test]
-    async fn a_flush_returns_once_everything_handed_over_is_counted() {
-        let dir = std::env::temp_dir().join(format!("im-flush-{}", std::process::id()));
+    /// A stage of `depth` batches over a fresh directory state.
+    fn started(name: &str, depth: usize) -> (std::path::PathBuf, Arc<Mutex<Monitor>>, Stage) {
+        let dir = std::env::temp_dir().join(format!("im-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let settings = crate::config::Config::default().validate().unwrap();
         let store: Arc<dyn StateBackend> = Arc::new(StateStore::new(&dir));
@@ -499,14 +538,57 @@ mod tests {
             None,
             None,
             crate::state::Source::kafka("t"),
+            depth,
         )
         .unwrap();
+        (dir, monitor, stage)
+    }
+
+    #[tokio::test]
+    async fn a_flush_returns_once_everything_handed_over_is_counted() {
+        let (dir, monitor, stage) = started("flush", DEPTH);
         for i in 0..50 {
             stage.send(batch(3, i * 10, 10)).await.unwrap();
         }
         stage.flush().await.unwrap();
         assert_eq!(monitor.lock().unwrap().outcomes().accepted, 500);
         assert_eq!(stage.depth(), 0);
+        stage.stop().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A batch the full channel refuses is given back whole, is not
+    /// counted as waiting, and is counted once handed over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_channel_gives_the_batch_back() {
+        let (dir, monitor, stage) = started("full", 1);
+        let sender = stage.sender();
+        let held = monitor.lock().unwrap();
+        // The apply thread takes at most one batch and waits for the lock:
+        // within three the channel of one is full.
+        let mut taken = 0;
+        let back = loop {
+            match sender.try_send(batch(3, taken * 10, 10)) {
+                Handed::Sent => {
+                    taken += 1;
+                    assert!(taken <= 2, "a channel of one took {taken} batches");
+                }
+                Handed::Full(back) => break back,
+                Handed::Gone => panic!("the stage is running"),
+            }
+        };
+        assert_eq!(stage.depth() as u64, taken);
+        assert_eq!(back.len(), 10);
+        drop(held);
+        let sent = tokio::task::spawn_blocking(move || sender.send_blocking(back))
+            .await
+            .unwrap();
+        assert!(sent);
+        stage.flush().await.unwrap();
+        assert_eq!(
+            monitor.lock().unwrap().outcomes().accepted,
+            (taken + 1) * 10
+        );
         stage.stop().await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
