@@ -607,7 +607,7 @@ impl Lifecycle {
     }
 
     /// The incidents live at log places `first..end`.
-    fn live_at(&self, first: u64, end: u64) -> impl Iterator<Item = (IdHash, &Open)> + Clone + '_ {
+    fn live_at(&self, first: u64, end: u64) -> impl Iterator<Item = (IdHash, &Open)> + '_ {
         let lo = usize::try_from(first.saturating_sub(self.front)).unwrap_or(usize::MAX);
         let hi = usize::try_from(end.saturating_sub(self.front)).unwrap_or(usize::MAX);
         let (lo, hi) = (lo.min(self.log.len()), hi.min(self.log.len()));
@@ -622,7 +622,7 @@ impl Lifecycle {
     /// places are not kept). An hour may have none.
     pub fn by_arrival(
         &self,
-    ) -> impl Iterator<Item = (i64, impl Iterator<Item = (IdHash, &Open)> + Clone + '_)> + '_ {
+    ) -> impl Iterator<Item = (i64, impl Iterator<Item = (IdHash, &Open)> + '_)> + '_ {
         self.spans()
             .map(|(start, first, end, _)| (start, self.live_at(first, end)))
     }

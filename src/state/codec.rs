@@ -50,6 +50,20 @@ impl Writer {
     pub fn len(&mut self, n: usize) {
         self.u32(u32::try_from(n).unwrap_or(u32::MAX));
     }
+    /// Room for a length known once what it counts is written
+    /// ([`Writer::set_len`]).
+    pub fn len_later(&mut self) -> usize {
+        let at = self.buf.len();
+        self.len(0);
+        at
+    }
+    /// Writes the length a [`Writer::len_later`] made room for at `at`.
+    pub fn set_len(&mut self, at: usize, n: usize) {
+        let v = u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+        if let Some(room) = self.buf.get_mut(at..at + v.len()) {
+            room.copy_from_slice(&v);
+        }
+    }
     pub fn str(&mut self, s: &str) {
         self.len(s.len());
         self.buf.extend_from_slice(s.as_bytes());

@@ -271,21 +271,28 @@ fn write_dedup(w: &mut Writer, st: &PartitionState) {
     }
 }
 
+/// The incidents by arrival hour, hours with none left out: one walk
+/// along the log, the counts written once known.
 fn write_lifecycle(w: &mut Writer, st: &PartitionState) {
-    let buckets: Vec<_> = st
-        .lifecycle
-        .by_arrival()
-        .map(|(start, live)| (start, live.clone().count(), live))
-        .filter(|(_, n, _)| *n > 0)
-        .collect();
-    w.len(buckets.len());
-    for (start, n, live) in buckets {
+    let buckets_at = w.len_later();
+    let mut buckets = 0;
+    for (start, live) in st.lifecycle.by_arrival() {
+        let bucket_at = w.buf.len();
         w.i64(start);
-        w.len(n);
+        let n_at = w.len_later();
+        let mut n = 0;
         for (id, o) in live {
             write_open(w, &id, o);
+            n += 1;
+        }
+        if n == 0 {
+            w.buf.truncate(bucket_at);
+        } else {
+            w.set_len(n_at, n);
+            buckets += 1;
         }
     }
+    w.set_len(buckets_at, buckets);
 }
 
 /// One lifecycle incident (its place is not written), in one write.

@@ -64,6 +64,37 @@ fn checkpoint_round_trip_restores_everything() {
     assert_eq!(encode(&restored, "Asia/Ho_Chi_Minh", 7), bytes);
 }
 
+/// An arrival hour whose incidents all moved to a later one (their
+/// updates arrived then) is left out of the checkpoint; the others are
+/// written with their counts, and come back as they were.
+#[test]
+fn an_hour_left_empty_by_updates_is_not_written() {
+    let mut e = engine("");
+    let mut st = e.new_partition(PartitionKey::input());
+    let hour = 3_600_000;
+    let first = |id: &str| line(id, "2022-06-01T10:00:00Z", "ddos", "finance");
+    let warned = |id: &str| {
+        format!(r#"{{"id":"{id}","time":"2022-06-01T10:00:00Z","type":"ddos","status":"warned"}}"#)
+    };
+    for id in ["a", "b"] {
+        e.apply(&mut st, first(id).as_bytes(), WALL);
+    }
+    e.apply(&mut st, first("c").as_bytes(), WALL + hour);
+    for id in ["a", "b"] {
+        e.apply(&mut st, warned(id).as_bytes(), WALL + 2 * hour);
+    }
+    let snap = decode(&encode(&st, "UTC", 7)).unwrap();
+    let hours: Vec<_> = snap
+        .lifecycle
+        .iter()
+        .map(|c| (c.bucket - WALL, c.incidents.len()))
+        .collect();
+    assert_eq!(hours, [(hour, 1), (2 * hour, 2)]);
+    let restored = PartitionState::restore(snap, e.settings(), WALL + 2 * hour).unwrap();
+    assert_eq!(restored.lifecycle.len(), 3);
+    assert_eq!(restored.ledger, st.ledger);
+}
+
 #[test]
 fn any_corruption_is_detected() {
     let mut e = engine("");
