@@ -31,9 +31,10 @@ use crate::state::{PartitionKey, Source};
 
 /// Messages per batch from a consumer, at most.
 pub const BATCH: usize = 1024;
-/// Batches in flight, at most: enough to absorb a fetch response (tens of
-/// thousands of messages) while the thread catches up. 8 left the loop
-/// blocked a quarter of the time on the end-to-end benchmark.
+/// A consumer's batches in flight, at most ([`Stage::start`]'s `depth`):
+/// enough to absorb a fetch response (tens of thousands of messages) while
+/// the thread catches up. 8 left the loop blocked a quarter of the time on
+/// the end-to-end benchmark.
 pub const DEPTH: usize = 32;
 /// How long recorded latencies may wait for the shared summary under load.
 const LATENCY_MERGE_MS: i64 = 200;
@@ -169,7 +170,8 @@ impl Stage {
     /// Starts the thread. Batches are of `source` (a partition key's
     /// source) and prepared by `engine` (the source's input: its decoder;
     /// the month cache is per engine), committed by the monitor's;
-    /// `metrics` gets latencies, `rejected` rejected messages.
+    /// `metrics` gets latencies, `rejected` rejected messages; at most
+    /// `depth` batches wait (at least one).
     pub fn start(
         monitor: Arc<Mutex<Monitor>>,
         engine: Engine,
