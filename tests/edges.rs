@@ -685,3 +685,57 @@ fn a_version_2_state_is_read_and_its_incidents_still_count_once() {
 fn a_version_5_state_is_read_and_its_incidents_still_count_once() {
     an_older_state_is_read_and_its_incidents_still_count_once("v5-state");
 }
+
+/// Checkpoint format 7: each remembered incident in 49 fixed bytes
+/// (written by commit 8e65a34 from `tests/fixtures/v1-input.jsonl`, the
+/// last build of that format). Read by this build, its incidents are found
+/// by their updates, and the figures are those of a state this build wrote
+/// from the same input.
+#[test]
+fn a_version_7_states_incidents_are_found_by_their_updates() {
+    let input = std::fs::read_to_string(repo("tests/fixtures/v1-input.jsonl")).unwrap();
+    // Every third incident handled two hours after its detection, every
+    // seventh warned and retyped.
+    let mut updates = String::new();
+    for (i, l) in input.lines().enumerate() {
+        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let t: jiff::Timestamp = v["time"].as_str().unwrap().parse().unwrap();
+        let at = t.checked_add(jiff::SignedDuration::from_hours(2)).unwrap();
+        v["updated"] = at.to_string().into();
+        if i % 3 == 0 {
+            v["status"] = "handled".into();
+        } else if i % 7 == 0 {
+            v["status"] = "warned".into();
+            v["type"] = "phishing".into();
+        } else {
+            continue;
+        }
+        updates.push_str(&v.to_string());
+        updates.push('\n');
+    }
+    let dir = TempDir::new("v7-updates");
+    // Remembered as long as the configuration allows: the fixture's
+    // incidents arrived when it was written.
+    let config = dir.path("c.toml");
+    std::fs::write(&config, "[lifecycle]\nremember_days = 2000\n").unwrap();
+    let config = config.to_str().unwrap();
+    let old = dir.path("old");
+    std::fs::create_dir_all(&old).unwrap();
+    for f in ["input-0.state", "monitor.json"] {
+        std::fs::copy(repo("tests/fixtures/v7-state").join(f), old.join(f)).unwrap();
+    }
+    let new = dir.path("new");
+    let args = |d: &std::path::Path| {
+        ["--state-dir", d.to_str().unwrap(), "--config", config].map(str::to_owned)
+    };
+    run_stdin_ok(input.as_bytes(), &args(&new).each_ref().map(String::as_str));
+    for d in [&old, &new] {
+        run_stdin_ok(updates.as_bytes(), &args(d).each_ref().map(String::as_str));
+    }
+    let (old_state, old_o) = state_of(&old);
+    let (new_state, new_o) = state_of(&new);
+    assert_eq!(old_o.accepted, 193);
+    assert!(old_o.update > 60, "{old_o:?}");
+    assert_eq!(old_o, new_o);
+    assert_eq!(old_state.ledger, new_state.ledger);
+}

@@ -50,6 +50,19 @@ impl Writer {
     pub fn len(&mut self, n: usize) {
         self.u32(u32::try_from(n).unwrap_or(u32::MAX));
     }
+    /// An unsigned LEB128 varint: 7 bits a byte, low bits first.
+    pub fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+    }
+    /// A signed number as a [`Writer::varint`], zigzag-mapped so a small
+    /// negative is short too.
+    pub fn zigzag(&mut self, v: i64) {
+        self.varint(((v << 1) ^ (v >> 63)) as u64);
+    }
     /// Room for a length known once what it counts is written
     /// ([`Writer::set_len`]).
     pub fn len_later(&mut self) -> usize {
@@ -127,6 +140,34 @@ impl<'a> Reader<'a> {
         Ok(i64::from_le_bytes(self.array()?))
     }
 
+    /// A [`Writer::varint`]; more than 64 bits is an error.
+    pub fn varint(&mut self) -> Result<u64, CodecError> {
+        let at = self.pos;
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                break;
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(CodecError::Invalid(format!(
+            "a varint of more than 64 bits at {at}"
+        )))
+    }
+    /// A [`Writer::zigzag`].
+    pub fn zigzag(&mut self) -> Result<i64, CodecError> {
+        let v = self.varint()?;
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+    /// Bytes read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
     /// A count of items each at least `min_item_bytes` long; rejected when the
     /// remaining bytes cannot hold them, so a corrupt count cannot make us
     /// allocate gigabytes.
@@ -172,6 +213,39 @@ mod tests {
                 .and_then(|_| r.str().map(|_| ()));
             assert!(ok.is_err(), "{cut}");
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn varints_round_trip_and_refuse_more_than_64_bits(u: u64, i: i64, cut in 0usize..20) {
+            let mut w = Writer::default();
+            w.varint(u);
+            w.zigzag(i);
+            let mut r = Reader::new(&w.buf);
+            proptest::prop_assert_eq!(r.varint().unwrap(), u);
+            proptest::prop_assert_eq!(r.zigzag().unwrap(), i);
+            proptest::prop_assert!(r.is_empty());
+            // Cut short: an error, never a number.
+            let cut = cut.min(w.buf.len() - 1);
+            let mut r = Reader::new(&w.buf[..cut]);
+            proptest::prop_assert!(r.varint().and_then(|_| r.zigzag()).is_err());
+        }
+    }
+
+    #[test]
+    fn a_varint_of_more_than_64_bits_is_refused() {
+        // 2^64: ten bytes whose last carries a second bit.
+        let mut r = Reader::new(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02]);
+        assert!(r.varint().is_err());
+        let mut r = Reader::new(&[0xff; 11]);
+        assert!(r.varint().is_err());
+        let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert_eq!(r.varint().unwrap(), u64::MAX);
+        // Small numbers are short.
+        let mut w = Writer::default();
+        w.varint(127);
+        w.zigzag(-64);
+        assert_eq!(w.buf.len(), 2);
     }
 
     #[test]

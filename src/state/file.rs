@@ -1,4 +1,5 @@
-//! The checkpoint file format, version 7 (version 6 without the
+//! The checkpoint file format, version 8 (version 7 with each remembered
+//! incident in 49 fixed bytes rather than about 25; version 6 without the
 //! lifecycle: updates, stages and their times, and the incidents still
 //! remembered for their updates; version 5 without provinces,
 //! version 4 without the sector cells of each month, version 3 with months
@@ -14,7 +15,10 @@
 //!       (totals, minute cells, and since version 5 cells by sector, since
 //!       6 by sector and province, since 7 stage counts and times),
 //!       dedup arrival buckets, (since 7) lifecycle incidents by arrival
-//!       bucket, window panes
+//!       bucket (since 8 each bucket with its length in bytes, and each
+//!       incident compact: flags, varints, times only when recorded,
+//!       detection time and month as differences from the incident
+//!       before), window panes
 //! ```
 //! A month read from before version 7 says it kept no stages: reports
 //! leave its lifecycle out. Its incidents' later messages are duplicates
@@ -35,14 +39,22 @@ use super::{FileIdentity, Outcomes, PartitionKey, PartitionState, Position, Sour
 use crate::calendar::{Ledger, MINUTES_PER_MONTH_MAX, YearMonth};
 use crate::dedup::IdHash;
 use crate::event::{EpochMillis, Filter, Reject, Severity};
-use crate::lifecycle::{Chunk, Note, Open, Stage};
+use crate::lifecycle::{Chunk, NO_TIME, Note, Open, Stage};
 
 const MAGIC: &[u8; 8] = b"IMSTATE\0";
-/// The format this build writes (it reads this one and version 1).
-pub const FORMAT_VERSION: u16 = 7;
+/// The format this build writes (it reads every earlier one).
+pub const FORMAT_VERSION: u16 = 8;
 
-/// Bytes of one lifecycle incident in a checkpoint.
+/// Bytes of one lifecycle incident in a state topic's chunk and in a
+/// version-7 checkpoint.
 const OPEN_BYTES: usize = 16 + 8 + 4 + 8 + 2 * 5 + 3;
+/// The fewest bytes of one lifecycle incident in a checkpoint since
+/// version 8 (the id's 14, flags, six varints of a byte, the severity).
+const OPEN_MIN_BYTES: usize = 14 + 1 + 6 + 1;
+/// Flags of a compact incident, above its two stages' two bits each.
+const WARNED_TIME: u8 = 1 << 4;
+const HANDLED_TIME: u8 = 1 << 5;
+const RECLASSIFIED: u8 = 1 << 6;
 
 /// Hours per month in the month records of versions before 4.
 const HOURS_PER_MONTH_V3: usize = 31 * 24 + 1;
@@ -106,7 +118,7 @@ fn encode_parts(
         // The ids and the remembered incidents are most of it (one
         // allocation, not a doubling that copies what is written).
         w.buf
-            .reserve(64 + st.dedup.entries() * 16 + st.lifecycle.len() * (OPEN_BYTES + 1));
+            .reserve(64 + st.dedup.entries() * 16 + st.lifecycle.len() * (OPEN_MIN_BYTES + 8));
     }
     w.buf.extend_from_slice(MAGIC);
     w.u16(FORMAT_VERSION);
@@ -272,7 +284,7 @@ fn write_dedup(w: &mut Writer, st: &PartitionState) {
 }
 
 /// The incidents by arrival hour, hours with none left out: one walk
-/// along the log, the counts written once known.
+/// along the log, each hour's count and length written once known.
 fn write_lifecycle(w: &mut Writer, st: &PartitionState) {
     let buckets_at = w.len_later();
     let mut buckets = 0;
@@ -280,19 +292,59 @@ fn write_lifecycle(w: &mut Writer, st: &PartitionState) {
         let bucket_at = w.buf.len();
         w.i64(start);
         let n_at = w.len_later();
+        let bytes_at = w.len_later();
+        let body = w.buf.len();
+        let mut before = (0, 0);
         let mut n = 0;
         for (id, o) in live {
-            write_open(w, &id, o);
+            write_open_compact(w, &id, o, &mut before);
             n += 1;
         }
         if n == 0 {
             w.buf.truncate(bucket_at);
         } else {
+            let bytes = w.buf.len() - body;
             w.set_len(n_at, n);
+            w.set_len(bytes_at, bytes);
             buckets += 1;
         }
     }
     w.set_len(buckets_at, buckets);
+}
+
+/// One lifecycle incident, compact (since version 8): its detection time
+/// and month as differences from `before`'s (the incident before it in
+/// its hour), which it then becomes.
+fn write_open_compact(w: &mut Writer, id: &IdHash, o: &Open, before: &mut (i64, i32)) {
+    w.u64(id.0[0]);
+    w.buf.extend_from_slice(&id.0[1].to_le_bytes()[..6]);
+    let mut flags = o.stage as u8 | (o.type_stage as u8) << 2;
+    if o.times[0] != NO_TIME {
+        flags |= WARNED_TIME;
+    }
+    if o.times[1] != NO_TIME {
+        flags |= HANDLED_TIME;
+    }
+    if o.first_category != o.category {
+        flags |= RECLASSIFIED;
+    }
+    w.u8(flags);
+    w.zigzag(o.detected_ms.wrapping_sub(before.0));
+    w.zigzag(i64::from(o.month) - i64::from(before.1));
+    *before = (o.detected_ms, o.month);
+    w.varint(u64::from(o.minute));
+    w.varint(u64::from(o.category));
+    if flags & RECLASSIFIED != 0 {
+        w.varint(u64::from(o.first_category));
+    }
+    w.varint(u64::from(o.sector));
+    w.varint(u64::from(o.province));
+    w.u8(o.severity);
+    for (t, bit) in [(0, WARNED_TIME), (1, HANDLED_TIME)] {
+        if flags & bit != 0 {
+            w.u32(o.times[t]);
+        }
+    }
 }
 
 /// One lifecycle incident (its place is not written), in one write.
@@ -322,64 +374,177 @@ fn write_open(w: &mut Writer, id: &IdHash, o: &Open) {
     w.buf.extend_from_slice(&b);
 }
 
+/// The fields of a lifecycle incident as read, before they are checked.
+struct RawOpen {
+    detected_ms: i64,
+    month: i32,
+    times: [u32; 2],
+    minute: u16,
+    category: u16,
+    first_category: u16,
+    sector: u16,
+    province: u16,
+    severity: u8,
+    stage: u8,
+    type_stage: u8,
+}
+
+/// One lifecycle incident in 49 fixed bytes (a state topic's chunk, a
+/// version-7 checkpoint).
 fn read_open(r: &mut Reader<'_>, ledger: &Ledger) -> Result<(IdHash, Open), CodecError> {
+    let id = IdHash::from_words(r.u64()?, r.u64()?);
+    // Fields are read in the order written.
+    let raw = RawOpen {
+        detected_ms: r.i64()?,
+        month: r.i32()?,
+        times: [r.u32()?, r.u32()?],
+        minute: r.u16()?,
+        category: r.u16()?,
+        first_category: r.u16()?,
+        sector: r.u16()?,
+        province: r.u16()?,
+        severity: r.u8()?,
+        stage: r.u8()?,
+        type_stage: r.u8()?,
+    };
+    Ok((id, checked_open(raw, ledger)?))
+}
+
+fn out_of_range() -> CodecError {
+    CodecError::Invalid("a lifecycle incident out of range".into())
+}
+
+/// One compact lifecycle incident ([`write_open_compact`]).
+fn read_open_compact(
+    r: &mut Reader<'_>,
+    ledger: &Ledger,
+    before: &mut (i64, i32),
+) -> Result<(IdHash, Open), CodecError> {
+    let low = r.u64()?;
+    let mut high = [0u8; 8];
+    for b in &mut high[..6] {
+        *b = r.u8()?;
+    }
+    let id = IdHash::from_words(low, u64::from_le_bytes(high));
+    let flags = r.u8()?;
+    if flags >> 7 != 0 {
+        return Err(out_of_range());
+    }
+    let detected_ms = before.0.wrapping_add(r.zigzag()?);
+    let month = i64::from(before.1)
+        .checked_add(r.zigzag()?)
+        .and_then(|m| i32::try_from(m).ok())
+        .ok_or_else(out_of_range)?;
+    *before = (detected_ms, month);
+    let mut small =
+        || -> Result<u16, CodecError> { u16::try_from(r.varint()?).map_err(|_| out_of_range()) };
+    let minute = small()?;
+    let category = small()?;
+    let first_category = if flags & RECLASSIFIED != 0 {
+        small()?
+    } else {
+        category
+    };
+    let sector = small()?;
+    let province = small()?;
+    let severity = r.u8()?;
+    let mut times = [NO_TIME; 2];
+    for (t, bit) in [(0, WARNED_TIME), (1, HANDLED_TIME)] {
+        if flags & bit != 0 {
+            times[t] = r.u32()?;
+        }
+    }
+    let raw = RawOpen {
+        stage: flags & 3,
+        type_stage: (flags >> 2) & 3,
+        severity,
+        times,
+        detected_ms,
+        month,
+        minute,
+        category,
+        first_category,
+        sector,
+        province,
+    };
+    Ok((id, checked_open(raw, ledger)?))
+}
+
+/// A lifecycle incident whose fields are within the ledger's names and
+/// the month's minutes.
+fn checked_open(raw: RawOpen, ledger: &Ledger) -> Result<Open, CodecError> {
     let (nc, ns, np) = (
         ledger.categories().len(),
         ledger.sectors().len(),
         ledger.provinces().len(),
     );
-    let id = IdHash::from_words(r.u64()?, r.u64()?);
-    let detected_ms = r.i64()?;
-    let month = r.i32()?;
-    let times = [r.u32()?, r.u32()?];
-    let [minute, category, first_category, sector, province] =
-        [r.u16()?, r.u16()?, r.u16()?, r.u16()?, r.u16()?];
-    let (severity, stage, type_stage) = (r.u8()?, r.u8()?, r.u8()?);
-    if usize::from(category) >= nc
-        || usize::from(first_category) >= nc
-        || usize::from(sector) >= ns
-        || usize::from(province) >= np
-        || usize::from(severity) >= Severity::COUNT
-        || usize::from(minute) >= MINUTES_PER_MONTH_MAX
-        || stage > 2
-        || type_stage > 2
+    if usize::from(raw.category) >= nc
+        || usize::from(raw.first_category) >= nc
+        || usize::from(raw.sector) >= ns
+        || usize::from(raw.province) >= np
+        || usize::from(raw.severity) >= Severity::COUNT
+        || usize::from(raw.minute) >= MINUTES_PER_MONTH_MAX
+        || raw.stage > 2
+        || raw.type_stage > 2
     {
-        return Err(CodecError::Invalid(
-            "a lifecycle incident out of range".into(),
-        ));
+        return Err(out_of_range());
     }
     let mut o = Open::new(
-        detected_ms,
-        month,
-        usize::from(minute),
-        usize::from(category),
-        usize::from(sector),
-        usize::from(province),
-        usize::from(severity),
+        raw.detected_ms,
+        raw.month,
+        usize::from(raw.minute),
+        usize::from(raw.category),
+        usize::from(raw.sector),
+        usize::from(raw.province),
+        usize::from(raw.severity),
     );
-    o.first_category = first_category;
-    o.times = times;
-    o.stage = Stage::from_index(usize::from(stage));
-    o.type_stage = Stage::from_index(usize::from(type_stage));
-    Ok((id, o))
+    o.first_category = raw.first_category;
+    o.times = raw.times;
+    o.stage = Stage::from_index(usize::from(raw.stage));
+    o.type_stage = Stage::from_index(usize::from(raw.type_stage));
+    Ok(o)
 }
 
-fn read_lifecycle(r: &mut Reader<'_>, ledger: &Ledger) -> Result<Vec<Chunk>, CodecError> {
+fn read_lifecycle(
+    r: &mut Reader<'_>,
+    ledger: &Ledger,
+    version: u16,
+) -> Result<Vec<Chunk>, CodecError> {
     let n = r.count(12)?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let bucket = r.i64()?;
-        let k = r.count(OPEN_BYTES)?;
-        let mut incidents = Vec::with_capacity(k);
-        for i in 0..k {
-            let (id, mut o) = read_open(r, ledger)?;
-            o.place = u32::try_from(i).unwrap_or(u32::MAX);
-            incidents.push((id, o));
-        }
+        let incidents = if version >= 8 {
+            let k = r.count(OPEN_MIN_BYTES)?;
+            let bytes = r.u32()? as usize;
+            let from = r.position();
+            let mut before = (0, 0);
+            let mut incidents = Vec::with_capacity(k);
+            for i in 0..k {
+                let (id, mut o) = read_open_compact(r, ledger, &mut before)?;
+                o.place = u32::try_from(i).unwrap_or(u32::MAX);
+                incidents.push((id, o));
+            }
+            if r.position() - from != bytes {
+                return Err(CodecError::Invalid(
+                    "a lifecycle hour's length is not its incidents'".into(),
+                ));
+            }
+            incidents
+        } else {
+            let k = r.count(OPEN_BYTES)?;
+            let mut incidents = Vec::with_capacity(k);
+            for i in 0..k {
+                let (id, mut o) = read_open(r, ledger)?;
+                o.place = u32::try_from(i).unwrap_or(u32::MAX);
+                incidents.push((id, o));
+            }
+            incidents
+        };
         out.push(Chunk {
             bucket,
             first: 0,
-            end: k as u64,
+            end: incidents.len() as u64,
             tick: 0,
             incidents,
         });
@@ -630,7 +795,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     // checkpoint was written.
     let dedup_buckets = read_dedup(&mut r, v1.then_some(head.written_ms))?;
     let lifecycle = if version >= 7 {
-        read_lifecycle(&mut r, &head.ledger)?
+        read_lifecycle(&mut r, &head.ledger, version)?
     } else {
         Vec::new()
     };
@@ -923,7 +1088,14 @@ fn skip_rest(r: &mut Reader<'_>, version: u16, nc: usize) -> Result<(), CodecErr
         let k = r.count(16)?;
         r.skip(k * 16)?;
     }
-    if version >= 7 {
+    if version >= 8 {
+        for _ in 0..r.count(16)? {
+            r.i64()?;
+            r.u32()?;
+            let bytes = r.u32()? as usize;
+            r.skip(bytes)?;
+        }
+    } else if version >= 7 {
         for _ in 0..r.count(12)? {
             r.i64()?;
             let k = r.count(OPEN_BYTES)?;
@@ -990,4 +1162,81 @@ fn read_windows(r: &mut Reader<'_>, nc: usize) -> Result<Vec<WindowSnapshot>, Co
         });
     }
     Ok(windows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A ledger of 4 categories, 3 sectors and 5 provinces.
+    fn ledger() -> Ledger {
+        let names = |n: usize| (0..n).map(|i| format!("n{i}")).collect::<Vec<_>>().into();
+        Ledger::new(names(4), names(3), names(5))
+    }
+
+    prop_compose! {
+        fn open(nc: usize, ns: usize, np: usize)(
+            detected_ms in any::<i64>(),
+            month in any::<i32>(),
+            times in [prop_oneof![Just(NO_TIME), any::<u32>()], prop_oneof![Just(NO_TIME), any::<u32>()]],
+            minute in 0..MINUTES_PER_MONTH_MAX,
+            category in 0..nc,
+            first_category in 0..nc,
+            sector in 0..ns,
+            province in 0..np,
+            severity in 0..Severity::COUNT,
+            stage in 0usize..3,
+            type_stage in 0usize..3,
+        ) -> Open {
+            let mut o = Open::new(detected_ms, month, minute, category, sector, province, severity);
+            o.first_category = first_category as u16;
+            o.times = times;
+            o.stage = Stage::from_index(stage);
+            o.type_stage = Stage::from_index(type_stage);
+            o
+        }
+    }
+
+    proptest! {
+        /// Any incidents, compact, come back as they were; the same
+        /// incidents in 49 fixed bytes too; a compact one cut short is an
+        /// error.
+        #[test]
+        fn compact_incidents_round_trip(
+            opens in proptest::collection::vec(open(4, 3, 5), 1..20),
+            ids in proptest::collection::vec(any::<(u64, u64)>(), 20),
+        ) {
+            let l = ledger();
+            let opens: Vec<(IdHash, Open)> = opens
+                .into_iter()
+                .zip(ids)
+                .map(|(o, (a, b))| (IdHash::from_words(a, b), o))
+                .collect();
+            let mut w = Writer::default();
+            let mut before = (0, 0);
+            for (id, o) in &opens {
+                write_open_compact(&mut w, id, o, &mut before);
+            }
+            let mut r = Reader::new(&w.buf);
+            let mut before = (0, 0);
+            for want in &opens {
+                let got = read_open_compact(&mut r, &l, &mut before).unwrap();
+                prop_assert_eq!(&got, want);
+            }
+            prop_assert!(r.is_empty());
+            let mut r = Reader::new(&w.buf[..w.buf.len() - 1]);
+            let mut before = (0, 0);
+            prop_assert!((0..opens.len()).try_for_each(|_| read_open_compact(&mut r, &l, &mut before).map(|_| ())).is_err());
+            let mut w = Writer::default();
+            for (id, o) in &opens {
+                write_open(&mut w, id, o);
+            }
+            prop_assert_eq!(w.buf.len(), opens.len() * OPEN_BYTES);
+            let mut r = Reader::new(&w.buf);
+            for want in &opens {
+                prop_assert_eq!(&read_open(&mut r, &l).unwrap(), want);
+            }
+        }
+    }
 }
