@@ -175,8 +175,8 @@ const READER_PREPARES: (usize, usize) = (3, 8);
 /// Messages prepared between two looks at the queue (about 50 µs).
 const STEP: usize = 128;
 /// Batches of the file reader in flight, at most (each about 1 MiB of
-/// lines: 32, Kafka's, held 40 MiB more and cost a tenth more CPU in page
-/// faults, measured).
+/// lines). 32, Kafka's depth, held 40 MiB more, and their page faults cost
+/// about 6% more CPU on a two-million-line run (measured).
 const FILE_DEPTH: usize = 8;
 
 /// The reader's batches, partly prepared on its thread, to the apply stage.
