@@ -208,3 +208,32 @@ impl Batch {
         b
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prepared a part at a time (the reader's steps, past the end too),
+    /// then the rest: each message once, in order, as in one go.
+    #[test]
+    fn prepared_in_steps_is_prepared_once_in_order() {
+        let settings = crate::config::Config::default().validate().unwrap();
+        let mut engine = Engine::new(settings);
+        let batch = || {
+            let mut b = Batch::of_incidents("t", 0, 0, 50);
+            b.push(0, 50, 51, None, b"not json", None);
+            b
+        };
+        let mut whole = batch();
+        whole.prepare(&mut engine);
+        let mut b = batch();
+        let mut most = 0;
+        for n in [0, 7, 7, 3, 20, 64, 40] {
+            b.prepare_first(&mut engine, n);
+            most = most.max(n).min(51);
+            assert_eq!(b.prepared(), &whole.prepared()[..most]);
+        }
+        b.prepare(&mut engine);
+        assert_eq!(b.prepared(), whole.prepared());
+    }
+}

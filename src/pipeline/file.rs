@@ -1,9 +1,10 @@
 //! `run --input`: a file or stdin, a [`Source`] of the one run loop.
 //!
 //! The reader thread reads and splits lines into batches and prepares
-//! them (decode, classify: the costly half) on its core; the apply stage
-//! commits them on the other (dedup, counts, positions), through the same
-//! [`Monitor::apply`] as Kafka batches. Where reading starts (after the
+//! part of each (decode, classify), more while the apply stage is behind,
+//! on its core; the apply stage prepares the rest and commits them on the
+//! other (dedup, counts, positions), through the same [`Monitor::apply`]
+//! as Kafka batches. Where reading starts (after the
 //! checkpoint, or from the start of a file that changed) is `open_input`.
 
 use std::future::Future;
@@ -246,4 +247,41 @@ fn open_input(
     st.position.next_offset = 0;
     st.position.records = 0;
     Ok((opened, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// While the apply thread is held (its queue of one full), the reader
+    /// goes on preparing the batch it holds, then waits: every message is
+    /// counted once, whoever prepared it.
+    #[test]
+    fn a_reader_behind_a_full_queue_loses_nothing() {
+        let (dir, monitor, stage) = super::super::stage::tests::started("reader-full", 1);
+        let engine = monitor.lock().unwrap().engine().clone();
+        let mut sink = Prepare {
+            to: stage.sender(),
+            engine,
+        };
+        let held = monitor.lock().unwrap();
+        let reader = std::thread::spawn(move || {
+            (0..4).all(|i| sink.send(Batch::of_incidents("t", 3, i * 1000, 1000)))
+        });
+        // The apply thread holds one batch and the channel another: the
+        // reader's next finds the channel full.
+        while stage.depth() < 2 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        drop(held);
+        assert!(reader.join().unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(stage.flush()).unwrap();
+        let o = monitor.lock().unwrap().outcomes().clone();
+        assert_eq!((o.accepted, o.duplicate), (4000, 0));
+        rt.block_on(stage.stop()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

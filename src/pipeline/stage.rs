@@ -6,7 +6,9 @@
 //! kept: one stage, one channel) and gets them back emptied, so buffers are
 //! reused. Backpressure never blocks a runtime worker: async senders
 //! `.await` a slot, threads (the file reader, the rebalance callback inside
-//! `block_in_place`) block on their own. The thread prepares a batch (if
+//! `block_in_place`) block on their own; the file reader first prepares
+//! more of the batch it holds while the channel is full
+//! ([`StageSender::try_send`]). The thread prepares a batch (if
 //! its source did not) without the monitor lock and takes the lock only to
 //! commit it, so metrics and `/report` readers never wait for parsing.
 //!
@@ -449,7 +451,7 @@ fn recycle(shared: &Shared, mut batch: Batch) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::count::Engine;
     use crate::state::{StateBackend, StateStore};
@@ -525,7 +527,10 @@ mod tests {
     }
 
     /// A stage of `depth` batches over a fresh directory state.
-    fn started(name: &str, depth: usize) -> (std::path::PathBuf, Arc<Mutex<Monitor>>, Stage) {
+    pub(crate) fn started(
+        name: &str,
+        depth: usize,
+    ) -> (std::path::PathBuf, Arc<Mutex<Monitor>>, Stage) {
         let dir = std::env::temp_dir().join(format!("im-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let settings = crate::config::Config::default().validate().unwrap();
