@@ -50,18 +50,15 @@ impl Writer {
     pub fn len(&mut self, n: usize) {
         self.u32(u32::try_from(n).unwrap_or(u32::MAX));
     }
-    /// An unsigned LEB128 varint: 7 bits a byte, low bits first.
-    pub fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    /// An unsigned LEB128 number (the `leb128` crate's).
+    pub fn varint(&mut self, v: u64) {
+        // Writing to a Vec cannot fail.
+        let _ = leb128::write::unsigned(&mut self.buf, v);
     }
-    /// A signed number as a [`Writer::varint`], zigzag-mapped so a small
-    /// negative is short too.
-    pub fn zigzag(&mut self, v: i64) {
-        self.varint(((v << 1) ^ (v >> 63)) as u64);
+    /// A signed LEB128 number: a small negative is short too.
+    pub fn signed(&mut self, v: i64) {
+        // Writing to a Vec cannot fail.
+        let _ = leb128::write::signed(&mut self.buf, v);
     }
     /// Room for a length known once what it counts is written
     /// ([`Writer::set_len`]).
@@ -142,27 +139,27 @@ impl<'a> Reader<'a> {
 
     /// A [`Writer::varint`]; more than 64 bits is an error.
     pub fn varint(&mut self) -> Result<u64, CodecError> {
-        let at = self.pos;
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
-                break;
-            }
-            v |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(CodecError::Invalid(format!(
-            "a varint of more than 64 bits at {at}"
-        )))
+        self.leb(leb128::read::unsigned::<&[u8]>)
     }
-    /// A [`Writer::zigzag`].
-    pub fn zigzag(&mut self) -> Result<i64, CodecError> {
-        let v = self.varint()?;
-        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    /// A [`Writer::signed`]; more than 64 bits is an error.
+    pub fn signed(&mut self) -> Result<i64, CodecError> {
+        self.leb(leb128::read::signed::<&[u8]>)
+    }
+    /// A LEB128 number read by `read` from the bytes left.
+    fn leb<T>(
+        &mut self,
+        read: fn(&mut &'a [u8]) -> Result<T, leb128::read::Error>,
+    ) -> Result<T, CodecError> {
+        let at = self.pos;
+        let mut rest = self.buf.get(at..).unwrap_or_default();
+        let v = read(&mut rest).map_err(|e| match e {
+            leb128::read::Error::IoError(_) => CodecError::Truncated(at),
+            leb128::read::Error::Overflow => {
+                CodecError::Invalid(format!("a number of more than 64 bits at {at}"))
+            }
+        })?;
+        self.pos = self.buf.len() - rest.len();
+        Ok(v)
     }
     /// Bytes read so far.
     pub fn position(&self) -> usize {
@@ -220,15 +217,15 @@ mod tests {
         fn varints_round_trip_and_refuse_more_than_64_bits(u: u64, i: i64, cut in 0usize..20) {
             let mut w = Writer::default();
             w.varint(u);
-            w.zigzag(i);
+            w.signed(i);
             let mut r = Reader::new(&w.buf);
             proptest::prop_assert_eq!(r.varint().unwrap(), u);
-            proptest::prop_assert_eq!(r.zigzag().unwrap(), i);
+            proptest::prop_assert_eq!(r.signed().unwrap(), i);
             proptest::prop_assert!(r.is_empty());
             // Cut short: an error, never a number.
             let cut = cut.min(w.buf.len() - 1);
             let mut r = Reader::new(&w.buf[..cut]);
-            proptest::prop_assert!(r.varint().and_then(|_| r.zigzag()).is_err());
+            proptest::prop_assert!(r.varint().and_then(|_| r.signed()).is_err());
         }
     }
 
@@ -244,7 +241,7 @@ mod tests {
         // Small numbers are short.
         let mut w = Writer::default();
         w.varint(127);
-        w.zigzag(-64);
+        w.signed(-64);
         assert_eq!(w.buf.len(), 2);
     }
 

@@ -16,7 +16,7 @@
 //!       6 by sector and province, since 7 stage counts and times),
 //!       dedup arrival buckets, (since 7) lifecycle incidents by arrival
 //!       bucket (since 8 each bucket with its length in bytes, and each
-//!       incident compact: flags, varints, times only when recorded,
+//!       incident compact: flags, LEB128 numbers, times only when recorded,
 //!       detection time and month as differences from the incident
 //!       before), window panes
 //! ```
@@ -329,8 +329,8 @@ fn write_open_compact(w: &mut Writer, id: &IdHash, o: &Open, before: &mut (i64, 
         flags |= RECLASSIFIED;
     }
     w.u8(flags);
-    w.zigzag(o.detected_ms.wrapping_sub(before.0));
-    w.zigzag(i64::from(o.month) - i64::from(before.1));
+    w.signed(o.detected_ms.wrapping_sub(before.0));
+    w.signed(i64::from(o.month) - i64::from(before.1));
     *before = (o.detected_ms, o.month);
     w.varint(u64::from(o.minute));
     w.varint(u64::from(o.category));
@@ -430,9 +430,9 @@ fn read_open_compact(
     if flags >> 7 != 0 {
         return Err(out_of_range());
     }
-    let detected_ms = before.0.wrapping_add(r.zigzag()?);
+    let detected_ms = before.0.wrapping_add(r.signed()?);
     let month = i64::from(before.1)
-        .checked_add(r.zigzag()?)
+        .checked_add(r.signed()?)
         .and_then(|m| i32::try_from(m).ok())
         .ok_or_else(out_of_range)?;
     *before = (detected_ms, month);
