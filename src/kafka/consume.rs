@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use futures_core::Stream;
 use rdkafka::Message;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, MessageStream, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::BorrowedMessage;
 
@@ -70,6 +71,7 @@ impl Consume {
     pub(super) async fn turn(
         &mut self,
         first: KafkaResult<BorrowedMessage<'_>>,
+        messages: &mut MessageStream<'_, MonitorContext>,
         consumer: &StreamConsumer<MonitorContext>,
         stage: &Stage,
     ) -> Result<Step, AppError> {
@@ -96,7 +98,7 @@ impl Consume {
             }
             // Every message taken is handled in the next round (a full
             // batch it completed is sent there).
-            taken = match ready_now(consumer.recv()) {
+            taken = match ready_now(next(messages)) {
                 Some(m) => self.take(m, stage)?,
                 None => break,
             };
@@ -165,6 +167,16 @@ impl Consume {
             backoff
         }
     }
+}
+
+/// The stream's next message. It never ends (rust-rdkafka's own `recv`
+/// says so); were it to, the loop would see an error and back off.
+pub(super) async fn next<'a>(
+    messages: &mut MessageStream<'a, MonitorContext>,
+) -> KafkaResult<BorrowedMessage<'a>> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *messages).poll_next(cx))
+        .await
+        .unwrap_or(Err(KafkaError::NoMessageReceived))
 }
 
 /// The output of a future if it is ready now, without waiting. The waker is

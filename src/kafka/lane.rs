@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{DeadLetter, consumer_config, partition_key};
-use super::consume::{Consume, Step};
+use super::consume::{Consume, Step, next};
 use super::context::MonitorContext;
 use crate::config::{Input, KafkaConfig, Settings};
 use crate::count::{Batch, Engine, Item, Monitor};
@@ -209,13 +209,17 @@ impl Task {
     /// rebalances must still be answered) until every lane is drained.
     async fn run(mut self, stop: CancellationToken) -> Result<(), AppError> {
         let mut backoff: Option<tokio::time::Instant> = None;
+        let consumer = self.consumer.clone();
+        // One stream for the task's life: `StreamConsumer::recv` makes one
+        // per message (a waker slot taken and given back, two locks).
+        let mut messages = consumer.stream();
         loop {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => return Ok(()),
                 () = sleep_until(backoff), if backoff.is_some() => backoff = None,
-                msg = self.consumer.recv(), if backoff.is_none() => {
-                    let step = self.consume.turn(msg, &self.consumer, &self.stage).await;
+                msg = next(&mut messages), if backoff.is_none() => {
+                    let step = self.consume.turn(msg, &mut messages, &consumer, &self.stage).await;
                     self.status.update(&self.consume);
                     match step? {
                         Step::More => {}
