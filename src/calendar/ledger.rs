@@ -291,19 +291,31 @@ impl MonthCounts {
     /// before version 5).
     pub fn cells(&self) -> Option<Vec<Cell>> {
         let cells = self.cells.as_ref()?;
-        let mut keys: Vec<(usize, usize, u32, u32)> = cells
+        // Sorted by one number whose order is (sector, province, key):
+        // sector and province each fit 16 bits (MAX_PLACES).
+        let mut keys: Vec<(u64, u32)> = cells
             .iter()
             .map(|(&k, &n)| {
                 let (sector, province, key) = split_cell(k);
-                (sector, province, key, n)
+                (
+                    (sector as u64) << 48 | (province as u64) << 32 | u64::from(key),
+                    n,
+                )
             })
             .collect();
-        keys.sort_unstable();
+        keys.sort_unstable_by_key(|&(k, _)| k);
         Some(
             keys.into_iter()
-                .map(|(sector, province, k, n)| {
-                    let (c, s, minute) = split_key(k);
-                    (sector, province, c, s, minute, n)
+                .map(|(k, n)| {
+                    let (c, s, minute) = split_key(k as u32);
+                    (
+                        (k >> 48) as usize,
+                        (k >> 32 & 0xFFFF) as usize,
+                        c,
+                        s,
+                        minute,
+                        n,
+                    )
                 })
                 .collect(),
         )
@@ -920,4 +932,35 @@ fn index_or_push(names: &mut Arc<[String]>, name: &str) -> usize {
     v.push(name.to_owned());
     *names = v.into();
     names.len() - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest::proptest! {
+        /// The cells come out summed and in (sector, province, category,
+        /// severity, minute) order, as sorting the tuples themselves puts
+        /// them, whatever the places' numbers.
+        #[test]
+        fn cells_are_in_tuple_order(adds in proptest::collection::vec(
+            (0usize..4, 0usize..70_000, 0usize..3, 0usize..5, 0usize..MINUTES_PER_MONTH_MAX, 1u32..5),
+            0..200,
+        )) {
+            let mut m = MonthCounts::new(3, 4, 8);
+            let mut want: std::collections::BTreeMap<(usize, usize, usize, usize, usize), u32> =
+                std::collections::BTreeMap::new();
+            for &(sector, province, c, s, minute, n) in &adds {
+                m.add_cell(sector, province, c, s, minute, n);
+                *want.entry((sector, province.min(MAX_PLACES - 1), c, s, minute)).or_insert(0) += n;
+            }
+            let want: Vec<Cell> = want
+                .into_iter()
+                .map(|((sector, province, c, s, minute), n)| (sector, province, c, s, minute, n))
+                .collect();
+            prop_assert_eq!(m.cells(), Some(want));
+        }
+    }
 }
