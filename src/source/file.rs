@@ -104,6 +104,9 @@ pub struct Opened {
     /// Why a recorded position was not resumed (for the log), if one was
     /// given and not taken.
     pub restart_reason: Option<&'static str>,
+    /// A regular file: a read comes back short only at its end (see
+    /// [`Lines::read_all`]).
+    regular: bool,
 }
 
 /// Opens the input. A file with a recorded position (`offset`, the
@@ -118,16 +121,19 @@ pub fn open(input: &Input, recorded: Option<(u64, Option<FileIdentity>)>) -> io:
                 offset: 0,
                 hasher: None,
                 restart_reason: None,
+                regular: false,
             });
         }
         Input::File(path) => path,
     };
     let mut f = File::open(path)?;
+    let regular = f.metadata()?.file_type().is_file();
     let from_start = |f: File, why| Opened {
         reader: Box::new(f),
         offset: 0,
         hasher: Some(Xxh3Default::new()),
         restart_reason: why,
+        regular,
     };
     let (offset, want) = match recorded {
         None | Some((0, _)) => return Ok(from_start(f, None)),
@@ -176,6 +182,7 @@ pub fn open(input: &Input, recorded: Option<(u64, Option<FileIdentity>)>) -> io:
         offset,
         hasher: Some(hasher),
         restart_reason: None,
+        regular,
     })
 }
 
@@ -186,6 +193,7 @@ pub fn spawn(opened: Opened, max_line: usize, sink: impl Sink) -> io::Result<Rea
         reader,
         offset,
         hasher,
+        regular,
         ..
     } = opened;
     let (tx, done) = oneshot::channel();
@@ -195,7 +203,7 @@ pub fn spawn(opened: Opened, max_line: usize, sink: impl Sink) -> io::Result<Rea
         .name("input-reader".into())
         .spawn(move || {
             let mut lines = Lines::new(sink, offset, max_line, hasher);
-            let result = lines.read_all(reader, CHUNK, &stopped);
+            let result = lines.read_all(reader, CHUNK, regular, &stopped);
             // The sink goes before the end is told: what it holds is
             // released by then.
             drop(lines);
@@ -282,23 +290,43 @@ impl<S: Sink> Lines<S> {
     }
 
     /// Reads until end of input (`Ok(true)`), a stop (`Ok(false)`) or an
-    /// error.
-    fn read_all(&mut self, mut r: impl Read, chunk: usize, stop: &AtomicBool) -> io::Result<bool> {
+    /// error, `chunk` bytes at a time. A `regular` file's chunk is read
+    /// into the buffer's spare room as it is (`read_to_end` through
+    /// `take`: two reads, no zeroing first; a regular file's read comes
+    /// back short only at its end, so nothing waits for more); anything
+    /// else (stdin, a pipe) with one read into zeroed room, handed over as
+    /// soon as it returns.
+    fn read_all(
+        &mut self,
+        mut r: impl Read,
+        chunk: usize,
+        regular: bool,
+        stop: &AtomicBool,
+    ) -> io::Result<bool> {
         loop {
             let data = self.batch.data_mut();
             let before = data.len();
-            data.resize(before + chunk, 0);
-            let n = loop {
-                match r.read(&mut data[before..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        data.truncate(before);
-                        return Err(e);
+            let read = if regular {
+                data.reserve(chunk);
+                (&mut r).take(chunk as u64).read_to_end(data)
+            } else {
+                data.resize(before + chunk, 0);
+                let read = loop {
+                    match r.read(&mut data[before..]) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        read => break read,
                     }
+                };
+                data.truncate(before + *read.as_ref().unwrap_or(&0));
+                read
+            };
+            let n = match read {
+                Ok(n) => n,
+                Err(e) => {
+                    data.truncate(before);
+                    return Err(e);
                 }
             };
-            data.truncate(before + n);
             if n == 0 {
                 self.finish_last_line();
                 self.mark_end();
@@ -496,13 +524,19 @@ mod tests {
     /// Reads `input` `chunk` bytes at a time, as stdin (`file` false) or a
     /// file read from its start.
     fn read_in(input: &[u8], max: usize, chunk: usize, file: bool) -> Read {
+        read_with(input, max, chunk, file, file)
+    }
+
+    /// As [`read_in`], read as a regular file (`read_to_end`, no zeroing)
+    /// or as a pipe (`regular` false), whether it is a file or stdin.
+    fn read_with(input: &[u8], max: usize, chunk: usize, file: bool, regular: bool) -> Read {
         let out = Collect::default();
         let got = out.0.clone();
         let mut lines = Lines::new(out, 0, max, file.then(Xxh3Default::new));
         let stop = AtomicBool::new(false);
         assert!(
             lines
-                .read_all(io::Cursor::new(input.to_vec()), chunk, &stop)
+                .read_all(io::Cursor::new(input.to_vec()), chunk, regular, &stop)
                 .unwrap()
         );
         let mut r = Read {
@@ -531,8 +565,16 @@ mod tests {
         r
     }
 
+    /// Lines of `input` read as stdin; reading it with `read_to_end` (as a
+    /// regular file is) finds the same.
     fn collect_in(input: &[u8], max: usize, chunk: usize) -> (Vec<Vec<u8>>, u64) {
         let r = read_in(input, max, chunk, false);
+        let whole = read_with(input, max, chunk, false, true);
+        assert_eq!(
+            (&whole.lines, whole.end),
+            (&r.lines, r.end),
+            "read as a regular file"
+        );
         (r.lines, r.end)
     }
 
