@@ -36,7 +36,11 @@ consumer, `rdkafka_performance -C -G` built from the same bundled librdkafka
 (scripts/rdkafka-performance.sh) with the monitor's consumer settings, and
 the raw consumer: CPU seconds (user + system) per million events, and the
 ratios of CPU and of drain time to rdkafka_performance's (it times itself
-from its first message to its last, as the monitor does).
+from its first message to its last, as the monitor does). It also runs
+(f) `incident-monitor run --input` on the same events written to a file
+(the engine's whole job with no Kafka client), and reports the ratio at
+the limit librdkafka's cost plus the engine's puts on the monitor,
+((r) + (f)) / (r), and the monitor against that limit.
 """
 import argparse
 import json
@@ -97,26 +101,33 @@ def measure(cmd, env=None):
     return so, se, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
 
 
-def monitor_rate(stderr):
+def log_fields(stderr):
+    """The fields of each JSON log line."""
     for line in stderr.splitlines():
         try:
-            rec = json.loads(line)
+            yield json.loads(line).get("fields", {})
         except ValueError:
             continue
-        f = rec.get("fields", {})
+
+
+def monitor_rate(stderr):
+    for f in log_fields(stderr):
         if f.get("message") == "every assigned partition is drained":
             return f["messages"], f["secs_since_first_message"]
     sys.exit("the monitor did not log its drain:\n" + stderr[-3000:])
 
 
+def file_rate(stderr):
+    """Events and seconds of a file run, from its last log line."""
+    for f in log_fields(stderr):
+        if f.get("message", "").startswith("run finished"):
+            return f["events_this_run"], f["secs"]
+    sys.exit("the file run did not log its end:\n" + stderr[-3000:])
+
+
 def state_writes(stderr):
     """Checkpoints and bytes the state topic backend logged at the end of a run."""
-    for line in stderr.splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        f = e.get("fields", {})
+    for f in log_fields(stderr):
         if f.get("message") == "state topic writes":
             return {"checkpoints": f["checkpoints"], "bytes": f["bytes"]}
     sys.exit("no 'state topic writes' line in the monitor's log")
@@ -198,6 +209,12 @@ def main():
             so, se, wall, cpu, rss = measure([raw, brokers, ",".join(mixed_topics) if args.mixed else topic, group, str(args.partitions)])
             r = json.loads(so.strip().splitlines()[-1])
             msgs, secs = r["messages"], r["secs_since_first_message"]
+        elif kind == "file":
+            # The same events from a file: the engine's whole job (decode,
+            # count, checkpoint) with no Kafka client at all.
+            so, se, wall, cpu, rss = measure([monitor, "--log-format", "json", "run", "--input", str(events_file),
+                                              "--state-dir", str(work / f"state-{group}")])
+            msgs, secs = file_rate(se)
         elif kind == "python":
             so, se, wall, cpu, rss = measure([str(python), str(ROOT / "benches/python_consumer.py"), brokers, topic, group, str(args.partitions)])
             r = json.loads(so.strip().splitlines()[-1])
@@ -231,7 +248,13 @@ def main():
         else:
             produce_secs = load(topic, args.events)
             print(f"loaded {args.events} events into {args.partitions} partitions in {produce_secs:.1f} s", file=sys.stderr)
-        kinds = (["librdkafka", "raw", "monitor"] if args.reference else ["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends
+        events_file = work / "events.jsonl"
+        if args.reference:
+            # The topic's events, as generated (same scenario, count and seed).
+            with open(events_file, "w") as f:
+                subprocess.run([monitor, "generate", "--scenario", "live", "--count", str(args.events), "--seed", "1",
+                                "--quiet"], stdout=f, check=True)
+        kinds = (["librdkafka", "raw", "monitor", "file"] if args.reference else ["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends
                  else ["raw", "monitor"] if args.mixed else ["raw", "monitor", "python"])
         results = {k: [] for k in kinds}
         for i in range(args.runs):
@@ -250,6 +273,7 @@ def main():
         print("| consumer | msg/s median | msg/s min-max | drain s (median) | wall s incl. start (median) | CPU s (median) | broker CPU s (median) | peak RSS MiB (max) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         names = {"librdkafka": "(r) rdkafka_performance -C -G", "raw": "(a) raw rdkafka consumer", "monitor": "(b) incident-monitor run --until-end", "python": "(c) Python consumer",
+                 "file": "(f) incident-monitor run --input (the same events from a file)",
                  "topic": "(b') the same with --state-topic"}
         names.update({b: f"incident-monitor build {b}" for b in builds})
         for k in kinds:
@@ -267,6 +291,15 @@ def main():
             pairs = [m["cpu"] / r["cpu"] for m, r in zip(results["monitor"], results["librdkafka"])]
             print(f"\nmonitor / rdkafka_performance CPU, per round: {', '.join(f'{x:.2f}' for x in pairs)}; "
                   f"median {statistics.median(pairs):.2f}")
+            # The physical limit the issue names: librdkafka's own cost plus
+            # the engine's, each round's (r) + (f).
+            limit = [m["cpu"] / (r["cpu"] + f["cpu"])
+                     for m, r, f in zip(results["monitor"], results["librdkafka"], results["file"])]
+            floor = [(r["cpu"] + f["cpu"]) / r["cpu"] for r, f in zip(results["librdkafka"], results["file"])]
+            print(f"((r) + (f)) / (r), the ratio at the limit, per round: {', '.join(f'{x:.2f}' for x in floor)}; "
+                  f"median {statistics.median(floor):.2f}")
+            print(f"monitor / ((r) + (f)) CPU, per round: {', '.join(f'{x:.2f}' for x in limit)}; "
+                  f"median {statistics.median(limit):.2f}")
             return
         if builds:
             print("\n" + "; ".join(f"{b}/(a) = {med(b, 'rate') / med('raw', 'rate'):.3f}" for b in builds))
