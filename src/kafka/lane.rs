@@ -209,17 +209,16 @@ impl Task {
     /// rebalances must still be answered) until every lane is drained.
     async fn run(mut self, stop: CancellationToken) -> Result<(), AppError> {
         let mut backoff: Option<tokio::time::Instant> = None;
-        let consumer = self.consumer.clone();
         // One stream for the task's life: `StreamConsumer::recv` makes one
         // per message (a waker slot taken and given back, two locks).
-        let mut messages = consumer.stream();
+        let mut messages = self.consumer.stream();
         loop {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => return Ok(()),
                 () = sleep_until(backoff), if backoff.is_some() => backoff = None,
                 msg = next(&mut messages), if backoff.is_none() => {
-                    let step = self.consume.turn(msg, &mut messages, &consumer, &self.stage).await;
+                    let step = self.consume.turn(msg, &mut messages, &self.consumer, &self.stage).await;
                     self.status.update(&self.consume);
                     match step? {
                         Step::More => {}
