@@ -169,11 +169,14 @@ def main():
     # JoinGroup takes about session.timeout.ms / 2).
     cfg.write_text('[kafka.properties]\n"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n')
 
+    def generate(events, seed=1, fmt="native"):
+        return [monitor, "generate", "--scenario", "live", "--count", str(events), "--seed", str(seed),
+                "--format", fmt, "--quiet"]
+
     def load(topic, events, fmt="native", seed=1):
         sh([env["TANSU"], "topic", "create", topic, "--partitions", str(args.partitions), "--broker", f"tcp://{brokers}"])
         t = time.monotonic()
-        sh([monitor, "generate", "--scenario", "live", "--count", str(events), "--seed", str(seed),
-            "--format", fmt, "--brokers", brokers, "--topic", topic])
+        sh([*generate(events, seed, fmt), "--brokers", brokers, "--topic", topic])
         return time.monotonic() - t
 
     formats = ["suricata-eve", "wazuh", "ecs", "ocsf"]
@@ -252,8 +255,7 @@ def main():
         if args.reference:
             # The topic's events, as generated (same scenario, count and seed).
             with open(events_file, "w") as f:
-                subprocess.run([monitor, "generate", "--scenario", "live", "--count", str(args.events), "--seed", "1",
-                                "--quiet"], stdout=f, check=True)
+                subprocess.run(generate(args.events), stdout=f, check=True)
         kinds = (["librdkafka", "raw", "monitor", "file"] if args.reference else ["raw", *builds] if builds else ["raw", "monitor", "topic"] if args.backends
                  else ["raw", "monitor"] if args.mixed else ["raw", "monitor", "python"])
         results = {k: [] for k in kinds}
